@@ -1,0 +1,27 @@
+# The two commands a new user needs: `make demo` and `make test`.
+SHELL := /bin/bash
+TOOLS := $(CURDIR)/.tools/bin
+export ROOTMAIL_TOOLS_DIR := $(TOOLS)
+
+.PHONY: tools build test lint demo release install clean
+
+tools:
+	@scripts/install-tools.sh
+
+build:
+	cargo build --bins
+
+lint:
+	cargo fmt --check
+	cargo clippy --all-targets -- -D warnings
+
+test: tools
+	cargo build --bins
+	cargo test --no-fail-fast -- --test-threads=4
+
+demo: tools
+	cargo build --release --bins
+	scripts/demo.sh
+
+clean:
+	rm -rf target .tools dist

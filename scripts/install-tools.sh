@@ -27,5 +27,6 @@ fi
 chmod +x "$tf"
 ln -sf "$tf" "$tools/bin/terraform"
 
-"$tools/bin/terraform" version | head -1 >&2
+tf_version="$("$tools/bin/terraform" version)"
+echo "install-tools: ${tf_version%%$'\n'*}" >&2
 echo "install-tools: azurite-table $("$tools/bin/azurite-table" --version)" >&2

@@ -3,7 +3,7 @@ SHELL := /bin/bash
 TOOLS := $(CURDIR)/.tools/bin
 export ROOTMAIL_TOOLS_DIR := $(TOOLS)
 
-.PHONY: tools build test lint demo release install clean
+.PHONY: tools build test lint docs demo release install clean
 
 tools:
 	@scripts/install-tools.sh
@@ -18,6 +18,9 @@ lint:
 test: tools
 	cargo build --bins
 	cargo test --no-fail-fast -- --test-threads=4
+
+docs:
+	ROOTMAIL_WRITE_DOCS=1 cargo test --test docs
 
 demo: tools
 	cargo build --release --bins

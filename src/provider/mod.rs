@@ -1,1 +1,172 @@
-pub fn _placeholder() {}
+//! The rootmail provider: its configuration, one file per resource and data
+//! source (schema, docs text and CRUD together), and the docs generator.
+//! Table I/O is delegated to `crate::store`.
+
+pub mod alias;
+pub mod alias_account;
+pub mod config;
+pub mod data_alias;
+pub mod data_aliases;
+pub mod data_pool;
+pub mod docs;
+pub mod validate;
+
+use crate::store::{Pool, StoreError};
+use crate::tfplugin::{Ctx, DataSource, Diagnostic, Diagnostics, Provider, Resource, Schema, Value};
+use async_trait::async_trait;
+use std::sync::Arc;
+use tokio::sync::RwLock;
+
+/// The provider's local name.
+pub const NAME: &str = "rootmail";
+
+/// What `configure` left behind for the resources.
+#[derive(Clone, Default)]
+enum Connection {
+    /// ConfigureProvider has not been called.
+    #[default]
+    Unconfigured,
+    /// The provider block still holds unknown values (plan before apply).
+    Unknown,
+    /// Connected to the pool table.
+    Ready(Arc<Pool>),
+}
+
+/// Shared between the provider and its resources.
+#[derive(Clone, Default)]
+pub struct Shared {
+    conn: Arc<RwLock<Connection>>,
+}
+
+impl Shared {
+    /// The connected pool, or a diagnostic saying why there is none.
+    pub async fn pool(&self) -> Result<Arc<Pool>, Diagnostic> {
+        match &*self.conn.read().await {
+            Connection::Ready(p) => Ok(p.clone()),
+            Connection::Unknown => Err(Diagnostic::error(
+                "Provider configuration not known yet",
+                "The provider \"rootmail\" block depends on values known only after apply, so the pool cannot be reached now. Make the provider settings known at plan time (variables or environment variables), or apply the resources it depends on first.",
+            )),
+            Connection::Unconfigured => Err(Diagnostic::error(
+                "Provider not configured",
+                "Terraform did not configure the rootmail provider before using it. This is a bug in Terraform or the provider.",
+            )),
+        }
+    }
+
+    /// True while the configuration is unknown (resources then keep state as is).
+    pub async fn is_unknown(&self) -> bool {
+        matches!(&*self.conn.read().await, Connection::Unknown)
+    }
+}
+
+/// A store error as a diagnostic for the user. Store errors never carry secrets.
+pub fn store_diag(summary: &str, e: &StoreError) -> Diagnostic {
+    Diagnostic::error(summary.to_string(), e.to_string())
+}
+
+/// The rootmail provider.
+#[derive(Default)]
+pub struct RootmailProvider {
+    shared: Shared,
+}
+
+impl RootmailProvider {
+    /// A provider not yet configured.
+    pub fn new() -> Self {
+        Self::default()
+    }
+}
+
+#[async_trait]
+impl Provider for RootmailProvider {
+    fn type_name(&self) -> &'static str {
+        NAME
+    }
+
+    fn schema(&self) -> Schema {
+        config::schema()
+    }
+
+    async fn validate(&self, config: &Value) -> Diagnostics {
+        config::validate(config)
+    }
+
+    async fn configure(&self, ctx: &Ctx, cfg: &Value, terraform_version: &str) -> Diagnostics {
+        let mut diags = config::validate(cfg);
+        if diags.has_errors() {
+            return diags;
+        }
+        if config::has_unknowns(cfg) {
+            tracing::info!("provider configuration has unknown values; deferring connection");
+            *self.shared.conn.write().await = Connection::Unknown;
+            return diags;
+        }
+        let mut settings = config::settings(cfg);
+        if let Some(secs) = cfg.attr("retry_timeout_seconds").as_i64() {
+            let mut retry = crate::store::RetryBudget::default();
+            retry.total = std::time::Duration::from_secs(secs.clamp(1, 3600) as u64);
+            settings.retry = Some(retry);
+        }
+        let resolved = match settings.resolve(&|k| std::env::var(k).ok()) {
+            Ok(r) => r,
+            Err(e) => {
+                diags.push(config_error(&e));
+                return diags;
+            }
+        };
+        tracing::info!(
+            terraform_version,
+            endpoint = %resolved.endpoint,
+            table = %resolved.table,
+            credential = ?resolved.credential.kind(),
+            "connecting to the alias pool"
+        );
+        match Pool::connect(resolved, ctx.cancellation().clone()).await {
+            Ok(pool) => *self.shared.conn.write().await = Connection::Ready(Arc::new(pool)),
+            Err(e) => diags.push(config_error(&e)),
+        }
+        diags
+    }
+
+    fn resources(&self) -> Vec<Arc<dyn Resource>> {
+        vec![
+            Arc::new(alias::AliasResource::new(self.shared.clone())),
+            Arc::new(alias_account::AliasAccountResource::new(self.shared.clone())),
+        ]
+    }
+
+    fn data_sources(&self) -> Vec<Arc<dyn DataSource>> {
+        vec![
+            Arc::new(data_alias::AliasDataSource::new(self.shared.clone())),
+            Arc::new(data_aliases::AliasesDataSource::new(self.shared.clone())),
+            Arc::new(data_pool::PoolDataSource::new(self.shared.clone())),
+        ]
+    }
+}
+
+/// Store configuration errors, tied to the attribute they are about when
+/// the message names one.
+fn config_error(e: &StoreError) -> Diagnostic {
+    let text = e.to_string();
+    let attr = [
+        "connection_string",
+        "access_key",
+        "sas_token",
+        "client_secret",
+        "oidc_token_file_path",
+        "oidc_token",
+        "tenant_id",
+        "client_id",
+        "endpoint",
+        "storage_account",
+        "table",
+    ]
+    .into_iter()
+    .find(|a| text.contains(a));
+    let d = Diagnostic::error("Invalid rootmail provider configuration", text.clone());
+    match attr {
+        Some(a) => d.at_attr(a),
+        None => d.at_attr("storage_account"),
+    }
+}

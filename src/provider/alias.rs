@@ -1,0 +1,311 @@
+//! `rootmail_alias`: claims a free alias from the pool on create, keeps it
+//! while the resource exists, and releases, quarantines or retires it on
+//! destroy. The claim token in state proves ownership of the row.
+
+use super::{store_diag, validate, Shared};
+use crate::store::{AliasRow, ClaimRequest, ClaimToken, ReleaseOutcome, ReleasePolicy, StoreError, UpdateRequest};
+use crate::tfplugin::{
+    Attribute, Block, Ctx, Diagnostic, Diagnostics, IdentityAttribute, IdentitySchema, PlannedChange, Resource, Schema,
+    StateResult, Type, Value,
+};
+use async_trait::async_trait;
+use time::format_description::well_known::Rfc3339;
+
+/// Registry docs text shown above the generated argument reference.
+pub const DOC: &str = "Claims one unique e-mail alias from the pool for an AWS account's root user. \
+The alias stays claimed while this resource exists; on destroy it is released (free again), \
+quarantined (kept out of the pool for `quarantine_days`) or retired, as `on_destroy` says.\n\n\
+Set `claim_key` to something unique per account (for example the account name): if an apply is \
+interrupted after the table was written but before Terraform saved its state, the next apply gets \
+the same alias back instead of claiming a second one.";
+
+/// Import section of the docs.
+pub const IMPORT_DOC: &str = "An alias that is already in use (for example one handed out by the old function app) \
+can be adopted by its e-mail address:\n\n```shell\nterraform import rootmail_alias.example aws_0f1e2d3c-0000-4000-8000-000000000000@company.com\n```";
+
+/// The resource type.
+pub struct AliasResource {
+    shared: Shared,
+}
+
+impl AliasResource {
+    /// The resource, sharing the provider's connection.
+    pub fn new(shared: Shared) -> Self {
+        AliasResource { shared }
+    }
+}
+
+/// Values the destroy policy may take.
+pub const ON_DESTROY: [&str; 3] = ["release", "quarantine", "retire"];
+
+/// The schema of `rootmail_alias`.
+pub fn schema() -> Schema {
+    let stable = |a: Attribute| a.use_state_for_unknown();
+    Schema::new(
+        Block::new()
+            .description(DOC)
+            .attribute(stable(Attribute::computed("id", Type::String).description("The alias e-mail address (same as `email`).")))
+            .attribute(Attribute::required("owner", Type::String).description("E-mail of the person or team that asked for the alias; recorded as `user_mail`. Changing it updates the row in place."))
+            .attribute(Attribute::optional("purpose", Type::String).description("Free text recorded with the claim, such as the AWS account name. Changing it updates the row in place."))
+            .attribute(stable(
+                Attribute::optional_computed("mailbox", Type::String)
+                    .requires_replace()
+                    .description("Only claim an alias of this shared mailbox (`root_mailbox`). When unset, any mailbox will do and the one chosen is exported. Changing it claims a new alias."),
+            ))
+            .attribute(Attribute::optional("claim_key", Type::String).description("A caller-chosen key, unique per alias (for example the account name), that makes create idempotent: a create that finds an alias already claimed with this key takes it over instead of claiming another. Strongly recommended in pipelines."))
+            .attribute(Attribute::optional("on_destroy", Type::String).default_value("release").description("What destroy does with the alias: `release` (free again), `quarantine` (kept out of the pool for `quarantine_days`, then free for this provider only) or `retire` (never handed out again). Defaults to `release`."))
+            .attribute(Attribute::optional("quarantine_days", Type::Number).default_value(90i64).description("Days a quarantined alias stays out of the pool. Defaults to 90."))
+            .attribute(stable(Attribute::computed("email", Type::String).description("The claimed alias address; use it as the AWS account's `email`.")))
+            .attribute(stable(Attribute::computed("alias_id", Type::String).description("The alias's row key (a GUID) in the pool table.")))
+            .attribute(stable(Attribute::computed("claimed_at", Type::String).description("When the alias was claimed (RFC 3339).")))
+            .attribute(Attribute::computed("aws_account_id", Type::String).description("The AWS account linked to the alias with `rootmail_alias_account`, or empty."))
+            .attribute(stable(Attribute::computed("claim_token", Type::String).sensitive().description("Proof of this resource's claim on the row; only rows carrying it are changed or released."))),
+    )
+}
+
+fn rfc3339(t: Option<time::OffsetDateTime>) -> Value {
+    t.and_then(|t| t.format(&Rfc3339).ok()).map(Value::from).unwrap_or(Value::Null)
+}
+
+fn non_empty(s: &str) -> Value {
+    if s.is_empty() {
+        Value::Null
+    } else {
+        Value::from(s)
+    }
+}
+
+/// Builds the state from a row, keeping the user-only settings of `base`.
+fn state_from(row: &AliasRow, token: &ClaimToken, base: &Value) -> Value {
+    let keep = |n: &str, default: Value| {
+        let v = base.attr(n);
+        if v.is_null() || v.is_unknown() {
+            default
+        } else {
+            v.clone()
+        }
+    };
+    Value::object([
+        ("id", Value::from(row.email.as_str())),
+        ("email", Value::from(row.email.as_str())),
+        ("alias_id", Value::from(row.id.as_str())),
+        ("owner", Value::from(row.owner.as_str())),
+        ("purpose", non_empty(&row.purpose)),
+        ("mailbox", Value::from(row.root_mailbox.as_str())),
+        ("claim_key", keep("claim_key", Value::Null)),
+        ("on_destroy", keep("on_destroy", Value::from("release"))),
+        ("quarantine_days", keep("quarantine_days", Value::from(90i64))),
+        ("claimed_at", rfc3339(row.claimed_at)),
+        ("aws_account_id", Value::from(row.aws_account_id.as_str())),
+        ("claim_token", Value::from(token.as_str())),
+    ])
+}
+
+fn policy(state: &Value) -> ReleasePolicy {
+    match state.attr("on_destroy").as_str() {
+        Some("quarantine") => ReleasePolicy::Quarantine {
+            days: state.attr("quarantine_days").as_i64().unwrap_or(90).clamp(1, 3650) as u32,
+        },
+        Some("retire") => ReleasePolicy::Retire,
+        _ => ReleasePolicy::Release,
+    }
+}
+
+fn token_of(state: &Value) -> Result<ClaimToken, Diagnostic> {
+    state
+        .attr("claim_token")
+        .as_str()
+        .and_then(ClaimToken::new)
+        .ok_or_else(|| {
+            Diagnostic::error(
+                "Claim token missing from state",
+                "This rootmail_alias has no claim token in its state, so the provider cannot prove it owns the row. Remove it from state (`terraform state rm`) and import it again.",
+            )
+        })
+}
+
+fn claim_error(e: &StoreError) -> Diagnostic {
+    match e {
+        StoreError::PoolExhausted { .. } => Diagnostic::error(
+            "Alias pool exhausted",
+            format!("{e}. Add aliases to the pool (see `rootmail pool generate` and `rootmail pool import`) and apply again; aliases already claimed in this apply are kept in state."),
+        ),
+        _ => store_diag("Could not claim an alias", e),
+    }
+}
+
+#[async_trait]
+impl Resource for AliasResource {
+    fn type_name(&self) -> &'static str {
+        "rootmail_alias"
+    }
+
+    fn schema(&self) -> Schema {
+        schema()
+    }
+
+    fn identity_schema(&self) -> Option<IdentitySchema> {
+        Some(IdentitySchema {
+            version: 0,
+            attributes: vec![IdentityAttribute {
+                name: "email".into(),
+                ty: Type::String,
+                description: "The alias e-mail address.".into(),
+                required_for_import: true,
+            }],
+        })
+    }
+
+    fn identity(&self, state: &Value) -> Option<Value> {
+        let email = state.attr("email");
+        email.as_str()?;
+        Some(Value::object([("email", email.clone())]))
+    }
+
+    async fn validate(&self, config: &Value) -> Diagnostics {
+        let mut d = Diagnostics::new();
+        validate::email(config, "owner", &mut d);
+        validate::email(config, "mailbox", &mut d);
+        validate::text(config, "purpose", 1024, &mut d);
+        validate::text(config, "claim_key", 256, &mut d);
+        validate::one_of(config, "on_destroy", &ON_DESTROY, &mut d);
+        validate::int_range(config, "quarantine_days", 1, 3650, &mut d);
+        d
+    }
+
+    async fn modify_plan(&self, _ctx: &Ctx, change: &mut PlannedChange) {
+        if change.is_destroy() {
+            return;
+        }
+        // The table's owner column follows the configuration exactly.
+        if change.planned.attr("on_destroy").as_str() != Some("quarantine")
+            && !change.config.attr("quarantine_days").is_null()
+        {
+            change.diagnostics.push(
+                Diagnostic::warning(
+                    "quarantine_days has no effect",
+                    "`quarantine_days` only matters with `on_destroy = \"quarantine\"`.",
+                )
+                .at_attr("quarantine_days"),
+            );
+        }
+    }
+
+    async fn create(&self, ctx: &Ctx, planned: &Value, _config: &Value) -> StateResult {
+        let pool = match self.shared.pool().await {
+            Ok(p) => p,
+            Err(d) => return StateResult::failed(d),
+        };
+        let req = ClaimRequest {
+            owner: planned.attr("owner").as_str().unwrap_or_default().to_string(),
+            purpose: planned.attr("purpose").as_str().map(str::to_string),
+            mailbox: planned.attr("mailbox").as_str().map(str::to_string),
+            claim_key: planned.attr("claim_key").as_str().map(str::to_string),
+        };
+        match pool.claim(&req, ctx.cancellation()).await {
+            Ok(claimed) => {
+                tracing::info!(email = %claimed.row.email, "claimed alias");
+                StateResult::ok(state_from(&claimed.row, &claimed.token, planned))
+            }
+            Err(e) => StateResult::failed(claim_error(&e)),
+        }
+    }
+
+    async fn read(&self, ctx: &Ctx, state: &Value) -> StateResult {
+        if self.shared.is_unknown().await {
+            return StateResult::ok(state.clone());
+        }
+        let pool = match self.shared.pool().await {
+            Ok(p) => p,
+            Err(d) => return StateResult::with(state.clone(), d.into()),
+        };
+        let token = match token_of(state) {
+            Ok(t) => t,
+            Err(d) => return StateResult::with(state.clone(), d.into()),
+        };
+        let alias_id = state.attr("alias_id").as_str().unwrap_or_default();
+        let email = state.attr("email").as_str().unwrap_or_default().to_string();
+        match pool.get(alias_id, ctx.cancellation()).await {
+            Ok(Some(row)) if row.held_by(&token) => StateResult::ok(state_from(&row, &token, state)),
+            Ok(Some(_)) => StateResult::with(
+                Value::Null,
+                Diagnostic::warning(
+                    "Alias no longer claimed by this resource",
+                    format!("The alias {email} was released or claimed by someone else outside Terraform. It was removed from state; the next apply claims a new alias."),
+                )
+                .into(),
+            ),
+            Ok(None) => StateResult::with(
+                Value::Null,
+                Diagnostic::warning(
+                    "Alias no longer in the pool",
+                    format!("The alias {email} was deleted from the pool table. It was removed from state; the next apply claims a new alias."),
+                )
+                .into(),
+            ),
+            Err(e) => StateResult::with(state.clone(), store_diag("Could not read the alias", &e).into()),
+        }
+    }
+
+    async fn update(&self, ctx: &Ctx, prior: &Value, planned: &Value, _config: &Value) -> StateResult {
+        let pool = match self.shared.pool().await {
+            Ok(p) => p,
+            Err(d) => return StateResult::with(prior.clone(), d.into()),
+        };
+        let token = match token_of(prior) {
+            Ok(t) => t,
+            Err(d) => return StateResult::with(prior.clone(), d.into()),
+        };
+        let alias_id = prior.attr("alias_id").as_str().unwrap_or_default();
+        let req = UpdateRequest {
+            owner: planned.attr("owner").as_str().map(str::to_string),
+            purpose: Some(planned.attr("purpose").as_str().unwrap_or_default().to_string()),
+        };
+        match pool.update(alias_id, &token, &req, ctx.cancellation()).await {
+            Ok(row) => StateResult::ok(state_from(&row, &token, planned)),
+            Err(e) => StateResult::with(prior.clone(), store_diag("Could not update the alias", &e).into()),
+        }
+    }
+
+    async fn delete(&self, ctx: &Ctx, prior: &Value) -> Diagnostics {
+        let pool = match self.shared.pool().await {
+            Ok(p) => p,
+            Err(d) => return d.into(),
+        };
+        let token = match token_of(prior) {
+            Ok(t) => t,
+            Err(d) => return d.into(),
+        };
+        let alias_id = prior.attr("alias_id").as_str().unwrap_or_default();
+        let email = prior.attr("email").as_str().unwrap_or_default();
+        match pool.release(alias_id, &token, policy(prior), ctx.cancellation()).await {
+            Ok(ReleaseOutcome::NotHeld) => Diagnostic::warning(
+                "Alias was not released",
+                format!("The alias {email} no longer carries this resource's claim (it was released or claimed by someone else outside Terraform), so it was left as it is."),
+            )
+            .into(),
+            Ok(_) => {
+                tracing::info!(email, "released alias");
+                Diagnostics::new()
+            }
+            Err(e) => store_diag("Could not release the alias", &e).into(),
+        }
+    }
+
+    async fn import(&self, ctx: &Ctx, id: &str) -> StateResult {
+        if !validate::is_email(id) {
+            return StateResult::failed(Diagnostic::error(
+                "Invalid import ID",
+                format!("Import a rootmail_alias by its e-mail address, e.g. `aws_<guid>@company.com`; got {id:?}."),
+            ));
+        }
+        let pool = match self.shared.pool().await {
+            Ok(p) => p,
+            Err(d) => return StateResult::failed(d),
+        };
+        match pool.adopt(id, ctx.cancellation()).await {
+            Ok(claimed) => StateResult::ok(state_from(&claimed.row, &claimed.token, &Value::Null)),
+            Err(e) => StateResult::failed(store_diag("Could not import the alias", &e)),
+        }
+    }
+}

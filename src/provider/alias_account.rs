@@ -1,0 +1,150 @@
+//! `rootmail_alias_account`: records which AWS account uses a claimed alias.
+//! It is a separate resource because the account's `email` comes from the
+//! alias: putting the account id on `rootmail_alias` would form a cycle.
+
+use super::{store_diag, validate, Shared};
+use crate::tfplugin::{Attribute, Block, Ctx, Diagnostic, Diagnostics, Resource, Schema, StateResult, Type, Value};
+use async_trait::async_trait;
+
+/// Registry docs text shown above the generated argument reference.
+pub const DOC: &str = "Links a claimed alias to the AWS account that uses it, so the pool table shows which \
+account every alias belongs to (`aws_account_id`). Create it next to `aws_organizations_account` with \
+`email = rootmail_alias.x.email` and `aws_account_id = aws_organizations_account.x.id`. Destroying it \
+clears the link, but only if the table still shows this account.";
+
+/// Import section of the docs.
+pub const IMPORT_DOC: &str = "A link is imported by the alias e-mail address:\n\n```shell\nterraform import rootmail_alias_account.example aws_0f1e2d3c-0000-4000-8000-000000000000@company.com\n```";
+
+/// The resource type.
+pub struct AliasAccountResource {
+    shared: Shared,
+}
+
+impl AliasAccountResource {
+    /// The resource, sharing the provider's connection.
+    pub fn new(shared: Shared) -> Self {
+        AliasAccountResource { shared }
+    }
+}
+
+/// The schema of `rootmail_alias_account`.
+pub fn schema() -> Schema {
+    Schema::new(
+        Block::new()
+            .description(DOC)
+            .attribute(Attribute::computed("id", Type::String).use_state_for_unknown().description("The alias e-mail address."))
+            .attribute(Attribute::required("email", Type::String).requires_replace().description("The claimed alias to link, usually `rootmail_alias.<name>.email`. Changing it moves the link to another alias."))
+            .attribute(Attribute::required("aws_account_id", Type::String).description("The 12-digit id of the AWS account using the alias, usually `aws_organizations_account.<name>.id`.")),
+    )
+}
+
+fn state(email: &str, account: &str) -> Value {
+    Value::object([
+        ("id", Value::from(email)),
+        ("email", Value::from(email)),
+        ("aws_account_id", Value::from(account)),
+    ])
+}
+
+#[async_trait]
+impl Resource for AliasAccountResource {
+    fn type_name(&self) -> &'static str {
+        "rootmail_alias_account"
+    }
+
+    fn schema(&self) -> Schema {
+        schema()
+    }
+
+    async fn validate(&self, config: &Value) -> Diagnostics {
+        let mut d = Diagnostics::new();
+        validate::email(config, "email", &mut d);
+        validate::aws_account_id(config, "aws_account_id", &mut d);
+        d
+    }
+
+    async fn create(&self, ctx: &Ctx, planned: &Value, _config: &Value) -> StateResult {
+        let pool = match self.shared.pool().await {
+            Ok(p) => p,
+            Err(d) => return StateResult::failed(d),
+        };
+        let email = planned.attr("email").as_str().unwrap_or_default();
+        let account = planned.attr("aws_account_id").as_str().unwrap_or_default();
+        match pool.link_account(email, account, ctx.cancellation()).await {
+            Ok(row) => StateResult::ok(state(&row.email, &row.aws_account_id)),
+            Err(e) => StateResult::failed(store_diag("Could not link the alias to the AWS account", &e)),
+        }
+    }
+
+    async fn read(&self, ctx: &Ctx, current: &Value) -> StateResult {
+        if self.shared.is_unknown().await {
+            return StateResult::ok(current.clone());
+        }
+        let pool = match self.shared.pool().await {
+            Ok(p) => p,
+            Err(d) => return StateResult::with(current.clone(), d.into()),
+        };
+        let email = current.attr("email").as_str().unwrap_or_default().to_string();
+        match pool.find_by_email(&email, ctx.cancellation()).await {
+            Ok(Some(row)) if row.in_use && !row.aws_account_id.is_empty() => {
+                StateResult::ok(state(&row.email, &row.aws_account_id))
+            }
+            Ok(_) => StateResult::with(
+                Value::Null,
+                Diagnostic::warning(
+                    "Alias no longer linked",
+                    format!("The alias {email} is no longer linked to an AWS account in the pool table; the link was removed from state and will be created again on the next apply."),
+                )
+                .into(),
+            ),
+            Err(e) => StateResult::with(current.clone(), store_diag("Could not read the alias", &e).into()),
+        }
+    }
+
+    async fn update(&self, ctx: &Ctx, prior: &Value, planned: &Value, config: &Value) -> StateResult {
+        let out = self.create(ctx, planned, config).await;
+        if out.diagnostics.has_errors() {
+            return StateResult::with(prior.clone(), out.diagnostics);
+        }
+        out
+    }
+
+    async fn delete(&self, ctx: &Ctx, prior: &Value) -> Diagnostics {
+        let pool = match self.shared.pool().await {
+            Ok(p) => p,
+            Err(d) => return d.into(),
+        };
+        let email = prior.attr("email").as_str().unwrap_or_default();
+        let account = prior.attr("aws_account_id").as_str().unwrap_or_default();
+        match pool.unlink_account(email, account, ctx.cancellation()).await {
+            Ok(true) => Diagnostics::new(),
+            Ok(false) => Diagnostic::warning(
+                "Link left unchanged",
+                format!("The alias {email} is no longer linked to account {account} in the pool table, so the link there was left as it is."),
+            )
+            .into(),
+            Err(e) => store_diag("Could not unlink the alias", &e).into(),
+        }
+    }
+
+    async fn import(&self, ctx: &Ctx, id: &str) -> StateResult {
+        if !validate::is_email(id) {
+            return StateResult::failed(Diagnostic::error(
+                "Invalid import ID",
+                format!("Import a rootmail_alias_account by the alias e-mail address; got {id:?}."),
+            ));
+        }
+        let pool = match self.shared.pool().await {
+            Ok(p) => p,
+            Err(d) => return StateResult::failed(d),
+        };
+        match pool.find_by_email(id, ctx.cancellation()).await {
+            Ok(Some(row)) if !row.aws_account_id.is_empty() => StateResult::ok(state(&row.email, &row.aws_account_id)),
+            Ok(_) => StateResult::failed(Diagnostic::error(
+                "Alias not linked",
+                format!("The alias {id} is not linked to an AWS account, so there is nothing to import."),
+            )),
+            Err(e) => StateResult::failed(store_diag("Could not import the link", &e)),
+        }
+    }
+}

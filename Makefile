@@ -26,5 +26,12 @@ demo: tools
 	cargo build --release --bins
 	scripts/demo.sh
 
+release:
+	cargo build --release --bins
+	scripts/package.sh
+
+install: release
+	scripts/package.sh --install
+
 clean:
 	rm -rf target .tools dist

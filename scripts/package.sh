@@ -1,0 +1,42 @@
+#!/usr/bin/env bash
+# Packages the release binary in the Terraform Registry layout:
+#   dist/terraform-provider-rootmail_<version>_linux_amd64.zip
+#   dist/terraform-provider-rootmail_<version>_SHA256SUMS
+#   dist/terraform-provider-rootmail_<version>_manifest.json
+# With --install [DIR], also unpacks it into a filesystem mirror (default
+# ~/.terraform.d/plugins) as registry.terraform.io/rootmail/rootmail/<version>/linux_amd64/.
+set -euo pipefail
+root="$(cd "$(dirname "$0")/.." && pwd)"
+version="$(sed -n 's/^version = "\(.*\)"/\1/p' "$root/Cargo.toml" | head -n 1)"
+name="terraform-provider-rootmail"
+bin="${ROOTMAIL_RELEASE_BIN:-$root/target/release/$name}"
+dist="${ROOTMAIL_DIST_DIR:-$root/dist}"
+[ -x "$bin" ] || { echo "package: $bin not built; run 'cargo build --release' first" >&2; exit 1; }
+mkdir -p "$dist"
+python3 - "$bin" "$dist" "$name" "$version" "$root/terraform-registry-manifest.json" <<'PY'
+import hashlib, os, shutil, sys, zipfile
+binary, dist, name, version, manifest = sys.argv[1:]
+base = f"{name}_{version}"
+zpath = os.path.join(dist, f"{base}_linux_amd64.zip")
+info = zipfile.ZipInfo(f"{name}_v{version}", date_time=(2020, 1, 1, 0, 0, 0))
+info.external_attr = 0o755 << 16
+info.compress_type = zipfile.ZIP_DEFLATED
+with open(binary, "rb") as f, zipfile.ZipFile(zpath, "w") as z:
+    z.writestr(info, f.read())
+mpath = os.path.join(dist, f"{base}_manifest.json")
+shutil.copyfile(manifest, mpath)
+with open(os.path.join(dist, f"{base}_SHA256SUMS"), "w") as sums:
+    for p in (zpath, mpath):
+        digest = hashlib.sha256(open(p, "rb").read()).hexdigest()
+        sums.write(f"{digest}  {os.path.basename(p)}\n")
+print(zpath)
+PY
+if [ "${1:-}" = "--install" ]; then
+  mirror="${2:-$HOME/.terraform.d/plugins}"
+  target="$mirror/registry.terraform.io/rootmail/rootmail/$version/linux_amd64"
+  mkdir -p "$target"
+  python3 -c 'import sys, zipfile; zipfile.ZipFile(sys.argv[1]).extractall(sys.argv[2])' \
+    "$dist/${name}_${version}_linux_amd64.zip" "$target"
+  chmod +x "$target/${name}_v${version}"
+  echo "installed into $target" >&2
+fi

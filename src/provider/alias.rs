@@ -3,7 +3,7 @@
 //! destroy. The claim token in state proves ownership of the row.
 
 use super::{store_diag, validate, Shared};
-use crate::store::{AliasRow, ClaimRequest, ClaimToken, ReleaseOutcome, ReleasePolicy, StoreError, UpdateRequest};
+use crate::store::{AdoptRequest, AliasRow, AliasUpdate, ClaimRequest, ClaimToken, ReleaseOutcome, ReleasePolicy, StoreError};
 use crate::tfplugin::{
     Attribute, Block, Ctx, Diagnostic, Diagnostics, IdentityAttribute, IdentitySchema, PlannedChange, Resource, Schema,
     StateResult, Type, Value,
@@ -198,14 +198,14 @@ impl Resource for AliasResource {
         };
         let req = ClaimRequest {
             owner: planned.attr("owner").as_str().unwrap_or_default().to_string(),
-            purpose: planned.attr("purpose").as_str().map(str::to_string),
+            purpose: planned.attr("purpose").as_str().unwrap_or_default().to_string(),
             mailbox: planned.attr("mailbox").as_str().map(str::to_string),
             claim_key: planned.attr("claim_key").as_str().map(str::to_string),
         };
-        match pool.claim(&req, ctx.cancellation()).await {
+        match pool.claim(&req).await {
             Ok(claimed) => {
-                tracing::info!(email = %claimed.row.email, "claimed alias");
-                StateResult::ok(state_from(&claimed.row, &claimed.token, planned))
+                tracing::info!(email = %claimed.alias.email, "claimed alias");
+                StateResult::ok(state_from(&claimed.alias, &claimed.token, planned))
             }
             Err(e) => StateResult::failed(claim_error(&e)),
         }
@@ -225,7 +225,7 @@ impl Resource for AliasResource {
         };
         let alias_id = state.attr("alias_id").as_str().unwrap_or_default();
         let email = state.attr("email").as_str().unwrap_or_default().to_string();
-        match pool.get(alias_id, ctx.cancellation()).await {
+        match pool.get(alias_id).await {
             Ok(Some(row)) if row.held_by(&token) => StateResult::ok(state_from(&row, &token, state)),
             Ok(Some(_)) => StateResult::with(
                 Value::Null,
@@ -257,11 +257,11 @@ impl Resource for AliasResource {
             Err(d) => return StateResult::with(prior.clone(), d.into()),
         };
         let alias_id = prior.attr("alias_id").as_str().unwrap_or_default();
-        let req = UpdateRequest {
+        let req = AliasUpdate {
             owner: planned.attr("owner").as_str().map(str::to_string),
             purpose: Some(planned.attr("purpose").as_str().unwrap_or_default().to_string()),
         };
-        match pool.update(alias_id, &token, &req, ctx.cancellation()).await {
+        match pool.update(alias_id, &token, &req).await {
             Ok(row) => StateResult::ok(state_from(&row, &token, planned)),
             Err(e) => StateResult::with(prior.clone(), store_diag("Could not update the alias", &e).into()),
         }
@@ -278,8 +278,8 @@ impl Resource for AliasResource {
         };
         let alias_id = prior.attr("alias_id").as_str().unwrap_or_default();
         let email = prior.attr("email").as_str().unwrap_or_default();
-        match pool.release(alias_id, &token, policy(prior), ctx.cancellation()).await {
-            Ok(ReleaseOutcome::NotHeld) => Diagnostic::warning(
+        match pool.release(alias_id, &token, policy(prior)).await {
+            Ok(ReleaseOutcome::NotHeld { .. } | ReleaseOutcome::Missing) => Diagnostic::warning(
                 "Alias was not released",
                 format!("The alias {email} no longer carries this resource's claim (it was released or claimed by someone else outside Terraform), so it was left as it is."),
             )
@@ -303,8 +303,13 @@ impl Resource for AliasResource {
             Ok(p) => p,
             Err(d) => return StateResult::failed(d),
         };
-        match pool.adopt(id, ctx.cancellation()).await {
-            Ok(claimed) => StateResult::ok(state_from(&claimed.row, &claimed.token, &Value::Null)),
+        let req = AdoptRequest {
+            email: id.to_string(),
+            owner: None,
+            purpose: None,
+        };
+        match pool.adopt(&req).await {
+            Ok(claimed) => StateResult::ok(state_from(&claimed.alias, &claimed.token, &Value::Null)),
             Err(e) => StateResult::failed(store_diag("Could not import the alias", &e)),
         }
     }

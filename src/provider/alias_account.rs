@@ -3,6 +3,7 @@
 //! alias: putting the account id on `rootmail_alias` would form a cycle.
 
 use super::{store_diag, validate, Shared};
+use crate::store::LinkTarget;
 use crate::tfplugin::{Attribute, Block, Ctx, Diagnostic, Diagnostics, Resource, Schema, StateResult, Type, Value};
 use async_trait::async_trait;
 
@@ -70,7 +71,7 @@ impl Resource for AliasAccountResource {
         };
         let email = planned.attr("email").as_str().unwrap_or_default();
         let account = planned.attr("aws_account_id").as_str().unwrap_or_default();
-        match pool.link_account(email, account, ctx.cancellation()).await {
+        match pool.link_account(&LinkTarget::Email(email.to_string()), account).await {
             Ok(row) => StateResult::ok(state(&row.email, &row.aws_account_id)),
             Err(e) => StateResult::failed(store_diag("Could not link the alias to the AWS account", &e)),
         }
@@ -85,7 +86,7 @@ impl Resource for AliasAccountResource {
             Err(d) => return StateResult::with(current.clone(), d.into()),
         };
         let email = current.attr("email").as_str().unwrap_or_default().to_string();
-        match pool.find_by_email(&email, ctx.cancellation()).await {
+        match pool.find_by_email(&email).await {
             Ok(Some(row)) if row.in_use && !row.aws_account_id.is_empty() => {
                 StateResult::ok(state(&row.email, &row.aws_account_id))
             }
@@ -102,6 +103,11 @@ impl Resource for AliasAccountResource {
     }
 
     async fn update(&self, ctx: &Ctx, prior: &Value, planned: &Value, config: &Value) -> StateResult {
+        // The table refuses to overwrite a link, so clear ours first.
+        let cleared = self.delete(ctx, prior).await;
+        if cleared.has_errors() {
+            return StateResult::with(prior.clone(), cleared);
+        }
         let out = self.create(ctx, planned, config).await;
         if out.diagnostics.has_errors() {
             return StateResult::with(prior.clone(), out.diagnostics);
@@ -116,13 +122,20 @@ impl Resource for AliasAccountResource {
         };
         let email = prior.attr("email").as_str().unwrap_or_default();
         let account = prior.attr("aws_account_id").as_str().unwrap_or_default();
-        match pool.unlink_account(email, account, ctx.cancellation()).await {
-            Ok(true) => Diagnostics::new(),
-            Ok(false) => Diagnostic::warning(
+        // Only clear the link this resource made; a different account stays.
+        match pool.find_by_email(email).await {
+            Ok(Some(row)) if row.aws_account_id == account => {}
+            Ok(_) => {
+                return Diagnostic::warning(
                 "Link left unchanged",
                 format!("The alias {email} is no longer linked to account {account} in the pool table, so the link there was left as it is."),
-            )
-            .into(),
+                )
+                .into()
+            }
+            Err(e) => return store_diag("Could not unlink the alias", &e).into(),
+        }
+        match pool.unlink_account(&LinkTarget::Email(email.to_string())).await {
+            Ok(_) => Diagnostics::new(),
             Err(e) => store_diag("Could not unlink the alias", &e).into(),
         }
     }
@@ -138,7 +151,7 @@ impl Resource for AliasAccountResource {
             Ok(p) => p,
             Err(d) => return StateResult::failed(d),
         };
-        match pool.find_by_email(id, ctx.cancellation()).await {
+        match pool.find_by_email(id).await {
             Ok(Some(row)) if !row.aws_account_id.is_empty() => StateResult::ok(state(&row.email, &row.aws_account_id)),
             Ok(_) => StateResult::failed(Diagnostic::error(
                 "Alias not linked",

@@ -102,11 +102,11 @@ impl DataSource for AliasDataSource {
             Err(d) => return StateResult::failed(d),
         };
         let (found, what) = if let Some(email) = config.attr("email").as_str() {
-            (pool.find_by_email(email, ctx.cancellation()).await, format!("e-mail {email}"))
+            (pool.find_by_email(email).await, format!("e-mail {email}"))
         } else {
             let account = config.attr("aws_account_id").as_str().unwrap_or_default();
             (
-                pool.find_by_account_id(account, ctx.cancellation()).await,
+                pool.find_by_account_id(account).await.map(|rows| rows.into_iter().next()),
                 format!("AWS account {account}"),
             )
         };

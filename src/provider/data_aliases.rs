@@ -3,7 +3,7 @@
 
 use super::data_alias::{row_type, row_value};
 use super::{store_diag, validate, Shared};
-use crate::store::{AliasStatus, ListFilter};
+use crate::store::{AliasFilter, AliasStatus};
 use crate::tfplugin::{Attribute, Block, Ctx, DataSource, Diagnostics, Schema, StateResult, Type, Value};
 use async_trait::async_trait;
 
@@ -57,12 +57,12 @@ impl DataSource for AliasesDataSource {
             Ok(p) => p,
             Err(d) => return StateResult::failed(d),
         };
-        let filter = ListFilter {
+        let filter = AliasFilter {
             owner: config.attr("owner").as_str().map(str::to_string),
             mailbox: config.attr("mailbox").as_str().map(str::to_string),
             status: config.attr("status").as_str().and_then(AliasStatus::parse),
         };
-        match pool.list(&filter, ctx.cancellation()).await {
+        match pool.list(&filter).await {
             Ok(rows) => {
                 let mut state = config.clone();
                 state.set_attr("id", Value::from("rootmail_aliases"));

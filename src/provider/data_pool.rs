@@ -3,7 +3,7 @@
 //! stops a pipeline before the pool runs dry.
 
 use super::{store_diag, validate, Shared};
-use crate::store::PoolCounts;
+use crate::store::StatusCounts;
 use crate::tfplugin::{Attribute, Block, Ctx, DataSource, Diagnostics, Schema, StateResult, Type, Value};
 use async_trait::async_trait;
 use std::collections::BTreeMap;
@@ -36,7 +36,7 @@ fn counts_type() -> Type {
     Type::Object(COUNTS.iter().map(|(n, _)| (n.to_string(), Type::Number)).collect())
 }
 
-fn counts_value(c: &PoolCounts) -> Value {
+fn counts_value(c: &StatusCounts) -> Value {
     Value::object([
         ("total", Value::from(c.total as i64)),
         ("free", Value::from(c.free as i64)),
@@ -79,13 +79,13 @@ impl DataSource for PoolDataSource {
             Err(d) => return StateResult::failed(d),
         };
         let mailbox = config.attr("mailbox").as_str();
-        match pool.stats(mailbox, ctx.cancellation()).await {
+        match pool.stats(mailbox).await {
             Ok(stats) => {
-                let mut state = counts_value(&stats.total);
-                state.set_attr("id", Value::from(pool.describe()));
+                let mut state = counts_value(&stats.all);
+                state.set_attr("id", Value::from(format!("{}/{}", pool.table_name(), pool.partition_key())));
                 state.set_attr("mailbox", config.attr("mailbox").clone());
                 let per: BTreeMap<String, Value> = stats
-                    .per_mailbox
+                    .by_mailbox
                     .iter()
                     .map(|(m, c)| (m.clone(), counts_value(c)))
                     .collect();

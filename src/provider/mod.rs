@@ -11,7 +11,7 @@ pub mod data_pool;
 pub mod docs;
 pub mod validate;
 
-use crate::store::{Pool, StoreError};
+use crate::store::{AliasPool, StoreError};
 use crate::tfplugin::{Ctx, DataSource, Diagnostic, Diagnostics, Provider, Resource, Schema, Value};
 use async_trait::async_trait;
 use std::sync::Arc;
@@ -29,7 +29,7 @@ enum Connection {
     /// The provider block still holds unknown values (plan before apply).
     Unknown,
     /// Connected to the pool table.
-    Ready(Arc<Pool>),
+    Ready(Arc<AliasPool>),
 }
 
 /// Shared between the provider and its resources.
@@ -40,7 +40,7 @@ pub struct Shared {
 
 impl Shared {
     /// The connected pool, or a diagnostic saying why there is none.
-    pub async fn pool(&self) -> Result<Arc<Pool>, Diagnostic> {
+    pub async fn pool(&self) -> Result<Arc<AliasPool>, Diagnostic> {
         match &*self.conn.read().await {
             Connection::Ready(p) => Ok(p.clone()),
             Connection::Unknown => Err(Diagnostic::error(
@@ -122,7 +122,7 @@ impl Provider for RootmailProvider {
             credential = ?resolved.credential.kind(),
             "connecting to the alias pool"
         );
-        match Pool::connect(resolved, ctx.cancellation().clone()).await {
+        match AliasPool::connect_with_cancellation(&resolved, ctx.cancellation().clone()) {
             Ok(pool) => *self.shared.conn.write().await = Connection::Ready(Arc::new(pool)),
             Err(e) => diags.push(config_error(&e)),
         }

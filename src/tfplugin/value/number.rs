@@ -211,7 +211,7 @@ impl Decimal {
 }
 
 impl fmt::Display for Decimal {
-    /// Plain notation for everyday magnitudes, scientific beyond; always valid JSON.
+    /// Plain notation unless that needs many padding zeros; always valid JSON.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         if self.negative {
             f.write_str("-")?;
@@ -219,7 +219,9 @@ impl fmt::Display for Decimal {
         let len = self.digits.len() as i64;
         // How many digits stand before the decimal point.
         let point = len + self.exponent;
-        if self.exponent >= 0 && point <= 21 {
+        // Write out every significant digit plainly; only long runs of zeros (before or
+        // after the digits) switch to an exponent.
+        if self.exponent >= 0 && self.exponent <= 21 {
             write!(f, "{}{}", self.digits, "0".repeat(self.exponent as usize))
         } else if self.exponent < 0 && point > 0 {
             let (int, frac) = self.digits.split_at(point as usize);
@@ -318,6 +320,14 @@ mod tests {
         assert_eq!(n("-0.000001").to_string(), "-0.000001");
         assert_eq!(n("1e-7").to_string(), "1e-7");
         assert_eq!(n("1.5e30").to_string(), "1.5e30");
+        assert_eq!(
+            n("1234567890123456789012345").to_string(),
+            "1234567890123456789012345"
+        );
+        assert_eq!(
+            n("-1.234567890123456789012345e-3").to_string(),
+            "-0.001234567890123456789012345"
+        );
         assert_eq!(n("+7E+2").to_string(), "700");
         assert_eq!(n("-0").to_string(), "0");
         assert_eq!(Number::from_f64(0.1).unwrap().to_string(), "0.1");

@@ -13,8 +13,9 @@ use serde::de::{self, DeserializeSeed, Deserializer, MapAccess, SeqAccess, Visit
 use serde::Deserialize;
 use serde_json::value::RawValue;
 
-use super::msgpack::{infer_at, value_kind};
-use super::{Number, PathStep, Type, Value, ValueError, ValuePath, MAX_DEPTH};
+use super::{
+    infer_at, value_kind, Number, PathStep, Type, Value, ValueError, ValuePath, MAX_DEPTH,
+};
 
 pub(super) fn decode(ty: &Type, bytes: &[u8]) -> Result<Value, ValueError> {
     let failure = RefCell::new(None);

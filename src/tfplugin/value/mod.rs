@@ -34,6 +34,9 @@ pub const MAX_DEPTH: usize = 64;
 /// `Null` and `Unknown` stand for a null or not-yet-known value of whatever type the
 /// schema says is expected at that place. Sets are kept as the element list Terraform
 /// sent; equality treats them as unordered, as Terraform does.
+///
+/// `Debug` shows string contents, so never log a value whose schema has sensitive
+/// attributes; error messages from this module name places and types, never contents.
 #[derive(Debug, Clone)]
 pub enum Value {
     Null,
@@ -449,6 +452,37 @@ fn infer_type(value: &Value, path: &mut Vec<PathStep>) -> Result<Type, ValueErro
             Type::Tuple(types)
         }
     })
+}
+
+/// Infers a value's type for a dynamic slot, reporting failures at the full path.
+fn infer_at(value: &Value, path: &[PathStep]) -> Result<Type, ValueError> {
+    value.infer_type().map_err(|e| match e {
+        ValueError::Mismatch {
+            path: inner,
+            message,
+        } => {
+            let mut steps = path.to_vec();
+            steps.extend(inner.steps);
+            ValueError::mismatch(&steps, message)
+        }
+        other => other,
+    })
+}
+
+/// A short name for what a value is, for error messages.
+fn value_kind(value: &Value) -> &'static str {
+    match value {
+        Value::Null => "null",
+        Value::Unknown => "unknown",
+        Value::Bool(_) => "bool",
+        Value::Number(_) => "number",
+        Value::String(_) => "string",
+        Value::List(_) => "list",
+        Value::Set(_) => "set",
+        Value::Map(_) => "map",
+        Value::Object(_) => "object",
+        Value::Tuple(_) => "tuple",
+    }
 }
 
 /// The one type both `a` and `b` fit, treating `dynamic` (from nulls and unknowns)

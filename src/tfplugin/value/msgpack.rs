@@ -5,7 +5,7 @@
 
 use std::collections::BTreeMap;
 
-use super::{Number, PathStep, Type, Value, ValueError, MAX_DEPTH};
+use super::{infer_at, value_kind, Number, PathStep, Type, Value, ValueError, MAX_DEPTH};
 
 /// cty writes an unknown as extension 0 with a single zero byte (fixext1).
 const UNKNOWN_EXT: i8 = 0;
@@ -331,35 +331,4 @@ fn encode_elements<'v, 't>(
         path.pop();
     }
     Ok(out)
-}
-
-/// Infers a value's type for a dynamic slot, reporting failures at the full path.
-pub(super) fn infer_at(value: &Value, path: &[PathStep]) -> Result<Type, ValueError> {
-    value.infer_type().map_err(|e| match e {
-        ValueError::Mismatch {
-            path: inner,
-            message,
-        } => {
-            let mut steps = path.to_vec();
-            steps.extend(inner.steps);
-            ValueError::mismatch(&steps, message)
-        }
-        other => other,
-    })
-}
-
-/// A short name for what a value is, for error messages.
-pub(super) fn value_kind(value: &Value) -> &'static str {
-    match value {
-        Value::Null => "null",
-        Value::Unknown => "unknown",
-        Value::Bool(_) => "bool",
-        Value::Number(_) => "number",
-        Value::String(_) => "string",
-        Value::List(_) => "list",
-        Value::Set(_) => "set",
-        Value::Map(_) => "map",
-        Value::Object(_) => "object",
-        Value::Tuple(_) => "tuple",
-    }
 }

@@ -44,10 +44,13 @@ enum Canonical {
     Infinite { negative: bool },
 }
 
-/// Why a text could not be read as a number.
+/// Why a text could not be read as a number. It does not repeat the text, which
+/// might be something sensitive sent in the wrong place.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("{0:?} is not a decimal number")]
-pub struct ParseNumberError(String);
+#[error("text of {length} bytes is not a decimal number")]
+pub struct ParseNumberError {
+    length: usize,
+}
 
 /// Exponents are capped well inside i64 so arithmetic on them can never overflow;
 /// no real number needs more than a few hundred.
@@ -125,20 +128,16 @@ impl FromStr for Number {
     /// Reads decimal text: optional sign, digits with an optional fraction, optional
     /// exponent (`-12`, `0.5`, `1e+30`, `123456789012345678901234567890`).
     fn from_str(s: &str) -> Result<Number, ParseNumberError> {
-        let canonical = parse_canonical(s).ok_or_else(|| ParseNumberError(truncate(s)))?;
-        Ok(match canonical {
-            Canonical::Zero => Number(Repr::Int(0)),
-            Canonical::Finite(d) => match d.to_i64() {
+        match parse_canonical(s) {
+            Some(Canonical::Zero) => Ok(Number(Repr::Int(0))),
+            Some(Canonical::Finite(d)) => Ok(match d.to_i64() {
                 Some(i) => Number(Repr::Int(i)),
                 None => Number(Repr::Decimal(d)),
-            },
-            Canonical::Infinite { .. } => unreachable!("parse_canonical never yields infinity"),
-        })
+            }),
+            // Text never spells infinity; only floats carry it.
+            Some(Canonical::Infinite { .. }) | None => Err(ParseNumberError { length: s.len() }),
+        }
     }
-}
-
-fn truncate(s: &str) -> String {
-    s.chars().take(40).collect()
 }
 
 /// Parses decimal text into lowest terms; `None` when it is not a decimal number.

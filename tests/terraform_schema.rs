@@ -75,3 +75,22 @@ fn terraform_validates_a_configuration_using_the_provider() {
     assert_eq!(result["valid"], true, "{}", output.stdout);
     assert_eq!(result["error_count"], 0, "{}", output.stdout);
 }
+
+#[test]
+fn terraform_reattaches_to_a_debug_mode_provider() {
+    let mut provider = terraform::DebugProvider::start();
+    let mut dir = provider_only_config();
+    dir.env("TF_REATTACH_PROVIDERS", provider.reattach.clone());
+    let output = dir.run_ok(&["validate", "-json"]);
+    assert_eq!(output.json()["valid"], true, "{}", output.stdout);
+    // Terraform used the running process instead of starting its own.
+    assert!(
+        !dir.log().contains("provider: starting plugin"),
+        "Terraform started a provider process although one was reattached"
+    );
+    assert!(
+        provider.is_running(),
+        "a reattached provider outlives the terraform run"
+    );
+    assert!(provider.interrupt().success());
+}

@@ -245,3 +245,87 @@ pub fn tail(text: &str, lines: usize) -> String {
     let all: Vec<&str> = text.lines().collect();
     all[all.len().saturating_sub(lines)..].join("\n")
 }
+
+/// The provider started by hand with `--debug`, for Terraform to reattach to
+/// through `TF_REATTACH_PROVIDERS`. Killed when dropped.
+pub struct DebugProvider {
+    child: std::process::Child,
+    /// The value to put in `TF_REATTACH_PROVIDERS`.
+    pub reattach: String,
+}
+
+impl DebugProvider {
+    pub fn start() -> Self {
+        use std::io::BufRead;
+        let binary = provider_dir().join("terraform-provider-rootmail");
+        let mut child = Command::new(&binary)
+            .arg("--debug")
+            .env_remove("TF_PLUGIN_MAGIC_COOKIE")
+            .env_remove("PLUGIN_CLIENT_CERT")
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .unwrap_or_else(|e| panic!("spawn {} --debug: {e}", binary.display()));
+        let stdout = child.stdout.take().expect("stdout");
+        let (found_tx, found_rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            for line in std::io::BufReader::new(stdout).lines() {
+                let Ok(line) = line else { break };
+                if let Some(value) = line
+                    .trim()
+                    .strip_prefix("TF_REATTACH_PROVIDERS='")
+                    .and_then(|rest| rest.strip_suffix('\''))
+                {
+                    let _ = found_tx.send(value.to_string());
+                }
+            }
+        });
+        let reattach = match found_rx.recv_timeout(Duration::from_secs(20)) {
+            Ok(value) => value,
+            Err(_) => {
+                let _ = child.kill();
+                panic!("the provider printed no TF_REATTACH_PROVIDERS line in --debug mode");
+            }
+        };
+        Self { child, reattach }
+    }
+
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// Whether the process is still running.
+    pub fn is_running(&mut self) -> bool {
+        matches!(self.child.try_wait(), Ok(None))
+    }
+
+    /// Sends SIGINT (Ctrl-C) and returns the exit status (panics after 5 s).
+    pub fn interrupt(mut self) -> ExitStatus {
+        let sent = Command::new("kill")
+            .args(["-INT", &self.child.id().to_string()])
+            .status()
+            .expect("run kill");
+        assert!(sent.success(), "kill -INT failed");
+        let deadline = Instant::now() + Duration::from_secs(5);
+        loop {
+            if let Some(status) = self.child.try_wait().expect("wait") {
+                return status;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "debug provider still running 5 s after Ctrl-C"
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+}
+
+impl Drop for DebugProvider {
+    fn drop(&mut self) {
+        if matches!(self.child.try_wait(), Ok(None)) {
+            let _ = self.child.kill();
+            let _ = self.child.wait();
+        }
+    }
+}

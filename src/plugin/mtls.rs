@@ -1,0 +1,209 @@
+//! AutoMTLS: the host passes its own certificate in `PLUGIN_CLIENT_CERT`; the
+//! plugin answers with a fresh self-signed certificate (announced in the
+//! handshake line) and accepts only connections that present exactly the host's
+//! certificate.
+//!
+//! go-plugin's certificates are self-signed CA certificates used as leaves, which
+//! WebPKI path validation rejects (a CA used as an end entity), and its keys are
+//! ECDSA P-521. So the client is checked by pinning its DER bytes, and handshake
+//! signatures are checked with the aws-lc-rs provider, which knows P-521.
+
+use std::sync::Arc;
+
+use rcgen::{
+    BasicConstraints, CertificateParams, DistinguishedName, DnType, ExtendedKeyUsagePurpose, IsCa,
+    KeyPair, KeyUsagePurpose, SerialNumber,
+};
+use rustls::client::danger::HandshakeSignatureValid;
+use rustls::crypto::CryptoProvider;
+use rustls::pki_types::pem::PemObject;
+use rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer, UnixTime};
+use rustls::server::danger::{ClientCertVerified, ClientCertVerifier};
+use rustls::{DigitallySignedStruct, DistinguishedName as TlsName, SignatureScheme};
+
+use super::PluginError;
+
+/// The name go-plugin hosts expect the plugin's certificate to carry.
+const SERVER_NAME: &str = "localhost";
+/// go-plugin's certificates live 262980 hours (30 years).
+const VALIDITY: time::Duration = time::Duration::hours(262_980);
+
+/// The plugin's TLS identity and the configuration that pins the host's certificate.
+pub(crate) struct ServerTls {
+    certificate_der: CertificateDer<'static>,
+    config: Arc<rustls::ServerConfig>,
+}
+
+impl ServerTls {
+    /// Generates the plugin's certificate and a TLS 1.2+ server configuration
+    /// that requires the client certificate given in PEM.
+    pub(crate) fn for_client_pem(client_pem: &str) -> Result<Self, PluginError> {
+        let client_der = CertificateDer::from_pem_slice(client_pem.as_bytes())
+            .map_err(|e| PluginError::ClientCert(e.to_string()))?;
+        let (certificate_der, key_der) = generate_certificate()?;
+        let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
+        let verifier = Arc::new(PinnedClientCertificate {
+            expected: client_der,
+            provider: provider.clone(),
+        });
+        let mut config = rustls::ServerConfig::builder_with_provider(provider)
+            .with_safe_default_protocol_versions()
+            .map_err(|e| PluginError::Tls(e.to_string()))?
+            .with_client_cert_verifier(verifier)
+            .with_single_cert(vec![certificate_der.clone()], key_der)
+            .map_err(|e| PluginError::Tls(e.to_string()))?;
+        config.alpn_protocols = vec![b"h2".to_vec()];
+        Ok(Self {
+            certificate_der,
+            config: Arc::new(config),
+        })
+    }
+
+    /// The DER certificate announced in the handshake line.
+    pub(crate) fn certificate_der(&self) -> &[u8] {
+        self.certificate_der.as_ref()
+    }
+
+    /// The acceptor that runs the TLS handshake on accepted connections.
+    pub(crate) fn acceptor(&self) -> tokio_rustls::TlsAcceptor {
+        tokio_rustls::TlsAcceptor::from(self.config.clone())
+    }
+}
+
+/// A self-signed certificate shaped like go-plugin's: CN and SAN `localhost`, CA
+/// flag, signing and key-agreement usages, client and server auth.
+fn generate_certificate() -> Result<(CertificateDer<'static>, PrivateKeyDer<'static>), PluginError>
+{
+    let tls_err = |e: rcgen::Error| PluginError::Tls(e.to_string());
+    let key = KeyPair::generate_for(&rcgen::PKCS_ECDSA_P256_SHA256).map_err(tls_err)?;
+    let mut params = CertificateParams::new(vec![SERVER_NAME.to_string()]).map_err(tls_err)?;
+    let mut name = DistinguishedName::new();
+    name.push(DnType::CommonName, SERVER_NAME);
+    // go-plugin's generated certificates carry this organization; mirror them.
+    name.push(DnType::OrganizationName, "HashiCorp");
+    params.distinguished_name = name;
+    params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+    params.key_usages = vec![
+        KeyUsagePurpose::DigitalSignature,
+        KeyUsagePurpose::KeyEncipherment,
+        KeyUsagePurpose::KeyAgreement,
+        KeyUsagePurpose::KeyCertSign,
+    ];
+    params.extended_key_usages = vec![
+        ExtendedKeyUsagePurpose::ClientAuth,
+        ExtendedKeyUsagePurpose::ServerAuth,
+    ];
+    let now = time::OffsetDateTime::now_utc();
+    params.not_before = now - time::Duration::seconds(30);
+    params.not_after = now + VALIDITY;
+    let mut serial = [0u8; 16];
+    rand::Rng::fill(&mut rand::rng(), &mut serial[..]);
+    serial[0] &= 0x7f; // keep the DER integer positive
+    params.serial_number = Some(SerialNumber::from_slice(&serial));
+    let certificate = params.self_signed(&key).map_err(tls_err)?;
+    let key_der = PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(key.serialize_der()));
+    Ok((certificate.der().clone(), key_der))
+}
+
+/// Accepts exactly one client certificate, byte for byte.
+#[derive(Debug)]
+struct PinnedClientCertificate {
+    expected: CertificateDer<'static>,
+    provider: Arc<CryptoProvider>,
+}
+
+impl ClientCertVerifier for PinnedClientCertificate {
+    fn root_hint_subjects(&self) -> &[TlsName] {
+        // No hints: a Go client then offers its only certificate unconditionally.
+        &[]
+    }
+
+    fn verify_client_cert(
+        &self,
+        end_entity: &CertificateDer<'_>,
+        _intermediates: &[CertificateDer<'_>],
+        _now: UnixTime,
+    ) -> Result<ClientCertVerified, rustls::Error> {
+        if end_entity.as_ref() == self.expected.as_ref() {
+            Ok(ClientCertVerified::assertion())
+        } else {
+            tracing::warn!("refused a TLS client whose certificate is not the host's");
+            Err(rustls::Error::InvalidCertificate(
+                rustls::CertificateError::ApplicationVerificationFailure,
+            ))
+        }
+    }
+
+    fn verify_tls12_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        rustls::crypto::verify_tls12_signature(
+            message,
+            cert,
+            dss,
+            &self.provider.signature_verification_algorithms,
+        )
+    }
+
+    fn verify_tls13_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        rustls::crypto::verify_tls13_signature(
+            message,
+            cert,
+            dss,
+            &self.provider.signature_verification_algorithms,
+        )
+    }
+
+    fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
+        self.provider
+            .signature_verification_algorithms
+            .supported_schemes()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn generated_certificate_is_localhost_and_fresh() {
+        let (first, _) = generate_certificate().expect("certificate");
+        let (second, _) = generate_certificate().expect("certificate");
+        assert_ne!(first.as_ref(), second.as_ref(), "each start gets a new key");
+        // The SAN dNSName "localhost" appears verbatim in the DER.
+        let der = first.as_ref();
+        assert!(der.windows(9).any(|w| w == b"localhost"));
+    }
+
+    #[test]
+    fn client_pem_must_be_a_certificate() {
+        assert!(matches!(
+            ServerTls::for_client_pem("not a certificate").map(|_| ()),
+            Err(PluginError::ClientCert(_))
+        ));
+    }
+
+    #[test]
+    fn only_the_pinned_certificate_passes() {
+        let (pinned, _) = generate_certificate().expect("certificate");
+        let (other, _) = generate_certificate().expect("certificate");
+        let verifier = PinnedClientCertificate {
+            expected: pinned.clone(),
+            provider: Arc::new(rustls::crypto::aws_lc_rs::default_provider()),
+        };
+        let now = UnixTime::now();
+        assert!(verifier.verify_client_cert(&pinned, &[], now).is_ok());
+        assert!(verifier.verify_client_cert(&other, &[], now).is_err());
+        assert!(verifier
+            .supported_verify_schemes()
+            .contains(&SignatureScheme::ECDSA_NISTP521_SHA512));
+    }
+}

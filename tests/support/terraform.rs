@@ -1,0 +1,331 @@
+//! Runs the real `terraform` CLI (1.0.3, from `make tools`) against the provider
+//! binary cargo built, through a `dev_overrides` CLI configuration, in a
+//! throw-away directory with its own HOME. No `terraform init`, no network.
+//!
+//! Include with `#[path = "support/terraform.rs"] mod terraform;`.
+#![allow(dead_code)]
+
+use std::io::Read;
+use std::path::{Path, PathBuf};
+use std::process::{Command, ExitStatus, Stdio};
+use std::time::{Duration, Instant};
+
+/// The provider's source address in configurations.
+pub const PROVIDER_SOURCE: &str = "rootmail/rootmail";
+/// The provider's full address as Terraform prints it.
+pub const PROVIDER_ADDRESS: &str = "registry.terraform.io/rootmail/rootmail";
+/// A terraform command that runs longer than this is killed and the test fails.
+pub const COMMAND_TIMEOUT: Duration = Duration::from_secs(180);
+
+/// `ROOTMAIL_TOOLS_DIR` (set by the Makefile) or `<repo>/.tools/bin`.
+pub fn tools_dir() -> PathBuf {
+    match std::env::var_os("ROOTMAIL_TOOLS_DIR") {
+        Some(dir) if !dir.is_empty() => PathBuf::from(dir),
+        _ => Path::new(env!("CARGO_MANIFEST_DIR")).join(".tools/bin"),
+    }
+}
+
+/// The terraform binary; a missing one fails the test with what to do about it.
+pub fn terraform_binary() -> PathBuf {
+    let path = tools_dir().join("terraform");
+    assert!(
+        path.is_file(),
+        "terraform not found at {}: run `make tools` (scripts/install-tools.sh) first",
+        path.display()
+    );
+    path
+}
+
+/// The directory holding the provider binary under test (`ROOTMAIL_PROVIDER_BIN`
+/// or cargo's build of it): what `dev_overrides` points at.
+pub fn provider_dir() -> PathBuf {
+    let binary = match std::env::var_os("ROOTMAIL_PROVIDER_BIN") {
+        Some(path) if !path.is_empty() => PathBuf::from(path),
+        _ => PathBuf::from(env!("CARGO_BIN_EXE_terraform-provider-rootmail")),
+    };
+    let binary = binary.canonicalize().unwrap_or(binary);
+    binary
+        .parent()
+        .expect("the provider binary lives in a directory")
+        .to_path_buf()
+}
+
+/// `terraform { required_providers { rootmail = ... } }`, for the top of a main.tf.
+pub fn required_providers_block() -> String {
+    format!(
+        "terraform {{\n  required_providers {{\n    rootmail = {{\n      source = \"{PROVIDER_SOURCE}\"\n    }}\n  }}\n}}\n"
+    )
+}
+
+/// What one terraform command did.
+#[derive(Debug)]
+pub struct TerraformOutput {
+    pub args: Vec<String>,
+    pub status: ExitStatus,
+    pub stdout: String,
+    pub stderr: String,
+    pub elapsed: Duration,
+}
+
+impl TerraformOutput {
+    pub fn success(&self) -> bool {
+        self.status.success()
+    }
+
+    /// stdout as JSON (for `-json` commands); panics with the output otherwise.
+    pub fn json(&self) -> serde_json::Value {
+        serde_json::from_str(&self.stdout).unwrap_or_else(|e| {
+            panic!(
+                "terraform {:?} did not print JSON ({e}):\n--- stdout\n{}\n--- stderr\n{}",
+                self.args, self.stdout, self.stderr
+            )
+        })
+    }
+}
+
+/// A temporary Terraform working directory wired to the local provider build.
+pub struct TerraformDir {
+    root: tempfile::TempDir,
+    work: PathBuf,
+    envs: Vec<(String, String)>,
+}
+
+impl TerraformDir {
+    /// A fresh directory with a CLI config whose `dev_overrides` points
+    /// `rootmail/rootmail` at the built binary.
+    pub fn new() -> Self {
+        let root = tempfile::tempdir().expect("temp dir");
+        let work = root.path().join("work");
+        let home = root.path().join("home");
+        for dir in [&work, &home] {
+            std::fs::create_dir_all(dir).expect("create dir");
+        }
+        let cli_config = root.path().join("terraformrc");
+        std::fs::write(
+            &cli_config,
+            format!(
+                "provider_installation {{\n  dev_overrides {{\n    \"{PROVIDER_SOURCE}\" = \"{}\"\n  }}\n  direct {{}}\n}}\n",
+                provider_dir().display()
+            ),
+        )
+        .expect("write CLI config");
+        let log = root.path().join("terraform.log");
+        let envs = vec![
+            (
+                "TF_CLI_CONFIG_FILE".into(),
+                cli_config.display().to_string(),
+            ),
+            ("HOME".into(), home.display().to_string()),
+            ("TF_IN_AUTOMATION".into(), "1".into()),
+            ("CHECKPOINT_DISABLE".into(), "1".into()),
+            ("TF_INPUT".into(), "0".into()),
+            // Keep a debug log (Terraform's and the provider's) for failure reports.
+            ("TF_LOG".into(), "DEBUG".into()),
+            ("TF_LOG_PATH".into(), log.display().to_string()),
+        ];
+        Self { root, work, envs }
+    }
+
+    /// The working directory terraform runs in.
+    pub fn path(&self) -> &Path {
+        &self.work
+    }
+
+    /// Writes a file (e.g. `main.tf`) into the working directory.
+    pub fn write(&self, name: &str, contents: &str) -> &Self {
+        std::fs::write(self.work.join(name), contents).expect("write file");
+        self
+    }
+
+    /// Sets an environment variable for every later command (last one wins).
+    pub fn env(&mut self, name: &str, value: impl Into<String>) -> &mut Self {
+        self.envs.retain(|(n, _)| n != name);
+        self.envs.push((name.to_string(), value.into()));
+        self
+    }
+
+    /// The debug log written so far by terraform and the provider.
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(self.root.path().join("terraform.log")).unwrap_or_default()
+    }
+
+    /// Runs `terraform <args>` in the directory, whatever its outcome.
+    pub fn run(&self, args: &[&str]) -> TerraformOutput {
+        let mut command = Command::new(terraform_binary());
+        command
+            .args(args)
+            .current_dir(&self.work)
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
+        for name in [
+            "TF_PLUGIN_CACHE_DIR",
+            "TF_REATTACH_PROVIDERS",
+            "TF_LOG_PROVIDER",
+            "TF_LOG_CORE",
+            "TF_DATA_DIR",
+            "TF_WORKSPACE",
+        ] {
+            command.env_remove(name);
+        }
+        for (name, value) in &self.envs {
+            command.env(name, value);
+        }
+        let started = Instant::now();
+        let mut child = command.spawn().expect("spawn terraform");
+        let stdout = read_in_background(child.stdout.take().expect("stdout"));
+        let stderr = read_in_background(child.stderr.take().expect("stderr"));
+        let status = loop {
+            if let Some(status) = child.try_wait().expect("wait for terraform") {
+                break status;
+            }
+            if started.elapsed() > COMMAND_TIMEOUT {
+                let _ = child.kill();
+                let _ = child.wait();
+                panic!(
+                    "terraform {args:?} ran over {COMMAND_TIMEOUT:?} and was killed\n--- log tail\n{}",
+                    tail(&self.log(), 60)
+                );
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        };
+        TerraformOutput {
+            args: args.iter().map(|a| a.to_string()).collect(),
+            status,
+            stdout: stdout.join().expect("stdout reader"),
+            stderr: stderr.join().expect("stderr reader"),
+            elapsed: started.elapsed(),
+        }
+    }
+
+    /// Runs `terraform <args>` and fails the test with everything useful if it fails.
+    pub fn run_ok(&self, args: &[&str]) -> TerraformOutput {
+        let output = self.run(args);
+        if !output.success() {
+            panic!(
+                "terraform {args:?} failed with {}\n--- stdout\n{}\n--- stderr\n{}\n--- log tail\n{}",
+                output.status,
+                output.stdout,
+                output.stderr,
+                tail(&self.log(), 80)
+            );
+        }
+        output
+    }
+
+    /// Runs `terraform <args>` and fails the test if it succeeds.
+    pub fn run_err(&self, args: &[&str]) -> TerraformOutput {
+        let output = self.run(args);
+        assert!(
+            !output.success(),
+            "terraform {args:?} was expected to fail\n--- stdout\n{}\n--- stderr\n{}",
+            output.stdout,
+            output.stderr
+        );
+        output
+    }
+}
+
+impl Default for TerraformDir {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+fn read_in_background<R: Read + Send + 'static>(mut reader: R) -> std::thread::JoinHandle<String> {
+    std::thread::spawn(move || {
+        let mut bytes = Vec::new();
+        let _ = reader.read_to_end(&mut bytes);
+        String::from_utf8_lossy(&bytes).into_owned()
+    })
+}
+
+/// The last `lines` lines of `text`.
+pub fn tail(text: &str, lines: usize) -> String {
+    let all: Vec<&str> = text.lines().collect();
+    all[all.len().saturating_sub(lines)..].join("\n")
+}
+
+/// The provider started by hand with `--debug`, for Terraform to reattach to
+/// through `TF_REATTACH_PROVIDERS`. Killed when dropped.
+pub struct DebugProvider {
+    child: std::process::Child,
+    /// The value to put in `TF_REATTACH_PROVIDERS`.
+    pub reattach: String,
+}
+
+impl DebugProvider {
+    pub fn start() -> Self {
+        use std::io::BufRead;
+        let binary = provider_dir().join("terraform-provider-rootmail");
+        let mut child = Command::new(&binary)
+            .arg("--debug")
+            .env_remove("TF_PLUGIN_MAGIC_COOKIE")
+            .env_remove("PLUGIN_CLIENT_CERT")
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .unwrap_or_else(|e| panic!("spawn {} --debug: {e}", binary.display()));
+        let stdout = child.stdout.take().expect("stdout");
+        let (found_tx, found_rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            for line in std::io::BufReader::new(stdout).lines() {
+                let Ok(line) = line else { break };
+                if let Some(value) = line
+                    .trim()
+                    .strip_prefix("TF_REATTACH_PROVIDERS='")
+                    .and_then(|rest| rest.strip_suffix('\''))
+                {
+                    let _ = found_tx.send(value.to_string());
+                }
+            }
+        });
+        let reattach = match found_rx.recv_timeout(Duration::from_secs(20)) {
+            Ok(value) => value,
+            Err(_) => {
+                let _ = child.kill();
+                panic!("the provider printed no TF_REATTACH_PROVIDERS line in --debug mode");
+            }
+        };
+        Self { child, reattach }
+    }
+
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// Whether the process is still running.
+    pub fn is_running(&mut self) -> bool {
+        matches!(self.child.try_wait(), Ok(None))
+    }
+
+    /// Sends SIGINT (Ctrl-C) and returns the exit status (panics after 5 s).
+    pub fn interrupt(mut self) -> ExitStatus {
+        let sent = Command::new("kill")
+            .args(["-INT", &self.child.id().to_string()])
+            .status()
+            .expect("run kill");
+        assert!(sent.success(), "kill -INT failed");
+        let deadline = Instant::now() + Duration::from_secs(5);
+        loop {
+            if let Some(status) = self.child.try_wait().expect("wait") {
+                return status;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "debug provider still running 5 s after Ctrl-C"
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+}
+
+impl Drop for DebugProvider {
+    fn drop(&mut self) {
+        if matches!(self.child.try_wait(), Ok(None)) {
+            let _ = self.child.kill();
+            let _ = self.child.wait();
+        }
+    }
+}

@@ -1,0 +1,96 @@
+//! The real terraform 1.0.3 loads the built provider through `dev_overrides`,
+//! completes the go-plugin handshake (AutoMTLS included), reads its schema and
+//! validates a configuration that uses it.
+
+#[path = "support/terraform.rs"]
+mod terraform;
+
+use terraform::{required_providers_block, TerraformDir, PROVIDER_ADDRESS};
+
+fn provider_only_config() -> TerraformDir {
+    let dir = TerraformDir::new();
+    dir.write(
+        "main.tf",
+        &format!(
+            "{}\nprovider \"rootmail\" {{}}\n",
+            required_providers_block()
+        ),
+    );
+    dir
+}
+
+#[test]
+fn terraform_reads_the_provider_schema() {
+    let dir = provider_only_config();
+    let output = dir.run_ok(&["providers", "schema", "-json"]);
+    let schema = output.json();
+    let provider = &schema["provider_schemas"][PROVIDER_ADDRESS];
+    assert!(
+        provider.is_object(),
+        "no schema for {PROVIDER_ADDRESS} in {}",
+        output.stdout
+    );
+    assert!(
+        provider["provider"]["block"].is_object(),
+        "the provider has a configuration block: {provider}"
+    );
+
+    // The provider's hclog lines were parsed by Terraform, not passed through raw.
+    let log = dir.log();
+    assert!(
+        log.contains("provider.terraform-provider-rootmail: serving plugin"),
+        "provider log line missing from Terraform's log:\n{}",
+        terraform::tail(&log, 40)
+    );
+    assert!(
+        !log.contains("\"@message\""),
+        "a provider log line reached Terraform unparsed"
+    );
+    // Terraform stopped the provider through GRPCController.Shutdown and the
+    // process exited cleanly (go-plugin appends `error=exit status N` otherwise).
+    assert!(
+        log.contains("the plugin host asked the plugin to shut down"),
+        "Terraform did not call Shutdown:\n{}",
+        terraform::tail(&log, 40)
+    );
+    let exits: Vec<&str> = log
+        .lines()
+        .filter(|l| l.contains("provider: plugin process exited"))
+        .collect();
+    assert!(
+        !exits.is_empty(),
+        "no provider exit in the log:\n{}",
+        terraform::tail(&log, 40)
+    );
+    for line in exits {
+        assert!(!line.contains("error="), "{line}");
+    }
+}
+
+#[test]
+fn terraform_validates_a_configuration_using_the_provider() {
+    let dir = provider_only_config();
+    let output = dir.run_ok(&["validate", "-json"]);
+    let result = output.json();
+    assert_eq!(result["valid"], true, "{}", output.stdout);
+    assert_eq!(result["error_count"], 0, "{}", output.stdout);
+}
+
+#[test]
+fn terraform_reattaches_to_a_debug_mode_provider() {
+    let mut provider = terraform::DebugProvider::start();
+    let mut dir = provider_only_config();
+    dir.env("TF_REATTACH_PROVIDERS", provider.reattach.clone());
+    let output = dir.run_ok(&["validate", "-json"]);
+    assert_eq!(output.json()["valid"], true, "{}", output.stdout);
+    // Terraform used the running process instead of starting its own.
+    assert!(
+        !dir.log().contains("provider: starting plugin"),
+        "Terraform started a provider process although one was reattached"
+    );
+    assert!(
+        provider.is_running(),
+        "a reattached provider outlives the terraform run"
+    );
+    assert!(provider.interrupt().success());
+}

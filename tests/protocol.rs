@@ -417,3 +417,39 @@ async fn startup_numbers() {
         rss[0], rss[5], rss[9]
     );
 }
+
+#[tokio::test]
+async fn broker_stream_is_accepted_and_ends_with_the_host_side() {
+    use rootmail::proto::plugin::grpc_broker_client::GrpcBrokerClient;
+    use rootmail::proto::plugin::ConnInfo;
+
+    let plugin = PluginProcess::start().await;
+    let (to_plugin, outgoing) = tokio::sync::mpsc::channel::<ConnInfo>(4);
+    let mut from_plugin = GrpcBrokerClient::new(plugin.channel.clone())
+        .start_stream(tokio_stream::wrappers::ReceiverStream::new(outgoing))
+        .await
+        .expect("StartStream accepted")
+        .into_inner();
+    to_plugin
+        .send(ConnInfo {
+            service_id: 1,
+            network: "tcp".to_string(),
+            address: "127.0.0.1:1".to_string(),
+            knock: None,
+        })
+        .await
+        .expect("send a connection offer");
+    drop(to_plugin); // the host closes its side
+    let ended = tokio::time::timeout(Duration::from_secs(5), from_plugin.message()).await;
+    assert!(
+        matches!(ended, Ok(Ok(None))),
+        "the plugin ends the broker stream politely: {ended:?}"
+    );
+    // And the plugin is still healthy.
+    plugin
+        .provider()
+        .get_metadata(tf::get_metadata::Request {})
+        .await
+        .expect("GetMetadata after the broker stream");
+    assert!(plugin.shutdown().await.success());
+}

@@ -372,17 +372,22 @@ async fn debug_mode_prints_reattach_config_and_stops_on_ctrl_c() {
 #[ignore = "measurement, not a check"]
 async fn startup_numbers() {
     let mut handshakes = Vec::new();
+    let mut connects = Vec::new();
     let mut first_schemas = Vec::new();
+    let mut schema_calls = Vec::new();
     let mut rss = Vec::new();
     for _ in 0..10 {
         let plugin = PluginProcess::start().await;
+        let call_started = Instant::now();
         plugin
             .provider()
             .get_provider_schema(tf::get_provider_schema::Request {})
             .await
             .expect("GetProviderSchema");
+        schema_calls.push(call_started.elapsed());
         first_schemas.push(plugin.spawned_at.elapsed());
         handshakes.push(plugin.handshake_elapsed);
+        connects.push(plugin.connected_elapsed);
         tokio::time::sleep(Duration::from_millis(500)).await;
         let pid = plugin.child.id().expect("pid");
         let status = std::fs::read_to_string(format!("/proc/{pid}/status")).expect("status");
@@ -394,14 +399,57 @@ async fn startup_numbers() {
         rss.push(kb);
         assert!(plugin.shutdown().await.success());
     }
-    handshakes.sort();
-    first_schemas.sort();
+    let summary = |name: &str, mut values: Vec<Duration>| {
+        values.sort();
+        println!(
+            "{name}: min {:?} median {:?} max {:?}",
+            values[0], values[5], values[9]
+        );
+    };
+    println!("binary {}", plugin_client::provider_binary().display());
+    summary("exec -> handshake line", handshakes);
+    summary("exec -> mTLS channel established", connects);
+    summary("exec -> first GetProviderSchema answer", first_schemas);
+    summary("first GetProviderSchema call alone", schema_calls);
     rss.sort();
     println!(
-        "binary {}\nexec->handshake line: min {:?} median {:?} max {:?}\nexec->first GetProviderSchema answer (incl. mTLS connect): min {:?} median {:?} max {:?}\nidle VmRSS kB: min {} median {} max {}",
-        plugin_client::provider_binary().display(),
-        handshakes[0], handshakes[5], handshakes[9],
-        first_schemas[0], first_schemas[5], first_schemas[9],
-        rss[0], rss[5], rss[9],
+        "idle VmRSS kB: min {} median {} max {}",
+        rss[0], rss[5], rss[9]
     );
+}
+
+#[tokio::test]
+async fn broker_stream_is_accepted_and_ends_with_the_host_side() {
+    use rootmail::proto::plugin::grpc_broker_client::GrpcBrokerClient;
+    use rootmail::proto::plugin::ConnInfo;
+
+    let plugin = PluginProcess::start().await;
+    let (to_plugin, outgoing) = tokio::sync::mpsc::channel::<ConnInfo>(4);
+    let mut from_plugin = GrpcBrokerClient::new(plugin.channel.clone())
+        .start_stream(tokio_stream::wrappers::ReceiverStream::new(outgoing))
+        .await
+        .expect("StartStream accepted")
+        .into_inner();
+    to_plugin
+        .send(ConnInfo {
+            service_id: 1,
+            network: "tcp".to_string(),
+            address: "127.0.0.1:1".to_string(),
+            knock: None,
+        })
+        .await
+        .expect("send a connection offer");
+    drop(to_plugin); // the host closes its side
+    let ended = tokio::time::timeout(Duration::from_secs(5), from_plugin.message()).await;
+    assert!(
+        matches!(ended, Ok(Ok(None))),
+        "the plugin ends the broker stream politely: {ended:?}"
+    );
+    // And the plugin is still healthy.
+    plugin
+        .provider()
+        .get_metadata(tf::get_metadata::Request {})
+        .await
+        .expect("GetMetadata after the broker stream");
+    assert!(plugin.shutdown().await.success());
 }

@@ -6,7 +6,9 @@
 //! go-plugin's certificates are self-signed CA certificates used as leaves, which
 //! WebPKI path validation rejects (a CA used as an end entity), and its keys are
 //! ECDSA P-521. So the client is checked by pinning its DER bytes, and handshake
-//! signatures are checked with the aws-lc-rs provider, which knows P-521.
+//! signatures are checked with aws-lc-rs's algorithms, which know P-521. All else
+//! (randomness, key exchange, our own key) uses ring: aws-lc seeds its random
+//! generator from CPU jitter on first use, which costs ~50 ms at every start.
 
 use std::sync::Arc;
 
@@ -41,7 +43,7 @@ impl ServerTls {
         let client_der = CertificateDer::from_pem_slice(client_pem.as_bytes())
             .map_err(|e| PluginError::ClientCert(e.to_string()))?;
         let (certificate_der, key_der) = generate_certificate()?;
-        let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
+        let provider = Arc::new(crypto_provider());
         let verifier = Arc::new(PinnedClientCertificate {
             expected: client_der,
             provider: provider.clone(),
@@ -67,6 +69,15 @@ impl ServerTls {
     /// The acceptor that runs the TLS handshake on accepted connections.
     pub(crate) fn acceptor(&self) -> tokio_rustls::TlsAcceptor {
         tokio_rustls::TlsAcceptor::from(self.config.clone())
+    }
+}
+
+/// ring for everything but signature verification, which comes from aws-lc-rs.
+fn crypto_provider() -> CryptoProvider {
+    CryptoProvider {
+        signature_verification_algorithms: rustls::crypto::aws_lc_rs::default_provider()
+            .signature_verification_algorithms,
+        ..rustls::crypto::ring::default_provider()
     }
 }
 
@@ -197,7 +208,7 @@ mod tests {
         let (other, _) = generate_certificate().expect("certificate");
         let verifier = PinnedClientCertificate {
             expected: pinned.clone(),
-            provider: Arc::new(rustls::crypto::aws_lc_rs::default_provider()),
+            provider: Arc::new(crypto_provider()),
         };
         let now = UnixTime::now();
         assert!(verifier.verify_client_cert(&pinned, &[], now).is_ok());

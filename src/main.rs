@@ -8,7 +8,8 @@ use std::time::Duration;
 use anyhow::Context;
 use clap::Parser;
 use rootmail::plugin::{self, PluginError, ServeOptions};
-use rootmail::proto::tfplugin6::provider_server::ProviderServer;
+use rootmail::provider::RootmailProvider;
+use rootmail::tfplugin::ProviderService;
 use tracing_subscriber::filter::LevelFilter;
 
 /// The registry address Terraform configurations use for this provider.
@@ -60,7 +61,8 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         .enable_all()
         .build()
         .context("could not start the async runtime")?;
-    let routes = tonic::service::Routes::new(ProviderServer::new(stub_provider::StubProvider));
+    let service = ProviderService::new(RootmailProvider::new()).into_server();
+    let routes = tonic::service::Routes::new(service);
     let options = ServeOptions::from_env(cli.debug, PROVIDER_ADDRESS);
     let result = runtime.block_on(plugin::serve(routes, options));
     // Work still running after Shutdown (a slow table call) must not keep the process alive.
@@ -74,79 +76,4 @@ fn install_panic_hook() {
     std::panic::set_hook(Box::new(|info| {
         eprintln!("panic: {info}");
     }));
-}
-
-/// A stand-in `tfplugin6.Provider` with no resources, until the protocol
-/// framework (`rootmail::tfplugin`) serves the real provider.
-mod stub_provider {
-    use rootmail::proto::tfplugin6 as tf;
-    use tf::provider_server::Provider;
-    use tonic::{Request, Response, Status};
-
-    pub struct StubProvider;
-
-    fn empty_schema() -> tf::Schema {
-        tf::Schema {
-            version: 0,
-            block: Some(tf::schema::Block::default()),
-        }
-    }
-
-    // The impl is produced by one macro so that `async_trait` sees every method
-    // already expanded.
-    macro_rules! stub_provider_impl {
-        (empty: [$($empty:ident),*], unimplemented: [$($missing:ident),*]) => {
-            #[tonic::async_trait]
-            impl Provider for StubProvider {
-                async fn get_provider_schema(
-                    &self,
-                    _request: Request<tf::get_provider_schema::Request>,
-                ) -> Result<Response<tf::get_provider_schema::Response>, Status> {
-                    Ok(Response::new(tf::get_provider_schema::Response {
-                        provider: Some(empty_schema()),
-                        ..Default::default()
-                    }))
-                }
-                $(
-                    async fn $empty(
-                        &self,
-                        _request: Request<tf::$empty::Request>,
-                    ) -> Result<Response<tf::$empty::Response>, Status> {
-                        Ok(Response::new(Default::default()))
-                    }
-                )*
-                $(
-                    async fn $missing(
-                        &self,
-                        _request: Request<tf::$missing::Request>,
-                    ) -> Result<Response<tf::$missing::Response>, Status> {
-                        Err(Status::unimplemented(stringify!($missing)))
-                    }
-                )*
-            }
-        };
-    }
-
-    stub_provider_impl!(
-        empty: [get_metadata, validate_provider_config, configure_provider, stop_provider],
-        unimplemented: [
-            validate_resource_config,
-            validate_data_resource_config,
-            upgrade_resource_state,
-            get_resource_identity_schemas,
-            upgrade_resource_identity,
-            read_resource,
-            plan_resource_change,
-            apply_resource_change,
-            import_resource_state,
-            move_resource_state,
-            read_data_source,
-            validate_ephemeral_resource_config,
-            open_ephemeral_resource,
-            renew_ephemeral_resource,
-            close_ephemeral_resource,
-            get_functions,
-            call_function
-        ]
-    );
 }

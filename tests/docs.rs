@@ -34,7 +34,11 @@ fn every_documented_attribute_has_a_description() {
     for page in pages {
         for line in page.content.lines().filter(|l| l.starts_with("- `")) {
             let after_type = line.split_once(") ").map(|(_, d)| d.trim()).unwrap_or("");
-            assert!(!after_type.is_empty(), "{}: undocumented attribute: {line}", page.path);
+            assert!(
+                !after_type.is_empty(),
+                "{}: undocumented attribute: {line}",
+                page.path
+            );
         }
     }
 }

@@ -3,16 +3,20 @@
 //! destroy. The claim token in state proves ownership of the row.
 
 use super::{store_diag, validate, Shared};
-use crate::store::{AdoptRequest, AliasRow, AliasUpdate, ClaimRequest, ClaimToken, ReleaseOutcome, ReleasePolicy, StoreError};
+use crate::store::{
+    AdoptRequest, AliasRow, AliasUpdate, ClaimRequest, ClaimToken, ReleaseOutcome, ReleasePolicy,
+    StoreError,
+};
 use crate::tfplugin::{
-    Attribute, Block, Ctx, Diagnostic, Diagnostics, IdentityAttribute, IdentitySchema, PlannedChange, Resource, Schema,
-    StateResult, Type, Value,
+    Attribute, Block, Ctx, Diagnostic, Diagnostics, IdentityAttribute, IdentitySchema,
+    PlannedChange, Resource, Schema, StateResult, Type, Value,
 };
 use async_trait::async_trait;
 use time::format_description::well_known::Rfc3339;
 
 /// Registry docs text shown above the generated argument reference.
-pub const DOC: &str = "Claims one unique e-mail alias from the pool for an AWS account's root user. \
+pub const DOC: &str =
+    "Claims one unique e-mail alias from the pool for an AWS account's root user. \
 The alias stays claimed while this resource exists; on destroy it is released (free again), \
 quarantined (kept out of the pool for `quarantine_days`) or retired, as `on_destroy` says.\n\n\
 Set `claim_key` to something unique per account (for example the account name): if an apply is \
@@ -64,7 +68,9 @@ pub fn schema() -> Schema {
 }
 
 fn rfc3339(t: Option<time::OffsetDateTime>) -> Value {
-    t.and_then(|t| t.format(&Rfc3339).ok()).map(Value::from).unwrap_or(Value::Null)
+    t.and_then(|t| t.format(&Rfc3339).ok())
+        .map(Value::from)
+        .unwrap_or(Value::Null)
 }
 
 fn non_empty(s: &str) -> Value {
@@ -94,7 +100,10 @@ fn state_from(row: &AliasRow, token: &ClaimToken, base: &Value) -> Value {
         ("mailbox", Value::from(row.root_mailbox.as_str())),
         ("claim_key", keep("claim_key", Value::Null)),
         ("on_destroy", keep("on_destroy", Value::from("release"))),
-        ("quarantine_days", keep("quarantine_days", Value::from(90i64))),
+        (
+            "quarantine_days",
+            keep("quarantine_days", Value::from(90i64)),
+        ),
         ("claimed_at", rfc3339(row.claimed_at)),
         ("aws_account_id", Value::from(row.aws_account_id.as_str())),
         ("claim_token", Value::from(token.as_str())),
@@ -104,7 +113,11 @@ fn state_from(row: &AliasRow, token: &ClaimToken, base: &Value) -> Value {
 fn policy(state: &Value) -> ReleasePolicy {
     match state.attr("on_destroy").as_str() {
         Some("quarantine") => ReleasePolicy::Quarantine {
-            days: state.attr("quarantine_days").as_i64().unwrap_or(90).clamp(1, 3650) as u32,
+            days: state
+                .attr("quarantine_days")
+                .as_i64()
+                .unwrap_or(90)
+                .clamp(1, 3650) as u32,
         },
         Some("retire") => ReleasePolicy::Retire,
         _ => ReleasePolicy::Release,
@@ -191,14 +204,22 @@ impl Resource for AliasResource {
         }
     }
 
-    async fn create(&self, ctx: &Ctx, planned: &Value, _config: &Value) -> StateResult {
+    async fn create(&self, _ctx: &Ctx, planned: &Value, _config: &Value) -> StateResult {
         let pool = match self.shared.pool().await {
             Ok(p) => p,
             Err(d) => return StateResult::failed(d),
         };
         let req = ClaimRequest {
-            owner: planned.attr("owner").as_str().unwrap_or_default().to_string(),
-            purpose: planned.attr("purpose").as_str().unwrap_or_default().to_string(),
+            owner: planned
+                .attr("owner")
+                .as_str()
+                .unwrap_or_default()
+                .to_string(),
+            purpose: planned
+                .attr("purpose")
+                .as_str()
+                .unwrap_or_default()
+                .to_string(),
             mailbox: planned.attr("mailbox").as_str().map(str::to_string),
             claim_key: planned.attr("claim_key").as_str().map(str::to_string),
         };
@@ -211,7 +232,7 @@ impl Resource for AliasResource {
         }
     }
 
-    async fn read(&self, ctx: &Ctx, state: &Value) -> StateResult {
+    async fn read(&self, _ctx: &Ctx, state: &Value) -> StateResult {
         if self.shared.is_unknown().await {
             return StateResult::ok(state.clone());
         }
@@ -247,7 +268,13 @@ impl Resource for AliasResource {
         }
     }
 
-    async fn update(&self, ctx: &Ctx, prior: &Value, planned: &Value, _config: &Value) -> StateResult {
+    async fn update(
+        &self,
+        _ctx: &Ctx,
+        prior: &Value,
+        planned: &Value,
+        _config: &Value,
+    ) -> StateResult {
         let pool = match self.shared.pool().await {
             Ok(p) => p,
             Err(d) => return StateResult::with(prior.clone(), d.into()),
@@ -259,15 +286,24 @@ impl Resource for AliasResource {
         let alias_id = prior.attr("alias_id").as_str().unwrap_or_default();
         let req = AliasUpdate {
             owner: planned.attr("owner").as_str().map(str::to_string),
-            purpose: Some(planned.attr("purpose").as_str().unwrap_or_default().to_string()),
+            purpose: Some(
+                planned
+                    .attr("purpose")
+                    .as_str()
+                    .unwrap_or_default()
+                    .to_string(),
+            ),
         };
         match pool.update(alias_id, &token, &req).await {
             Ok(row) => StateResult::ok(state_from(&row, &token, planned)),
-            Err(e) => StateResult::with(prior.clone(), store_diag("Could not update the alias", &e).into()),
+            Err(e) => StateResult::with(
+                prior.clone(),
+                store_diag("Could not update the alias", &e).into(),
+            ),
         }
     }
 
-    async fn delete(&self, ctx: &Ctx, prior: &Value) -> Diagnostics {
+    async fn delete(&self, _ctx: &Ctx, prior: &Value) -> Diagnostics {
         let pool = match self.shared.pool().await {
             Ok(p) => p,
             Err(d) => return d.into(),
@@ -292,7 +328,7 @@ impl Resource for AliasResource {
         }
     }
 
-    async fn import(&self, ctx: &Ctx, id: &str) -> StateResult {
+    async fn import(&self, _ctx: &Ctx, id: &str) -> StateResult {
         if !validate::is_email(id) {
             return StateResult::failed(Diagnostic::error(
                 "Invalid import ID",
@@ -309,7 +345,9 @@ impl Resource for AliasResource {
             purpose: None,
         };
         match pool.adopt(&req).await {
-            Ok(claimed) => StateResult::ok(state_from(&claimed.alias, &claimed.token, &Value::Null)),
+            Ok(claimed) => {
+                StateResult::ok(state_from(&claimed.alias, &claimed.token, &Value::Null))
+            }
             Err(e) => StateResult::failed(store_diag("Could not import the alias", &e)),
         }
     }

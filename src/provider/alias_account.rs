@@ -4,7 +4,9 @@
 
 use super::{store_diag, validate, Shared};
 use crate::store::LinkTarget;
-use crate::tfplugin::{Attribute, Block, Ctx, Diagnostic, Diagnostics, Resource, Schema, StateResult, Type, Value};
+use crate::tfplugin::{
+    Attribute, Block, Ctx, Diagnostic, Diagnostics, Resource, Schema, StateResult, Type, Value,
+};
 use async_trait::async_trait;
 
 /// Registry docs text shown above the generated argument reference.
@@ -64,20 +66,26 @@ impl Resource for AliasAccountResource {
         d
     }
 
-    async fn create(&self, ctx: &Ctx, planned: &Value, _config: &Value) -> StateResult {
+    async fn create(&self, _ctx: &Ctx, planned: &Value, _config: &Value) -> StateResult {
         let pool = match self.shared.pool().await {
             Ok(p) => p,
             Err(d) => return StateResult::failed(d),
         };
         let email = planned.attr("email").as_str().unwrap_or_default();
         let account = planned.attr("aws_account_id").as_str().unwrap_or_default();
-        match pool.link_account(&LinkTarget::Email(email.to_string()), account).await {
+        match pool
+            .link_account(&LinkTarget::Email(email.to_string()), account)
+            .await
+        {
             Ok(row) => StateResult::ok(state(&row.email, &row.aws_account_id)),
-            Err(e) => StateResult::failed(store_diag("Could not link the alias to the AWS account", &e)),
+            Err(e) => StateResult::failed(store_diag(
+                "Could not link the alias to the AWS account",
+                &e,
+            )),
         }
     }
 
-    async fn read(&self, ctx: &Ctx, current: &Value) -> StateResult {
+    async fn read(&self, _ctx: &Ctx, current: &Value) -> StateResult {
         if self.shared.is_unknown().await {
             return StateResult::ok(current.clone());
         }
@@ -85,7 +93,11 @@ impl Resource for AliasAccountResource {
             Ok(p) => p,
             Err(d) => return StateResult::with(current.clone(), d.into()),
         };
-        let email = current.attr("email").as_str().unwrap_or_default().to_string();
+        let email = current
+            .attr("email")
+            .as_str()
+            .unwrap_or_default()
+            .to_string();
         match pool.find_by_email(&email).await {
             Ok(Some(row)) if row.in_use && !row.aws_account_id.is_empty() => {
                 StateResult::ok(state(&row.email, &row.aws_account_id))
@@ -102,7 +114,13 @@ impl Resource for AliasAccountResource {
         }
     }
 
-    async fn update(&self, ctx: &Ctx, prior: &Value, planned: &Value, config: &Value) -> StateResult {
+    async fn update(
+        &self,
+        ctx: &Ctx,
+        prior: &Value,
+        planned: &Value,
+        config: &Value,
+    ) -> StateResult {
         // The table refuses to overwrite a link, so clear ours first.
         let cleared = self.delete(ctx, prior).await;
         if cleared.has_errors() {
@@ -115,7 +133,7 @@ impl Resource for AliasAccountResource {
         out
     }
 
-    async fn delete(&self, ctx: &Ctx, prior: &Value) -> Diagnostics {
+    async fn delete(&self, _ctx: &Ctx, prior: &Value) -> Diagnostics {
         let pool = match self.shared.pool().await {
             Ok(p) => p,
             Err(d) => return d.into(),
@@ -134,13 +152,16 @@ impl Resource for AliasAccountResource {
             }
             Err(e) => return store_diag("Could not unlink the alias", &e).into(),
         }
-        match pool.unlink_account(&LinkTarget::Email(email.to_string())).await {
+        match pool
+            .unlink_account(&LinkTarget::Email(email.to_string()))
+            .await
+        {
             Ok(_) => Diagnostics::new(),
             Err(e) => store_diag("Could not unlink the alias", &e).into(),
         }
     }
 
-    async fn import(&self, ctx: &Ctx, id: &str) -> StateResult {
+    async fn import(&self, _ctx: &Ctx, id: &str) -> StateResult {
         if !validate::is_email(id) {
             return StateResult::failed(Diagnostic::error(
                 "Invalid import ID",

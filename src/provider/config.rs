@@ -58,12 +58,34 @@ fn flag(config: &Value, name: &str) -> Option<bool> {
 /// are not consulted here (they are in [`settings`]).
 pub fn validate(config: &Value) -> Diagnostics {
     let mut d = Diagnostics::new();
-    for name in ["storage_account", "endpoint", "table", "partition_key", "connection_string", "access_key", "sas_token", "tenant_id", "client_id", "client_secret", "oidc_token", "oidc_token_file_path"] {
+    for name in [
+        "storage_account",
+        "endpoint",
+        "table",
+        "partition_key",
+        "connection_string",
+        "access_key",
+        "sas_token",
+        "tenant_id",
+        "client_id",
+        "client_secret",
+        "oidc_token",
+        "oidc_token_file_path",
+    ] {
         if let Some(v) = text(config, name) {
             if v.trim().is_empty() {
                 d.push(Diagnostic::error("Empty value", format!("`{name}` is set to an empty string. Remove it to use the default or the environment, or give a value.")).at_attr(name));
             } else if v.len() > 8192 {
-                d.push(Diagnostic::error("Value too long", format!("`{name}` is {} characters long; at most 8192 are accepted.", v.len())).at_attr(name));
+                d.push(
+                    Diagnostic::error(
+                        "Value too long",
+                        format!(
+                            "`{name}` is {} characters long; at most 8192 are accepted.",
+                            v.len()
+                        ),
+                    )
+                    .at_attr(name),
+                );
             } else if v.chars().any(char::is_control) {
                 d.push(Diagnostic::error("Control characters in value", format!("`{name}` contains control characters (such as a newline). Remove them.")).at_attr(name));
             }
@@ -79,12 +101,24 @@ pub fn validate(config: &Value) -> Diagnostics {
     }
     if let Some(e) = text(config, "endpoint") {
         if !(e.starts_with("https://") || e.starts_with("http://")) {
-            d.push(Diagnostic::error("Invalid endpoint", "`endpoint` must be a URL starting with https:// (or http:// for Azurite).").at_attr("endpoint"));
+            d.push(
+                Diagnostic::error(
+                    "Invalid endpoint",
+                    "`endpoint` must be a URL starting with https:// (or http:// for Azurite).",
+                )
+                .at_attr("endpoint"),
+            );
         }
     }
     if let Some(secs) = config.attr("retry_timeout_seconds").as_i64() {
         if !(1..=3600).contains(&secs) {
-            d.push(Diagnostic::error("Invalid retry timeout", "`retry_timeout_seconds` must be between 1 and 3600.").at_attr("retry_timeout_seconds"));
+            d.push(
+                Diagnostic::error(
+                    "Invalid retry timeout",
+                    "`retry_timeout_seconds` must be between 1 and 3600.",
+                )
+                .at_attr("retry_timeout_seconds"),
+            );
         }
     }
     // Exactly one way to authenticate, among those written explicitly. Any
@@ -102,13 +136,21 @@ pub fn validate(config: &Value) -> Diagnostics {
         .filter(|n| set(n))
         .collect();
     if set("use_azuread") || !ad_methods.is_empty() {
-        methods.push(if set("use_azuread") { "use_azuread" } else { ad_methods[0] });
+        methods.push(if set("use_azuread") {
+            "use_azuread"
+        } else {
+            ad_methods[0]
+        });
     }
     if set("use_emulator") {
         methods.push("use_emulator");
     }
     if methods.len() > 1 {
-        let listed = methods.iter().map(|m| format!("`{m}`")).collect::<Vec<_>>().join(", ");
+        let listed = methods
+            .iter()
+            .map(|m| format!("`{m}`"))
+            .collect::<Vec<_>>()
+            .join(", ");
         d.push(
             Diagnostic::error(
                 "Conflicting authentication settings",
@@ -118,10 +160,17 @@ pub fn validate(config: &Value) -> Diagnostics {
         );
     }
     if ad_methods.len() > 1 {
-        let listed = ad_methods.iter().map(|m| format!("`{m}`")).collect::<Vec<_>>().join(", ");
+        let listed = ad_methods
+            .iter()
+            .map(|m| format!("`{m}`"))
+            .collect::<Vec<_>>()
+            .join(", ");
         d.push(
-            Diagnostic::error("Conflicting Azure AD settings", format!("Pick one Azure AD method; {listed} are all set."))
-                .at_attr(ad_methods[ad_methods.len() - 1]),
+            Diagnostic::error(
+                "Conflicting Azure AD settings",
+                format!("Pick one Azure AD method; {listed} are all set."),
+            )
+            .at_attr(ad_methods[ad_methods.len() - 1]),
         );
     }
     if flag(config, "use_azuread") == Some(false) {
@@ -133,7 +182,13 @@ pub fn validate(config: &Value) -> Diagnostics {
         }
     }
     if text(config, "oidc_token").is_some() && text(config, "oidc_token_file_path").is_some() {
-        d.push(Diagnostic::error("Conflicting OIDC token settings", "Set either `oidc_token` or `oidc_token_file_path`, not both.").at_attr("oidc_token_file_path"));
+        d.push(
+            Diagnostic::error(
+                "Conflicting OIDC token settings",
+                "Set either `oidc_token` or `oidc_token_file_path`, not both.",
+            )
+            .at_attr("oidc_token_file_path"),
+        );
     }
     d
 }

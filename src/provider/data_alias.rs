@@ -2,12 +2,15 @@
 
 use super::{store_diag, validate, Shared};
 use crate::store::AliasRow;
-use crate::tfplugin::{Attribute, Block, Ctx, DataSource, Diagnostic, Diagnostics, Schema, StateResult, Type, Value};
+use crate::tfplugin::{
+    Attribute, Block, Ctx, DataSource, Diagnostic, Diagnostics, Schema, StateResult, Type, Value,
+};
 use async_trait::async_trait;
 use time::format_description::well_known::Rfc3339;
 
 /// Registry docs text.
-pub const DOC: &str = "Looks up one alias of the pool by exactly one of `email` or `aws_account_id`, \
+pub const DOC: &str =
+    "Looks up one alias of the pool by exactly one of `email` or `aws_account_id`, \
 for example to find which alias an existing AWS account uses.";
 
 /// The data source type.
@@ -27,7 +30,10 @@ pub fn row_attributes() -> Vec<(&'static str, &'static str)> {
     vec![
         ("email", "The alias e-mail address."),
         ("alias_id", "The alias's row key (a GUID)."),
-        ("mailbox", "The shared mailbox receiving the alias's mail (`root_mailbox`)."),
+        (
+            "mailbox",
+            "The shared mailbox receiving the alias's mail (`root_mailbox`).",
+        ),
         ("status", "`free`, `claimed`, `quarantined` or `retired`."),
         ("owner", "Who claimed it (`user_mail`), or empty."),
         ("purpose", "What it was claimed for, or empty."),
@@ -38,7 +44,12 @@ pub fn row_attributes() -> Vec<(&'static str, &'static str)> {
 
 /// The object type of one alias row.
 pub fn row_type() -> Type {
-    Type::Object(row_attributes().into_iter().map(|(n, _)| (n.to_string(), Type::String)).collect())
+    Type::Object(
+        row_attributes()
+            .into_iter()
+            .map(|(n, _)| (n.to_string(), Type::String))
+            .collect(),
+    )
 }
 
 /// One row as an object value of [`row_type`].
@@ -53,7 +64,11 @@ pub fn row_value(row: &AliasRow) -> Value {
         ("aws_account_id", Value::from(row.aws_account_id.as_str())),
         (
             "claimed_at",
-            Value::from(row.claimed_at.and_then(|t| t.format(&Rfc3339).ok()).unwrap_or_default()),
+            Value::from(
+                row.claimed_at
+                    .and_then(|t| t.format(&Rfc3339).ok())
+                    .unwrap_or_default(),
+            ),
         ),
     ])
 }
@@ -65,9 +80,9 @@ impl DataSource for AliasDataSource {
     }
 
     fn schema(&self) -> Schema {
-        let mut b = Block::new()
-            .description(DOC)
-            .attribute(Attribute::computed("id", Type::String).description("The alias e-mail address."));
+        let mut b = Block::new().description(DOC).attribute(
+            Attribute::computed("id", Type::String).description("The alias e-mail address."),
+        );
         for (name, doc) in row_attributes() {
             b = b.attribute(match name {
                 "email" => Attribute::optional_computed(name, Type::String).description("The alias to look up, or (when looking up by account) the alias found."),
@@ -88,7 +103,11 @@ impl DataSource for AliasDataSource {
                     "Exactly one of email and aws_account_id",
                     "Look an alias up by exactly one of `email` or `aws_account_id`.",
                 )
-                .at_attr(if email.is_null() { "email" } else { "aws_account_id" }),
+                .at_attr(if email.is_null() {
+                    "email"
+                } else {
+                    "aws_account_id"
+                }),
             );
         }
         validate::email(config, "email", &mut d);
@@ -96,7 +115,7 @@ impl DataSource for AliasDataSource {
         d
     }
 
-    async fn read(&self, ctx: &Ctx, config: &Value) -> StateResult {
+    async fn read(&self, _ctx: &Ctx, config: &Value) -> StateResult {
         let pool = match self.shared.pool().await {
             Ok(p) => p,
             Err(d) => return StateResult::failed(d),
@@ -106,7 +125,9 @@ impl DataSource for AliasDataSource {
         } else {
             let account = config.attr("aws_account_id").as_str().unwrap_or_default();
             (
-                pool.find_by_account_id(account).await.map(|rows| rows.into_iter().next()),
+                pool.find_by_account_id(account)
+                    .await
+                    .map(|rows| rows.into_iter().next()),
                 format!("AWS account {account}"),
             )
         };

@@ -4,11 +4,14 @@
 use super::data_alias::{row_type, row_value};
 use super::{store_diag, validate, Shared};
 use crate::store::{AliasFilter, AliasStatus};
-use crate::tfplugin::{Attribute, Block, Ctx, DataSource, Diagnostics, Schema, StateResult, Type, Value};
+use crate::tfplugin::{
+    Attribute, Block, Ctx, DataSource, Diagnostics, Schema, StateResult, Type, Value,
+};
 use async_trait::async_trait;
 
 /// Registry docs text.
-pub const DOC: &str = "Lists the aliases of the pool, optionally only those of one `owner`, `mailbox` or \
+pub const DOC: &str =
+    "Lists the aliases of the pool, optionally only those of one `owner`, `mailbox` or \
 `status`. Claimed aliases never linked to an AWS account are the likely leftovers of interrupted \
 pipelines that ran without `claim_key`.";
 
@@ -52,7 +55,7 @@ impl DataSource for AliasesDataSource {
         d
     }
 
-    async fn read(&self, ctx: &Ctx, config: &Value) -> StateResult {
+    async fn read(&self, _ctx: &Ctx, config: &Value) -> StateResult {
         let pool = match self.shared.pool().await {
             Ok(p) => p,
             Err(d) => return StateResult::failed(d),

@@ -4,7 +4,9 @@
 
 use super::{store_diag, validate, Shared};
 use crate::store::StatusCounts;
-use crate::tfplugin::{Attribute, Block, Ctx, DataSource, Diagnostics, Schema, StateResult, Type, Value};
+use crate::tfplugin::{
+    Attribute, Block, Ctx, DataSource, Diagnostics, Schema, StateResult, Type, Value,
+};
 use async_trait::async_trait;
 use std::collections::BTreeMap;
 
@@ -28,12 +30,20 @@ const COUNTS: [(&str, &str); 5] = [
     ("total", "All aliases."),
     ("free", "Aliases that can be claimed now."),
     ("claimed", "Aliases in use."),
-    ("quarantined", "Aliases released with `on_destroy = \"quarantine\"` and not yet reusable."),
+    (
+        "quarantined",
+        "Aliases released with `on_destroy = \"quarantine\"` and not yet reusable.",
+    ),
     ("retired", "Aliases never handed out again."),
 ];
 
 fn counts_type() -> Type {
-    Type::Object(COUNTS.iter().map(|(n, _)| (n.to_string(), Type::Number)).collect())
+    Type::Object(
+        COUNTS
+            .iter()
+            .map(|(n, _)| (n.to_string(), Type::Number))
+            .collect(),
+    )
 }
 
 fn counts_value(c: &StatusCounts) -> Value {
@@ -55,8 +65,14 @@ impl DataSource for PoolDataSource {
     fn schema(&self) -> Schema {
         let mut b = Block::new()
             .description(DOC)
-            .attribute(Attribute::computed("id", Type::String).description("The table and partition counted."))
-            .attribute(Attribute::optional("mailbox", Type::String).description("Count only this shared mailbox."));
+            .attribute(
+                Attribute::computed("id", Type::String)
+                    .description("The table and partition counted."),
+            )
+            .attribute(
+                Attribute::optional("mailbox", Type::String)
+                    .description("Count only this shared mailbox."),
+            );
         for (name, doc) in COUNTS {
             b = b.attribute(Attribute::computed(name, Type::Number).description(doc));
         }
@@ -73,7 +89,7 @@ impl DataSource for PoolDataSource {
         d
     }
 
-    async fn read(&self, ctx: &Ctx, config: &Value) -> StateResult {
+    async fn read(&self, _ctx: &Ctx, config: &Value) -> StateResult {
         let pool = match self.shared.pool().await {
             Ok(p) => p,
             Err(d) => return StateResult::failed(d),
@@ -82,7 +98,10 @@ impl DataSource for PoolDataSource {
         match pool.stats(mailbox).await {
             Ok(stats) => {
                 let mut state = counts_value(&stats.all);
-                state.set_attr("id", Value::from(format!("{}/{}", pool.table_name(), pool.partition_key())));
+                state.set_attr(
+                    "id",
+                    Value::from(format!("{}/{}", pool.table_name(), pool.partition_key())),
+                );
                 state.set_attr("mailbox", config.attr("mailbox").clone());
                 let per: BTreeMap<String, Value> = stats
                     .by_mailbox

@@ -30,11 +30,41 @@ const DATA_SOURCE: Kind = Kind {
 pub fn pages() -> Vec<DocPage> {
     vec![
         index(),
-        page(&RESOURCE, "rootmail_alias", &super::alias::schema(), include_str!("../../examples/resources/rootmail_alias/resource.tf"), Some(super::alias::IMPORT_DOC)),
-        page(&RESOURCE, "rootmail_alias_account", &super::alias_account::schema(), include_str!("../../examples/resources/rootmail_alias_account/resource.tf"), Some(super::alias_account::IMPORT_DOC)),
-        page(&DATA_SOURCE, "rootmail_alias", &data_schema("rootmail_alias"), include_str!("../../examples/data-sources/rootmail_alias/data-source.tf"), None),
-        page(&DATA_SOURCE, "rootmail_aliases", &data_schema("rootmail_aliases"), include_str!("../../examples/data-sources/rootmail_aliases/data-source.tf"), None),
-        page(&DATA_SOURCE, "rootmail_pool", &data_schema("rootmail_pool"), include_str!("../../examples/data-sources/rootmail_pool/data-source.tf"), None),
+        page(
+            &RESOURCE,
+            "rootmail_alias",
+            &super::alias::schema(),
+            include_str!("../../examples/resources/rootmail_alias/resource.tf"),
+            Some(super::alias::IMPORT_DOC),
+        ),
+        page(
+            &RESOURCE,
+            "rootmail_alias_account",
+            &super::alias_account::schema(),
+            include_str!("../../examples/resources/rootmail_alias_account/resource.tf"),
+            Some(super::alias_account::IMPORT_DOC),
+        ),
+        page(
+            &DATA_SOURCE,
+            "rootmail_alias",
+            &data_schema("rootmail_alias"),
+            include_str!("../../examples/data-sources/rootmail_alias/data-source.tf"),
+            None,
+        ),
+        page(
+            &DATA_SOURCE,
+            "rootmail_aliases",
+            &data_schema("rootmail_aliases"),
+            include_str!("../../examples/data-sources/rootmail_aliases/data-source.tf"),
+            None,
+        ),
+        page(
+            &DATA_SOURCE,
+            "rootmail_pool",
+            &data_schema("rootmail_pool"),
+            include_str!("../../examples/data-sources/rootmail_pool/data-source.tf"),
+            None,
+        ),
     ]
 }
 
@@ -75,7 +105,8 @@ fn attribute_line(a: &Attribute) -> String {
 
 fn schema_sections(schema: &Schema) -> String {
     let mut out = String::from("## Schema\n");
-    let groups: [(&str, fn(&Attribute) -> bool); 3] = [
+    type Pick = fn(&Attribute) -> bool;
+    let groups: [(&str, Pick); 3] = [
         ("Required", |a| a.required),
         ("Optional", |a| a.optional),
         ("Read-Only", |a| a.computed && !a.optional && !a.required),

@@ -12,7 +12,9 @@ pub mod docs;
 pub mod validate;
 
 use crate::store::{AliasPool, StoreError};
-use crate::tfplugin::{Ctx, DataSource, Diagnostic, Diagnostics, Provider, Resource, Schema, Value};
+use crate::tfplugin::{
+    Ctx, DataSource, Diagnostic, Diagnostics, Provider, Resource, Schema, Value,
+};
 use async_trait::async_trait;
 use std::sync::Arc;
 use tokio::sync::RwLock;
@@ -104,9 +106,10 @@ impl Provider for RootmailProvider {
         }
         let mut settings = config::settings(cfg);
         if let Some(secs) = cfg.attr("retry_timeout_seconds").as_i64() {
-            let mut retry = crate::store::RetryBudget::default();
-            retry.total = std::time::Duration::from_secs(secs.clamp(1, 3600) as u64);
-            settings.retry = Some(retry);
+            settings.retry = Some(crate::store::RetryBudget {
+                total: std::time::Duration::from_secs(secs.clamp(1, 3600) as u64),
+                ..Default::default()
+            });
         }
         let resolved = match settings.resolve(&|k| std::env::var(k).ok()) {
             Ok(r) => r,
@@ -132,7 +135,9 @@ impl Provider for RootmailProvider {
     fn resources(&self) -> Vec<Arc<dyn Resource>> {
         vec![
             Arc::new(alias::AliasResource::new(self.shared.clone())),
-            Arc::new(alias_account::AliasAccountResource::new(self.shared.clone())),
+            Arc::new(alias_account::AliasAccountResource::new(
+                self.shared.clone(),
+            )),
         ]
     }
 

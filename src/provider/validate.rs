@@ -23,7 +23,10 @@ pub fn is_email(s: &str) -> bool {
         && !local.ends_with('.')
         && domain.contains('.')
         && domain.split('.').all(|l| {
-            !l.is_empty() && !l.starts_with('-') && !l.ends_with('-') && l.chars().all(|c| c.is_ascii_alphanumeric() || c == '-')
+            !l.is_empty()
+                && !l.starts_with('-')
+                && !l.ends_with('-')
+                && l.chars().all(|c| c.is_ascii_alphanumeric() || c == '-')
         })
         && s.len() <= MAX_EMAIL
 }
@@ -47,11 +50,34 @@ pub fn email(config: &Value, attr: &str, d: &mut Diagnostics) {
 pub fn text(config: &Value, attr: &str, max: usize, d: &mut Diagnostics) {
     if let Some(s) = config.attr(attr).as_str() {
         if s.trim().is_empty() {
-            d.push(Diagnostic::error("Empty value", format!("`{attr}` must not be empty; remove it or give a value.")).at_attr(attr));
+            d.push(
+                Diagnostic::error(
+                    "Empty value",
+                    format!("`{attr}` must not be empty; remove it or give a value."),
+                )
+                .at_attr(attr),
+            );
         } else if s.chars().count() > max {
-            d.push(Diagnostic::error("Value too long", format!("`{attr}` may be at most {max} characters; it has {}.", s.chars().count())).at_attr(attr));
+            d.push(
+                Diagnostic::error(
+                    "Value too long",
+                    format!(
+                        "`{attr}` may be at most {max} characters; it has {}.",
+                        s.chars().count()
+                    ),
+                )
+                .at_attr(attr),
+            );
         } else if s.chars().any(char::is_control) {
-            d.push(Diagnostic::error("Control characters in value", format!("`{attr}` must not contain control characters such as newlines or tabs.")).at_attr(attr));
+            d.push(
+                Diagnostic::error(
+                    "Control characters in value",
+                    format!(
+                        "`{attr}` must not contain control characters such as newlines or tabs."
+                    ),
+                )
+                .at_attr(attr),
+            );
         }
     }
 }
@@ -60,8 +86,18 @@ pub fn text(config: &Value, attr: &str, max: usize, d: &mut Diagnostics) {
 pub fn one_of(config: &Value, attr: &str, allowed: &[&str], d: &mut Diagnostics) {
     if let Some(s) = config.attr(attr).as_str() {
         if !allowed.contains(&s) {
-            let list = allowed.iter().map(|a| format!("`{a}`")).collect::<Vec<_>>().join(", ");
-            d.push(Diagnostic::error("Invalid value", format!("`{attr}` must be one of {list}; got {:?}.", shorten(s))).at_attr(attr));
+            let list = allowed
+                .iter()
+                .map(|a| format!("`{a}`"))
+                .collect::<Vec<_>>()
+                .join(", ");
+            d.push(
+                Diagnostic::error(
+                    "Invalid value",
+                    format!("`{attr}` must be one of {list}; got {:?}.", shorten(s)),
+                )
+                .at_attr(attr),
+            );
         }
     }
 }
@@ -74,7 +110,13 @@ pub fn int_range(config: &Value, attr: &str, min: i64, max: i64, d: &mut Diagnos
     }
     match v.as_i64() {
         Some(n) if (min..=max).contains(&n) => {}
-        _ => d.push(Diagnostic::error("Invalid number", format!("`{attr}` must be a whole number from {min} to {max}.")).at_attr(attr)),
+        _ => d.push(
+            Diagnostic::error(
+                "Invalid number",
+                format!("`{attr}` must be a whole number from {min} to {max}."),
+            )
+            .at_attr(attr),
+        ),
     }
 }
 
@@ -82,7 +124,16 @@ pub fn int_range(config: &Value, attr: &str, min: i64, max: i64, d: &mut Diagnos
 pub fn aws_account_id(config: &Value, attr: &str, d: &mut Diagnostics) {
     if let Some(s) = config.attr(attr).as_str() {
         if !is_aws_account_id(s) {
-            d.push(Diagnostic::error("Invalid AWS account id", format!("`{attr}` must be exactly 12 digits, as in `123456789012`; got {:?}.", shorten(s))).at_attr(attr));
+            d.push(
+                Diagnostic::error(
+                    "Invalid AWS account id",
+                    format!(
+                        "`{attr}` must be exactly 12 digits, as in `123456789012`; got {:?}.",
+                        shorten(s)
+                    ),
+                )
+                .at_attr(attr),
+            );
         }
     }
 }
@@ -107,10 +158,26 @@ mod tests {
 
     #[test]
     fn emails() {
-        for ok in ["a@b.co", "aws_0f1e@company.com", "first.last+tag@sub.example.org"] {
+        for ok in [
+            "a@b.co",
+            "aws_0f1e@company.com",
+            "first.last+tag@sub.example.org",
+        ] {
             assert!(is_email(ok), "{ok}");
         }
-        for bad in ["", "a", "a@b", "@b.com", "a@.com", "a b@c.com", "a@b..com", "' or in_use eq false or '@x.com", "a@b.com\n", ".a@b.com", &format!("{}@b.com", "x".repeat(300))] {
+        for bad in [
+            "",
+            "a",
+            "a@b",
+            "@b.com",
+            "a@.com",
+            "a b@c.com",
+            "a@b..com",
+            "' or in_use eq false or '@x.com",
+            "a@b.com\n",
+            ".a@b.com",
+            &format!("{}@b.com", "x".repeat(300)),
+        ] {
             assert!(!is_email(bad), "{bad:?}");
         }
     }
@@ -118,7 +185,13 @@ mod tests {
     #[test]
     fn account_ids() {
         assert!(is_aws_account_id("123456789012"));
-        for bad in ["12345678901", "1234567890123", "12345678901a", "", "١٢٣٤٥٦٧٨٩٠١٢"] {
+        for bad in [
+            "12345678901",
+            "1234567890123",
+            "12345678901a",
+            "",
+            "١٢٣٤٥٦٧٨٩٠١٢",
+        ] {
             assert!(!is_aws_account_id(bad), "{bad}");
         }
     }

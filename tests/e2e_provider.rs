@@ -1,0 +1,465 @@
+//! The provider end to end: the real terraform 1.0.3 runs the built provider
+//! binary against a real Azurite. Each test has its own table.
+
+#[path = "support/azurite.rs"]
+mod azurite;
+#[path = "support/terraform.rs"]
+mod terraform;
+
+use rootmail::store::{AliasFilter, AliasPool, AliasStatus, LegacyRow, StoreConfig};
+use serde_json::{Map, Value as Json};
+use std::collections::{BTreeMap, BTreeSet};
+use terraform::TerraformDir;
+
+const OWNER: &str = "platform-team@company.com";
+const MAILBOX: &str = "comp001@company.com";
+
+struct Pool {
+    table: String,
+    pool: AliasPool,
+    rt: tokio::runtime::Runtime,
+}
+
+impl Pool {
+    /// A new table with `count` free aliases in the legacy layout.
+    fn seeded(prefix: &str, count: usize) -> Pool {
+        let az = azurite::shared();
+        let table = azurite::unique_table_name(prefix);
+        let pool =
+            AliasPool::connect(&StoreConfig::emulator(az.endpoint(), &table)).expect("connect");
+        let rt = tokio::runtime::Runtime::new().expect("runtime");
+        rt.block_on(async {
+            pool.ensure_table().await.expect("create table");
+            pool.seed(MAILBOX, "company.com", count)
+                .await
+                .expect("seed");
+        });
+        Pool { table, pool, rt }
+    }
+
+    fn provider_block(&self) -> String {
+        format!(
+            "{}\nprovider \"rootmail\" {{\n  endpoint     = \"{}\"\n  use_emulator = true\n  table        = \"{}\"\n}}\n",
+            terraform::required_providers_block(),
+            azurite::shared().endpoint(),
+            self.table
+        )
+    }
+
+    /// Every row, every column but the service's bookkeeping, by row key.
+    fn snapshot(&self) -> BTreeMap<String, Map<String, Json>> {
+        self.rt.block_on(async {
+            let rows = self.pool.list(&AliasFilter::default()).await.expect("list");
+            let mut out = BTreeMap::new();
+            for r in rows {
+                let mut raw = self.pool.get_raw(&r.id).await.expect("get").expect("row");
+                raw.retain(|k, _| {
+                    k != "Timestamp" && !k.starts_with("odata.") && !k.ends_with("@odata.type")
+                });
+                out.insert(r.id.clone(), raw);
+            }
+            out
+        })
+    }
+
+    fn rows(&self, status: Option<AliasStatus>) -> Vec<rootmail::store::AliasRow> {
+        self.rt
+            .block_on(self.pool.list(&AliasFilter {
+                status,
+                ..Default::default()
+            }))
+            .expect("list")
+    }
+}
+
+/// The legacy columns of every row, which destroy must bring back exactly.
+fn legacy_columns(
+    snap: &BTreeMap<String, Map<String, Json>>,
+) -> BTreeMap<String, Vec<(String, Json)>> {
+    let cols = [
+        "PartitionKey",
+        "RowKey",
+        "id",
+        "aws_mail",
+        "in_use",
+        "user_mail",
+        "root_mailbox",
+        "aws_account_id",
+    ];
+    snap.iter()
+        .map(|(k, row)| {
+            (
+                k.clone(),
+                cols.iter()
+                    .map(|c| (c.to_string(), row.get(*c).cloned().unwrap_or(Json::Null)))
+                    .collect(),
+            )
+        })
+        .collect()
+}
+
+fn aliases_tf(count: usize, owner: &str) -> String {
+    format!(
+        r#"
+resource "rootmail_alias" "a" {{
+  count   = {count}
+  owner   = "{owner}"
+  purpose = "account-${{count.index}}"
+}}
+
+output "emails" {{
+  value = rootmail_alias.a[*].email
+}}
+"#
+    )
+}
+
+fn emails(dir: &TerraformDir) -> Vec<String> {
+    let out = dir.run_ok(&["output", "-json", "emails"]);
+    serde_json::from_str::<Vec<String>>(out.stdout.trim()).expect("emails output")
+}
+
+#[test]
+fn twenty_aliases_apply_replan_update_and_destroy() {
+    let pool = Pool::seeded("twenty", 30);
+    let before = pool.snapshot();
+    let dir = TerraformDir::new();
+    dir.write("main.tf", &(pool.provider_block() + &aliases_tf(20, OWNER)));
+
+    dir.run_ok(&["apply", "-auto-approve", "-parallelism=10", "-no-color"]);
+    let got = emails(&dir);
+    assert_eq!(got.len(), 20);
+    assert_eq!(
+        got.iter().collect::<BTreeSet<_>>().len(),
+        20,
+        "duplicate alias handed out: {got:?}"
+    );
+    let claimed = pool.rows(Some(AliasStatus::Claimed));
+    assert_eq!(claimed.len(), 20);
+    for row in &claimed {
+        assert_eq!(row.owner, OWNER);
+        assert!(
+            row.purpose.starts_with("account-"),
+            "purpose {:?}",
+            row.purpose
+        );
+        assert!(row.in_use);
+        assert!(got.contains(&row.email));
+    }
+
+    // A plain re-plan changes nothing (exit code 0 with -detailed-exitcode).
+    let plan = dir.run(&["plan", "-detailed-exitcode", "-no-color"]);
+    assert_eq!(
+        plan.status.code(),
+        Some(0),
+        "re-plan shows changes:\n{}",
+        plan.stdout
+    );
+
+    // Changing the owner is an in-place update of every alias.
+    dir.write(
+        "main.tf",
+        &(pool.provider_block() + &aliases_tf(20, "new-owner@company.com")),
+    );
+    let plan = dir.run(&["plan", "-no-color"]);
+    assert!(
+        plan.stdout.contains("0 to add, 20 to change, 0 to destroy"),
+        "{}",
+        plan.stdout
+    );
+    dir.run_ok(&["apply", "-auto-approve", "-parallelism=10", "-no-color"]);
+    assert_eq!(
+        emails(&dir),
+        got,
+        "an owner change must keep the same aliases"
+    );
+    assert!(pool
+        .rows(Some(AliasStatus::Claimed))
+        .iter()
+        .all(|r| r.owner == "new-owner@company.com"));
+
+    dir.run_ok(&["destroy", "-auto-approve", "-parallelism=10", "-no-color"]);
+    assert_eq!(pool.rows(Some(AliasStatus::Free)).len(), 30);
+    assert_eq!(legacy_columns(&pool.snapshot()), legacy_columns(&before));
+}
+
+#[test]
+fn two_terraform_processes_never_share_an_alias() {
+    let pool = Pool::seeded("twoproc", 24);
+    let dirs: Vec<TerraformDir> = (0..2)
+        .map(|_| {
+            let d = TerraformDir::new();
+            d.write("main.tf", &(pool.provider_block() + &aliases_tf(12, OWNER)));
+            d
+        })
+        .collect();
+    std::thread::scope(|s| {
+        for d in &dirs {
+            s.spawn(move || d.run_ok(&["apply", "-auto-approve", "-parallelism=10", "-no-color"]));
+        }
+    });
+    let all: Vec<String> = dirs.iter().flat_map(emails).collect();
+    assert_eq!(all.len(), 24);
+    assert_eq!(
+        all.iter().collect::<BTreeSet<_>>().len(),
+        24,
+        "an alias was handed out twice"
+    );
+    assert!(pool.rows(Some(AliasStatus::Free)).is_empty());
+}
+
+#[test]
+fn import_adopts_an_old_style_claim_and_plans_no_changes() {
+    let pool = Pool::seeded("import", 3);
+    // A row claimed by the old function app: in_use, user_mail, no token.
+    let old = LegacyRow {
+        in_use: true,
+        user_mail: OWNER.to_string(),
+        ..LegacyRow::free(MAILBOX, "company.com")
+    };
+    pool.rt
+        .block_on(pool.pool.insert_legacy_row(&old))
+        .expect("insert");
+    let dir = TerraformDir::new();
+    dir.write(
+        "main.tf",
+        &(pool.provider_block()
+            + &format!("resource \"rootmail_alias\" \"old\" {{\n  owner = \"{OWNER}\"\n}}\n")),
+    );
+    dir.run_ok(&["import", "-no-color", "rootmail_alias.old", &old.aws_mail]);
+    let plan = dir.run(&["plan", "-detailed-exitcode", "-no-color"]);
+    assert_eq!(
+        plan.status.code(),
+        Some(0),
+        "plan after import shows changes:\n{}",
+        plan.stdout
+    );
+    let row = pool
+        .rt
+        .block_on(pool.pool.get(&old.id))
+        .expect("get")
+        .expect("row");
+    assert!(
+        row.claim_token.is_some(),
+        "import must give the row a claim token"
+    );
+    assert_eq!(row.owner, OWNER);
+
+    // Importing something that is not an e-mail is a clear error.
+    let dir2 = TerraformDir::new();
+    dir2.write(
+        "main.tf",
+        &(pool.provider_block() + "resource \"rootmail_alias\" \"x\" {\n  owner = \"a@b.co\"\n}\n"),
+    );
+    let bad = dir2.run_err(&["import", "-no-color", "rootmail_alias.x", "not-an-email"]);
+    assert!(bad.stderr.contains("Invalid import ID"), "{}", bad.stderr);
+}
+
+#[test]
+fn released_behind_terraforms_back_is_planned_again() {
+    let pool = Pool::seeded("drift", 3);
+    let dir = TerraformDir::new();
+    dir.write("main.tf", &(pool.provider_block() + &aliases_tf(1, OWNER)));
+    dir.run_ok(&["apply", "-auto-approve", "-no-color"]);
+    let email = emails(&dir).remove(0);
+    let row = pool.rows(Some(AliasStatus::Claimed)).remove(0);
+    let token = row.claim_token.clone().expect("token");
+    pool.rt
+        .block_on(
+            pool.pool
+                .release(&row.id, &token, rootmail::store::ReleasePolicy::Release),
+        )
+        .expect("release");
+    let plan = dir.run(&["plan", "-no-color"]);
+    assert!(
+        plan.stdout.contains("1 to add, 0 to change, 0 to destroy"),
+        "{}",
+        plan.stdout
+    );
+    assert!(
+        plan.stdout.contains("no longer claimed") || plan.stderr.contains("no longer claimed"),
+        "warning missing:\n{}\n{}",
+        plan.stdout,
+        plan.stderr
+    );
+    dir.run_ok(&["apply", "-auto-approve", "-no-color"]);
+    assert_eq!(pool.rows(Some(AliasStatus::Claimed)).len(), 1);
+    let _ = email;
+}
+
+#[test]
+fn link_and_data_sources_show_what_the_table_holds() {
+    let pool = Pool::seeded("link", 5);
+    let dir = TerraformDir::new();
+    let tf = |account: &str| {
+        pool.provider_block()
+            + &format!(
+                r#"
+resource "rootmail_alias" "a" {{
+  owner   = "{OWNER}"
+  purpose = "workload"
+}}
+
+resource "rootmail_alias_account" "a" {{
+  email          = rootmail_alias.a.email
+  aws_account_id = "{account}"
+}}
+
+data "rootmail_alias" "by_account" {{
+  aws_account_id = rootmail_alias_account.a.aws_account_id
+}}
+
+data "rootmail_aliases" "claimed" {{
+  status     = "claimed"
+  depends_on = [rootmail_alias_account.a]
+}}
+
+data "rootmail_pool" "all" {{
+  depends_on = [rootmail_alias_account.a]
+}}
+
+output "found" {{
+  value = data.rootmail_alias.by_account.email
+}}
+output "email" {{
+  value = rootmail_alias.a.email
+}}
+output "claimed" {{
+  value = [for a in data.rootmail_aliases.claimed.aliases : a.email]
+}}
+output "free" {{
+  value = data.rootmail_pool.all.free
+}}
+output "per_mailbox_total" {{
+  value = data.rootmail_pool.all.per_mailbox["{MAILBOX}"].total
+}}
+"#
+            )
+    };
+    dir.write("main.tf", &tf("123456789012"));
+    dir.run_ok(&["apply", "-auto-approve", "-no-color"]);
+    let out = |name: &str| -> Json {
+        serde_json::from_str(dir.run_ok(&["output", "-json", name]).stdout.trim()).expect("json")
+    };
+    let email = out("email");
+    assert_eq!(out("found"), email);
+    assert_eq!(out("claimed"), Json::Array(vec![email.clone()]));
+    assert_eq!(out("free"), Json::from(4));
+    assert_eq!(out("per_mailbox_total"), Json::from(5));
+    let row = pool.rows(Some(AliasStatus::Claimed)).remove(0);
+    assert_eq!(row.aws_account_id, "123456789012");
+
+    // Moving the link to another account updates the row.
+    dir.write("main.tf", &tf("210987654321"));
+    dir.run_ok(&["apply", "-auto-approve", "-no-color"]);
+    assert_eq!(
+        pool.rows(Some(AliasStatus::Claimed))
+            .remove(0)
+            .aws_account_id,
+        "210987654321"
+    );
+
+    // A malformed account id is refused at plan time, naming the attribute.
+    dir.write("main.tf", &tf("12345"));
+    let bad = dir.run_err(&["plan", "-no-color"]);
+    assert!(
+        bad.stderr.contains("Invalid AWS account id") && bad.stderr.contains("aws_account_id"),
+        "{}",
+        bad.stderr
+    );
+
+    dir.write("main.tf", &tf("210987654321"));
+    dir.run_ok(&["destroy", "-auto-approve", "-no-color"]);
+    assert!(pool
+        .rows(None)
+        .iter()
+        .all(|r| r.aws_account_id.is_empty() && !r.in_use));
+}
+
+#[test]
+fn exhausted_pool_fails_clearly_and_keeps_what_was_claimed() {
+    let pool = Pool::seeded("exhaust", 5);
+    let dir = TerraformDir::new();
+    dir.write("main.tf", &(pool.provider_block() + &aliases_tf(8, OWNER)));
+    let out = dir.run_err(&["apply", "-auto-approve", "-parallelism=4", "-no-color"]);
+    assert!(
+        out.stderr.contains("Alias pool exhausted"),
+        "{}",
+        out.stderr
+    );
+    let list = dir.run_ok(&["state", "list"]);
+    let in_state = list
+        .stdout
+        .lines()
+        .filter(|l| l.starts_with("rootmail_alias.a["))
+        .count();
+    assert_eq!(
+        in_state, 5,
+        "every claimed alias must be in state:\n{}",
+        list.stdout
+    );
+    assert!(pool.rows(Some(AliasStatus::Free)).is_empty());
+}
+
+#[test]
+fn bad_configuration_gets_diagnostics_on_the_attribute() {
+    let pool = Pool::seeded("badcfg", 1);
+    let dir = TerraformDir::new();
+    let cases = [
+        ("owner = \"not-an-email\"", "Invalid e-mail address"),
+        ("owner = \"\"", "Invalid e-mail address"),
+        (
+            "owner = \"a@b.co\"\n  on_destroy = \"shred\"",
+            "Invalid value",
+        ),
+        (
+            "owner = \"a@b.co\"\n  quarantine_days = 0",
+            "Invalid number",
+        ),
+        (
+            "owner = \"a@b.co\"\n  purpose = \"line\\nbreak\"",
+            "Control characters",
+        ),
+        (
+            "owner = \"' or in_use eq false or '@x.com\"",
+            "Invalid e-mail address",
+        ),
+    ];
+    for (body, expected) in cases {
+        dir.write(
+            "main.tf",
+            &(pool.provider_block()
+                + &format!("resource \"rootmail_alias\" \"x\" {{\n  {body}\n}}\n")),
+        );
+        let out = dir.run_err(&["plan", "-no-color"]);
+        assert!(
+            out.stderr.contains(expected),
+            "{body}: expected {expected:?} in\n{}",
+            out.stderr
+        );
+    }
+    // Contradictory authentication in the provider block.
+    dir.write(
+        "main.tf",
+        &format!(
+            "{}\nprovider \"rootmail\" {{\n  endpoint = \"{}\"\n  use_emulator = true\n  access_key = \"c2VjcmV0\"\n}}\nresource \"rootmail_alias\" \"x\" {{\n  owner = \"a@b.co\"\n}}\n",
+            terraform::required_providers_block(),
+            azurite::shared().endpoint()
+        ),
+    );
+    let out = dir.run_err(&["plan", "-no-color"]);
+    assert!(
+        out.stderr.contains("Conflicting authentication settings"),
+        "{}",
+        out.stderr
+    );
+    assert!(
+        !out.stderr.contains("c2VjcmV0"),
+        "a secret leaked into a diagnostic"
+    );
+    assert_eq!(
+        pool.rows(Some(AliasStatus::Free)).len(),
+        1,
+        "no row may change"
+    );
+}

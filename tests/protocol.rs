@@ -8,6 +8,7 @@ use std::time::{Duration, Instant};
 
 use plugin_client::{connect, provider_command, ClientIdentity, Launch, PluginProcess};
 use rootmail::proto::tfplugin6 as tf;
+use rootmail::tfplugin::Value;
 use tonic_health::pb::health_check_response::ServingStatus;
 use tonic_health::pb::HealthCheckRequest;
 
@@ -43,19 +44,102 @@ async fn serves_over_mtls_and_exits_zero_on_shutdown() {
     );
 
     let mut provider = plugin.provider();
-    provider
+    let meta = provider
         .get_metadata(tf::get_metadata::Request {})
         .await
-        .expect("GetMetadata");
+        .expect("GetMetadata")
+        .into_inner();
+    let caps = meta.server_capabilities.expect("capabilities");
+    assert!(caps.plan_destroy && caps.get_provider_schema_optional && !caps.move_resource_state);
+    let names: Vec<&str> = meta
+        .resources
+        .iter()
+        .map(|r| r.type_name.as_str())
+        .collect();
+    assert_eq!(names, ["rootmail_alias", "rootmail_alias_account"]);
+    assert_eq!(meta.data_sources.len(), 3);
     let schema = provider
         .get_provider_schema(tf::get_provider_schema::Request {})
         .await
         .expect("GetProviderSchema")
         .into_inner();
+    let block = schema
+        .provider
+        .and_then(|s| s.block)
+        .expect("provider block");
+    let attr = |n: &str| block.attributes.iter().find(|a| a.name == n).cloned();
+    assert!(attr("access_key").expect("access_key").sensitive);
+    assert!(attr("storage_account").is_some() && attr("use_emulator").is_some());
+
+    // The provider block's type, to encode configurations the way Terraform does.
+    let config_type = rootmail::provider::config::schema().value_type();
+    let config = |pairs: &[(&str, Value)]| {
+        let mut v = Value::object_of_nulls(&config_type);
+        for (k, x) in pairs {
+            v.set_attr(*k, x.clone());
+        }
+        v.to_dynamic(&config_type).expect("encode config")
+    };
+    let conflicting = provider
+        .validate_provider_config(tf::validate_provider_config::Request {
+            config: Some(config(&[
+                ("use_emulator", Value::from(true)),
+                ("sas_token", Value::from("sv=secret-sas")),
+            ])),
+        })
+        .await
+        .expect("ValidateProviderConfig")
+        .into_inner();
+    let diag = conflicting.diagnostics.first().expect("a diagnostic");
+    assert_eq!(diag.severity, tf::diagnostic::Severity::Error as i32);
     assert!(
-        schema.provider.and_then(|s| s.block).is_some(),
-        "the provider schema has a block"
+        diag.summary.contains("Conflicting authentication"),
+        "{diag:?}"
     );
+    assert!(
+        diag.attribute.is_some(),
+        "the diagnostic names the attribute"
+    );
+    assert!(
+        !format!("{diag:?}").contains("secret-sas"),
+        "secret in a diagnostic"
+    );
+
+    // Unknown values (from resources not created yet) are accepted, not a crash.
+    let unknown = provider
+        .configure_provider(tf::configure_provider::Request {
+            terraform_version: "1.0.3".into(),
+            config: Some(config(&[("endpoint", Value::Unknown)])),
+            client_capabilities: None,
+        })
+        .await
+        .expect("ConfigureProvider")
+        .into_inner();
+    assert!(unknown.diagnostics.is_empty(), "{:?}", unknown.diagnostics);
+    let configured = provider
+        .configure_provider(tf::configure_provider::Request {
+            terraform_version: "1.0.3".into(),
+            config: Some(config(&[
+                (
+                    "endpoint",
+                    Value::from("http://127.0.0.1:9/devstoreaccount1"),
+                ),
+                ("use_emulator", Value::from(true)),
+            ])),
+            client_capabilities: None,
+        })
+        .await
+        .expect("ConfigureProvider")
+        .into_inner();
+    assert!(
+        configured.diagnostics.is_empty(),
+        "{:?}",
+        configured.diagnostics
+    );
+    provider
+        .stop_provider(tf::stop_provider::Request {})
+        .await
+        .expect("StopProvider");
 
     let health = plugin
         .health()
@@ -114,7 +198,9 @@ async fn refuses_a_client_without_a_certificate() {
     assert!(refused, "a client without a certificate got through");
     tokio::time::sleep(Duration::from_millis(100)).await; // let the log line arrive
     assert!(
-        plugin.stderr().contains("TLS handshake failed"),
+        plugin
+            .stderr_eventually_contains("TLS handshake failed")
+            .await,
         "the refusal is logged: {}",
         plugin.stderr()
     );
@@ -140,7 +226,7 @@ async fn refuses_a_client_with_another_certificate() {
     };
     assert!(refused, "a client with a foreign certificate got through");
     assert!(
-        plugin.stderr().contains("refused"),
+        plugin.stderr_eventually_contains("refused").await,
         "the refusal is logged: {}",
         plugin.stderr()
     );

@@ -34,6 +34,48 @@ fn terraform_reads_the_provider_schema() {
         provider["provider"]["block"].is_object(),
         "the provider has a configuration block: {provider}"
     );
+    let attrs = &provider["provider"]["block"]["attributes"];
+    for name in [
+        "storage_account",
+        "endpoint",
+        "table",
+        "partition_key",
+        "use_azuread",
+        "use_emulator",
+    ] {
+        assert!(
+            attrs[name].is_object(),
+            "provider attribute {name} missing: {attrs}"
+        );
+    }
+    for secret in [
+        "connection_string",
+        "access_key",
+        "sas_token",
+        "client_secret",
+        "oidc_token",
+    ] {
+        assert_eq!(
+            attrs[secret]["sensitive"], true,
+            "{secret} must be sensitive"
+        );
+    }
+    let resources = &provider["resource_schemas"];
+    assert_eq!(
+        resources["rootmail_alias"]["block"]["attributes"]["owner"]["required"],
+        true
+    );
+    assert_eq!(
+        resources["rootmail_alias"]["block"]["attributes"]["email"]["computed"],
+        true
+    );
+    assert!(resources["rootmail_alias_account"].is_object());
+    for ds in ["rootmail_alias", "rootmail_aliases", "rootmail_pool"] {
+        assert!(
+            provider["data_source_schemas"][ds].is_object(),
+            "data source {ds} missing"
+        );
+    }
 
     // The provider's hclog lines were parsed by Terraform, not passed through raw.
     let log = dir.log();

@@ -284,6 +284,19 @@ impl PluginProcess {
         self.stderr.lock().expect("lock").clone()
     }
 
+    /// Waits (up to 5 s) until stderr contains `needle`; logs arrive
+    /// asynchronously, so a check right after an event can race them.
+    pub async fn stderr_eventually_contains(&self, needle: &str) -> bool {
+        let deadline = std::time::Instant::now() + Duration::from_secs(5);
+        while std::time::Instant::now() < deadline {
+            if self.stderr().contains(needle) {
+                return true;
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        false
+    }
+
     /// What the provider wrote to stdout after its handshake line (should be nothing).
     pub fn stdout_after_handshake(&self) -> String {
         self.stdout_after_handshake.lock().expect("lock").clone()

@@ -970,7 +970,9 @@ async fn hanging_service_times_out_and_cancellation_stops_work() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn measure_claim_round_trips_and_latency() {
     let pool = pool("measure").await;
-    pool.seed("m", "corp.example", 400).await.expect("seed");
+    // A pool that is far from empty (claims against a nearly drained pool
+    // contend more; the 200-on-150 test covers that case).
+    pool.seed("m", "corp.example", 1000).await.expect("seed");
     // Uncontended.
     let mut lat = Vec::new();
     let before = pool.request_count();
@@ -980,7 +982,9 @@ async fn measure_claim_round_trips_and_latency() {
         lat.push(t.elapsed());
     }
     let seq_rt = (pool.request_count() - before) as f64 / 100.0;
-    assert_eq!(seq_rt, 2.0, "one query + one conditional merge");
+    // One query + one conditional merge; rarely one more query when the random
+    // start point lies after the last free row and the walk wraps around.
+    assert!((2.0..2.1).contains(&seq_rt), "{seq_rt}");
     let (p50, p99) = percentiles(&mut lat);
     println!("uncontended: {seq_rt:.2} round trips/claim, p50 {p50:?}, p99 {p99:?}");
 

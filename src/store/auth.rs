@@ -197,3 +197,102 @@ pub(crate) fn error_chain(e: &dyn std::error::Error) -> String {
     }
     text
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use azure_core_legacy::auth::TokenCredential as LegacyTokenCredential;
+
+    #[derive(Debug)]
+    struct FixedToken;
+
+    #[async_trait::async_trait]
+    impl ModernTokenCredential for FixedToken {
+        async fn get_token(
+            &self,
+            scopes: &[&str],
+            _options: Option<azure_core::credentials::TokenRequestOptions<'_>>,
+        ) -> azure_core::Result<azure_core::credentials::AccessToken> {
+            assert_eq!(scopes, ["https://storage.azure.com/.default"]);
+            Ok(azure_core::credentials::AccessToken::new(
+                "tok-123",
+                time::OffsetDateTime::UNIX_EPOCH + time::Duration::hours(1),
+            ))
+        }
+    }
+
+    #[derive(Debug)]
+    struct Refusing;
+
+    #[async_trait::async_trait]
+    impl ModernTokenCredential for Refusing {
+        async fn get_token(
+            &self,
+            _scopes: &[&str],
+            _options: Option<azure_core::credentials::TokenRequestOptions<'_>>,
+        ) -> azure_core::Result<azure_core::credentials::AccessToken> {
+            Err(azure_core::Error::with_message(
+                azure_core::error::ErrorKind::Credential,
+                "AADSTS700016: application not found",
+            ))
+        }
+    }
+
+    #[tokio::test]
+    async fn bridge_hands_modern_tokens_to_the_legacy_client() {
+        let bridge = EntraTokenBridge {
+            inner: Arc::new(FixedToken),
+            kind: CredentialKind::ClientSecret,
+        };
+        let token = bridge
+            .get_token(&["https://storage.azure.com/.default"])
+            .await
+            .expect("token");
+        assert_eq!(token.token.secret(), "tok-123");
+        assert_eq!(
+            token.expires_on,
+            time::OffsetDateTime::UNIX_EPOCH + time::Duration::hours(1)
+        );
+        let failing = EntraTokenBridge {
+            inner: Arc::new(Refusing),
+            kind: CredentialKind::Federated,
+        };
+        let err = failing.get_token(&["x"]).await.expect_err("refused");
+        assert_eq!(err.kind(), &LegacyErrorKind::Credential);
+        assert!(error_chain(&err).contains("AADSTS700016"), "{err}");
+    }
+
+    #[tokio::test]
+    async fn federated_token_file_is_read_on_each_request() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("token");
+        std::fs::write(&path, "first\n").expect("write");
+        let assertion = FederatedAssertion(FederatedToken::File(path.clone()));
+        assert_eq!(assertion.secret(None).await.expect("read"), "first");
+        std::fs::write(&path, "rotated").expect("write");
+        assert_eq!(assertion.secret(None).await.expect("read"), "rotated");
+        std::fs::write(&path, "  ").expect("write");
+        assert!(assertion.secret(None).await.is_err());
+    }
+
+    #[test]
+    fn azure_ad_credentials_build_without_network() {
+        for credential in [
+            Credential::ClientSecret {
+                tenant_id: "00000000-0000-0000-0000-000000000001".into(),
+                client_id: "c".into(),
+                secret: "s".into(),
+            },
+            Credential::Federated {
+                tenant_id: "00000000-0000-0000-0000-000000000001".into(),
+                client_id: "c".into(),
+                token: FederatedToken::Value("jwt".into()),
+            },
+            Credential::ManagedIdentity { client_id: None },
+            Credential::AzureCli { tenant_id: None },
+        ] {
+            let creds = storage_credentials(&credential, "acct").expect("credentials");
+            assert!(format!("{creds:?}").contains("TokenCredential"));
+        }
+    }
+}

@@ -21,6 +21,16 @@ pub fn eq_str(column: &'static str, value: &str) -> String {
     format!("{column} eq {}", quote(value))
 }
 
+/// `column ge 'value'` (string order), with the value escaped.
+pub fn ge_str(column: &'static str, value: &str) -> String {
+    format!("{column} ge {}", quote(value))
+}
+
+/// `column lt 'value'` (string order), with the value escaped.
+pub fn lt_str(column: &'static str, value: &str) -> String {
+    format!("{column} lt {}", quote(value))
+}
+
 /// `column eq true|false`.
 pub fn eq_bool(column: &'static str, value: bool) -> String {
     format!("{column} eq {value}")

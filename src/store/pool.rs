@@ -16,7 +16,7 @@ use tokio_util::sync::CancellationToken;
 use super::client::{into_store, Continuation, Entity, Fail, TableIo};
 use super::config::{validate_key, StoreConfig};
 use super::error::StoreError;
-use super::odata::{and_all, eq_bool, eq_str, le_datetime};
+use super::odata::{and_all, eq_bool, eq_str, ge_str, le_datetime, lt_str};
 use super::row::{
     col, put_time, status_value, AliasRow, AliasStatus, ClaimToken, SELECT_ALL_KNOWN,
 };
@@ -284,26 +284,34 @@ impl AliasPool {
         if let Some(m) = &request.mailbox {
             base.push(eq_str(col::ROOT_MAILBOX, m));
         }
-        let free_filter = {
+        let free = {
             let mut c = base.clone();
             c.push(eq_bool(col::IN_USE, false));
-            and_all(c)
+            c
         };
-        let quarantine_filter = {
+        let quarantine_over = {
             let mut c = base;
             c.push(eq_str(col::STATUS, status_value::QUARANTINED));
             c.push(le_datetime(col::REUSABLE_AFTER, now));
-            and_all(c)
+            c
         };
-        for (filter, wanted) in [
-            (free_filter, AliasStatus::Free),
-            (quarantine_filter, AliasStatus::Quarantined),
+        // Each claimer starts reading at a random point of the (GUID) key space
+        // and wraps around, so concurrent claimers look at different rows
+        // instead of all fighting over the first page.
+        let start = uuid::Uuid::new_v4().to_string();
+        for (clauses, wanted) in [
+            (free, AliasStatus::Free),
+            (quarantine_over, AliasStatus::Quarantined),
         ] {
-            if let Some(claimed) = self
-                .claim_from(&filter, wanted, request, &token, now)
-                .await?
-            {
-                return Ok(claimed);
+            for segment in [ge_str(col::ROW_KEY, &start), lt_str(col::ROW_KEY, &start)] {
+                let mut c = clauses.clone();
+                c.push(segment);
+                if let Some(claimed) = self
+                    .claim_from(&and_all(c), wanted, request, &token, now)
+                    .await?
+                {
+                    return Ok(claimed);
+                }
             }
         }
         Err(StoreError::PoolExhausted {

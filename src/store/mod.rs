@@ -1,1 +1,87 @@
-pub fn _placeholder() {}
+//! The alias pool on Azure Table storage: claim, release, update, link,
+//! adopt, look up, list, stats and seeding. Knows nothing about Terraform.
+//!
+//! Start with [`StoreSettings`] (explicit values, all optional) →
+//! [`StoreSettings::resolve`] (environment fallbacks) → [`StoreConfig`] →
+//! [`AliasPool::connect`].
+//!
+//! # The table
+//! Existing pools keep working unchanged: `PartitionKey` (default `root`),
+//! `RowKey` = `id` (GUID), `aws_mail`, `in_use`, `user_mail`, `root_mailbox`,
+//! `aws_account_id`. This store adds `claim_token`, `claim_key`, `claimed_at`
+//! (`Edm.DateTime`), `purpose`, `status` (`free`/`claimed`/`quarantined`/
+//! `retired`) and `reusable_after` (`Edm.DateTime`). It writes with Merge, so
+//! columns other tools wrote stay as they are; every ownership change is
+//! conditional on the row's ETag; anything not free keeps `in_use = true`.
+//!
+//! # Environment variables
+//! Explicit settings always win; for each unset setting the variables are
+//! tried in the order listed. Credential choice, first match wins:
+//! emulator → connection string → access key → SAS token (these three are
+//! skipped when `use_azuread` is true) → OIDC → client secret → managed
+//! identity → Azure CLI (also the last resort unless `ARM_USE_CLI=false`,
+//! as in the azurerm provider). A credential fully defined by explicit
+//! settings beats any credential defined only by the environment.
+//!
+//! | setting | variables |
+//! |---|---|
+//! | `account` | `AZURE_STORAGE_ACCOUNT`, `ROOTMAIL_STORAGE_ACCOUNT` |
+//! | `endpoint` (full table endpoint: Azurite, sovereign clouds, Cosmos DB) | `ROOTMAIL_TABLE_ENDPOINT` |
+//! | `table` (default `awsrootaccounts`) | `ROOTMAIL_TABLE_NAME` |
+//! | `partition_key` (default `root`) | `ROOTMAIL_PARTITION_KEY` |
+//! | `connection_string` | `AZURE_STORAGE_CONNECTION_STRING` |
+//! | `access_key` | `ARM_ACCESS_KEY`, `AZURE_STORAGE_KEY` |
+//! | `sas_token` | `ARM_SAS_TOKEN`, `AZURE_STORAGE_SAS_TOKEN` |
+//! | `tenant_id` | `ARM_TENANT_ID`, `AZURE_TENANT_ID` |
+//! | `client_id` | `ARM_CLIENT_ID`, `AZURE_CLIENT_ID` |
+//! | `client_secret` | `ARM_CLIENT_SECRET`, `AZURE_CLIENT_SECRET` |
+//! | `use_oidc` | `ARM_USE_OIDC` |
+//! | `oidc_token` | `ARM_OIDC_TOKEN` |
+//! | `oidc_token_file_path` | `ARM_OIDC_TOKEN_FILE_PATH`, `AZURE_FEDERATED_TOKEN_FILE` |
+//! | `use_msi` | `ARM_USE_MSI` (user-assigned identity: `client_id`) |
+//! | `use_cli` | `ARM_USE_CLI` |
+//! | `use_azuread` | `ARM_USE_AZUREAD` |
+//! | `use_emulator` | `ROOTMAIL_USE_EMULATOR` |
+//!
+//! The names are also available as constants in [`config::env`].
+//! Flags accept `true/false`, `1/0`, `yes/no`, `on/off`.
+//!
+//! # Requests
+//! Each request has a per-request timeout; throttling (429/503), other 5xx,
+//! 408 and network errors are retried with full-jitter exponential backoff
+//! within a total budget ([`RetryBudget`], default 60 s). Every request
+//! counts in [`AliasPool::request_count`]. Cancelling
+//! [`AliasPool::cancellation`] stops in-flight work with
+//! [`StoreError::Cancelled`].
+//!
+//! # Logging
+//! The legacy SDK under this module logs whole requests at `debug` level,
+//! including the `Authorization` header and SAS query strings. Whoever sets up
+//! the tracing subscriber must cap those targets at `warn`:
+//! add [`LOG_FILTER_DIRECTIVES`] to the filter.
+
+/// `tracing` filter directives that keep the Azure SDK crates (which log
+/// credentials at `debug`) quiet below `warn`. Append to any `EnvFilter`.
+pub const LOG_FILTER_DIRECTIVES: &str = "azure_core=warn,azure_storage=warn,\
+azure_data_tables=warn,azure_identity=warn,typespec_client_core=warn,reqwest=warn,hyper=warn";
+
+mod auth;
+mod client;
+pub mod config;
+mod error;
+pub mod odata;
+mod pool;
+mod row;
+
+pub use client::USER_AGENT;
+pub use config::{
+    Credential, CredentialKind, FederatedToken, RetryBudget, SecretString, StoreConfig,
+    StoreSettings, DEFAULT_PARTITION_KEY, DEFAULT_TABLE, EMULATOR_ACCOUNT, EMULATOR_ENDPOINT,
+};
+pub use error::StoreError;
+pub use pool::{
+    AdoptRequest, AliasFilter, AliasPool, AliasUpdate, ClaimRequest, ClaimedAlias, LegacyRow,
+    LinkTarget, PoolStats, ReleaseOutcome, ReleasePolicy, StatusCounts, DEFAULT_QUARANTINE_DAYS,
+};
+pub use row::{col as columns, AliasRow, AliasStatus, ClaimToken};
+pub use tokio_util::sync::CancellationToken;

@@ -1,0 +1,448 @@
+//! The table I/O layer under the pool: builds the legacy `azure_data_tables`
+//! client (own retry loop instead of the SDK's, a counting transport, our user
+//! agent), and offers the few raw operations the pool needs, each with a
+//! bounded, jittered, cancellable retry on throttling, 5xx and network errors.
+//!
+//! No azure type leaves this module's crate-private API.
+
+use std::future::Future;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use azure_core_legacy::error::ErrorKind as LegacyErrorKind;
+use azure_core_legacy::{
+    ClientOptions, Continuable, Etag, HttpClient, Request, Response, RetryOptions,
+    TelemetryOptions, TransportOptions,
+};
+use azure_data_tables::prelude::{IfMatchCondition, PartitionKeyClient, TableClient};
+use azure_data_tables::{Filter, Select, Top};
+use azure_storage::CloudLocation;
+use futures::StreamExt;
+use rand::Rng;
+use serde_json::{Map, Value};
+use tokio_util::sync::CancellationToken;
+
+use super::auth::{error_chain, storage_credentials};
+use super::config::{CredentialKind, RetryBudget, StoreConfig};
+use super::error::StoreError;
+use super::odata::escape_literal;
+
+/// The user agent prefix sent with every request.
+pub const USER_AGENT: &str = concat!("terraform-provider-rootmail/", env!("CARGO_PKG_VERSION"));
+
+/// One entity as JSON properties.
+pub(crate) type Entity = Map<String, Value>;
+
+/// A continuation point of a query (next partition key, next row key).
+pub(crate) type Continuation = (String, Option<String>);
+
+/// Why a raw operation did not succeed, as the pool needs to tell them apart.
+#[derive(Debug)]
+pub(crate) enum Fail {
+    /// HTTP 412: the ETag no longer matches. `after_retry` is true when an
+    /// earlier attempt of the same write may have reached the service, so the
+    /// row might have been changed by this very write.
+    Precondition { after_retry: bool },
+    /// HTTP 404 on an entity (the table exists).
+    EntityNotFound,
+    /// HTTP 409 (entity or table already exists).
+    Conflict,
+    /// Anything else, already a final error.
+    Store(StoreError),
+}
+
+impl From<StoreError> for Fail {
+    fn from(e: StoreError) -> Self {
+        Fail::Store(e)
+    }
+}
+
+/// Counts HTTP requests (every attempt) on the way to the real HTTP client.
+#[derive(Debug)]
+struct CountingHttpClient {
+    inner: Arc<dyn HttpClient>,
+    requests: Arc<AtomicU64>,
+}
+
+#[async_trait::async_trait]
+impl HttpClient for CountingHttpClient {
+    async fn execute_request(&self, request: &Request) -> azure_core_legacy::Result<Response> {
+        self.requests.fetch_add(1, Ordering::Relaxed);
+        self.inner.execute_request(request).await
+    }
+}
+
+/// The table, its partition, and the request policy.
+pub(crate) struct TableIo {
+    table: TableClient,
+    partition: PartitionKeyClient,
+    pub(crate) table_name: String,
+    pub(crate) partition_key: String,
+    credential: CredentialKind,
+    budget: RetryBudget,
+    requests: Arc<AtomicU64>,
+    pub(crate) cancel: CancellationToken,
+}
+
+impl std::fmt::Debug for TableIo {
+    // Hand-written so no SDK internals (credentials, pipelines) are ever printed.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TableIo")
+            .field("table", &self.table_name)
+            .field("partition_key", &self.partition_key)
+            .field("credential", &self.credential)
+            .field("budget", &self.budget)
+            .finish_non_exhaustive()
+    }
+}
+
+impl TableIo {
+    pub(crate) fn new(
+        config: &StoreConfig,
+        cancel: CancellationToken,
+    ) -> Result<TableIo, StoreError> {
+        super::config::validate_table_name(&config.table)?;
+        super::config::validate_key("partition key", &config.partition_key)?;
+        url::Url::parse(&config.endpoint).map_err(|e| {
+            StoreError::Config(format!(
+                "table endpoint `{}` is not a URL: {e}",
+                config.endpoint
+            ))
+        })?;
+        let credentials = storage_credentials(&config.credential, &config.account)?;
+        let requests = Arc::new(AtomicU64::new(0));
+        let transport = TransportOptions::new(Arc::new(CountingHttpClient {
+            inner: azure_core_legacy::new_http_client(),
+            requests: Arc::clone(&requests),
+        }));
+        let options = ClientOptions::new(transport)
+            // Our own loop retries, so the time budget is ours to bound.
+            .retry(RetryOptions::none())
+            .telemetry(TelemetryOptions::default().application_id(USER_AGENT.to_owned()));
+        let location = CloudLocation::Custom {
+            account: config.account.clone(),
+            uri: config.endpoint.clone(),
+        };
+        let service = azure_data_tables::clients::TableServiceClientBuilder::with_location(
+            location,
+            credentials,
+        )
+        .client_options(options)
+        .build();
+        let table = service.table_client(config.table.clone());
+        // The SDK pastes keys into `(PartitionKey='…',RowKey='…')` verbatim, so
+        // they go through the one escaping function first.
+        let partition = table.partition_key_client(escape_literal(&config.partition_key));
+        Ok(TableIo {
+            table,
+            partition,
+            table_name: config.table.clone(),
+            partition_key: config.partition_key.clone(),
+            credential: config.credential.kind(),
+            budget: config.retry,
+            requests,
+            cancel,
+        })
+    }
+
+    /// HTTP requests sent so far (every attempt counts).
+    pub(crate) fn request_count(&self) -> u64 {
+        self.requests.load(Ordering::Relaxed)
+    }
+
+    /// Runs one table request with the retry policy: throttling (429/503), other
+    /// 5xx, 408 and network errors/timeouts are retried with full-jitter
+    /// exponential backoff until the total budget would be exceeded.
+    async fn run<T, F, Fut>(&self, operation: &'static str, mut attempt: F) -> Result<T, Fail>
+    where
+        F: FnMut() -> Fut,
+        Fut: Future<Output = azure_core_legacy::Result<T>>,
+    {
+        let start = Instant::now();
+        let mut attempts: u32 = 0;
+        loop {
+            attempts += 1;
+            if self.cancel.is_cancelled() {
+                return Err(StoreError::Cancelled { operation }.into());
+            }
+            let outcome = tokio::select! {
+                biased;
+                _ = self.cancel.cancelled() => return Err(StoreError::Cancelled { operation }.into()),
+                r = tokio::time::timeout(self.budget.per_request, attempt()) => r,
+            };
+            let last = match outcome {
+                Ok(Ok(value)) => return Ok(value),
+                Ok(Err(e)) => match self.classify(operation, &e, attempts > 1) {
+                    Classified::Retry(text) => text,
+                    Classified::Final(fail) => return Err(fail),
+                },
+                Err(_) => format!("no response within {:?}", self.budget.per_request),
+            };
+            let backoff = self.backoff(attempts);
+            let elapsed = start.elapsed();
+            if elapsed + backoff > self.budget.total {
+                return Err(StoreError::Unavailable {
+                    operation,
+                    attempts,
+                    elapsed,
+                    last,
+                }
+                .into());
+            }
+            tracing::debug!(operation, attempts, ?backoff, error = %last, "retrying table request");
+            tokio::select! {
+                biased;
+                _ = self.cancel.cancelled() => return Err(StoreError::Cancelled { operation }.into()),
+                _ = tokio::time::sleep(backoff) => {}
+            }
+        }
+    }
+
+    fn backoff(&self, attempts: u32) -> Duration {
+        let exp = self
+            .budget
+            .initial_backoff
+            .saturating_mul(1u32 << attempts.saturating_sub(1).min(16));
+        let cap = exp.min(self.budget.max_backoff);
+        // Full jitter: anywhere in [cap/2, cap], so colliding clients spread out.
+        let millis = cap.as_millis() as u64;
+        let low = millis / 2;
+        Duration::from_millis(rand::rng().random_range(low..=millis.max(low)))
+    }
+
+    fn classify(
+        &self,
+        operation: &'static str,
+        e: &azure_core_legacy::Error,
+        after_retry: bool,
+    ) -> Classified {
+        match e.kind() {
+            LegacyErrorKind::HttpResponse { status, error_code } => {
+                let code = u16::from(*status);
+                let error_code = error_code.clone();
+                match code {
+                    412 => Classified::Final(Fail::Precondition { after_retry }),
+                    404 if error_code.as_deref() == Some("TableNotFound") => {
+                        Classified::Final(Fail::Store(StoreError::TableNotFound {
+                            table: self.table_name.clone(),
+                        }))
+                    }
+                    404 => Classified::Final(Fail::EntityNotFound),
+                    409 => Classified::Final(Fail::Conflict),
+                    401 | 403 => Classified::Final(Fail::Store(StoreError::Forbidden {
+                        table: self.table_name.clone(),
+                        status: code,
+                        error_code,
+                        credential: self.credential,
+                        hint: self.credential.permission_hint(),
+                    })),
+                    408 | 429 | 500 | 502 | 503 | 504 => Classified::Retry(match error_code {
+                        Some(c) => format!("HTTP {code} {c}"),
+                        None => format!("HTTP {code}"),
+                    }),
+                    _ => Classified::Final(Fail::Store(StoreError::Http {
+                        operation,
+                        status: code,
+                        error_code,
+                    })),
+                }
+            }
+            LegacyErrorKind::Io => Classified::Retry(error_chain(e)),
+            LegacyErrorKind::Credential => Classified::Final(Fail::Store(StoreError::Credential {
+                credential: self.credential,
+                message: error_chain(e),
+            })),
+            _ => Classified::Final(Fail::Store(StoreError::Protocol {
+                operation,
+                message: error_chain(e),
+            })),
+        }
+    }
+
+    /// Creates the table; `Ok(false)` when it already existed.
+    pub(crate) async fn create_table(&self) -> Result<bool, StoreError> {
+        match self
+            .run("create table", || self.table.create().into_future())
+            .await
+        {
+            Ok(_) => Ok(true),
+            Err(Fail::Conflict) => Ok(false),
+            Err(other) => Err(into_store(other, "create table")),
+        }
+    }
+
+    /// Point read by row key; `None` when the row does not exist.
+    pub(crate) async fn get(&self, row_key: &str) -> Result<Option<(Entity, String)>, StoreError> {
+        let client = self.partition.entity_client(escape_literal(row_key));
+        match self
+            .run("read alias", || client.get::<Entity>().into_future())
+            .await
+        {
+            Ok(resp) => Ok(Some((resp.entity, resp.etag.to_string()))),
+            Err(Fail::EntityNotFound) => Ok(None),
+            Err(other) => Err(into_store(other, "read alias")),
+        }
+    }
+
+    /// One page of a query. Returns the entities (each with `odata.etag`) and
+    /// where the next page starts.
+    pub(crate) async fn query_page(
+        &self,
+        filter: &str,
+        select: Option<&str>,
+        top: Option<u32>,
+        from: Option<&Continuation>,
+    ) -> Result<(Vec<Entity>, Option<Continuation>), StoreError> {
+        let make = || {
+            let mut q = self.table.query().filter(Filter::new(filter.to_owned()));
+            if let Some(s) = select {
+                q = q.select(Select::new(s.to_owned()));
+            }
+            if let Some(t) = top {
+                q = q.top(Top::new(t));
+            }
+            if let Some((pk, rk)) = from {
+                q = q.initial_partition_key(pk.clone());
+                if let Some(rk) = rk {
+                    q = q.initial_row_key(rk.clone());
+                }
+            }
+            async move {
+                match q.into_stream::<Entity>().next().await {
+                    Some(page) => page,
+                    None => Err(azure_core_legacy::Error::message(
+                        LegacyErrorKind::DataConversion,
+                        "query returned no page",
+                    )),
+                }
+            }
+        };
+        match self.run("query aliases", make).await {
+            Ok(page) => {
+                let next = page.continuation();
+                Ok((page.entities, next))
+            }
+            Err(other) => Err(into_store(other, "query aliases")),
+        }
+    }
+
+    /// All pages of a query.
+    pub(crate) async fn query_all(
+        &self,
+        filter: &str,
+        select: Option<&str>,
+    ) -> Result<Vec<Entity>, StoreError> {
+        let mut out = Vec::new();
+        let mut from: Option<Continuation> = None;
+        loop {
+            let (mut page, next) = self.query_page(filter, select, None, from.as_ref()).await?;
+            out.append(&mut page);
+            match next {
+                Some(n) => from = Some(n),
+                None => return Ok(out),
+            }
+        }
+    }
+
+    /// Merge (not replace) of `body` into the row, only if its ETag is still
+    /// `etag`. Returns the new ETag.
+    pub(crate) async fn merge_if_match(
+        &self,
+        row_key: &str,
+        body: &Entity,
+        etag: &str,
+    ) -> Result<String, Fail> {
+        if etag.is_empty() || etag == "*" {
+            return Err(StoreError::Protocol {
+                operation: "merge alias",
+                message: "refusing an unconditional write".to_owned(),
+            }
+            .into());
+        }
+        let client = self.partition.entity_client(escape_literal(row_key));
+        let condition = IfMatchCondition::Etag(Etag::from(etag.to_owned()));
+        let resp = self
+            .run("merge alias", || {
+                let c = client.merge(body, condition.clone());
+                async move { c?.into_future().await }
+            })
+            .await?;
+        Ok(resp.etag.to_string())
+    }
+
+    /// Inserts a new row; fails with `Fail::Conflict` when the key exists.
+    pub(crate) async fn insert(&self, body: &Entity) -> Result<String, Fail> {
+        let resp = self
+            .run("insert alias", || {
+                let b = self.table.insert::<&Entity, Entity>(body);
+                async move { b?.into_future().await }
+            })
+            .await?;
+        Ok(resp.etag.to_string())
+    }
+
+    /// Inserts up to 100 rows of this partition in one entity-group transaction
+    /// (all or nothing).
+    pub(crate) async fn insert_batch(&self, rows: &[Entity]) -> Result<(), StoreError> {
+        if rows.is_empty() {
+            return Ok(());
+        }
+        if rows.len() > 100 {
+            return Err(StoreError::InvalidInput {
+                field: "batch",
+                reason: "an entity-group transaction holds at most 100 rows".to_owned(),
+            });
+        }
+        let make = || {
+            let mut tx = Ok(self.partition.transaction());
+            for row in rows {
+                tx = tx.and_then(|t| t.insert(row));
+            }
+            async move { tx?.into_future().await }
+        };
+        let resp = self
+            .run("insert aliases", make)
+            .await
+            .map_err(|f| into_store(f, "insert aliases"))?;
+        match resp
+            .operation_responses
+            .iter()
+            .find(|r| !r.status_code.is_success())
+        {
+            Some(failed) => Err(StoreError::Http {
+                operation: "insert aliases",
+                status: u16::from(failed.status_code),
+                error_code: None,
+            }),
+            None => Ok(()),
+        }
+    }
+}
+
+enum Classified {
+    Retry(String),
+    Final(Fail),
+}
+
+/// Turns a raw failure the caller did not handle into a final error.
+pub(crate) fn into_store(fail: Fail, operation: &'static str) -> StoreError {
+    match fail {
+        Fail::Store(e) => e,
+        Fail::Precondition { .. } => StoreError::Http {
+            operation,
+            status: 412,
+            error_code: Some("UpdateConditionNotSatisfied".to_owned()),
+        },
+        Fail::EntityNotFound => StoreError::Http {
+            operation,
+            status: 404,
+            error_code: Some("ResourceNotFound".to_owned()),
+        },
+        Fail::Conflict => StoreError::Http {
+            operation,
+            status: 409,
+            error_code: Some("EntityAlreadyExists".to_owned()),
+        },
+    }
+}

@@ -1,0 +1,316 @@
+//! The alias row: the table's columns, how an [`AliasRow`] is read from an
+//! entity, and how its [`AliasStatus`] is derived so that old rows (written
+//! by the legacy setup script, without our extra columns) are understood.
+
+use std::fmt;
+
+use serde_json::{Map, Value};
+use time::format_description::well_known::Rfc3339;
+use time::OffsetDateTime;
+
+/// Column names. The first eight are the legacy layout; the rest are added by
+/// this provider and are absent on rows older tools wrote.
+pub mod col {
+    pub const PARTITION_KEY: &str = "PartitionKey";
+    pub const ROW_KEY: &str = "RowKey";
+    pub const ID: &str = "id";
+    pub const AWS_MAIL: &str = "aws_mail";
+    pub const IN_USE: &str = "in_use";
+    pub const USER_MAIL: &str = "user_mail";
+    pub const ROOT_MAILBOX: &str = "root_mailbox";
+    pub const AWS_ACCOUNT_ID: &str = "aws_account_id";
+    pub const CLAIM_TOKEN: &str = "claim_token";
+    pub const CLAIM_KEY: &str = "claim_key";
+    pub const CLAIMED_AT: &str = "claimed_at";
+    pub const PURPOSE: &str = "purpose";
+    pub const STATUS: &str = "status";
+    pub const REUSABLE_AFTER: &str = "reusable_after";
+}
+
+/// The values written to the `status` column.
+pub(crate) mod status_value {
+    pub const FREE: &str = "free";
+    pub const CLAIMED: &str = "claimed";
+    pub const QUARANTINED: &str = "quarantined";
+    pub const RETIRED: &str = "retired";
+}
+
+/// The `$select` list used when reading rows: all columns the store understands.
+pub(crate) const SELECT_ALL_KNOWN: &str = "PartitionKey,RowKey,id,aws_mail,in_use,user_mail,\
+root_mailbox,aws_account_id,claim_token,claim_key,claimed_at,purpose,status,reusable_after";
+
+/// Where an alias stands, derived from its columns.
+///
+/// `retired` and `quarantined` come from the `status` column; otherwise a row
+/// is free exactly when `in_use` is false, which is also how older tools read it.
+/// A claimed row without a claim token was claimed by an older tool.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum AliasStatus {
+    Free,
+    Claimed,
+    Quarantined,
+    Retired,
+}
+
+impl AliasStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            AliasStatus::Free => status_value::FREE,
+            AliasStatus::Claimed => status_value::CLAIMED,
+            AliasStatus::Quarantined => status_value::QUARANTINED,
+            AliasStatus::Retired => status_value::RETIRED,
+        }
+    }
+
+    /// Parses `free`, `claimed`, `quarantined` or `retired`.
+    pub fn parse(text: &str) -> Option<AliasStatus> {
+        match text {
+            status_value::FREE => Some(AliasStatus::Free),
+            status_value::CLAIMED => Some(AliasStatus::Claimed),
+            status_value::QUARANTINED => Some(AliasStatus::Quarantined),
+            status_value::RETIRED => Some(AliasStatus::Retired),
+            _ => None,
+        }
+    }
+}
+
+impl fmt::Display for AliasStatus {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// Proof of a claim: a random value written to the row when it is claimed.
+/// Release and update only touch a row that still carries it.
+#[derive(Clone, PartialEq, Eq, Hash)]
+pub struct ClaimToken(String);
+
+impl ClaimToken {
+    /// A fresh random token.
+    pub fn generate() -> ClaimToken {
+        ClaimToken(uuid::Uuid::new_v4().to_string())
+    }
+
+    /// Wraps a token read back from Terraform state. Empty strings are not tokens.
+    pub fn new(value: impl Into<String>) -> Option<ClaimToken> {
+        let value = value.into();
+        if value.trim().is_empty() {
+            None
+        } else {
+            Some(ClaimToken(value))
+        }
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for ClaimToken {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        // Not a credential, but enough to release an alias: keep it out of logs.
+        f.write_str("ClaimToken(<redacted>)")
+    }
+}
+
+/// One alias as read from the table.
+#[derive(Debug, Clone, PartialEq)]
+pub struct AliasRow {
+    pub partition_key: String,
+    /// The RowKey (a GUID), the alias's stable id.
+    pub id: String,
+    /// The alias address (`aws_mail`).
+    pub email: String,
+    pub in_use: bool,
+    /// Who asked for it (`user_mail`); empty when free.
+    pub owner: String,
+    /// The shared mailbox that receives its mail.
+    pub root_mailbox: String,
+    /// The AWS account using it; empty until linked.
+    pub aws_account_id: String,
+    pub purpose: String,
+    pub claim_token: Option<ClaimToken>,
+    pub claim_key: Option<String>,
+    pub claimed_at: Option<OffsetDateTime>,
+    pub reusable_after: Option<OffsetDateTime>,
+    pub status: AliasStatus,
+    pub(crate) etag: String,
+}
+
+impl AliasRow {
+    /// The row's ETag when it was read (changes on every write).
+    pub fn etag(&self) -> &str {
+        &self.etag
+    }
+
+    /// True when a quarantined row's waiting time is over.
+    pub fn quarantine_over(&self, now: OffsetDateTime) -> bool {
+        self.status == AliasStatus::Quarantined && self.reusable_after.is_some_and(|t| t <= now)
+    }
+
+    /// Reads a row from an entity as the service returns it (JSON with
+    /// `odata.etag`, or with the ETag given separately for point reads).
+    pub(crate) fn from_entity(
+        entity: &Map<String, Value>,
+        etag: Option<&str>,
+    ) -> Result<AliasRow, String> {
+        let etag = match etag {
+            Some(e) => e.to_owned(),
+            None => entity
+                .get("odata.etag")
+                .and_then(Value::as_str)
+                .ok_or("entity without odata.etag")?
+                .to_owned(),
+        };
+        let partition_key = str_col(entity, col::PARTITION_KEY);
+        let id = str_col(entity, col::ROW_KEY);
+        if id.is_empty() {
+            return Err("entity without RowKey".to_owned());
+        }
+        let in_use = bool_col(entity, col::IN_USE);
+        let status_text = str_col(entity, col::STATUS);
+        let status = match AliasStatus::parse(&status_text) {
+            Some(AliasStatus::Retired) => AliasStatus::Retired,
+            Some(AliasStatus::Quarantined) => AliasStatus::Quarantined,
+            _ if in_use => AliasStatus::Claimed,
+            _ => AliasStatus::Free,
+        };
+        Ok(AliasRow {
+            partition_key,
+            id,
+            email: str_col(entity, col::AWS_MAIL),
+            in_use,
+            owner: str_col(entity, col::USER_MAIL),
+            root_mailbox: str_col(entity, col::ROOT_MAILBOX),
+            aws_account_id: str_col(entity, col::AWS_ACCOUNT_ID),
+            purpose: str_col(entity, col::PURPOSE),
+            claim_token: ClaimToken::new(str_col(entity, col::CLAIM_TOKEN)),
+            claim_key: Some(str_col(entity, col::CLAIM_KEY)).filter(|k| !k.is_empty()),
+            claimed_at: time_col(entity, col::CLAIMED_AT),
+            reusable_after: time_col(entity, col::REUSABLE_AFTER),
+            status,
+            etag,
+        })
+    }
+
+    /// True when this row carries exactly this token.
+    pub fn held_by(&self, token: &ClaimToken) -> bool {
+        self.claim_token.as_ref() == Some(token)
+    }
+}
+
+fn str_col(entity: &Map<String, Value>, name: &str) -> String {
+    match entity.get(name) {
+        Some(Value::String(s)) => s.clone(),
+        Some(Value::Number(n)) => n.to_string(),
+        Some(Value::Bool(b)) => b.to_string(),
+        _ => String::new(),
+    }
+}
+
+/// `in_use` is a boolean in the documented layout; accept the string forms
+/// some scripts write too, so such rows are not mistaken for free ones.
+fn bool_col(entity: &Map<String, Value>, name: &str) -> bool {
+    match entity.get(name) {
+        Some(Value::Bool(b)) => *b,
+        Some(Value::String(s)) => !s.eq_ignore_ascii_case("false") && !s.is_empty(),
+        Some(Value::Number(n)) => n.as_i64() != Some(0),
+        _ => false,
+    }
+}
+
+fn time_col(entity: &Map<String, Value>, name: &str) -> Option<OffsetDateTime> {
+    entity
+        .get(name)
+        .and_then(Value::as_str)
+        .and_then(|s| OffsetDateTime::parse(s, &Rfc3339).ok())
+}
+
+/// Truncates to whole milliseconds, the precision stored by this provider, so
+/// a value returned after a write equals the value a later read gives.
+pub(crate) fn to_millis(t: OffsetDateTime) -> OffsetDateTime {
+    let t = t.to_offset(time::UtcOffset::UTC);
+    let nanos = t.nanosecond();
+    t.replace_nanosecond(nanos - nanos % 1_000_000).unwrap_or(t)
+}
+
+/// Inserts a `DateTime` property (millisecond precision) with its type
+/// annotation; returns the value as stored.
+pub(crate) fn put_time(
+    body: &mut Map<String, Value>,
+    name: &str,
+    t: OffsetDateTime,
+) -> OffsetDateTime {
+    let t = to_millis(t);
+    let text = t
+        .format(&Rfc3339)
+        .unwrap_or_else(|_| "1970-01-01T00:00:00Z".to_owned());
+    body.insert(format!("{name}@odata.type"), Value::from("Edm.DateTime"));
+    body.insert(name.to_owned(), Value::from(text));
+    t
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn entity(v: Value) -> Map<String, Value> {
+        match v {
+            Value::Object(m) => m,
+            _ => unreachable!(),
+        }
+    }
+
+    #[test]
+    fn legacy_rows_derive_free_and_claimed() {
+        let free =
+            entity(json!({"PartitionKey":"root","RowKey":"a","in_use":false,"odata.etag":"e"}));
+        let row = AliasRow::from_entity(&free, None).expect("row");
+        assert_eq!(row.status, AliasStatus::Free);
+        assert_eq!(row.claim_token, None);
+        let taken =
+            entity(json!({"PartitionKey":"root","RowKey":"a","in_use":true,"user_mail":"x"}));
+        let row = AliasRow::from_entity(&taken, Some("e2")).expect("row");
+        assert_eq!(row.status, AliasStatus::Claimed);
+        assert_eq!(row.etag(), "e2");
+    }
+
+    #[test]
+    fn status_column_wins_for_retired_and_quarantined() {
+        let retired =
+            entity(json!({"RowKey":"a","in_use":false,"status":"retired","odata.etag":"e"}));
+        assert_eq!(
+            AliasRow::from_entity(&retired, None).expect("row").status,
+            AliasStatus::Retired
+        );
+        let q = entity(json!({"RowKey":"a","in_use":true,"status":"quarantined",
+            "reusable_after":"2000-01-01T00:00:00Z","odata.etag":"e"}));
+        let row = AliasRow::from_entity(&q, None).expect("row");
+        assert_eq!(row.status, AliasStatus::Quarantined);
+        assert!(row.quarantine_over(OffsetDateTime::now_utc()));
+        // A released row keeps status "free" while in_use=false.
+        let freed = entity(json!({"RowKey":"a","in_use":true,"status":"free","odata.etag":"e"}));
+        assert_eq!(
+            AliasRow::from_entity(&freed, None).expect("row").status,
+            AliasStatus::Claimed,
+            "in_use=true always means not free, whatever the status column says"
+        );
+    }
+
+    #[test]
+    fn string_in_use_is_not_mistaken_for_free() {
+        let s = entity(json!({"RowKey":"a","in_use":"True","odata.etag":"e"}));
+        assert_eq!(
+            AliasRow::from_entity(&s, None).expect("row").status,
+            AliasStatus::Claimed
+        );
+    }
+
+    #[test]
+    fn claim_token_debug_is_redacted() {
+        let t = ClaimToken::generate();
+        assert!(!format!("{t:?}").contains(t.as_str()));
+        assert_eq!(ClaimToken::new("  "), None);
+    }
+}

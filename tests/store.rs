@@ -1101,3 +1101,100 @@ async fn sas_tokens_work_and_missing_permissions_are_explained() {
     assert!(sig.len() > 20);
     assert!(!text.contains(sig), "{text}");
 }
+
+/// A TCP proxy in front of Azurite that forwards everything but holds back the
+/// response to the MERGE requests whose 1-based numbers are in `delayed`, so the
+/// write lands in the table while the client times out and retries it.
+async fn slow_merge_proxy(upstream_port: u16, delayed: &'static [usize]) -> u16 {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let port = listener.local_addr().expect("addr").port();
+    let merges = Arc::new(AtomicUsize::new(0));
+    tokio::spawn(async move {
+        while let Ok((client, _)) = listener.accept().await {
+            let merges = Arc::clone(&merges);
+            tokio::spawn(async move {
+                let Ok(server) = tokio::net::TcpStream::connect(("127.0.0.1", upstream_port)).await
+                else {
+                    return;
+                };
+                let (mut cr, mut cw) = client.into_split();
+                let (mut sr, mut sw) = server.into_split();
+                let hold = Arc::new(std::sync::atomic::AtomicBool::new(false));
+                let hold_up = Arc::clone(&hold);
+                tokio::spawn(async move {
+                    let mut buf = vec![0u8; 65536];
+                    while let Ok(n) = cr.read(&mut buf).await {
+                        if n == 0 {
+                            return;
+                        }
+                        if buf[..n].starts_with(b"MERGE ") {
+                            let number = merges.fetch_add(1, Ordering::SeqCst) + 1;
+                            if delayed.contains(&number) {
+                                hold_up.store(true, Ordering::SeqCst);
+                            }
+                        }
+                        if sw.write_all(&buf[..n]).await.is_err() {
+                            return;
+                        }
+                    }
+                });
+                let mut buf = vec![0u8; 65536];
+                while let Ok(n) = sr.read(&mut buf).await {
+                    if n == 0 {
+                        return;
+                    }
+                    if hold.load(Ordering::SeqCst) {
+                        tokio::time::sleep(Duration::from_secs(2)).await;
+                    }
+                    if cw.write_all(&buf[..n]).await.is_err() {
+                        return;
+                    }
+                }
+            });
+        }
+    });
+    port
+}
+
+#[tokio::test]
+async fn a_timed_out_write_that_landed_is_recognised_not_repeated() {
+    let direct = pool("ambiguous").await;
+    direct.seed("m", "corp.example", 5).await.expect("seed");
+    let port = slow_merge_proxy(azurite::shared().port(), &[1, 3]).await;
+    let mut config = StoreConfig::emulator(
+        format!("http://127.0.0.1:{port}/{}", azurite::ACCOUNT),
+        direct.table_name(),
+    );
+    config.retry = RetryBudget {
+        total: Duration::from_secs(20),
+        per_request: Duration::from_millis(700),
+        initial_backoff: Duration::from_millis(10),
+        max_backoff: Duration::from_millis(50),
+    };
+    let pool = AliasPool::connect(&config).expect("connect");
+    // The first merge lands but its answer is late; the retry gets 412 from our
+    // own write. The claim must recognise its token instead of taking a second row.
+    let claimed = pool.claim(&req("slow")).await.expect("claim");
+    let held: Vec<_> = direct
+        .list(&AliasFilter {
+            status: Some(AliasStatus::Claimed),
+            ..Default::default()
+        })
+        .await
+        .expect("list");
+    assert_eq!(held.len(), 1, "exactly one alias claimed");
+    assert_eq!(held[0].id, claimed.alias.id);
+    assert!(held[0].held_by(&claimed.token));
+    assert!(pool.conflict_count() >= 1, "the retry saw 412");
+    // Same for release: the late answer must still report Released.
+    let outcome = pool
+        .release(&claimed.alias.id, &claimed.token, ReleasePolicy::Release)
+        .await
+        .expect("release");
+    assert_eq!(outcome, ReleaseOutcome::Released);
+    assert_eq!(direct.stats(None).await.expect("stats").all.free, 5);
+}

@@ -45,7 +45,9 @@ pub struct ClaimRequest {
     pub purpose: String,
     /// Only take an alias of this shared mailbox (`root_mailbox`).
     pub mailbox: Option<String>,
-    /// Idempotency key: a claim with a key that already holds an alias returns it.
+    /// Idempotency key: a claim with a key that already holds an alias returns
+    /// it (one extra query). It makes a retried claim safe; two claims with the
+    /// same key running at the same moment are not merged into one.
     pub claim_key: Option<String>,
 }
 

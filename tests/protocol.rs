@@ -71,6 +71,38 @@ async fn serves_over_mtls_and_exits_zero_on_shutdown() {
     assert!(attr("access_key").expect("access_key").sensitive);
     assert!(attr("storage_account").is_some() && attr("use_emulator").is_some());
 
+    // Protocol 6.9 resource identity: rootmail_alias is identified by its e-mail.
+    let identities = provider
+        .get_resource_identity_schemas(tf::get_resource_identity_schemas::Request {})
+        .await
+        .expect("GetResourceIdentitySchemas")
+        .into_inner();
+    let alias_identity = &identities.identity_schemas["rootmail_alias"];
+    assert_eq!(alias_identity.identity_attributes.len(), 1);
+    assert_eq!(alias_identity.identity_attributes[0].name, "email");
+    assert!(alias_identity.identity_attributes[0].required_for_import);
+
+    // Features this provider does not offer answer with a diagnostic, not a crash.
+    let moved = provider
+        .move_resource_state(tf::move_resource_state::Request::default())
+        .await
+        .expect("MoveResourceState")
+        .into_inner();
+    assert!(moved.diagnostics[0].summary.contains("not supported"));
+    let function = provider
+        .call_function(tf::call_function::Request {
+            name: "nope".into(),
+            arguments: vec![],
+        })
+        .await
+        .expect("CallFunction")
+        .into_inner();
+    assert!(function
+        .error
+        .expect("function error")
+        .text
+        .contains("nope"));
+
     // The provider block's type, to encode configurations the way Terraform does.
     let config_type = rootmail::provider::config::schema().value_type();
     let config = |pairs: &[(&str, Value)]| {

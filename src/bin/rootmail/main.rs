@@ -39,7 +39,7 @@ Secrets are read only from environment variables, never from flags:
   ROOTMAIL_PARTITION_KEY, ROOTMAIL_USE_EMULATOR, ARM_TENANT_ID, ARM_CLIENT_ID,
   ARM_USE_OIDC, ARM_USE_MSI, ARM_USE_CLI, ARM_USE_AZUREAD.
 
-Exit codes: 0 success, 1 error, 2 `pool stats --min-free` alert,
+Exit codes: 0 success, 1 error (also usage errors), 2 `pool stats --min-free` alert,
 3 refused because the alias changed or is held by another claim.";
 
 /// Admin tool for the pool of AWS root-user e-mail aliases kept in an Azure Table.
@@ -77,7 +77,18 @@ pub enum Outcome {
 pub struct Refused(pub String);
 
 fn main() -> ExitCode {
-    let cli = Cli::parse();
+    // Usage errors exit 1 (not clap's 2, which means "pool running low" here).
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => {
+            let _ = e.print();
+            return if e.use_stderr() {
+                ExitCode::from(1)
+            } else {
+                ExitCode::SUCCESS
+            };
+        }
+    };
     init_logging();
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)

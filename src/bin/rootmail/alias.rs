@@ -1,0 +1,506 @@
+//! `rootmail alias …`: one alias at a time. `show` prints a row; `release`,
+//! `retire` and `link` are manual fixes that read the row, show it, ask for
+//! confirmation, and then write only if the row is still what was shown:
+//! the claim token read at show time (or given with `--token`) must still
+//! hold the alias, so a concurrent claim is never released or changed.
+//!
+//! Rows claimed by older tools carry no claim token. For those the row's
+//! ETag is checked again just before writing; a release or retire then
+//! adopts the alias (the store gives it a fresh token, ETag-conditionally)
+//! and releases it with that token, and if the adopted row no longer matches
+//! what was shown, nothing more is written and the difference is reported.
+//! A link of such a row goes by address and leaves it tokenless.
+
+use std::io::{BufRead, IsTerminal, Write};
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+use anyhow::{bail, Context};
+use clap::{Args, Subcommand};
+use rootmail::store::{
+    AdoptRequest, AliasPool, AliasRow, AliasStatus, ClaimToken, LinkTarget, ReleaseOutcome,
+    ReleasePolicy, StoreError,
+};
+use serde_json::json;
+
+use crate::pool::{format_time, row_json};
+use crate::Refused;
+
+#[derive(Debug, Subcommand)]
+pub enum AliasCommand {
+    /// Prints one alias (with `--json`, including its claim token).
+    #[command(after_help = "Example:\n  rootmail alias show aws_1234@company.com --json")]
+    Show(ShowArgs),
+    /// Gives a claimed alias back to the pool (free at once, or quarantined).
+    #[command(
+        after_help = "Examples:\n  rootmail alias release aws_1234@company.com\n  \
+        rootmail alias release aws_1234@company.com --quarantine-days 90\n  \
+        rootmail alias release aws_1234@company.com --token \"$TOKEN\" --yes   # scripts"
+    )]
+    Release(ReleaseArgs),
+    /// Takes an alias out of circulation for good (e.g. its AWS account is closed).
+    #[command(after_help = "Example:\n  rootmail alias retire aws_1234@company.com")]
+    Retire(ChangeArgs),
+    /// Records the AWS account that uses a claimed alias.
+    #[command(
+        after_help = "Example:\n  rootmail alias link aws_1234@company.com --account \
+        123456789012"
+    )]
+    Link(LinkArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct ShowArgs {
+    /// The alias address.
+    pub email: String,
+    /// Print JSON.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct ChangeArgs {
+    /// The alias address.
+    pub email: String,
+    /// Only act if the alias carries exactly this claim token (for scripts;
+    /// without it, the token read when the alias is shown is used).
+    #[arg(long, value_name = "TOKEN")]
+    pub token: Option<String>,
+    /// Do not ask for confirmation (required when stdin is not a terminal).
+    #[arg(long, short = 'y')]
+    pub yes: bool,
+    /// Print the result as JSON (the row is then shown on stderr).
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct ReleaseArgs {
+    #[command(flatten)]
+    pub change: ChangeArgs,
+    /// Quarantine the alias for this many days instead of freeing it at once
+    /// (AWS keeps a closed account's root address reserved for 90 days).
+    #[arg(long, value_name = "DAYS", value_parser = clap::value_parser!(u32).range(1..=3650))]
+    pub quarantine_days: Option<u32>,
+}
+
+#[derive(Debug, Args)]
+pub struct LinkArgs {
+    #[command(flatten)]
+    pub change: ChangeArgs,
+    /// The 12-digit AWS account id.
+    #[arg(long, value_name = "ACCOUNT_ID")]
+    pub account: String,
+}
+
+pub async fn run(store: &AliasPool, command: AliasCommand) -> anyhow::Result<()> {
+    match command {
+        AliasCommand::Show(args) => show(store, &args).await,
+        AliasCommand::Release(args) => {
+            let policy = match args.quarantine_days {
+                Some(days) => ReleasePolicy::Quarantine { days },
+                None => ReleasePolicy::Release,
+            };
+            give_back(store, &args.change, policy).await
+        }
+        AliasCommand::Retire(args) => give_back(store, &args, ReleasePolicy::Retire).await,
+        AliasCommand::Link(args) => link(store, &args).await,
+    }
+}
+
+async fn find(store: &AliasPool, email: &str) -> anyhow::Result<AliasRow> {
+    match store.find_by_email(email).await {
+        Ok(Some(row)) => Ok(row),
+        Ok(None) => bail!(
+            "no alias with address `{email}` in table `{}`",
+            store.table_name()
+        ),
+        Err(e) => Err(e).with_context(|| format!("cannot read alias `{email}`")),
+    }
+}
+
+async fn show(store: &AliasPool, args: &ShowArgs) -> anyhow::Result<()> {
+    let row = find(store, &args.email).await?;
+    if args.json {
+        println!("{}", serde_json::to_string_pretty(&row_json(&row, true))?);
+    } else {
+        print!("{}", describe(&row));
+    }
+    Ok(())
+}
+
+/// The row as a short labelled text.
+fn describe(row: &AliasRow) -> String {
+    let or = |s: &str, none: &str| {
+        if s.is_empty() {
+            none.to_owned()
+        } else {
+            s.to_owned()
+        }
+    };
+    let token = match (&row.claim_token, row.status) {
+        (Some(_), _) => "present (claimed through rootmail)",
+        (None, AliasStatus::Claimed) => "none (claimed by an older tool)",
+        (None, _) => "none",
+    };
+    let mut text = format!(
+        "email:          {}\nid:             {}\nstatus:         {}\nmailbox:        {}\n\
+         owner:          {}\naws account:    {}\n",
+        row.email,
+        row.id,
+        row.status,
+        or(&row.root_mailbox, "-"),
+        or(&row.owner, "-"),
+        or(&row.aws_account_id, "(not linked)"),
+    );
+    if !row.purpose.is_empty() {
+        text.push_str(&format!("purpose:        {}\n", row.purpose));
+    }
+    if row.claimed_at.is_some() {
+        text.push_str(&format!(
+            "claimed at:     {}\n",
+            format_time(row.claimed_at)
+        ));
+    }
+    if row.reusable_after.is_some() {
+        text.push_str(&format!(
+            "reusable after: {}\n",
+            format_time(row.reusable_after)
+        ));
+    }
+    text.push_str(&format!("claim token:    {token}\n"));
+    text
+}
+
+/// How a change will be made.
+enum Plan {
+    /// Nothing to do; the message says why.
+    Nothing(String),
+    /// The row holds this token; write with it.
+    WithToken(ClaimToken),
+    /// The row has no token (an older tool's claim, or a free row): adopt it
+    /// first, then write with the new token.
+    AdoptFirst,
+}
+
+fn verb(policy: ReleasePolicy) -> &'static str {
+    match policy {
+        ReleasePolicy::Release => "release",
+        ReleasePolicy::Quarantine { .. } => "quarantine",
+        ReleasePolicy::Retire => "retire",
+    }
+}
+
+fn plan_give_back(row: &AliasRow, policy: ReleasePolicy) -> anyhow::Result<Plan> {
+    let retire = policy == ReleasePolicy::Retire;
+    Ok(match row.status {
+        AliasStatus::Free if retire => Plan::AdoptFirst,
+        AliasStatus::Free => Plan::Nothing(format!("{} is already free", row.email)),
+        AliasStatus::Claimed => match &row.claim_token {
+            Some(t) => Plan::WithToken(t.clone()),
+            None => Plan::AdoptFirst,
+        },
+        AliasStatus::Quarantined => bail!(
+            "{} is quarantined until {}; it becomes claimable again then. Quarantined aliases \
+             carry no claim, so they cannot be {}d here",
+            row.email,
+            format_time(row.reusable_after),
+            verb(policy)
+        ),
+        AliasStatus::Retired if retire => {
+            Plan::Nothing(format!("{} is already retired", row.email))
+        }
+        AliasStatus::Retired => bail!(
+            "{} is retired: retired aliases are never handed out again",
+            row.email
+        ),
+    })
+}
+
+/// Checks `--token` against the plan.
+fn check_token(row: &AliasRow, plan: &Plan, expected: Option<&str>) -> anyhow::Result<()> {
+    let Some(expected) = expected else {
+        return Ok(());
+    };
+    match plan {
+        Plan::WithToken(t) if t.as_str() == expected => Ok(()),
+        Plan::WithToken(_) => Err(Refused(format!(
+            "{} is held by a different claim than --token names; nothing was changed",
+            row.email
+        ))
+        .into()),
+        _ => Err(Refused(format!(
+            "{} carries no claim token (status {}), so it is not held by --token; nothing was \
+             changed",
+            row.email, row.status
+        ))
+        .into()),
+    }
+}
+
+/// Shows the row where the user sees it: stdout, or stderr when stdout is JSON.
+fn display(row: &AliasRow, json: bool) {
+    if json {
+        eprint!("{}", describe(row));
+    } else {
+        print!("{}", describe(row));
+        let _ = std::io::stdout().flush();
+    }
+}
+
+/// Asks on the terminal unless `--yes`; refuses without a terminal.
+fn confirm(question: &str, yes: bool) -> anyhow::Result<()> {
+    if yes {
+        return Ok(());
+    }
+    let stdin = std::io::stdin();
+    if !stdin.is_terminal() {
+        bail!(
+            "refusing to {question} without confirmation: standard input is not a terminal; \
+             pass --yes to confirm (nothing was changed)"
+        );
+    }
+    eprint!("{question}? [y/N] ");
+    let _ = std::io::stderr().flush();
+    let mut answer = String::new();
+    stdin
+        .lock()
+        .read_line(&mut answer)
+        .context("cannot read the answer")?;
+    match answer.trim().to_ascii_lowercase().as_str() {
+        "y" | "yes" => Ok(()),
+        _ => bail!("not confirmed; nothing was changed"),
+    }
+}
+
+/// Test hook, for the race between showing a row and writing it: when
+/// ROOTMAIL_TEST_HOLD_BEFORE_WRITE names a file, create `<file>.ready` and
+/// wait (up to 60 s) until `<file>` exists before writing.
+async fn test_hold() -> anyhow::Result<()> {
+    let Some(path) = std::env::var_os("ROOTMAIL_TEST_HOLD_BEFORE_WRITE") else {
+        return Ok(());
+    };
+    let path = PathBuf::from(path);
+    let mut ready = path.clone().into_os_string();
+    ready.push(".ready");
+    std::fs::write(&ready, b"").context("test hook: cannot write the ready file")?;
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while !path.exists() {
+        if Instant::now() > deadline {
+            bail!("test hook: {} did not appear within 60 s", path.display());
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    Ok(())
+}
+
+/// For a row without a token: checks it is unchanged since it was shown,
+/// adopts it, and checks the adopted row is still the one shown.
+async fn adopt_shown(store: &AliasPool, shown: &AliasRow) -> anyhow::Result<ClaimToken> {
+    let current = store
+        .get(&shown.id)
+        .await
+        .context("cannot re-read the alias")?;
+    let Some(current) = current else {
+        return Err(Refused(format!("{} was deleted meanwhile", shown.email)).into());
+    };
+    if current.etag() != shown.etag() {
+        return Err(Refused(format!(
+            "{} changed since it was shown (now {}, owner `{}`); nothing was changed, run the \
+             command again to see its current state",
+            shown.email, current.status, current.owner
+        ))
+        .into());
+    }
+    let adopted = match store
+        .adopt(&AdoptRequest {
+            email: shown.email.clone(),
+            owner: None,
+            purpose: None,
+        })
+        .await
+    {
+        Ok(a) => a,
+        Err(e @ StoreError::WrongStatus { .. }) => {
+            return Err(Refused(format!("{e}; nothing was changed")).into())
+        }
+        Err(e) => return Err(e).context("cannot take over the alias"),
+    };
+    if adopted.existing {
+        return Err(Refused(format!(
+            "{} was claimed through rootmail meanwhile (it now carries a claim token); nothing \
+             was changed",
+            shown.email
+        ))
+        .into());
+    }
+    let a = &adopted.alias;
+    if a.id != shown.id || a.owner != shown.owner || a.aws_account_id != shown.aws_account_id {
+        return Err(Refused(format!(
+            "{} changed just before it was written (owner `{}`, account `{}`); it was given a \
+             claim token but nothing else was changed; check it with `rootmail alias show`",
+            shown.email, a.owner, a.aws_account_id
+        ))
+        .into());
+    }
+    Ok(adopted.token)
+}
+
+async fn give_back(
+    store: &AliasPool,
+    args: &ChangeArgs,
+    policy: ReleasePolicy,
+) -> anyhow::Result<()> {
+    let row = find(store, &args.email).await?;
+    display(&row, args.json);
+    let plan = plan_give_back(&row, policy)?;
+    check_token(&row, &plan, args.token.as_deref())?;
+    if let Plan::Nothing(why) = &plan {
+        report(args.json, &row, "unchanged", why);
+        return Ok(());
+    }
+    let question = match policy {
+        ReleasePolicy::Release => format!("release {} (free for anyone at once)", row.email),
+        ReleasePolicy::Quarantine { days } => {
+            format!("release {} into quarantine for {days} days", row.email)
+        }
+        ReleasePolicy::Retire => format!("retire {} for good", row.email),
+    };
+    confirm(&question, args.yes)?;
+    test_hold().await?;
+    let token = match plan {
+        Plan::WithToken(t) => t,
+        Plan::AdoptFirst => adopt_shown(store, &row).await?,
+        Plan::Nothing(_) => unreachable!("handled above"),
+    };
+    let outcome = store
+        .release(&row.id, &token, policy)
+        .await
+        .context("cannot release the alias")?;
+    let (name, message) = match outcome {
+        ReleaseOutcome::Released => ("released", format!("released {}: free again", row.email)),
+        ReleaseOutcome::Quarantined { reusable_after } => (
+            "quarantined",
+            format!(
+                "released {} into quarantine until {}",
+                row.email,
+                format_time(Some(reusable_after))
+            ),
+        ),
+        ReleaseOutcome::Retired => (
+            "retired",
+            format!("retired {}: it is never handed out again", row.email),
+        ),
+        ReleaseOutcome::NotHeld { status } => {
+            return Err(Refused(format!(
+                "{} changed since it was shown: it is now {status} and no longer held by the \
+                 claim that was shown; nothing was changed",
+                row.email
+            ))
+            .into())
+        }
+        ReleaseOutcome::Missing => {
+            return Err(Refused(format!("{} was deleted meanwhile", row.email)).into())
+        }
+    };
+    let after = store.get(&row.id).await.ok().flatten().unwrap_or(row);
+    report(args.json, &after, name, &message);
+    Ok(())
+}
+
+async fn link(store: &AliasPool, args: &LinkArgs) -> anyhow::Result<()> {
+    let account = args.account.trim();
+    if !(account.len() == 12 && account.chars().all(|c| c.is_ascii_digit())) {
+        bail!("--account `{account}` is not a 12-digit AWS account id");
+    }
+    let change = &args.change;
+    let row = find(store, &change.email).await?;
+    display(&row, change.json);
+    if row.status != AliasStatus::Claimed {
+        bail!(
+            "{} is {}: only claimed aliases can be linked to an AWS account",
+            row.email,
+            row.status
+        );
+    }
+    let plan = if row.aws_account_id == account {
+        Plan::Nothing(format!("{} is already linked to {account}", row.email))
+    } else if !row.aws_account_id.is_empty() {
+        bail!(
+            "{} is already linked to AWS account {}; it is not changed to {account}",
+            row.email,
+            row.aws_account_id
+        );
+    } else {
+        match &row.claim_token {
+            Some(t) => Plan::WithToken(t.clone()),
+            None => Plan::AdoptFirst,
+        }
+    };
+    check_token(&row, &plan, change.token.as_deref())?;
+    if let Plan::Nothing(why) = &plan {
+        report(change.json, &row, "unchanged", why);
+        return Ok(());
+    }
+    confirm(
+        &format!("link {} to AWS account {account}", row.email),
+        change.yes,
+    )?;
+    test_hold().await?;
+    let target = match plan {
+        Plan::WithToken(token) => LinkTarget::Claim {
+            alias_id: row.id.clone(),
+            token,
+        },
+        // An older tool's claim: keep it tokenless (older tools keep
+        // working with it) and link by address, after checking the row is
+        // still the one shown.
+        Plan::AdoptFirst => {
+            let current = store
+                .get(&row.id)
+                .await
+                .context("cannot re-read the alias")?;
+            match current {
+                Some(c) if c.etag() == row.etag() => LinkTarget::Email(row.email.clone()),
+                _ => {
+                    return Err(Refused(format!(
+                        "{} changed since it was shown; nothing was changed",
+                        row.email
+                    ))
+                    .into())
+                }
+            }
+        }
+        Plan::Nothing(_) => unreachable!("handled above"),
+    };
+    let linked = match store.link_account(&target, account).await {
+        Ok(r) => r,
+        Err(e @ (StoreError::NotHeld { .. } | StoreError::WrongStatus { .. })) => {
+            return Err(Refused(format!(
+                "{} changed since it was shown ({e}); nothing was changed",
+                row.email
+            ))
+            .into())
+        }
+        Err(e) => return Err(e).context("cannot link the alias"),
+    };
+    report(
+        change.json,
+        &linked,
+        "linked",
+        &format!("linked {} to AWS account {account}", linked.email),
+    );
+    Ok(())
+}
+
+fn report(json: bool, row: &AliasRow, outcome: &str, message: &str) {
+    if json {
+        let doc = json!({ "outcome": outcome, "message": message, "alias": row_json(row, false) });
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&doc).unwrap_or_else(|_| doc.to_string())
+        );
+    } else {
+        println!("{message}");
+    }
+}

@@ -1,0 +1,149 @@
+//! `rootmail`: the admin command line for the alias pool. It fills the pool
+//! (generate the Exchange script, import aliases), shows how it stands
+//! (stats, list, orphaned claims) and makes careful manual fixes to single
+//! aliases (release, retire, link), all through `rootmail::store`.
+
+mod address;
+mod alias;
+mod connection;
+mod duration;
+mod generate;
+mod import;
+mod pool;
+
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+use connection::ConnectionArgs;
+
+const EXAMPLES: &str = "\
+Examples:
+  # Local pool in Azurite
+  export ROOTMAIL_TABLE_ENDPOINT=http://127.0.0.1:10002/devstoreaccount1 ROOTMAIL_USE_EMULATOR=true
+  rootmail pool generate --mailbox comp003@company.com --domain company.com --count 300 --out new
+  #   ... run new/add-aliases.ps1 in Exchange Online PowerShell, then:
+  rootmail pool import --create-table new/aliases.csv
+  rootmail pool stats --min-free 50          # exit code 2 when fewer than 50 are free
+  rootmail pool list --unlinked-for 7d       # claims never linked to an AWS account
+  rootmail alias show aws_1234@company.com
+
+  # A real storage account with Azure AD (az login)
+  rootmail --storage-account mystorage --use-cli pool stats --json
+
+Secrets are read only from environment variables, never from flags:
+  AZURE_STORAGE_CONNECTION_STRING, ARM_ACCESS_KEY / AZURE_STORAGE_KEY,
+  ARM_SAS_TOKEN / AZURE_STORAGE_SAS_TOKEN, ARM_CLIENT_SECRET, ARM_OIDC_TOKEN
+  (or ARM_OIDC_TOKEN_FILE_PATH). Other settings also fall back to
+  AZURE_STORAGE_ACCOUNT, ROOTMAIL_TABLE_ENDPOINT, ROOTMAIL_TABLE_NAME,
+  ROOTMAIL_PARTITION_KEY, ROOTMAIL_USE_EMULATOR, ARM_TENANT_ID, ARM_CLIENT_ID,
+  ARM_USE_OIDC, ARM_USE_MSI, ARM_USE_CLI, ARM_USE_AZUREAD.
+
+Exit codes: 0 success, 1 error (also usage errors), 2 `pool stats --min-free` alert,
+3 refused because the alias changed or is held by another claim.";
+
+/// Admin tool for the pool of AWS root-user e-mail aliases kept in an Azure Table.
+#[derive(Debug, Parser)]
+#[command(name = "rootmail", version, about, after_help = EXAMPLES)]
+struct Cli {
+    #[command(flatten)]
+    connection: ConnectionArgs,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// The pool as a whole: statistics, listing, filling it.
+    #[command(subcommand)]
+    Pool(pool::PoolCommand),
+    /// One alias: show it, or fix it by hand.
+    #[command(subcommand)]
+    Alias(alias::AliasCommand),
+}
+
+/// How a command ended when it did not simply succeed or fail.
+#[derive(Debug)]
+pub enum Outcome {
+    Success,
+    /// `pool stats --min-free` found too few free aliases.
+    Alert,
+}
+
+/// A deliberate refusal because the alias is not in the state that was shown
+/// or asserted; exits with code 3 so scripts can tell it from other errors.
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct Refused(pub String);
+
+fn main() -> ExitCode {
+    // Usage errors exit 1 (not clap's 2, which means "pool running low" here).
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => {
+            let _ = e.print();
+            return if e.use_stderr() {
+                ExitCode::from(1)
+            } else {
+                ExitCode::SUCCESS
+            };
+        }
+    };
+    init_logging();
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("error: cannot start the async runtime: {e}");
+            return ExitCode::from(1);
+        }
+    };
+    let result = runtime.block_on(run(cli));
+    match result {
+        Ok(Outcome::Success) => ExitCode::SUCCESS,
+        Ok(Outcome::Alert) => ExitCode::from(2),
+        Err(e) => {
+            // Belt and braces: whatever an error chain carries, secrets from
+            // the environment are blanked before anything is printed.
+            let text = connection::scrub_secrets(&format!("{e:#}"));
+            eprintln!("error: {text}");
+            if e.downcast_ref::<Refused>().is_some() {
+                ExitCode::from(3)
+            } else {
+                ExitCode::from(1)
+            }
+        }
+    }
+}
+
+async fn run(cli: Cli) -> anyhow::Result<Outcome> {
+    match cli.command {
+        Command::Pool(pool::PoolCommand::Generate(args)) => {
+            // Writes files only: no connection needed.
+            generate::run(&args)?;
+            Ok(Outcome::Success)
+        }
+        Command::Pool(cmd) => {
+            let store = cli.connection.connect()?;
+            pool::run(&store, cmd).await
+        }
+        Command::Alias(cmd) => {
+            let store = cli.connection.connect()?;
+            alias::run(&store, cmd).await?;
+            Ok(Outcome::Success)
+        }
+    }
+}
+
+/// Logs go to stderr, quiet unless ROOTMAIL_LOG asks (e.g. `ROOTMAIL_LOG=debug`).
+fn init_logging() {
+    let filter = tracing_subscriber::EnvFilter::try_from_env("ROOTMAIL_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .try_init();
+}

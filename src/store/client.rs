@@ -371,6 +371,32 @@ impl TableIo {
         Ok(resp.etag.to_string())
     }
 
+    /// Replace (not merge) of the whole row by `body`, only if its ETag is
+    /// still `etag`: columns missing from `body` are removed. Returns the new ETag.
+    pub(crate) async fn replace_if_match(
+        &self,
+        row_key: &str,
+        body: &Entity,
+        etag: &str,
+    ) -> Result<String, Fail> {
+        if etag.is_empty() || etag == "*" {
+            return Err(StoreError::Protocol {
+                operation: "replace alias",
+                message: "refusing an unconditional write".to_owned(),
+            }
+            .into());
+        }
+        let client = self.partition.entity_client(escape_literal(row_key));
+        let condition = IfMatchCondition::Etag(Etag::from(etag.to_owned()));
+        let resp = self
+            .run("replace alias", || {
+                let c = client.update(body, condition.clone());
+                async move { c?.into_future().await }
+            })
+            .await?;
+        Ok(resp.etag.to_string())
+    }
+
     /// Inserts a new row; fails with `Fail::Conflict` when the key exists.
     pub(crate) async fn insert(&self, body: &Entity) -> Result<String, Fail> {
         let resp = self

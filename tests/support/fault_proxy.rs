@@ -34,6 +34,9 @@ pub enum Fault {
     DropResponse,
     /// Hold the request before forwarding until [`FaultProxy::resume`].
     Pause,
+    /// Like `DropResponse`, and from then on every request gets this status
+    /// (the write landed, then the service stayed unreachable).
+    DropResponseThenStatus(u16),
 }
 
 /// Which requests a rule applies to.
@@ -451,7 +454,10 @@ async fn serve_connection(client: TcpStream, shared: Arc<Shared>) {
                 }
                 shared.state.lock().expect("proxy state").paused_now -= 1;
             }
-            Fault::Pass | Fault::Delay(_) | Fault::DropResponse => {}
+            Fault::Pass
+            | Fault::Delay(_)
+            | Fault::DropResponse
+            | Fault::DropResponseThenStatus(_) => {}
         }
         // Forward, reconnecting when the upstream closed a kept-alive connection.
         if upstream.is_none() {
@@ -487,6 +493,14 @@ async fn serve_connection(client: TcpStream, shared: Arc<Shared>) {
             .is_some_and(|v| v.eq_ignore_ascii_case("close"));
         match fault {
             Fault::DropResponse => return,
+            Fault::DropResponseThenStatus(code) => {
+                shared.state.lock().expect("proxy state").rules = vec![Rule {
+                    target: Target::All,
+                    fault: Fault::Status(code),
+                    remaining: None,
+                }];
+                return;
+            }
             Fault::Delay(d) => tokio::time::sleep(d).await,
             _ => {}
         }

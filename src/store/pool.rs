@@ -343,6 +343,9 @@ impl AliasPool {
             let mut candidates: Vec<AliasRow> = page
                 .iter()
                 .filter_map(|e| AliasRow::from_entity(e, None).ok())
+                // A row without a usable address (missing or mistyped
+                // `aws_mail`) would hand out an empty e-mail: never claim it.
+                .filter(|r| r.email.contains('@'))
                 .filter(|r| match wanted {
                     AliasStatus::Free => r.status == AliasStatus::Free,
                     _ => r.quarantine_over(now),

@@ -179,7 +179,7 @@ fn config_error(e: &StoreError) -> Diagnostic {
     .find(|a| text.contains(a));
     let d = Diagnostic::error("Invalid rootmail provider configuration", text.clone());
     match attr {
-        Some(a) => d.at_attr(a),
+        Some(a) => config::at_setting(d, a),
         None => d.at_attr("storage_account"),
     }
 }

@@ -192,7 +192,19 @@ async fn legacy_rows_are_claimed_linked_released_and_keep_other_columns() {
     assert_eq!(raw["in_use"], json!(false));
     assert_eq!(raw_str(&raw, "user_mail"), "");
     assert_eq!(raw_str(&raw, "aws_account_id"), "");
-    assert_eq!(raw_str(&raw, "claim_token"), "");
+    for added in [
+        "claim_token",
+        "claim_key",
+        "claimed_at",
+        "purpose",
+        "status",
+        "reusable_after",
+    ] {
+        assert!(
+            raw.get(added).is_none(),
+            "a released row loses the column {added} the store added"
+        );
+    }
     assert_eq!(
         raw_str(&raw, "cost_center"),
         "CC-7",

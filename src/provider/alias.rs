@@ -21,7 +21,7 @@ The alias stays claimed while this resource exists; on destroy it is released (f
 quarantined (kept out of the pool for `quarantine_days`) or retired, as `on_destroy` says.\n\n\
 Set `claim_key` to something unique per account (for example the account name): if an apply is \
 interrupted after the table was written but before Terraform saved its state, the next apply gets \
-the same alias back instead of claiming a second one.";
+the same alias back instead of claiming a second one.\n\n### Recommended use of `claim_key`\n\n- Make it unique per alias and stable across applies, e.g. `\"${var.account_name}\"` or `\"${var.account_name}-${count.index}\"`; never reuse one key for two resources, or they share an alias.\n- Without it, a claim whose response was lost (network failure, the provider killed mid-apply) leaves the alias claimed with no resource owning it. Such orphans are listed by the `rootmail_aliases` data source with `status = \"claimed\"` (compare the list with `terraform state list`), and can be adopted with `terraform import` or released by hand.";
 
 /// Import section of the docs.
 pub const IMPORT_DOC: &str = "An alias that is already in use (for example one handed out by the old function app) \

@@ -40,6 +40,41 @@ pub fn schema() -> Schema {
     )
 }
 
+/// The provider attributes that hold secrets.
+pub const SECRET_ATTRIBUTES: [&str; 5] = [
+    "connection_string",
+    "access_key",
+    "sas_token",
+    "client_secret",
+    "oidc_token",
+];
+
+/// Attaches `d` to the setting `name`, unless it holds a secret: Terraform
+/// prints the source line of the attribute a diagnostic points at, which
+/// would show a secret written in the configuration. Those diagnostics name
+/// the attribute in their text instead.
+pub fn at_setting(d: Diagnostic, name: &str) -> Diagnostic {
+    if SECRET_ATTRIBUTES.contains(&name) {
+        d
+    } else {
+        d.at_attr(name)
+    }
+}
+
+trait AtNonSecret {
+    fn at_non_secret<'a>(self, names: impl Iterator<Item = &'a str>) -> Diagnostic;
+}
+
+impl AtNonSecret for Diagnostic {
+    /// Attaches to the first of `names` that holds no secret, if any.
+    fn at_non_secret<'a>(self, mut names: impl Iterator<Item = &'a str>) -> Diagnostic {
+        match names.find(|n| !SECRET_ATTRIBUTES.contains(n)) {
+            Some(n) => self.at_attr(n),
+            None => self,
+        }
+    }
+}
+
 /// True when any attribute of the block is still unknown (it depends on a
 /// resource not created yet): then nothing can be checked or connected.
 pub fn has_unknowns(config: &Value) -> bool {
@@ -74,20 +109,20 @@ pub fn validate(config: &Value) -> Diagnostics {
     ] {
         if let Some(v) = text(config, name) {
             if v.trim().is_empty() {
-                d.push(Diagnostic::error("Empty value", format!("`{name}` is set to an empty string. Remove it to use the default or the environment, or give a value.")).at_attr(name));
+                d.push(at_setting(Diagnostic::error("Empty value", format!("`{name}` is set to an empty string. Remove it to use the default or the environment, or give a value.")), name));
             } else if v.len() > 8192 {
-                d.push(
+                d.push(at_setting(
                     Diagnostic::error(
                         "Value too long",
                         format!(
                             "`{name}` is {} characters long; at most 8192 are accepted.",
                             v.len()
                         ),
-                    )
-                    .at_attr(name),
-                );
+                    ),
+                    name,
+                ));
             } else if v.chars().any(char::is_control) {
-                d.push(Diagnostic::error("Control characters in value", format!("`{name}` contains control characters (such as a newline). Remove them.")).at_attr(name));
+                d.push(at_setting(Diagnostic::error("Control characters in value", format!("`{name}` contains control characters (such as a newline). Remove them.")), name));
             }
         }
     }
@@ -156,7 +191,7 @@ pub fn validate(config: &Value) -> Diagnostics {
                 "Conflicting authentication settings",
                 format!("Exactly one way to authenticate may be set, but {listed} are. Keep one of them."),
             )
-            .at_attr(methods[methods.len() - 1]),
+            .at_non_secret(methods.iter().rev().copied()),
         );
     }
     if ad_methods.len() > 1 {
@@ -176,8 +211,7 @@ pub fn validate(config: &Value) -> Diagnostics {
     if flag(config, "use_azuread") == Some(false) {
         if let Some(m) = ad_methods.first() {
             d.push(
-                Diagnostic::error("Azure AD method without Azure AD", format!("`{m}` is an Azure AD method, but `use_azuread` is false. Remove one of them."))
-                    .at_attr(*m),
+                at_setting(Diagnostic::error("Azure AD method without Azure AD", format!("`{m}` is an Azure AD method, but `use_azuread` is false. Remove one of them.")), m),
             );
         }
     }

@@ -106,9 +106,17 @@ impl Provider for RootmailProvider {
         }
         let mut settings = config::settings(cfg);
         if let Some(secs) = cfg.attr("retry_timeout_seconds").as_i64() {
+            let total = std::time::Duration::from_secs(secs.clamp(1, 3600) as u64);
+            let default = crate::store::RetryBudget::default();
             settings.retry = Some(crate::store::RetryBudget {
-                total: std::time::Duration::from_secs(secs.clamp(1, 3600) as u64),
-                ..Default::default()
+                total,
+                // A short budget still leaves room for retries after one
+                // request hangs: each attempt gets at most a third of it.
+                per_request: default
+                    .per_request
+                    .min(total / 3)
+                    .max(std::time::Duration::from_secs(1)),
+                ..default
             });
         }
         let resolved = match settings.resolve(&|k| std::env::var(k).ok()) {
@@ -171,7 +179,7 @@ fn config_error(e: &StoreError) -> Diagnostic {
     .find(|a| text.contains(a));
     let d = Diagnostic::error("Invalid rootmail provider configuration", text.clone());
     match attr {
-        Some(a) => d.at_attr(a),
+        Some(a) => config::at_setting(d, a),
         None => d.at_attr("storage_account"),
     }
 }

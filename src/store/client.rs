@@ -154,7 +154,32 @@ impl TableIo {
     /// Runs one table request with the retry policy: throttling (429/503), other
     /// 5xx, 408 and network errors/timeouts are retried with full-jitter
     /// exponential backoff until the total budget would be exceeded.
-    async fn run<T, F, Fut>(&self, operation: &'static str, mut attempt: F) -> Result<T, Fail>
+    async fn run<T, F, Fut>(&self, operation: &'static str, attempt: F) -> Result<T, Fail>
+    where
+        F: FnMut() -> Fut,
+        Fut: Future<Output = azure_core_legacy::Result<T>>,
+    {
+        self.run_with(operation, false, attempt).await
+    }
+
+    /// Like [`TableIo::run`] for writes: cancellation stops before an attempt
+    /// or during a backoff, but an attempt already sent is allowed to finish
+    /// (within the per-request limit), so a write that lands is also reported
+    /// to the caller instead of leaving a claim nobody knows about.
+    async fn run_write<T, F, Fut>(&self, operation: &'static str, attempt: F) -> Result<T, Fail>
+    where
+        F: FnMut() -> Fut,
+        Fut: Future<Output = azure_core_legacy::Result<T>>,
+    {
+        self.run_with(operation, true, attempt).await
+    }
+
+    async fn run_with<T, F, Fut>(
+        &self,
+        operation: &'static str,
+        finish_in_flight: bool,
+        mut attempt: F,
+    ) -> Result<T, Fail>
     where
         F: FnMut() -> Fut,
         Fut: Future<Output = azure_core_legacy::Result<T>>,
@@ -166,10 +191,21 @@ impl TableIo {
             if self.cancel.is_cancelled() {
                 return Err(StoreError::Cancelled { operation }.into());
             }
-            let outcome = tokio::select! {
-                biased;
-                _ = self.cancel.cancelled() => return Err(StoreError::Cancelled { operation }.into()),
-                r = tokio::time::timeout(self.budget.per_request, attempt()) => r,
+            // One hanging request must not outlast the whole budget.
+            let limit = self
+                .budget
+                .per_request
+                .min(self.budget.total.saturating_sub(start.elapsed()))
+                .max(Duration::from_millis(100));
+            let request = tokio::time::timeout(limit, attempt());
+            let outcome = if finish_in_flight {
+                request.await
+            } else {
+                tokio::select! {
+                    biased;
+                    _ = self.cancel.cancelled() => return Err(StoreError::Cancelled { operation }.into()),
+                    r = request => r,
+                }
             };
             let last = match outcome {
                 Ok(Ok(value)) => return Ok(value),
@@ -177,7 +213,7 @@ impl TableIo {
                     Classified::Retry(text) => text,
                     Classified::Final(fail) => return Err(fail),
                 },
-                Err(_) => format!("no response within {:?}", self.budget.per_request),
+                Err(_) => format!("no response within {limit:?}"),
             };
             let backoff = self.backoff(attempts);
             let elapsed = start.elapsed();
@@ -363,8 +399,34 @@ impl TableIo {
         let client = self.partition.entity_client(escape_literal(row_key));
         let condition = IfMatchCondition::Etag(Etag::from(etag.to_owned()));
         let resp = self
-            .run("merge alias", || {
+            .run_write("merge alias", || {
                 let c = client.merge(body, condition.clone());
+                async move { c?.into_future().await }
+            })
+            .await?;
+        Ok(resp.etag.to_string())
+    }
+
+    /// Replace (not merge) of the whole row by `body`, only if its ETag is
+    /// still `etag`: columns missing from `body` are removed. Returns the new ETag.
+    pub(crate) async fn replace_if_match(
+        &self,
+        row_key: &str,
+        body: &Entity,
+        etag: &str,
+    ) -> Result<String, Fail> {
+        if etag.is_empty() || etag == "*" {
+            return Err(StoreError::Protocol {
+                operation: "replace alias",
+                message: "refusing an unconditional write".to_owned(),
+            }
+            .into());
+        }
+        let client = self.partition.entity_client(escape_literal(row_key));
+        let condition = IfMatchCondition::Etag(Etag::from(etag.to_owned()));
+        let resp = self
+            .run_write("replace alias", || {
+                let c = client.update(body, condition.clone());
                 async move { c?.into_future().await }
             })
             .await?;
@@ -374,7 +436,7 @@ impl TableIo {
     /// Inserts a new row; fails with `Fail::Conflict` when the key exists.
     pub(crate) async fn insert(&self, body: &Entity) -> Result<String, Fail> {
         let resp = self
-            .run("insert alias", || {
+            .run_write("insert alias", || {
                 let b = self.table.insert::<&Entity, Entity>(body);
                 async move { b?.into_future().await }
             })

@@ -11,8 +11,10 @@
 //! `aws_account_id`. This store adds `claim_token`, `claim_key`, `claimed_at`
 //! (`Edm.DateTime`), `purpose`, `status` (`free`/`claimed`/`quarantined`/
 //! `retired`) and `reusable_after` (`Edm.DateTime`). It writes with Merge, so
-//! columns other tools wrote stay as they are; every ownership change is
-//! conditional on the row's ETag; anything not free keeps `in_use = true`.
+//! columns other tools wrote stay as they are, except that a plain release
+//! replaces the row without the added columns (other columns kept exactly),
+//! so a released row is the legacy row it was; every ownership change is
+//! conditional on the row's real ETag; anything not free keeps `in_use = true`.
 //!
 //! # Environment variables
 //! Explicit settings always win; for each unset setting the variables are

@@ -345,6 +345,9 @@ impl AliasPool {
             let mut candidates: Vec<AliasRow> = page
                 .iter()
                 .filter_map(|e| AliasRow::from_entity(e, None).ok())
+                // A row without a usable address (missing or mistyped
+                // `aws_mail`) would hand out an empty e-mail: never claim it.
+                .filter(|r| r.email.contains('@'))
                 .filter(|r| match wanted {
                     AliasStatus::Free => r.status == AliasStatus::Free,
                     _ => r.quarantine_over(now),
@@ -612,10 +615,13 @@ impl AliasPool {
         policy: ReleasePolicy,
     ) -> Result<ReleaseOutcome, StoreError> {
         let mut wrote_ambiguously = false;
+        validate_key("alias id", alias_id)?;
         for _ in 0..MAX_WRITE_ATTEMPTS {
-            let Some(row) = self.get(alias_id).await? else {
+            let Some((entity, etag)) = self.io.get(alias_id).await? else {
                 return Ok(ReleaseOutcome::Missing);
             };
+            let row = AliasRow::from_entity(&entity, Some(&etag))
+                .map_err(|m| protocol("release alias", m))?;
             if !row.held_by(token) {
                 if wrote_ambiguously && row.status == intended_status(policy) {
                     // Our earlier, timed-out write did land.
@@ -629,13 +635,8 @@ impl AliasPool {
             body.insert(col::CLAIM_KEY.into(), "".into());
             let mut reusable_after = None;
             match policy {
-                ReleasePolicy::Release => {
-                    body.insert(col::IN_USE.into(), Value::Bool(false));
-                    body.insert(col::USER_MAIL.into(), "".into());
-                    body.insert(col::AWS_ACCOUNT_ID.into(), "".into());
-                    body.insert(col::PURPOSE.into(), "".into());
-                    body.insert(col::STATUS.into(), status_value::FREE.into());
-                }
+                // Written as a whole-row replace below, not as this merge body.
+                ReleasePolicy::Release => {}
                 ReleasePolicy::Quarantine { days } => {
                     let until = now + time::Duration::days(i64::from(days));
                     body.insert(col::IN_USE.into(), Value::Bool(true));
@@ -647,7 +648,17 @@ impl AliasPool {
                     body.insert(col::STATUS.into(), status_value::RETIRED.into());
                 }
             }
-            match self.io.merge_if_match(&row.id, &body, &row.etag).await {
+            let written = match policy {
+                // A plain release puts the row back exactly in the legacy
+                // layout: the columns this store added go away, the rest stay.
+                ReleasePolicy::Release => {
+                    self.io
+                        .replace_if_match(&row.id, &released_entity(&entity), &row.etag)
+                        .await
+                }
+                _ => self.io.merge_if_match(&row.id, &body, &row.etag).await,
+            };
+            match written {
                 Ok(_) => {
                     tracing::debug!(alias_id, ?policy, "released alias");
                     return Ok(outcome_for(policy, reusable_after));
@@ -999,6 +1010,38 @@ impl AliasPool {
         e.insert(col::AWS_ACCOUNT_ID.into(), r.aws_account_id.clone().into());
         e
     }
+}
+
+/// The columns this store adds to legacy rows; a released row loses them.
+const ADDED_COLUMNS: [&str; 6] = [
+    col::CLAIM_TOKEN,
+    col::CLAIM_KEY,
+    col::CLAIMED_AT,
+    col::PURPOSE,
+    col::STATUS,
+    col::REUSABLE_AFTER,
+];
+
+/// The body that replaces a released row: every column as read (including
+/// other tools' columns and their type annotations) except the service's
+/// metadata and the columns this store added, with the legacy columns set free.
+fn released_entity(entity: &Entity) -> Entity {
+    let added = |name: &str| {
+        let base = name.strip_suffix("@odata.type").unwrap_or(name);
+        ADDED_COLUMNS.contains(&base) || base == "Timestamp"
+    };
+    let mut body: Entity = entity
+        .iter()
+        .filter(|(k, _)| !k.starts_with("odata.") && !added(k))
+        .map(|(k, v)| (k.clone(), v.clone()))
+        .collect();
+    body.insert(col::IN_USE.into(), Value::Bool(false));
+    body.insert(col::USER_MAIL.into(), "".into());
+    body.insert(col::AWS_ACCOUNT_ID.into(), "".into());
+    for typed in [col::IN_USE, col::USER_MAIL, col::AWS_ACCOUNT_ID] {
+        body.remove(&format!("{typed}@odata.type"));
+    }
+    body
 }
 
 fn intended_status(policy: ReleasePolicy) -> AliasStatus {

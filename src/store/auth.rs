@@ -195,12 +195,56 @@ pub(crate) fn error_chain(e: &dyn std::error::Error) -> String {
         }
         source = s.source();
     }
-    text
+    redact_secrets(&text)
+}
+
+/// Query and connection-string parameters whose values are secrets. HTTP
+/// errors quote the request URL, and a SAS signature travels in it.
+const SECRET_MARKERS: [&str; 5] = [
+    "sig=",
+    "AccountKey=",
+    "SharedAccessSignature=",
+    "client_secret=",
+    "client_assertion=",
+];
+
+/// Blanks the values of [`SECRET_MARKERS`] in a message bound for users or logs.
+pub(crate) fn redact_secrets(text: &str) -> String {
+    let mut out = text.to_owned();
+    for marker in SECRET_MARKERS {
+        let mut from = 0;
+        while let Some(found) = out[from..].find(marker) {
+            let start = from + found + marker.len();
+            let end = out[start..]
+                .find(|c: char| {
+                    matches!(c, '&' | ';' | ')' | '"' | '\'' | '>') || c.is_whitespace()
+                })
+                .map_or(out.len(), |n| start + n);
+            out.replace_range(start..end, "<redacted>");
+            from = start + "<redacted>".len();
+        }
+    }
+    out
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn signatures_and_keys_are_blanked_in_messages() {
+        let msg = "error sending request for url (http://127.0.0.1:9/t()?sv=2019&se=2030&sig=FAKEsig+SECRET%2Fvalue%3D): client error (Connect)";
+        let red = redact_secrets(msg);
+        assert!(!red.contains("FAKEsig"), "{red}");
+        assert!(red.contains("sig=<redacted>): client error"), "{red}");
+        let cs = "bad: DefaultEndpointsProtocol=https;AccountName=a;AccountKey=c2VjcmV0;EndpointSuffix=x and sig=a sig=b";
+        let red = redact_secrets(cs);
+        assert!(
+            !red.contains("c2VjcmV0") && red.contains("AccountKey=<redacted>;EndpointSuffix"),
+            "{red}"
+        );
+        assert_eq!(red.matches("sig=<redacted>").count(), 2, "{red}");
+    }
     use azure_core_legacy::auth::TokenCredential as LegacyTokenCredential;
 
     #[derive(Debug)]

@@ -205,7 +205,7 @@ impl Resource for AliasResource {
     }
 
     async fn create(&self, _ctx: &Ctx, planned: &Value, _config: &Value) -> StateResult {
-        let pool = match self.shared.pool().await {
+        let claims = match self.shared.claims().await {
             Ok(p) => p,
             Err(d) => return StateResult::failed(d),
         };
@@ -223,7 +223,7 @@ impl Resource for AliasResource {
             mailbox: planned.attr("mailbox").as_str().map(str::to_string),
             claim_key: planned.attr("claim_key").as_str().map(str::to_string),
         };
-        match pool.claim(&req).await {
+        match claims.claim(&req).await {
             Ok(claimed) => {
                 tracing::info!(email = %claimed.alias.email, "claimed alias");
                 StateResult::ok(state_from(&claimed.alias, &claimed.token, planned))

@@ -11,7 +11,7 @@ pub mod data_pool;
 pub mod docs;
 pub mod validate;
 
-use crate::store::{AliasPool, StoreError};
+use crate::store::{AliasPool, ClaimBatcher, StoreError};
 use crate::tfplugin::{
     Ctx, DataSource, Diagnostic, Diagnostics, Provider, Resource, Schema, Value,
 };
@@ -30,8 +30,8 @@ enum Connection {
     Unconfigured,
     /// The provider block still holds unknown values (plan before apply).
     Unknown,
-    /// Connected to the pool table.
-    Ready(Arc<AliasPool>),
+    /// Connected to the pool table; concurrent creates share the batcher.
+    Ready(Arc<AliasPool>, Arc<ClaimBatcher>),
 }
 
 /// Shared between the provider and its resources.
@@ -44,7 +44,7 @@ impl Shared {
     /// The connected pool, or a diagnostic saying why there is none.
     pub async fn pool(&self) -> Result<Arc<AliasPool>, Diagnostic> {
         match &*self.conn.read().await {
-            Connection::Ready(p) => Ok(p.clone()),
+            Connection::Ready(p, _) => Ok(p.clone()),
             Connection::Unknown => Err(Diagnostic::error(
                 "Provider configuration not known yet",
                 "The provider \"rootmail\" block depends on values known only after apply, so the pool cannot be reached now. Make the provider settings known at plan time (variables or environment variables), or apply the resources it depends on first.",
@@ -53,6 +53,18 @@ impl Shared {
                 "Provider not configured",
                 "Terraform did not configure the rootmail provider before using it. This is a bug in Terraform or the provider.",
             )),
+        }
+    }
+
+    /// The claim batcher of the connected pool (creates that run at the same
+    /// time share candidate queries and transactions).
+    pub async fn claims(&self) -> Result<Arc<ClaimBatcher>, Diagnostic> {
+        match &*self.conn.read().await {
+            Connection::Ready(_, b) => Ok(b.clone()),
+            _ => self
+                .pool()
+                .await
+                .map(|p| Arc::new(ClaimBatcher::new((*p).clone()))),
         }
     }
 
@@ -126,7 +138,10 @@ impl Provider for RootmailProvider {
             "connecting to the alias pool"
         );
         match AliasPool::connect_with_cancellation(&resolved, ctx.cancellation().clone()) {
-            Ok(pool) => *self.shared.conn.write().await = Connection::Ready(Arc::new(pool)),
+            Ok(pool) => {
+                let batcher = Arc::new(ClaimBatcher::new(pool.clone()));
+                *self.shared.conn.write().await = Connection::Ready(Arc::new(pool), batcher);
+            }
             Err(e) => diags.push(config_error(&e)),
         }
         diags

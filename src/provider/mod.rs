@@ -11,7 +11,7 @@ pub mod data_pool;
 pub mod docs;
 pub mod validate;
 
-use crate::store::{AliasPool, ClaimBatcher, StoreError};
+use crate::store::{AliasPool, ClaimBatcher, ClaimRequest, ClaimedAlias, StoreError};
 use crate::tfplugin::{
     Ctx, DataSource, Diagnostic, Diagnostics, Provider, Resource, Schema, Value,
 };
@@ -30,8 +30,9 @@ enum Connection {
     Unconfigured,
     /// The provider block still holds unknown values (plan before apply).
     Unknown,
-    /// Connected to the pool table; concurrent creates share the batcher.
-    Ready(Arc<AliasPool>, Arc<ClaimBatcher>),
+    /// Connected to the pool table; concurrent creates share the batcher
+    /// (none when `ROOTMAIL_CLAIM_BATCHING` turns it off).
+    Ready(Arc<AliasPool>, Option<Arc<ClaimBatcher>>),
 }
 
 /// Shared between the provider and its resources.
@@ -56,16 +57,21 @@ impl Shared {
         }
     }
 
-    /// The claim batcher of the connected pool (creates that run at the same
-    /// time share candidate queries and transactions).
-    pub async fn claims(&self) -> Result<Arc<ClaimBatcher>, Diagnostic> {
-        match &*self.conn.read().await {
-            Connection::Ready(_, b) => Ok(b.clone()),
-            _ => self
-                .pool()
-                .await
-                .map(|p| Arc::new(ClaimBatcher::new((*p).clone()))),
-        }
+    /// Claims an alias: through the batcher, so creates that run at the same
+    /// time share candidate queries and transactions, or on its own when
+    /// batching is off. The outer error says there is no connection.
+    pub async fn claim(
+        &self,
+        request: &ClaimRequest,
+    ) -> Result<Result<ClaimedAlias, StoreError>, Diagnostic> {
+        let batcher = match &*self.conn.read().await {
+            Connection::Ready(_, b) => b.clone(),
+            _ => None,
+        };
+        Ok(match batcher {
+            Some(b) => b.claim(request).await,
+            None => self.pool().await?.claim(request).await,
+        })
     }
 
     /// True while the configuration is unknown (resources then keep state as is).
@@ -139,7 +145,8 @@ impl Provider for RootmailProvider {
         );
         match AliasPool::connect_with_cancellation(&resolved, ctx.cancellation().clone()) {
             Ok(pool) => {
-                let batcher = Arc::new(ClaimBatcher::new(pool.clone()));
+                let batcher = claim_batching_enabled(&|k| std::env::var(k).ok())
+                    .then(|| Arc::new(ClaimBatcher::new(pool.clone())));
                 *self.shared.conn.write().await = Connection::Ready(Arc::new(pool), batcher);
             }
             Err(e) => diags.push(config_error(&e)),
@@ -165,6 +172,20 @@ impl Provider for RootmailProvider {
     }
 }
 
+/// Environment variable that turns claim batching off (`0`, `false`, `no`,
+/// `off`): each create then claims on its own. For measurements and as an
+/// escape hatch; batching is on by default.
+pub const CLAIM_BATCHING_ENV: &str = "ROOTMAIL_CLAIM_BATCHING";
+
+fn claim_batching_enabled(env: &dyn Fn(&str) -> Option<String>) -> bool {
+    !matches!(
+        env(CLAIM_BATCHING_ENV)
+            .map(|v| v.trim().to_ascii_lowercase())
+            .as_deref(),
+        Some("0" | "false" | "no" | "off")
+    )
+}
+
 /// Store configuration errors, tied to the attribute they are about when
 /// the message names one.
 fn config_error(e: &StoreError) -> Diagnostic {
@@ -188,5 +209,20 @@ fn config_error(e: &StoreError) -> Diagnostic {
     match attr {
         Some(a) => d.at_attr(a),
         None => d.at_attr("storage_account"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn claim_batching_is_on_unless_turned_off() {
+        let with = |v: &'static str| move |k: &str| (k == CLAIM_BATCHING_ENV).then(|| v.to_owned());
+        assert!(claim_batching_enabled(&|_| None));
+        assert!(claim_batching_enabled(&with("1")));
+        assert!(!claim_batching_enabled(&with("off")));
+        assert!(!claim_batching_enabled(&with(" FALSE ")));
+        assert!(!claim_batching_enabled(&with("0")));
     }
 }

@@ -3,7 +3,7 @@ SHELL := /bin/bash
 TOOLS := $(CURDIR)/.tools/bin
 export ROOTMAIL_TOOLS_DIR := $(TOOLS)
 
-.PHONY: tools build test lint docs demo release install clean
+.PHONY: tools build test lint docs demo release install clean bench bench-quick
 
 tools:
 	@scripts/install-tools.sh
@@ -18,6 +18,16 @@ lint:
 test: tools
 	cargo build --bins
 	cargo test --no-fail-fast -- --test-threads=4
+
+# Performance benchmark against Azurite and terraform (~15 min); writes docs/performance.md.
+bench: tools
+	scripts/install-bench-tools.sh >/dev/null
+	cargo bench --bench claims
+
+# A small matrix as a smoke run (writes target/performance-quick.md).
+bench-quick: tools
+	scripts/install-bench-tools.sh >/dev/null
+	cargo bench --bench claims -- --quick
 
 docs:
 	ROOTMAIL_WRITE_DOCS=1 cargo test --test docs

@@ -205,10 +205,6 @@ impl Resource for AliasResource {
     }
 
     async fn create(&self, _ctx: &Ctx, planned: &Value, _config: &Value) -> StateResult {
-        let pool = match self.shared.pool().await {
-            Ok(p) => p,
-            Err(d) => return StateResult::failed(d),
-        };
         let req = ClaimRequest {
             owner: planned
                 .attr("owner")
@@ -223,7 +219,11 @@ impl Resource for AliasResource {
             mailbox: planned.attr("mailbox").as_str().map(str::to_string),
             claim_key: planned.attr("claim_key").as_str().map(str::to_string),
         };
-        match pool.claim(&req).await {
+        let outcome = match self.shared.claim(&req).await {
+            Ok(outcome) => outcome,
+            Err(d) => return StateResult::failed(d),
+        };
+        match outcome {
             Ok(claimed) => {
                 tracing::info!(email = %claimed.alias.email, "claimed alias");
                 StateResult::ok(state_from(&claimed.alias, &claimed.token, planned))

@@ -11,7 +11,7 @@ pub mod data_pool;
 pub mod docs;
 pub mod validate;
 
-use crate::store::{AliasPool, StoreError};
+use crate::store::{AliasPool, ClaimBatcher, ClaimRequest, ClaimedAlias, StoreError};
 use crate::tfplugin::{
     Ctx, DataSource, Diagnostic, Diagnostics, Provider, Resource, Schema, Value,
 };
@@ -30,8 +30,9 @@ enum Connection {
     Unconfigured,
     /// The provider block still holds unknown values (plan before apply).
     Unknown,
-    /// Connected to the pool table.
-    Ready(Arc<AliasPool>),
+    /// Connected to the pool table; concurrent creates share the batcher
+    /// (none when `ROOTMAIL_CLAIM_BATCHING` turns it off).
+    Ready(Arc<AliasPool>, Option<Arc<ClaimBatcher>>),
 }
 
 /// Shared between the provider and its resources.
@@ -44,7 +45,7 @@ impl Shared {
     /// The connected pool, or a diagnostic saying why there is none.
     pub async fn pool(&self) -> Result<Arc<AliasPool>, Diagnostic> {
         match &*self.conn.read().await {
-            Connection::Ready(p) => Ok(p.clone()),
+            Connection::Ready(p, _) => Ok(p.clone()),
             Connection::Unknown => Err(Diagnostic::error(
                 "Provider configuration not known yet",
                 "The provider \"rootmail\" block depends on values known only after apply, so the pool cannot be reached now. Make the provider settings known at plan time (variables or environment variables), or apply the resources it depends on first.",
@@ -54,6 +55,23 @@ impl Shared {
                 "Terraform did not configure the rootmail provider before using it. This is a bug in Terraform or the provider.",
             )),
         }
+    }
+
+    /// Claims an alias: through the batcher, so creates that run at the same
+    /// time share candidate queries and transactions, or on its own when
+    /// batching is off. The outer error says there is no connection.
+    pub async fn claim(
+        &self,
+        request: &ClaimRequest,
+    ) -> Result<Result<ClaimedAlias, StoreError>, Diagnostic> {
+        let batcher = match &*self.conn.read().await {
+            Connection::Ready(_, b) => b.clone(),
+            _ => None,
+        };
+        Ok(match batcher {
+            Some(b) => b.claim(request).await,
+            None => self.pool().await?.claim(request).await,
+        })
     }
 
     /// True while the configuration is unknown (resources then keep state as is).
@@ -134,7 +152,11 @@ impl Provider for RootmailProvider {
             "connecting to the alias pool"
         );
         match AliasPool::connect_with_cancellation(&resolved, ctx.cancellation().clone()) {
-            Ok(pool) => *self.shared.conn.write().await = Connection::Ready(Arc::new(pool)),
+            Ok(pool) => {
+                let batcher = claim_batching_enabled(&|k| std::env::var(k).ok())
+                    .then(|| Arc::new(ClaimBatcher::new(pool.clone())));
+                *self.shared.conn.write().await = Connection::Ready(Arc::new(pool), batcher);
+            }
             Err(e) => diags.push(config_error(&e)),
         }
         diags
@@ -156,6 +178,20 @@ impl Provider for RootmailProvider {
             Arc::new(data_pool::PoolDataSource::new(self.shared.clone())),
         ]
     }
+}
+
+/// Environment variable that turns claim batching off (`0`, `false`, `no`,
+/// `off`): each create then claims on its own. For measurements and as an
+/// escape hatch; batching is on by default.
+pub const CLAIM_BATCHING_ENV: &str = "ROOTMAIL_CLAIM_BATCHING";
+
+fn claim_batching_enabled(env: &dyn Fn(&str) -> Option<String>) -> bool {
+    !matches!(
+        env(CLAIM_BATCHING_ENV)
+            .map(|v| v.trim().to_ascii_lowercase())
+            .as_deref(),
+        Some("0" | "false" | "no" | "off")
+    )
 }
 
 /// Store configuration errors, tied to the attribute they are about when
@@ -181,5 +217,20 @@ fn config_error(e: &StoreError) -> Diagnostic {
     match attr {
         Some(a) => config::at_setting(d, a),
         None => d.at_attr("storage_account"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn claim_batching_is_on_unless_turned_off() {
+        let with = |v: &'static str| move |k: &str| (k == CLAIM_BATCHING_ENV).then(|| v.to_owned());
+        assert!(claim_batching_enabled(&|_| None));
+        assert!(claim_batching_enabled(&with("1")));
+        assert!(!claim_batching_enabled(&with("off")));
+        assert!(!claim_batching_enabled(&with(" FALSE ")));
+        assert!(!claim_batching_enabled(&with("0")));
     }
 }

@@ -482,6 +482,72 @@ impl TableIo {
     }
 }
 
+impl TableIo {
+    /// Up to 100 ETag-conditional Merges of rows of this partition in one
+    /// entity-group transaction: all are applied or none. Returns the new
+    /// ETag of each row, in order, where the service reported one.
+    ///
+    /// A 412 on any row fails the whole transaction with
+    /// [`Fail::Precondition`]; `after_retry` is set when an earlier attempt
+    /// may have been applied (so the caller must look before claiming again).
+    pub(crate) async fn merge_batch_if_match(
+        &self,
+        ops: &[(String, Entity, String)],
+    ) -> Result<Vec<Option<String>>, Fail> {
+        if ops.is_empty() {
+            return Ok(Vec::new());
+        }
+        if ops.len() > 100 || ops.iter().any(|(_, _, e)| e.is_empty() || e == "*") {
+            return Err(StoreError::Protocol {
+                operation: "claim aliases",
+                message: "a batch must hold 1 to 100 conditional writes".to_owned(),
+            }
+            .into());
+        }
+        let mut attempts: u32 = 0;
+        let make = || {
+            attempts += 1;
+            let mut tx = Ok(self.partition.transaction());
+            for (row_key, body, etag) in ops {
+                let condition = IfMatchCondition::Etag(Etag::from(etag.clone()));
+                tx = tx.and_then(|t| t.merge(escape_literal(row_key), body, Some(condition)));
+            }
+            async move { tx?.into_future().await }
+        };
+        let resp = self.run("claim aliases", make).await;
+        let after_retry = attempts > 1;
+        let resp = match resp {
+            Ok(r) => r,
+            Err(Fail::Precondition { .. }) => return Err(Fail::Precondition { after_retry }),
+            Err(other) => return Err(other),
+        };
+        if let Some(failed) = resp
+            .operation_responses
+            .iter()
+            .find(|r| !r.status_code.is_success())
+        {
+            return Err(match u16::from(failed.status_code) {
+                412 => Fail::Precondition { after_retry },
+                404 => Fail::EntityNotFound,
+                status => Fail::Store(StoreError::Http {
+                    operation: "claim aliases",
+                    status,
+                    error_code: None,
+                }),
+            });
+        }
+        if resp.operation_responses.len() != ops.len() {
+            // Committed (nothing failed), but the ETags cannot be matched up.
+            return Ok(vec![None; ops.len()]);
+        }
+        Ok(resp
+            .operation_responses
+            .iter()
+            .map(|r| r.etag.as_ref().map(|e| e.to_string()))
+            .collect())
+    }
+}
+
 enum Classified {
     Retry(String),
     Final(Fail),

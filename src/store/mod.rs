@@ -68,6 +68,7 @@ pub const LOG_FILTER_DIRECTIVES: &str = "azure_core=warn,azure_storage=warn,\
 azure_data_tables=warn,azure_identity=warn,typespec_client_core=warn,reqwest=warn,hyper=warn";
 
 mod auth;
+mod batch;
 mod client;
 pub mod config;
 mod error;
@@ -75,6 +76,7 @@ pub mod odata;
 mod pool;
 mod row;
 
+pub use batch::{BatchCounts, BatchSettings, ClaimBatcher};
 pub use client::USER_AGENT;
 pub use config::{
     Credential, CredentialKind, FederatedToken, RetryBudget, SecretString, StoreConfig,

@@ -56,6 +56,16 @@ pub fn and_all<I: IntoIterator<Item = String>>(clauses: I) -> String {
         .join(" and ")
 }
 
+/// Joins clauses with `or`, each in parentheses (callers keep to the
+/// service's limit of 15 comparisons per filter).
+pub fn or_any<I: IntoIterator<Item = String>>(clauses: I) -> String {
+    clauses
+        .into_iter()
+        .map(|c| format!("({c})"))
+        .collect::<Vec<_>>()
+        .join(" or ")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

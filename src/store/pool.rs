@@ -202,9 +202,9 @@ impl LegacyRow {
 /// the HTTP client, the request counter and the cancellation token.
 #[derive(Debug, Clone)]
 pub struct AliasPool {
-    io: Arc<TableIo>,
-    page_size: u32,
-    conflicts: Arc<AtomicU64>,
+    pub(super) io: Arc<TableIo>,
+    pub(super) page_size: u32,
+    pub(super) conflicts: Arc<AtomicU64>,
 }
 
 impl AliasPool {
@@ -400,49 +400,18 @@ impl AliasPool {
         self.claim_row(row, request, &ClaimToken::generate()).await
     }
 
-    async fn claim_row(
+    pub(super) async fn claim_row(
         &self,
         row: &AliasRow,
         request: &ClaimRequest,
         token: &ClaimToken,
     ) -> Result<Option<ClaimedAlias>, StoreError> {
-        let now = OffsetDateTime::now_utc();
-        let mut body = Map::new();
-        body.insert(col::IN_USE.into(), Value::Bool(true));
-        body.insert(col::USER_MAIL.into(), request.owner.clone().into());
-        body.insert(col::PURPOSE.into(), request.purpose.clone().into());
-        body.insert(col::CLAIM_TOKEN.into(), token.as_str().into());
-        body.insert(
-            col::CLAIM_KEY.into(),
-            request.claim_key.clone().unwrap_or_default().into(),
-        );
-        body.insert(col::STATUS.into(), status_value::CLAIMED.into());
-        let claimed_at = put_time(&mut body, col::CLAIMED_AT, now);
-        let from_quarantine = row.status == AliasStatus::Quarantined;
-        if from_quarantine {
-            // The old account is long gone; the alias starts unlinked.
-            body.insert(col::AWS_ACCOUNT_ID.into(), "".into());
-        }
+        let (body, claimed_at) = claim_body(row, request, token, OffsetDateTime::now_utc());
         match self.io.merge_if_match(&row.id, &body, &row.etag).await {
             Ok(etag) => {
-                let mut alias = row.clone();
-                alias.in_use = true;
-                alias.owner = request.owner.clone();
-                alias.purpose = request.purpose.clone();
-                alias.claim_token = Some(token.clone());
-                alias.claim_key = request.claim_key.clone();
-                alias.claimed_at = Some(claimed_at);
-                alias.status = AliasStatus::Claimed;
-                if from_quarantine {
-                    alias.aws_account_id.clear();
-                }
-                alias.etag = etag;
-                tracing::debug!(alias_id = %alias.id, "claimed alias");
-                Ok(Some(ClaimedAlias {
-                    alias,
-                    token: token.clone(),
-                    existing: false,
-                }))
+                let claimed = claimed_alias(row, request, token, claimed_at, etag);
+                tracing::debug!(alias_id = %claimed.alias.id, "claimed alias");
+                Ok(Some(claimed))
             }
             Err(Fail::Precondition { after_retry }) => {
                 self.conflicts.fetch_add(1, Ordering::Relaxed);
@@ -1044,6 +1013,59 @@ fn released_entity(entity: &Entity) -> Entity {
     body
 }
 
+/// The Merge body that claims `row` for `request` with `token`, and the
+/// claim time as stored. Shared by single claims and batched ones.
+pub(super) fn claim_body(
+    row: &AliasRow,
+    request: &ClaimRequest,
+    token: &ClaimToken,
+    now: OffsetDateTime,
+) -> (Map<String, Value>, OffsetDateTime) {
+    let mut body = Map::new();
+    body.insert(col::IN_USE.into(), Value::Bool(true));
+    body.insert(col::USER_MAIL.into(), request.owner.clone().into());
+    body.insert(col::PURPOSE.into(), request.purpose.clone().into());
+    body.insert(col::CLAIM_TOKEN.into(), token.as_str().into());
+    body.insert(
+        col::CLAIM_KEY.into(),
+        request.claim_key.clone().unwrap_or_default().into(),
+    );
+    body.insert(col::STATUS.into(), status_value::CLAIMED.into());
+    let claimed_at = put_time(&mut body, col::CLAIMED_AT, now);
+    if row.status == AliasStatus::Quarantined {
+        // The old account is long gone; the alias starts unlinked.
+        body.insert(col::AWS_ACCOUNT_ID.into(), "".into());
+    }
+    (body, claimed_at)
+}
+
+/// `row` as it is after [`claim_body`] was merged into it with new ETag `etag`.
+pub(super) fn claimed_alias(
+    row: &AliasRow,
+    request: &ClaimRequest,
+    token: &ClaimToken,
+    claimed_at: OffsetDateTime,
+    etag: String,
+) -> ClaimedAlias {
+    let mut alias = row.clone();
+    alias.in_use = true;
+    alias.owner = request.owner.clone();
+    alias.purpose = request.purpose.clone();
+    alias.claim_token = Some(token.clone());
+    alias.claim_key = request.claim_key.clone();
+    alias.claimed_at = Some(claimed_at);
+    if row.status == AliasStatus::Quarantined {
+        alias.aws_account_id.clear();
+    }
+    alias.status = AliasStatus::Claimed;
+    alias.etag = etag;
+    ClaimedAlias {
+        alias,
+        token: token.clone(),
+        existing: false,
+    }
+}
+
 fn intended_status(policy: ReleasePolicy) -> AliasStatus {
     match policy {
         ReleasePolicy::Release => AliasStatus::Free,
@@ -1076,7 +1098,7 @@ fn apply_body(row: &mut AliasRow, body: &Map<String, Value>) {
     }
 }
 
-fn check_text(field: &'static str, value: &str) -> Result<(), StoreError> {
+pub(super) fn check_text(field: &'static str, value: &str) -> Result<(), StoreError> {
     if value.len() > MAX_TEXT {
         return Err(StoreError::InvalidInput {
             field,

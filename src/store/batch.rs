@@ -1,0 +1,655 @@
+//! Coalesced claims: [`ClaimBatcher`] collects the claims that arrive within a
+//! few milliseconds of each other in one process (Terraform creating many
+//! `rootmail_alias` resources at once) and serves them together:
+//!
+//! - one `or` query looks up every `claim_key` of the batch (idempotency);
+//! - one candidate query per mailbox finds free rows for all of them, and
+//!   leftover candidates are kept for the next batch (for a short while);
+//! - the claims go out as ETag-conditional Merges in one entity-group
+//!   transaction (all rows share the pool's partition).
+//!
+//! A transaction is all or nothing: if one row changed meanwhile (HTTP 412)
+//! nothing is written, and each claim of that batch is then retried on its
+//! own through [`AliasPool::claim`]'s path, which moves on to fresh
+//! candidates. Every guarantee of a single claim holds: conditional writes
+//! only, one alias never goes to two claimers, a claim key returns its
+//! existing claim (also when the same key appears twice in one batch), the
+//! mailbox filter applies, and each request gets its own `PoolExhausted`.
+
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use futures::future::join_all;
+use rand::seq::SliceRandom;
+use time::OffsetDateTime;
+use tokio::sync::{mpsc, oneshot};
+
+use super::client::{into_store, Fail};
+use super::error::StoreError;
+use super::odata::{and_all, eq_bool, eq_str, ge_str, lt_str, or_any};
+use super::pool::{check_text, claim_body, claimed_alias, AliasPool, ClaimRequest, ClaimedAlias};
+use super::row::{col, AliasRow, AliasStatus, ClaimToken, SELECT_ALL_KNOWN};
+
+/// Most writes an entity-group transaction may hold.
+const MAX_TRANSACTION: usize = 100;
+
+/// The table service accepts at most 15 comparisons in one `$filter`; one is
+/// the partition key, so a claim-key lookup asks for at most 14 keys at once.
+const KEYS_PER_QUERY: usize = 14;
+
+/// How a [`ClaimBatcher`] collects claims.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct BatchSettings {
+    /// After each arrival, wait this long for another one before starting.
+    pub linger: Duration,
+    /// Never hold the first claim of a batch longer than this.
+    pub max_wait: Duration,
+    /// Most claims in one batch (at most 100, one transaction).
+    pub max_batch: usize,
+    /// How long leftover candidates of a query may be used by later batches.
+    pub candidate_ttl: Duration,
+}
+
+impl Default for BatchSettings {
+    fn default() -> Self {
+        BatchSettings {
+            linger: Duration::from_millis(2),
+            max_wait: Duration::from_millis(10),
+            max_batch: MAX_TRANSACTION,
+            candidate_ttl: Duration::from_secs(10),
+        }
+    }
+}
+
+/// Counters of what the batcher did (for benchmarks and logs).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct BatchCounts {
+    /// Batches served.
+    pub batches: u64,
+    /// Claims that went through a batch.
+    pub claims: u64,
+    /// Entity-group transactions that committed.
+    pub transactions: u64,
+    /// Transactions that failed (a row changed) and were retried claim by claim.
+    pub failed_transactions: u64,
+    /// Claims served one by one (no candidate left, a failed transaction, …).
+    pub single_claims: u64,
+}
+
+#[derive(Debug, Default)]
+struct Counters {
+    batches: AtomicU64,
+    claims: AtomicU64,
+    transactions: AtomicU64,
+    failed_transactions: AtomicU64,
+    single_claims: AtomicU64,
+}
+
+struct Pending {
+    request: ClaimRequest,
+    reply: oneshot::Sender<Result<ClaimedAlias, StoreError>>,
+}
+
+/// Serves concurrent claims of one process together. Cheap to share
+/// (`Arc`); dropping the last handle stops its worker task.
+#[derive(Debug)]
+pub struct ClaimBatcher {
+    pool: AliasPool,
+    queue: mpsc::UnboundedSender<Pending>,
+    counters: Arc<Counters>,
+}
+
+impl ClaimBatcher {
+    /// A batcher with [`BatchSettings::default`]. Must be called inside a
+    /// Tokio runtime (it spawns its worker task there).
+    pub fn new(pool: AliasPool) -> ClaimBatcher {
+        ClaimBatcher::with_settings(pool, BatchSettings::default())
+    }
+
+    /// A batcher with explicit settings (inside a Tokio runtime).
+    pub fn with_settings(pool: AliasPool, settings: BatchSettings) -> ClaimBatcher {
+        let (queue, rx) = mpsc::unbounded_channel();
+        let counters = Arc::new(Counters::default());
+        let worker = Worker {
+            pool: pool.clone(),
+            settings: BatchSettings {
+                max_batch: settings.max_batch.clamp(1, MAX_TRANSACTION),
+                ..settings
+            },
+            cache: HashMap::new(),
+            counters: Arc::clone(&counters),
+        };
+        tokio::spawn(worker.run(rx));
+        ClaimBatcher {
+            pool,
+            queue,
+            counters,
+        }
+    }
+
+    /// The pool the claims go to.
+    pub fn pool(&self) -> &AliasPool {
+        &self.pool
+    }
+
+    /// What the batcher did so far.
+    pub fn counts(&self) -> BatchCounts {
+        let c = &self.counters;
+        BatchCounts {
+            batches: c.batches.load(Ordering::Relaxed),
+            claims: c.claims.load(Ordering::Relaxed),
+            transactions: c.transactions.load(Ordering::Relaxed),
+            failed_transactions: c.failed_transactions.load(Ordering::Relaxed),
+            single_claims: c.single_claims.load(Ordering::Relaxed),
+        }
+    }
+
+    /// Claims one alias, like [`AliasPool::claim`], together with whatever
+    /// other claims arrive at about the same time.
+    pub async fn claim(&self, request: &ClaimRequest) -> Result<ClaimedAlias, StoreError> {
+        let (reply, answer) = oneshot::channel();
+        let pending = Pending {
+            request: request.clone(),
+            reply,
+        };
+        if self.queue.send(pending).is_err() {
+            // The worker is gone (runtime shutting down): claim directly.
+            return self.pool.claim(request).await;
+        }
+        match answer.await {
+            Ok(result) => result,
+            Err(_) => Err(StoreError::Cancelled {
+                operation: "claim alias",
+            }),
+        }
+    }
+}
+
+/// Free rows from an earlier query, per mailbox filter.
+struct Cached {
+    rows: Vec<AliasRow>,
+    fetched: Instant,
+}
+
+struct Worker {
+    pool: AliasPool,
+    settings: BatchSettings,
+    cache: HashMap<Option<String>, Cached>,
+    counters: Arc<Counters>,
+}
+
+impl Worker {
+    async fn run(mut self, mut rx: mpsc::UnboundedReceiver<Pending>) {
+        while let Some(first) = rx.recv().await {
+            let mut batch = vec![first];
+            let deadline = Instant::now() + self.settings.max_wait;
+            'collect: while batch.len() < self.settings.max_batch {
+                while batch.len() < self.settings.max_batch {
+                    match rx.try_recv() {
+                        Ok(p) => batch.push(p),
+                        Err(_) => break,
+                    }
+                }
+                let now = Instant::now();
+                if batch.len() >= self.settings.max_batch || now >= deadline {
+                    break;
+                }
+                let wait = self.settings.linger.min(deadline - now);
+                match tokio::time::timeout(wait, rx.recv()).await {
+                    Ok(Some(p)) => batch.push(p),
+                    // Closed, or nothing arrived within the linger time.
+                    Ok(None) | Err(_) => break 'collect,
+                }
+            }
+            self.counters.batches.fetch_add(1, Ordering::Relaxed);
+            self.counters
+                .claims
+                .fetch_add(batch.len() as u64, Ordering::Relaxed);
+            self.serve(batch).await;
+        }
+    }
+
+    /// Serves one batch; every pending claim gets exactly one answer.
+    async fn serve(&mut self, batch: Vec<Pending>) {
+        tracing::debug!(claims = batch.len(), "serving a batch of claims");
+        // 1. Requests the single path would refuse are refused the same way.
+        let mut valid = Vec::with_capacity(batch.len());
+        for p in batch {
+            match check_request(&p.request) {
+                Ok(()) => valid.push(p),
+                Err(e) => {
+                    let _ = p.reply.send(Err(e));
+                }
+            }
+        }
+
+        // 2. Claim keys: one lookup for all of them; a repeated key waits for
+        //    the first request with that key.
+        let keys: Vec<String> = {
+            let mut seen = HashSet::new();
+            valid
+                .iter()
+                .filter_map(|p| p.request.claim_key.clone())
+                .filter(|k| seen.insert(k.clone()))
+                .collect()
+        };
+        let existing = match self.lookup_keys(&keys).await {
+            Ok(found) => Some(found),
+            Err(e) => {
+                tracing::debug!(error = %e, "claim-key lookup failed; claiming one by one");
+                None
+            }
+        };
+        let mut leaders: Vec<Pending> = Vec::new();
+        let mut followers: Vec<Pending> = Vec::new();
+        let mut singles: Vec<Pending> = Vec::new();
+        let mut leading: HashSet<String> = HashSet::new();
+        for p in valid {
+            if let Some(key) = &p.request.claim_key {
+                if let Some(claimed) = existing.as_ref().and_then(|found| found.get(key)) {
+                    let _ = p.reply.send(Ok(claimed.clone()));
+                    continue;
+                }
+                if !leading.insert(key.clone()) {
+                    followers.push(p);
+                    continue;
+                }
+                if existing.is_none() {
+                    // The single path looks the key up again itself.
+                    singles.push(p);
+                    continue;
+                }
+            }
+            leaders.push(p);
+        }
+
+        // 3. Candidates per mailbox filter, then one transaction per group.
+        let mut groups: BTreeMap<Option<String>, Vec<Pending>> = BTreeMap::new();
+        for p in leaders {
+            groups.entry(p.request.mailbox.clone()).or_default().push(p);
+        }
+        let mut plans: Vec<Vec<(Pending, AliasRow)>> = Vec::new();
+        // A row may be a candidate of two mailbox filters (any / its own):
+        // never put it in two transactions of one batch.
+        let mut used: HashSet<String> = HashSet::new();
+        for (mailbox, members) in groups {
+            let candidates = match self
+                .take_candidates(&mailbox, members.len(), &mut used)
+                .await
+            {
+                Ok(c) => c,
+                Err(e) => {
+                    tracing::debug!(error = %e, "candidate query failed; claiming one by one");
+                    Vec::new()
+                }
+            };
+            let mut paired = Vec::new();
+            let mut members = members.into_iter();
+            for candidate in candidates {
+                match members.next() {
+                    Some(p) => paired.push((p, candidate)),
+                    None => break,
+                }
+            }
+            singles.extend(members);
+            for chunk in chunked(paired, self.settings.max_batch) {
+                plans.push(chunk);
+            }
+        }
+        let pool = &self.pool;
+        let counters = &self.counters;
+        let mut results: HashMap<String, ClaimedAlias> = HashMap::new();
+        let mut failed_tx = false;
+        let outcomes = join_all(
+            plans
+                .into_iter()
+                .map(|plan| claim_together(pool, counters, plan)),
+        )
+        .await;
+        for (done, retry, conflicted) in outcomes {
+            failed_tx |= conflicted;
+            for (p, result) in done {
+                if let (Some(key), Ok(claimed)) = (&p.request.claim_key, &result) {
+                    results.insert(key.clone(), claimed.clone());
+                }
+                let _ = p.reply.send(result);
+            }
+            singles.extend(retry);
+        }
+        if failed_tx {
+            // Somebody else is claiming from the same rows: do not reuse
+            // what may be stale.
+            self.cache.clear();
+        }
+
+        // 4. Everything else one by one, concurrently (fresh candidates each).
+        let single = singles.into_iter().map(|p| async move {
+            counters.single_claims.fetch_add(1, Ordering::Relaxed);
+            let result = pool.claim(&p.request).await;
+            (p, result)
+        });
+        for (p, result) in join_all(single).await {
+            if let (Some(key), Ok(claimed)) = (&p.request.claim_key, &result) {
+                results.insert(key.clone(), claimed.clone());
+            }
+            let _ = p.reply.send(result);
+        }
+
+        // 5. A repeated key gets what the first request with it got.
+        let follow = followers.into_iter().map(|p| {
+            let first = p
+                .request
+                .claim_key
+                .as_ref()
+                .and_then(|k| results.get(k))
+                .cloned();
+            async move {
+                let result = match first {
+                    Some(mut claimed) => {
+                        claimed.existing = true;
+                        Ok(claimed)
+                    }
+                    None => pool.claim(&p.request).await,
+                };
+                (p, result)
+            }
+        });
+        for (p, result) in join_all(follow).await {
+            let _ = p.reply.send(result);
+        }
+    }
+
+    /// Existing claims for these keys, by key (up to 14 keys per query).
+    async fn lookup_keys(
+        &self,
+        keys: &[String],
+    ) -> Result<HashMap<String, ClaimedAlias>, StoreError> {
+        let io = &self.pool.io;
+        let queries = keys.chunks(KEYS_PER_QUERY).map(|chunk| {
+            let filter = and_all([
+                eq_str(col::PARTITION_KEY, &io.partition_key),
+                or_any(chunk.iter().map(|k| eq_str(col::CLAIM_KEY, k))),
+            ]);
+            async move { io.query_all(&filter, Some(SELECT_ALL_KNOWN)).await }
+        });
+        let mut found = HashMap::new();
+        for page in join_all(queries).await {
+            for entity in page? {
+                let Ok(row) = AliasRow::from_entity(&entity, None) else {
+                    continue;
+                };
+                let Some(key) = row.claim_key.clone() else {
+                    continue;
+                };
+                if row.status != AliasStatus::Claimed || !keys.contains(&key) {
+                    continue;
+                }
+                if let Some(token) = row.claim_token.clone() {
+                    found.entry(key).or_insert(ClaimedAlias {
+                        alias: row,
+                        token,
+                        existing: true,
+                    });
+                }
+            }
+        }
+        Ok(found)
+    }
+
+    /// Up to `wanted` free rows for this mailbox filter, in random order:
+    /// first from the cache, then from one query (two when the random start
+    /// point is near the end of the key space). Rows left over are cached.
+    async fn take_candidates(
+        &mut self,
+        mailbox: &Option<String>,
+        wanted: usize,
+        used: &mut HashSet<String>,
+    ) -> Result<Vec<AliasRow>, StoreError> {
+        let mut out = Vec::with_capacity(wanted);
+        let ttl = self.settings.candidate_ttl;
+        if let Some(cached) = self.cache.get_mut(mailbox) {
+            if cached.fetched.elapsed() <= ttl {
+                while out.len() < wanted {
+                    match cached.rows.pop() {
+                        Some(row) if used.insert(row.id.clone()) => out.push(row),
+                        Some(_) => {}
+                        None => break,
+                    }
+                }
+            } else {
+                cached.rows.clear();
+            }
+        }
+        if out.len() == wanted {
+            return Ok(out);
+        }
+        let io = &self.pool.io;
+        let mut base = vec![
+            eq_str(col::PARTITION_KEY, &io.partition_key),
+            eq_bool(col::IN_USE, false),
+        ];
+        if let Some(m) = mailbox {
+            base.push(eq_str(col::ROOT_MAILBOX, m));
+        }
+        // Enough for this batch and a few more; the service caps $top at 1000.
+        let top = ((wanted - out.len()) * 2)
+            .max(self.pool.page_size as usize)
+            .min(1000) as u32;
+        let start = uuid::Uuid::new_v4().to_string();
+        let mut fresh = Vec::new();
+        let mut seen = HashSet::new();
+        for segment in [ge_str(col::ROW_KEY, &start), lt_str(col::ROW_KEY, &start)] {
+            let mut clauses = base.clone();
+            clauses.push(segment);
+            let (page, _) = io
+                .query_page(&and_all(clauses), Some(SELECT_ALL_KNOWN), Some(top), None)
+                .await?;
+            fresh.extend(
+                page.iter()
+                    .filter_map(|e| AliasRow::from_entity(e, None).ok())
+                    .filter(|r| {
+                        // Never hand out a row without a usable address.
+                        r.status == AliasStatus::Free
+                            && r.email.contains('@')
+                            && !used.contains(&r.id)
+                            && seen.insert(r.id.clone())
+                    }),
+            );
+            if out.len() + fresh.len() >= wanted {
+                break;
+            }
+        }
+        fresh.shuffle(&mut rand::rng());
+        while out.len() < wanted {
+            match fresh.pop() {
+                Some(row) => {
+                    used.insert(row.id.clone());
+                    out.push(row);
+                }
+                None => break,
+            }
+        }
+        let cached = self.cache.entry(mailbox.clone()).or_insert(Cached {
+            rows: Vec::new(),
+            fetched: Instant::now(),
+        });
+        // Only this query's rows: older leftovers were drained above.
+        cached.rows = fresh;
+        cached.fetched = Instant::now();
+        Ok(out)
+    }
+}
+
+type Answered = Vec<(Pending, Result<ClaimedAlias, StoreError>)>;
+
+/// Claims each request's candidate in one transaction (or one Merge for a
+/// single pair). Returns the answered claims, the ones to retry on their
+/// own, and whether a row had changed (412).
+async fn claim_together(
+    pool: &AliasPool,
+    counters: &Counters,
+    plan: Vec<(Pending, AliasRow)>,
+) -> (Answered, Vec<Pending>, bool) {
+    let now = OffsetDateTime::now_utc();
+    let tokens: Vec<ClaimToken> = plan.iter().map(|_| ClaimToken::generate()).collect();
+    if plan.len() == 1 {
+        let Some((p, row)) = plan.into_iter().next() else {
+            return (Vec::new(), Vec::new(), false);
+        };
+        return match pool.claim_row(&row, &p.request, &tokens[0]).await {
+            Ok(Some(claimed)) => (vec![(p, Ok(claimed))], Vec::new(), false),
+            Ok(None) => (Vec::new(), vec![p], true),
+            Err(e) => (vec![(p, Err(e))], Vec::new(), false),
+        };
+    }
+    let mut ops = Vec::with_capacity(plan.len());
+    let mut times = Vec::with_capacity(plan.len());
+    for ((p, row), token) in plan.iter().zip(&tokens) {
+        let (body, claimed_at) = claim_body(row, &p.request, token, now);
+        ops.push((row.id.clone(), body, row.etag().to_owned()));
+        times.push(claimed_at);
+    }
+    match pool.io.merge_batch_if_match(&ops).await {
+        Ok(etags) => {
+            counters.transactions.fetch_add(1, Ordering::Relaxed);
+            let done = plan
+                .into_iter()
+                .zip(tokens)
+                .zip(times)
+                .zip(etags)
+                .map(|((((p, row), token), claimed_at), etag)| {
+                    let claimed = claimed_alias(
+                        &row,
+                        &p.request,
+                        &token,
+                        claimed_at,
+                        etag.unwrap_or_default(),
+                    );
+                    (p, Ok(claimed))
+                })
+                .collect();
+            (done, Vec::new(), false)
+        }
+        Err(Fail::Store(e @ StoreError::Cancelled { .. })) => {
+            let done = plan
+                .into_iter()
+                .map(|(p, _)| {
+                    (
+                        p,
+                        Err(StoreError::Cancelled {
+                            operation: "claim alias",
+                        }),
+                    )
+                })
+                .collect();
+            tracing::debug!(error = %e, "batch cancelled");
+            (done, Vec::new(), false)
+        }
+        Err(fail) => {
+            counters.failed_transactions.fetch_add(1, Ordering::Relaxed);
+            let (conflicted, ambiguous) = match &fail {
+                Fail::Precondition { after_retry } => {
+                    pool.conflicts.fetch_add(1, Ordering::Relaxed);
+                    (true, *after_retry)
+                }
+                // An error after retries: an attempt may have landed.
+                Fail::Store(_) => (false, true),
+                Fail::EntityNotFound | Fail::Conflict => (false, false),
+            };
+            tracing::debug!(error = %into_store(fail, "claim aliases"), "batch not applied; claiming one by one");
+            let mut done = Vec::new();
+            let mut retry = Vec::new();
+            for ((p, row), token) in plan.into_iter().zip(tokens) {
+                if ambiguous {
+                    // A timed-out attempt may have committed: a row that carries
+                    // this token is ours already.
+                    if let Ok(Some(current)) = pool.get(&row.id).await {
+                        if current.held_by(&token) {
+                            done.push((
+                                p,
+                                Ok(ClaimedAlias {
+                                    alias: current,
+                                    token,
+                                    existing: false,
+                                }),
+                            ));
+                            continue;
+                        }
+                    }
+                }
+                retry.push(p);
+            }
+            (done, retry, conflicted)
+        }
+    }
+}
+
+/// The same checks [`AliasPool::claim`] makes before touching the table.
+fn check_request(request: &ClaimRequest) -> Result<(), StoreError> {
+    check_text("owner", &request.owner)?;
+    check_text("purpose", &request.purpose)?;
+    if let Some(m) = &request.mailbox {
+        check_text("mailbox", m)?;
+    }
+    if let Some(key) = &request.claim_key {
+        check_text("claim_key", key)?;
+        if key.is_empty() {
+            return Err(StoreError::InvalidInput {
+                field: "claim_key",
+                reason: "must not be empty".to_owned(),
+            });
+        }
+    }
+    Ok(())
+}
+
+fn chunked<T>(items: Vec<T>, size: usize) -> Vec<Vec<T>> {
+    let mut out = Vec::new();
+    let mut current = Vec::with_capacity(size);
+    for item in items {
+        current.push(item);
+        if current.len() == size {
+            out.push(std::mem::replace(&mut current, Vec::with_capacity(size)));
+        }
+    }
+    if !current.is_empty() {
+        out.push(current);
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn chunks_keep_order_and_bound_size() {
+        let c = chunked((0..205).collect(), 100);
+        assert_eq!(c.iter().map(Vec::len).collect::<Vec<_>>(), [100, 100, 5]);
+        assert_eq!(c[2], [200, 201, 202, 203, 204]);
+        assert!(chunked(Vec::<u8>::new(), 100).is_empty());
+    }
+
+    #[test]
+    fn requests_are_checked_like_single_claims() {
+        let empty_key = ClaimRequest {
+            claim_key: Some(String::new()),
+            ..Default::default()
+        };
+        assert!(matches!(
+            check_request(&empty_key),
+            Err(StoreError::InvalidInput {
+                field: "claim_key",
+                ..
+            })
+        ));
+        let long_owner = ClaimRequest {
+            owner: "x".repeat(2000),
+            ..Default::default()
+        };
+        assert!(check_request(&long_owner).is_err());
+        assert!(check_request(&ClaimRequest::default()).is_ok());
+    }
+}

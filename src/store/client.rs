@@ -514,7 +514,9 @@ impl TableIo {
             }
             async move { tx?.into_future().await }
         };
-        let resp = self.run("claim aliases", make).await;
+        // A transaction already sent must finish even when cancelled, or a
+        // claim that lands would be reported as cancelled and leak.
+        let resp = self.run_write("claim aliases", make).await;
         let after_retry = attempts > 1;
         let resp = match resp {
             Ok(r) => r,

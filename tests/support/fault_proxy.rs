@@ -80,6 +80,41 @@ pub struct RequestRecord {
     /// The status the upstream (or the proxy) answered, if any was read.
     pub status: Option<u16>,
     pub at: Instant,
+    /// For an entity-group transaction (`$batch`): each inner write's method
+    /// and `If-Match` header, in order.
+    pub batch_writes: Vec<(String, Option<String>)>,
+    /// For a `$batch`: the statuses of the inner responses (a failed
+    /// changeset answers with the one failing operation's status).
+    pub batch_statuses: Vec<u16>,
+}
+
+/// The inner requests of a `$batch` body: (method, If-Match) per operation.
+fn batch_writes(raw: &[u8]) -> Vec<(String, Option<String>)> {
+    let text = String::from_utf8_lossy(raw);
+    let mut out: Vec<(String, Option<String>)> = Vec::new();
+    for line in text.lines().skip(1) {
+        let line = line.trim_end();
+        let first = line.split_whitespace().next().unwrap_or("");
+        if ["MERGE", "PUT", "PATCH", "DELETE", "POST"].contains(&first) && line.contains("HTTP/1.1")
+        {
+            out.push((first.to_string(), None));
+        } else if let (Some(last), Some((name, value))) = (out.last_mut(), line.split_once(':')) {
+            if name.trim().eq_ignore_ascii_case("if-match") {
+                last.1 = Some(value.trim().to_string());
+            }
+        }
+    }
+    out
+}
+
+/// The inner response statuses of a `$batch` answer.
+fn batch_statuses(raw: &[u8]) -> Vec<u16> {
+    String::from_utf8_lossy(raw)
+        .lines()
+        .skip(1)
+        .filter(|l| l.starts_with("HTTP/1.1 "))
+        .filter_map(|l| l.split_whitespace().nth(1)?.parse().ok())
+        .collect()
 }
 
 #[derive(Default)]
@@ -421,6 +456,7 @@ async fn serve_connection(client: TcpStream, shared: Arc<Shared>) {
         let mut parts = request.start_line.split_whitespace();
         let method = parts.next().unwrap_or("").to_string();
         let target = parts.next().unwrap_or("").to_string();
+        let target_is_batch = target.contains("$batch");
         let fault = shared.pick(&method);
         let index = shared.record(RequestRecord {
             method: method.clone(),
@@ -429,6 +465,12 @@ async fn serve_connection(client: TcpStream, shared: Arc<Shared>) {
             fault,
             status: None,
             at: Instant::now(),
+            batch_writes: if target_is_batch {
+                batch_writes(&request.raw)
+            } else {
+                Vec::new()
+            },
+            batch_statuses: Vec::new(),
         });
         match fault {
             Fault::DropConnection => return,
@@ -487,6 +529,12 @@ async fn serve_connection(client: TcpStream, shared: Arc<Shared>) {
             .and_then(|s| s.parse().ok())
         {
             shared.set_status(index, status);
+        }
+        if target_is_batch {
+            let inner = batch_statuses(&response.raw);
+            if let Some(r) = shared.state.lock().expect("proxy state").log.get_mut(index) {
+                r.batch_statuses = inner;
+            }
         }
         let upstream_closes = response
             .header("connection")

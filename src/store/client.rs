@@ -389,22 +389,7 @@ impl TableIo {
         body: &Entity,
         etag: &str,
     ) -> Result<String, Fail> {
-        if etag.is_empty() || etag == "*" {
-            return Err(StoreError::Protocol {
-                operation: "merge alias",
-                message: "refusing an unconditional write".to_owned(),
-            }
-            .into());
-        }
-        let client = self.partition.entity_client(escape_literal(row_key));
-        let condition = IfMatchCondition::Etag(Etag::from(etag.to_owned()));
-        let resp = self
-            .run_write("merge alias", || {
-                let c = client.merge(body, condition.clone());
-                async move { c?.into_future().await }
-            })
-            .await?;
-        Ok(resp.etag.to_string())
+        self.write_if_match(row_key, body, etag, Write::Merge).await
     }
 
     /// Replace (not merge) of the whole row by `body`, only if its ETag is
@@ -415,9 +400,24 @@ impl TableIo {
         body: &Entity,
         etag: &str,
     ) -> Result<String, Fail> {
+        self.write_if_match(row_key, body, etag, Write::Replace).await
+    }
+
+    /// The one place a row is written in place: always on a real ETag.
+    async fn write_if_match(
+        &self,
+        row_key: &str,
+        body: &Entity,
+        etag: &str,
+        write: Write,
+    ) -> Result<String, Fail> {
+        let operation = match write {
+            Write::Merge => "merge alias",
+            Write::Replace => "replace alias",
+        };
         if etag.is_empty() || etag == "*" {
             return Err(StoreError::Protocol {
-                operation: "replace alias",
+                operation,
                 message: "refusing an unconditional write".to_owned(),
             }
             .into());
@@ -425,8 +425,11 @@ impl TableIo {
         let client = self.partition.entity_client(escape_literal(row_key));
         let condition = IfMatchCondition::Etag(Etag::from(etag.to_owned()));
         let resp = self
-            .run_write("replace alias", || {
-                let c = client.update(body, condition.clone());
+            .run_write(operation, || {
+                let c = match write {
+                    Write::Merge => client.merge(body, condition.clone()),
+                    Write::Replace => client.update(body, condition.clone()),
+                };
                 async move { c?.into_future().await }
             })
             .await?;
@@ -548,6 +551,13 @@ impl TableIo {
             .map(|r| r.etag.as_ref().map(|e| e.to_string()))
             .collect())
     }
+}
+
+/// How [`TableIo::write_if_match`] writes a row.
+#[derive(Clone, Copy)]
+enum Write {
+    Merge,
+    Replace,
 }
 
 enum Classified {

@@ -48,6 +48,12 @@
 //! The names are also available as constants in [`config::env`].
 //! Flags accept `true/false`, `1/0`, `yes/no`, `on/off`.
 //!
+//! # Claims at scale
+//! [`ClaimBatcher`] serves claims that arrive together in one process (for
+//! example Terraform's parallel creates) with one claim-key lookup, one
+//! candidate query and one entity-group transaction of ETag-conditional
+//! Merges; see its module for the guarantees. `make bench` measures it.
+//!
 //! # Requests
 //! Each request has a per-request timeout; throttling (429/503), other 5xx,
 //! 408 and network errors are retried with full-jitter exponential backoff

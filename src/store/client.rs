@@ -400,7 +400,8 @@ impl TableIo {
         body: &Entity,
         etag: &str,
     ) -> Result<String, Fail> {
-        self.write_if_match(row_key, body, etag, Write::Replace).await
+        self.write_if_match(row_key, body, etag, Write::Replace)
+            .await
     }
 
     /// The one place a row is written in place: always on a real ETag.

@@ -103,34 +103,6 @@ fn random_bytes(n: usize) -> Vec<u8> {
     (0..n).map(|_| rng.random()).collect()
 }
 
-/// An account SAS for the table service with `permissions`, signed with
-/// Azurite's published key.
-fn account_sas(permissions: &str) -> String {
-    let expiry = (time::OffsetDateTime::now_utc() + time::Duration::hours(1))
-        .replace_nanosecond(0)
-        .expect("whole seconds")
-        .format(&time::format_description::well_known::Rfc3339)
-        .expect("format");
-    let version = "2018-11-09";
-    let to_sign = format!(
-        "{}\n{permissions}\nt\nsco\n\n{expiry}\n\n\n{version}\n",
-        azurite::ACCOUNT
-    );
-    let sig = azure_core_legacy::hmac::hmac_sha256(
-        &to_sign,
-        &azure_core_legacy::auth::Secret::new(azurite::ACCOUNT_KEY),
-    )
-    .expect("sign");
-    url::form_urlencoded::Serializer::new(String::new())
-        .append_pair("sv", version)
-        .append_pair("ss", "t")
-        .append_pair("srt", "sco")
-        .append_pair("se", &expiry)
-        .append_pair("sp", permissions)
-        .append_pair("sig", &sig)
-        .finish()
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn forty_plus_kinds_of_bad_input_get_clear_diagnostics_and_change_nothing() {
     let az = azurite::shared();
@@ -663,7 +635,7 @@ async fn forty_plus_kinds_of_bad_input_get_clear_diagnostics_and_change_nothing(
     };
     let wrong_key =
         base64::Engine::encode(&base64::engine::general_purpose::STANDARD, random_bytes(64));
-    let read_only_sas = account_sas("rl");
+    let read_only_sas = azurite::account_sas("rl");
     type Setup<'a> = (&'a str, Vec<(&'static str, Value)>, &'a str);
     let setups: Vec<Setup> = vec![
         (

@@ -1036,41 +1036,12 @@ fn percentiles(lat: &mut [Duration]) -> (Duration, Duration) {
     (p(0.50), p(0.99))
 }
 
-/// An account SAS for the table service, signed by hand so it can carry
-/// several resource types (`srt=sco`), as the portal generates them.
-fn account_sas(permissions: &str) -> String {
-    let az = azurite::shared();
-    let expiry = (time::OffsetDateTime::now_utc() + time::Duration::hours(1))
-        .replace_nanosecond(0)
-        .expect("whole seconds")
-        .format(&time::format_description::well_known::Rfc3339)
-        .expect("format");
-    let version = "2018-11-09";
-    let to_sign = format!(
-        "{}\n{permissions}\nt\nsco\n\n{expiry}\n\n\n{version}\n",
-        az.account()
-    );
-    let sig = azure_core_legacy::hmac::hmac_sha256(
-        &to_sign,
-        &azure_core_legacy::auth::Secret::new(az.key()),
-    )
-    .expect("sign");
-    url::form_urlencoded::Serializer::new(String::new())
-        .append_pair("sv", version)
-        .append_pair("ss", "t")
-        .append_pair("srt", "sco")
-        .append_pair("se", &expiry)
-        .append_pair("sp", permissions)
-        .append_pair("sig", &sig)
-        .finish()
-}
-
 #[tokio::test]
 async fn sas_tokens_work_and_missing_permissions_are_explained() {
     let az = azurite::shared();
     let owner_pool = pool("sas").await;
     owner_pool.seed("m", "corp.example", 2).await.expect("seed");
-    let full = account_sas("raul");
+    let full = azurite::account_sas("raul");
     let settings = |sas: &str| StoreSettings {
         endpoint: Some(az.endpoint()),
         sas_token: Some(format!("?{sas}").into()),
@@ -1091,7 +1062,7 @@ async fn sas_tokens_work_and_missing_permissions_are_explained() {
         ReleaseOutcome::Released
     );
 
-    let read_only = account_sas("rl");
+    let read_only = azurite::account_sas("rl");
     let pool = AliasPool::connect(&settings(&read_only).resolve(&|_| None).expect("config"))
         .expect("connect");
     assert_eq!(

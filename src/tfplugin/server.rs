@@ -96,12 +96,16 @@ impl<P: Provider> ProviderService<P> {
             .max_encoding_message_size(256 * 1024 * 1024)
     }
 
-    fn ctx(&self) -> Ctx {
-        let token = match self.stop.lock() {
+    /// The token StopProvider cancels; a poisoned lock still holds a usable token.
+    fn stop_token(&self) -> CancellationToken {
+        match self.stop.lock() {
             Ok(t) => t.clone(),
             Err(poisoned) => poisoned.into_inner().clone(),
-        };
-        Ctx::new(token)
+        }
+    }
+
+    fn ctx(&self) -> Ctx {
+        Ctx::new(self.stop_token())
     }
 
     fn resource(&self, name: &str) -> Result<&ResourceEntry, Diagnostics> {
@@ -736,11 +740,7 @@ impl<P: Provider> ProviderRpc for ProviderService<P> {
         _req: Request<pb::stop_provider::Request>,
     ) -> RpcResult<pb::stop_provider::Response> {
         tracing::info!("Terraform asked the provider to stop; cancelling in-flight work");
-        let token = match self.stop.lock() {
-            Ok(t) => t.clone(),
-            Err(poisoned) => poisoned.into_inner().clone(),
-        };
-        token.cancel();
+        self.stop_token().cancel();
         Ok(Response::new(pb::stop_provider::Response {
             error: String::new(),
         }))

@@ -181,11 +181,7 @@ pub fn validate(config: &Value) -> Diagnostics {
         methods.push("use_emulator");
     }
     if methods.len() > 1 {
-        let listed = methods
-            .iter()
-            .map(|m| format!("`{m}`"))
-            .collect::<Vec<_>>()
-            .join(", ");
+        let listed = super::validate::code_list(&methods);
         d.push(
             Diagnostic::error(
                 "Conflicting authentication settings",
@@ -195,11 +191,7 @@ pub fn validate(config: &Value) -> Diagnostics {
         );
     }
     if ad_methods.len() > 1 {
-        let listed = ad_methods
-            .iter()
-            .map(|m| format!("`{m}`"))
-            .collect::<Vec<_>>()
-            .join(", ");
+        let listed = super::validate::code_list(&ad_methods);
         d.push(
             Diagnostic::error(
                 "Conflicting Azure AD settings",

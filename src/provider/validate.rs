@@ -86,11 +86,7 @@ pub fn text(config: &Value, attr: &str, max: usize, d: &mut Diagnostics) {
 pub fn one_of(config: &Value, attr: &str, allowed: &[&str], d: &mut Diagnostics) {
     if let Some(s) = config.attr(attr).as_str() {
         if !allowed.contains(&s) {
-            let list = allowed
-                .iter()
-                .map(|a| format!("`{a}`"))
-                .collect::<Vec<_>>()
-                .join(", ");
+            let list = code_list(allowed);
             d.push(
                 Diagnostic::error(
                     "Invalid value",
@@ -141,6 +137,15 @@ pub fn aws_account_id(config: &Value, attr: &str, d: &mut Diagnostics) {
 /// True for exactly 12 ASCII digits.
 pub fn is_aws_account_id(s: &str) -> bool {
     s.len() == 12 && s.bytes().all(|b| b.is_ascii_digit())
+}
+
+/// Names as Markdown code, comma-separated: `` `a`, `b` ``.
+pub fn code_list(names: &[&str]) -> String {
+    names
+        .iter()
+        .map(|n| format!("`{n}`"))
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 /// Long or odd input is cut for messages so diagnostics stay readable.

@@ -15,6 +15,24 @@ pub enum PathStep {
     Index(i64),
 }
 
+impl From<&crate::tfplugin::value::ValuePath> for AttributePath {
+    /// A place inside a value as a diagnostic's path (set positions become indexes,
+    /// which only help a human reading the message).
+    fn from(path: &crate::tfplugin::value::ValuePath) -> Self {
+        use crate::tfplugin::value::PathStep as V;
+        AttributePath(
+            path.steps
+                .iter()
+                .map(|s| match s {
+                    V::Attribute(n) => PathStep::Attribute(n.clone()),
+                    V::Key(k) => PathStep::Key(k.clone()),
+                    V::Index(i) => PathStep::Index(i64::try_from(*i).unwrap_or(i64::MAX)),
+                })
+                .collect(),
+        )
+    }
+}
+
 /// Where in a configuration or state a value lives, e.g. `owner` or
 /// `per_mailbox["a@b.c"].free`.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]

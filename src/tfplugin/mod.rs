@@ -4,6 +4,7 @@
 //! service that dispatches RPCs to them. Knows nothing about rootmail.
 
 pub mod diag;
+pub mod model;
 pub mod plan;
 pub mod resource;
 pub mod schema;

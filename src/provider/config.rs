@@ -27,9 +27,13 @@ pub fn schema() -> Schema {
             .attribute(s("tenant_id", "Azure AD tenant id. Environment: `ARM_TENANT_ID` or `AZURE_TENANT_ID`."))
             .attribute(s("client_id", "Azure AD application (client) id, or the client id of a user-assigned managed identity. Environment: `ARM_CLIENT_ID` or `AZURE_CLIENT_ID`."))
             .attribute(s("client_secret", "Azure AD client secret. Environment: `ARM_CLIENT_SECRET` or `AZURE_CLIENT_SECRET`.").sensitive())
-            .attribute(b("use_oidc", "Use a federated OIDC token (workload identity, GitHub Actions, Azure DevOps, GitLab). Environment: `ARM_USE_OIDC`."))
+            .attribute(b("use_oidc", "Use a federated OIDC token (workload identity federation). The token is `oidc_token`, or read from `oidc_token_file_path`, or requested from Azure DevOps when `ado_pipeline_service_connection_id` is set, or else from GitHub Actions (the job needs `permissions: id-token: write`). A new token is requested whenever Azure AD's token is renewed. Environment: `ARM_USE_OIDC`."))
             .attribute(s("oidc_token", "The federated OIDC token itself. Environment: `ARM_OIDC_TOKEN`.").sensitive())
             .attribute(s("oidc_token_file_path", "File holding the federated OIDC token, re-read when it rotates. Environment: `ARM_OIDC_TOKEN_FILE_PATH` or `AZURE_FEDERATED_TOKEN_FILE`."))
+            .attribute(s("oidc_request_url", "Where to request the OIDC token. Environment: `ARM_OIDC_REQUEST_URL`, then `ACTIONS_ID_TOKEN_REQUEST_URL` (GitHub Actions) or `SYSTEM_OIDCREQUESTURI` (Azure DevOps, when a service connection is set)."))
+            .attribute(s("oidc_request_token", "Bearer token for the OIDC token request. Environment: `ARM_OIDC_REQUEST_TOKEN`, then `ACTIONS_ID_TOKEN_REQUEST_TOKEN` (GitHub Actions) or `SYSTEM_ACCESSTOKEN` (Azure DevOps, when a service connection is set).").sensitive())
+            .attribute(s("ado_pipeline_service_connection_id", "Id of the Azure DevOps service connection (workload identity federation) to request the OIDC token for; implies `use_oidc`. Environment: `ARM_ADO_PIPELINE_SERVICE_CONNECTION_ID` or `ARM_OIDC_AZURE_SERVICE_CONNECTION_ID`."))
+            .attribute(s("environment", "The Azure cloud: `public` (default), `usgovernment` or `china`. Selects the Azure AD authority (override it with the `AZURE_AUTHORITY_HOST` environment variable) and the storage endpoint suffix. Environment: `ARM_ENVIRONMENT`."))
             .attribute(b("use_msi", "Use the managed identity of the machine running Terraform. Environment: `ARM_USE_MSI`."))
             .attribute(b("use_cli", "Use the account logged in with the Azure CLI (`az login`). Environment: `ARM_USE_CLI`."))
             .attribute(b("use_emulator", "Use Azurite's well-known development account (local testing only). Environment: `ROOTMAIL_USE_EMULATOR`."))
@@ -41,12 +45,13 @@ pub fn schema() -> Schema {
 }
 
 /// The provider attributes that hold secrets.
-pub const SECRET_ATTRIBUTES: [&str; 5] = [
+pub const SECRET_ATTRIBUTES: [&str; 6] = [
     "connection_string",
     "access_key",
     "sas_token",
     "client_secret",
     "oidc_token",
+    "oidc_request_token",
 ];
 
 /// Attaches `d` to the setting `name`, unless it holds a secret: Terraform
@@ -106,6 +111,10 @@ pub fn validate(config: &Value) -> Diagnostics {
         "client_secret",
         "oidc_token",
         "oidc_token_file_path",
+        "oidc_request_url",
+        "oidc_request_token",
+        "ado_pipeline_service_connection_id",
+        "environment",
     ] {
         if let Some(v) = text(config, name) {
             if v.trim().is_empty() {
@@ -145,6 +154,28 @@ pub fn validate(config: &Value) -> Diagnostics {
             );
         }
     }
+    if let Some(e) = text(config, "environment") {
+        if crate::store::CloudEnvironment::parse(&e).is_none() {
+            d.push(
+                Diagnostic::error(
+                    "Unknown Azure environment",
+                    format!("`environment` is `{e}`; use `public`, `usgovernment` or `china`."),
+                )
+                .at_attr("environment"),
+            );
+        }
+    }
+    if let Some(u) = text(config, "oidc_request_url") {
+        if !(u.starts_with("https://") || u.starts_with("http://")) {
+            d.push(
+                Diagnostic::error(
+                    "Invalid OIDC request URL",
+                    "`oidc_request_url` must be a URL starting with https://.",
+                )
+                .at_attr("oidc_request_url"),
+            );
+        }
+    }
     if let Some(secs) = config.attr("retry_timeout_seconds").as_i64() {
         if !(1..=3600).contains(&secs) {
             d.push(
@@ -162,10 +193,16 @@ pub fn validate(config: &Value) -> Diagnostics {
         Value::Bool(b) => *b,
         v => !v.is_null(),
     };
-    let ad_methods: Vec<&str> = ["client_secret", "use_oidc", "use_msi", "use_cli"]
-        .into_iter()
-        .filter(|n| set(n))
-        .collect();
+    let ad_methods: Vec<&str> = [
+        "client_secret",
+        "use_oidc",
+        "ado_pipeline_service_connection_id",
+        "use_msi",
+        "use_cli",
+    ]
+    .into_iter()
+    .filter(|n| set(n))
+    .collect();
     let mut methods: Vec<&str> = ["connection_string", "access_key", "sas_token"]
         .into_iter()
         .filter(|n| set(n))
@@ -207,13 +244,22 @@ pub fn validate(config: &Value) -> Diagnostics {
             );
         }
     }
-    if text(config, "oidc_token").is_some() && text(config, "oidc_token_file_path").is_some() {
+    let sources: Vec<&str> = [
+        "oidc_token",
+        "oidc_token_file_path",
+        "ado_pipeline_service_connection_id",
+    ]
+    .into_iter()
+    .filter(|n| text(config, n).is_some())
+    .collect();
+    if sources.len() > 1 {
+        let listed = super::validate::code_list(&sources);
         d.push(
             Diagnostic::error(
                 "Conflicting OIDC token settings",
-                "Set either `oidc_token` or `oidc_token_file_path`, not both.",
+                format!("Give the OIDC token one way only; {listed} are all set."),
             )
-            .at_attr("oidc_token_file_path"),
+            .at_non_secret(sources.iter().rev().copied()),
         );
     }
     d
@@ -237,6 +283,12 @@ pub fn settings(config: &Value) -> StoreSettings {
         use_oidc: flag(config, "use_oidc"),
         oidc_token: secret("oidc_token"),
         oidc_token_file_path: text(config, "oidc_token_file_path").map(PathBuf::from),
+        oidc_request_url: text(config, "oidc_request_url"),
+        oidc_request_token: secret("oidc_request_token"),
+        ado_service_connection_id: text(config, "ado_pipeline_service_connection_id"),
+        environment: text(config, "environment"),
+        authority_host: None,
+        ca_file: None,
         use_msi: flag(config, "use_msi"),
         use_cli: flag(config, "use_cli"),
         use_azuread: flag(config, "use_azuread"),

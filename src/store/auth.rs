@@ -5,39 +5,100 @@
 //! differs from 1.x, so [`EntraTokenBridge`] implements the old trait by
 //! asking a 1.x credential (which caches and refreshes tokens itself).
 
-use std::path::PathBuf;
 use std::sync::Arc;
 
 use azure_core::credentials::TokenCredential as ModernTokenCredential;
+use azure_core::http::{ClientOptions, ExponentialRetryOptions, RetryOptions};
 use azure_core_legacy::auth::{AccessToken as LegacyAccessToken, Secret as LegacySecret};
 use azure_core_legacy::error::{Error as LegacyError, ErrorKind as LegacyErrorKind};
 use azure_identity::{
-    AzureCliCredential, AzureCliCredentialOptions, ClientAssertion, ClientAssertionCredential,
-    ClientSecretCredential, ManagedIdentityCredential, ManagedIdentityCredentialOptions,
-    UserAssignedId,
+    AzureCliCredential, AzureCliCredentialOptions, ClientAssertionCredential,
+    ClientAssertionCredentialOptions, ClientSecretCredential, ClientSecretCredentialOptions,
+    ManagedIdentityCredential, ManagedIdentityCredentialOptions, UserAssignedId,
 };
 use azure_storage::StorageCredentials;
+use time::OffsetDateTime;
 
 use super::config::{
-    Credential, CredentialKind, FederatedToken, ParsedConnectionString, EMULATOR_KEY,
+    Credential, CredentialKind, ParsedConnectionString, SecretString, EMULATOR_KEY,
 };
 use super::error::StoreError;
+use super::federation::FederatedAssertion;
+use super::network::HttpClients;
 
-/// Adapts an `azure_identity` 1.x credential to the legacy `TokenCredential` trait.
-#[derive(Debug)]
+/// Adapts an `azure_identity` 1.x credential to the legacy `TokenCredential`
+/// trait, and keeps the token for the whole process until shortly before it
+/// expires (the legacy client asks for one on every request).
 pub(crate) struct EntraTokenBridge {
     inner: Arc<dyn ModernTokenCredential>,
     kind: CredentialKind,
+    cache: tokio::sync::Mutex<Option<CachedToken>>,
+}
+
+struct CachedToken {
+    scope: String,
+    token: SecretString,
+    expires_on: OffsetDateTime,
+    refresh_at: OffsetDateTime,
+}
+
+impl std::fmt::Debug for EntraTokenBridge {
+    // Hand-written: the cache holds a bearer token.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("EntraTokenBridge")
+            .field("kind", &self.kind)
+            .finish_non_exhaustive()
+    }
+}
+
+impl EntraTokenBridge {
+    pub(crate) fn new(inner: Arc<dyn ModernTokenCredential>, kind: CredentialKind) -> Self {
+        EntraTokenBridge {
+            inner,
+            kind,
+            cache: tokio::sync::Mutex::new(None),
+        }
+    }
+}
+
+/// When to ask for a new token: a quarter of its remaining life before it
+/// expires, at most five minutes before (Azure AD's tokens live about an hour).
+fn refresh_time(now: OffsetDateTime, expires_on: OffsetDateTime) -> OffsetDateTime {
+    let remaining: time::Duration = expires_on - now;
+    let quarter: time::Duration = remaining / 4i32;
+    let margin = quarter.min(time::Duration::minutes(5));
+    expires_on - margin.max(time::Duration::ZERO)
 }
 
 #[async_trait::async_trait]
 impl azure_core_legacy::auth::TokenCredential for EntraTokenBridge {
     async fn get_token(&self, scopes: &[&str]) -> azure_core_legacy::Result<LegacyAccessToken> {
+        let scope = scopes.join(" ");
+        // One caller at a time refreshes; the others then find the new token.
+        let mut cache = self.cache.lock().await;
+        let now = OffsetDateTime::now_utc();
+        if let Some(cached) = cache.as_ref() {
+            if cached.scope == scope && now < cached.refresh_at {
+                return Ok(LegacyAccessToken::new(
+                    LegacySecret::new(cached.token.expose().to_owned()),
+                    cached.expires_on,
+                ));
+            }
+        }
         match self.inner.get_token(scopes, None).await {
-            Ok(token) => Ok(LegacyAccessToken::new(
-                LegacySecret::new(token.token.secret().to_owned()),
-                token.expires_on,
-            )),
+            Ok(token) => {
+                tracing::debug!(credential = %self.kind, expires_on = %token.expires_on, "new Azure AD token");
+                *cache = Some(CachedToken {
+                    scope,
+                    token: SecretString::new(token.token.secret()),
+                    expires_on: token.expires_on,
+                    refresh_at: refresh_time(now, token.expires_on),
+                });
+                Ok(LegacyAccessToken::new(
+                    LegacySecret::new(token.token.secret().to_owned()),
+                    token.expires_on,
+                ))
+            }
             Err(e) => Err(LegacyError::with_message(
                 LegacyErrorKind::Credential,
                 || format!("{} failed: {}", self.kind, error_chain(&e)),
@@ -46,40 +107,29 @@ impl azure_core_legacy::auth::TokenCredential for EntraTokenBridge {
     }
 
     async fn clear_cache(&self) -> azure_core_legacy::Result<()> {
-        // The 1.x credentials own their caches and refresh before expiry.
+        *self.cache.lock().await = None;
         Ok(())
     }
 }
 
-/// A federated token handed to Entra ID as the client assertion. A file is
-/// re-read on each request because workload identity rotates it.
-#[derive(Debug)]
-struct FederatedAssertion(FederatedToken);
-
-#[async_trait::async_trait]
-impl ClientAssertion for FederatedAssertion {
-    async fn secret(
-        &self,
-        _options: Option<azure_core::http::ClientMethodOptions<'_>>,
-    ) -> azure_core::Result<String> {
-        match &self.0 {
-            FederatedToken::Value(v) => Ok(v.expose().to_owned()),
-            FederatedToken::File(path) => read_token_file(path).await,
-        }
-    }
-}
-
-async fn read_token_file(path: &PathBuf) -> azure_core::Result<String> {
-    match tokio::fs::read_to_string(path).await {
-        Ok(text) if !text.trim().is_empty() => Ok(text.trim().to_owned()),
-        Ok(_) => Err(azure_core::Error::with_message(
-            azure_core::error::ErrorKind::Credential,
-            format!("federated token file {} is empty", path.display()),
-        )),
-        Err(e) => Err(azure_core::Error::with_message(
-            azure_core::error::ErrorKind::Credential,
-            format!("cannot read federated token file {}: {e}", path.display()),
-        )),
+/// The identity crate's pipeline options: our HTTP client, the authority of
+/// the configured cloud, and a retry budget short enough that an unreachable
+/// authority fails in seconds, not minutes.
+fn identity_options(http: &HttpClients, authority_host: &str) -> ClientOptions {
+    let mut cloud = azure_core::cloud::CustomConfiguration::default();
+    cloud.authority_host = authority_host.to_owned();
+    ClientOptions {
+        transport: Some(http.identity_transport()),
+        retry: RetryOptions::exponential(ExponentialRetryOptions {
+            initial_delay: time::Duration::milliseconds(200),
+            max_retries: 3,
+            max_total_elapsed: time::Duration::seconds(15),
+            max_delay: time::Duration::seconds(2),
+        }),
+        cloud: Some(Arc::new(azure_core::cloud::CloudConfiguration::Custom(
+            cloud,
+        ))),
+        ..Default::default()
     }
 }
 
@@ -87,6 +137,8 @@ async fn read_token_file(path: &PathBuf) -> azure_core::Result<String> {
 pub(crate) fn storage_credentials(
     credential: &Credential,
     account: &str,
+    authority_host: &str,
+    http: &HttpClients,
 ) -> Result<StorageCredentials, StoreError> {
     let kind = credential.kind();
     let bad = |what: String| StoreError::Config(format!("{kind}: {what}"));
@@ -95,8 +147,9 @@ pub(crate) fn storage_credentials(
         message: error_chain(&e),
     };
     let bridge = |inner: Arc<dyn ModernTokenCredential>| {
-        StorageCredentials::token_credential(Arc::new(EntraTokenBridge { inner, kind }))
+        StorageCredentials::token_credential(Arc::new(EntraTokenBridge::new(inner, kind)))
     };
+    let client_options = || identity_options(http, authority_host);
     Ok(match credential {
         Credential::Emulator => {
             StorageCredentials::access_key(account, LegacySecret::new(EMULATOR_KEY))
@@ -135,7 +188,9 @@ pub(crate) fn storage_credentials(
                 tenant_id,
                 client_id.clone(),
                 azure_core::credentials::Secret::new(secret.expose().to_owned()),
-                None,
+                Some(ClientSecretCredentialOptions {
+                    client_options: client_options(),
+                }),
             )
             .map_err(entra)?,
         ),
@@ -147,15 +202,20 @@ pub(crate) fn storage_credentials(
             ClientAssertionCredential::new(
                 tenant_id.clone(),
                 client_id.clone(),
-                FederatedAssertion(token.clone()),
-                None,
+                FederatedAssertion {
+                    token: token.clone(),
+                    http: http.modern.clone(),
+                },
+                Some(ClientAssertionCredentialOptions {
+                    client_options: client_options(),
+                }),
             )
             .map_err(entra)?,
         ),
         Credential::ManagedIdentity { client_id } => {
             let options = ManagedIdentityCredentialOptions {
                 user_assigned_id: client_id.clone().map(UserAssignedId::ClientId),
-                ..Default::default()
+                client_options: client_options(),
             };
             bridge(ManagedIdentityCredential::new(Some(options)).map_err(entra)?)
         }
@@ -284,10 +344,7 @@ mod tests {
 
     #[tokio::test]
     async fn bridge_hands_modern_tokens_to_the_legacy_client() {
-        let bridge = EntraTokenBridge {
-            inner: Arc::new(FixedToken),
-            kind: CredentialKind::ClientSecret,
-        };
+        let bridge = EntraTokenBridge::new(Arc::new(FixedToken), CredentialKind::ClientSecret);
         let token = bridge
             .get_token(&["https://storage.azure.com/.default"])
             .await
@@ -297,26 +354,10 @@ mod tests {
             token.expires_on,
             time::OffsetDateTime::UNIX_EPOCH + time::Duration::hours(1)
         );
-        let failing = EntraTokenBridge {
-            inner: Arc::new(Refusing),
-            kind: CredentialKind::Federated,
-        };
+        let failing = EntraTokenBridge::new(Arc::new(Refusing), CredentialKind::Federated);
         let err = failing.get_token(&["x"]).await.expect_err("refused");
         assert_eq!(err.kind(), &LegacyErrorKind::Credential);
         assert!(error_chain(&err).contains("AADSTS700016"), "{err}");
-    }
-
-    #[tokio::test]
-    async fn federated_token_file_is_read_on_each_request() {
-        let dir = tempfile::tempdir().expect("tempdir");
-        let path = dir.path().join("token");
-        std::fs::write(&path, "first\n").expect("write");
-        let assertion = FederatedAssertion(FederatedToken::File(path.clone()));
-        assert_eq!(assertion.secret(None).await.expect("read"), "first");
-        std::fs::write(&path, "rotated").expect("write");
-        assert_eq!(assertion.secret(None).await.expect("read"), "rotated");
-        std::fs::write(&path, "  ").expect("write");
-        assert!(assertion.secret(None).await.is_err());
     }
 
     #[test]
@@ -330,13 +371,62 @@ mod tests {
             Credential::Federated {
                 tenant_id: "00000000-0000-0000-0000-000000000001".into(),
                 client_id: "c".into(),
-                token: FederatedToken::Value("jwt".into()),
+                token: crate::store::FederatedToken::Value("jwt".into()),
             },
             Credential::ManagedIdentity { client_id: None },
             Credential::AzureCli { tenant_id: None },
         ] {
-            let creds = storage_credentials(&credential, "acct").expect("credentials");
+            let http = HttpClients::new(None).expect("clients");
+            let creds = storage_credentials(
+                &credential,
+                "acct",
+                "https://login.microsoftonline.com",
+                &http,
+            )
+            .expect("credentials");
             assert!(format!("{creds:?}").contains("TokenCredential"));
         }
+    }
+
+    #[derive(Debug)]
+    struct Counting(std::sync::atomic::AtomicU32, time::Duration);
+
+    #[async_trait::async_trait]
+    impl ModernTokenCredential for Counting {
+        async fn get_token(
+            &self,
+            _scopes: &[&str],
+            _options: Option<azure_core::credentials::TokenRequestOptions<'_>>,
+        ) -> azure_core::Result<azure_core::credentials::AccessToken> {
+            let n = self.0.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            Ok(azure_core::credentials::AccessToken::new(
+                format!("tok-{n}"),
+                OffsetDateTime::now_utc() + self.1,
+            ))
+        }
+    }
+
+    #[tokio::test]
+    async fn bridge_keeps_a_token_until_shortly_before_it_expires() {
+        let long = Arc::new(Counting(Default::default(), time::Duration::hours(1)));
+        let bridge = EntraTokenBridge::new(long.clone(), CredentialKind::ClientSecret);
+        for _ in 0..5 {
+            let t = bridge.get_token(&["s"]).await.expect("token");
+            assert_eq!(t.token.secret(), "tok-0");
+        }
+        assert_eq!(long.0.load(std::sync::atomic::Ordering::SeqCst), 1);
+        assert!(!format!("{bridge:?}").contains("tok-0"));
+        // A token about to expire is replaced before it is handed out.
+        let short = Arc::new(Counting(Default::default(), time::Duration::seconds(1)));
+        let bridge = EntraTokenBridge::new(short.clone(), CredentialKind::ClientSecret);
+        bridge.get_token(&["s"]).await.expect("token");
+        tokio::time::sleep(std::time::Duration::from_millis(800)).await;
+        let t = bridge.get_token(&["s"]).await.expect("token");
+        assert_eq!(t.token.secret(), "tok-1");
+        let now = OffsetDateTime::now_utc();
+        assert_eq!(
+            refresh_time(now, now + time::Duration::hours(1)),
+            now + time::Duration::minutes(55)
+        );
     }
 }

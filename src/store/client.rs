@@ -26,6 +26,7 @@ use tokio_util::sync::CancellationToken;
 use super::auth::{error_chain, storage_credentials};
 use super::config::{CredentialKind, RetryBudget, StoreConfig};
 use super::error::StoreError;
+use super::network::HttpClients;
 use super::odata::escape_literal;
 
 /// The user agent prefix sent with every request.
@@ -110,10 +111,16 @@ impl TableIo {
                 config.endpoint
             ))
         })?;
-        let credentials = storage_credentials(&config.credential, &config.account)?;
+        let http = HttpClients::new(config.ca_file.as_deref())?;
+        let credentials = storage_credentials(
+            &config.credential,
+            &config.account,
+            &config.authority_host,
+            &http,
+        )?;
         let requests = Arc::new(AtomicU64::new(0));
         let transport = TransportOptions::new(Arc::new(CountingHttpClient {
-            inner: azure_core_legacy::new_http_client(),
+            inner: http.legacy,
             requests: Arc::clone(&requests),
         }));
         let options = ClientOptions::new(transport)

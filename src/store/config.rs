@@ -7,6 +7,8 @@ use std::fmt;
 use std::path::PathBuf;
 use std::time::Duration;
 
+use super::cloud::check_authority_host;
+pub use super::cloud::CloudEnvironment;
 use super::error::StoreError;
 
 /// The table the legacy tools use.
@@ -66,6 +68,19 @@ pub enum FederatedToken {
     /// A file re-read on every token request, as Kubernetes rotates it
     /// (ARM_OIDC_TOKEN_FILE_PATH / AZURE_FEDERATED_TOKEN_FILE).
     File(PathBuf),
+    /// Requested from GitHub Actions' OIDC endpoint for every exchange
+    /// (ACTIONS_ID_TOKEN_REQUEST_URL / ACTIONS_ID_TOKEN_REQUEST_TOKEN).
+    GitHubActions {
+        request_url: String,
+        request_token: SecretString,
+    },
+    /// Requested from Azure DevOps for a service connection for every
+    /// exchange (SYSTEM_OIDCREQUESTURI / SYSTEM_ACCESSTOKEN).
+    AzureDevOps {
+        request_url: String,
+        request_token: SecretString,
+        service_connection_id: String,
+    },
 }
 
 /// How the client authenticates. `Debug` never shows a secret.
@@ -105,7 +120,11 @@ impl Credential {
             Credential::SharedKey { .. } => CredentialKind::SharedKey,
             Credential::SasToken(_) => CredentialKind::SasToken,
             Credential::ClientSecret { .. } => CredentialKind::ClientSecret,
-            Credential::Federated { .. } => CredentialKind::Federated,
+            Credential::Federated { token, .. } => match token {
+                FederatedToken::GitHubActions { .. } => CredentialKind::GitHubOidc,
+                FederatedToken::AzureDevOps { .. } => CredentialKind::AzureDevOpsOidc,
+                FederatedToken::Value(_) | FederatedToken::File(_) => CredentialKind::Federated,
+            },
             Credential::ManagedIdentity { .. } => CredentialKind::ManagedIdentity,
             Credential::AzureCli { .. } => CredentialKind::AzureCli,
             Credential::Emulator => CredentialKind::Emulator,
@@ -121,6 +140,8 @@ pub enum CredentialKind {
     SasToken,
     ClientSecret,
     Federated,
+    GitHubOidc,
+    AzureDevOpsOidc,
     ManagedIdentity,
     AzureCli,
     Emulator,
@@ -133,6 +154,8 @@ impl CredentialKind {
             self,
             CredentialKind::ClientSecret
                 | CredentialKind::Federated
+                | CredentialKind::GitHubOidc
+                | CredentialKind::AzureDevOpsOidc
                 | CredentialKind::ManagedIdentity
                 | CredentialKind::AzureCli
         )
@@ -162,6 +185,12 @@ impl fmt::Display for CredentialKind {
             CredentialKind::SasToken => "a SAS token",
             CredentialKind::ClientSecret => "Azure AD client secret",
             CredentialKind::Federated => "Azure AD workload identity (OIDC federated token)",
+            CredentialKind::GitHubOidc => {
+                "Azure AD OIDC with a token requested from GitHub Actions"
+            }
+            CredentialKind::AzureDevOpsOidc => {
+                "Azure AD OIDC with a token requested from an Azure DevOps service connection"
+            }
             CredentialKind::ManagedIdentity => "Azure AD managed identity",
             CredentialKind::AzureCli => "Azure AD token from the Azure CLI",
             CredentialKind::Emulator => "the Azurite emulator's well-known key",
@@ -207,6 +236,10 @@ pub struct StoreConfig {
     pub retry: RetryBudget,
     /// How many free candidates one claim query fetches.
     pub claim_page_size: u32,
+    /// Where Azure AD tokens come from, e.g. `https://login.microsoftonline.com`.
+    pub authority_host: String,
+    /// Extra CA certificates (PEM) trusted by every HTTP client (`SSL_CERT_FILE`).
+    pub ca_file: Option<PathBuf>,
 }
 
 impl StoreConfig {
@@ -220,6 +253,8 @@ impl StoreConfig {
             credential: Credential::Emulator,
             retry: RetryBudget::default(),
             claim_page_size: DEFAULT_CLAIM_PAGE_SIZE,
+            authority_host: CloudEnvironment::Public.authority_host().to_owned(),
+            ca_file: None,
         }
     }
 
@@ -248,12 +283,37 @@ pub struct StoreSettings {
     pub use_oidc: Option<bool>,
     pub oidc_token: Option<SecretString>,
     pub oidc_token_file_path: Option<PathBuf>,
+    /// Where to request the OIDC token (GitHub Actions or Azure DevOps).
+    pub oidc_request_url: Option<String>,
+    /// The bearer token for that request.
+    pub oidc_request_token: Option<SecretString>,
+    /// The Azure DevOps service connection to request the OIDC token for.
+    pub ado_service_connection_id: Option<String>,
+    /// `public`, `usgovernment` or `china`.
+    pub environment: Option<String>,
+    /// Overrides the environment's Azure AD authority.
+    pub authority_host: Option<String>,
+    /// Extra CA certificates (PEM) for every HTTP client.
+    pub ca_file: Option<PathBuf>,
     pub use_msi: Option<bool>,
     pub use_cli: Option<bool>,
     pub use_azuread: Option<bool>,
     pub use_emulator: Option<bool>,
     pub retry: Option<RetryBudget>,
     pub claim_page_size: Option<u32>,
+}
+
+/// The ways to authenticate, before their details are filled in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Method {
+    Emulator,
+    ConnectionString,
+    SharedKey,
+    SasToken,
+    Oidc,
+    ClientSecret,
+    ManagedIdentity,
+    AzureCli,
 }
 
 /// Environment variable names, in fallback order per setting.
@@ -272,6 +332,21 @@ pub mod env {
     pub const OIDC_TOKEN: &[&str] = &["ARM_OIDC_TOKEN"];
     pub const OIDC_TOKEN_FILE_PATH: &[&str] =
         &["ARM_OIDC_TOKEN_FILE_PATH", "AZURE_FEDERATED_TOKEN_FILE"];
+    /// Tried first for both pipelines; then [`GITHUB_REQUEST_URL`] or
+    /// [`ADO_REQUEST_URL`] depending on whether a service connection is set.
+    pub const OIDC_REQUEST_URL: &[&str] = &["ARM_OIDC_REQUEST_URL"];
+    pub const OIDC_REQUEST_TOKEN: &[&str] = &["ARM_OIDC_REQUEST_TOKEN"];
+    pub const GITHUB_REQUEST_URL: &[&str] = &["ACTIONS_ID_TOKEN_REQUEST_URL"];
+    pub const GITHUB_REQUEST_TOKEN: &[&str] = &["ACTIONS_ID_TOKEN_REQUEST_TOKEN"];
+    pub const ADO_REQUEST_URL: &[&str] = &["SYSTEM_OIDCREQUESTURI"];
+    pub const ADO_REQUEST_TOKEN: &[&str] = &["SYSTEM_ACCESSTOKEN"];
+    pub const ADO_SERVICE_CONNECTION_ID: &[&str] = &[
+        "ARM_ADO_PIPELINE_SERVICE_CONNECTION_ID",
+        "ARM_OIDC_AZURE_SERVICE_CONNECTION_ID",
+    ];
+    pub const ENVIRONMENT: &[&str] = &["ARM_ENVIRONMENT"];
+    pub const AUTHORITY_HOST: &[&str] = &["AZURE_AUTHORITY_HOST"];
+    pub const CA_FILE: &[&str] = &["SSL_CERT_FILE"];
     pub const USE_MSI: &[&str] = &["ARM_USE_MSI"];
     pub const USE_CLI: &[&str] = &["ARM_USE_CLI"];
     pub const USE_AZUREAD: &[&str] = &["ARM_USE_AZUREAD"];
@@ -306,6 +381,16 @@ impl StoreSettings {
                     ))
                 }),
             }
+        };
+        let ado_service_connection_id = self
+            .ado_service_connection_id
+            .clone()
+            .or_else(|| from_env(env::ADO_SERVICE_CONNECTION_ID));
+        // A service connection means Azure DevOps; otherwise GitHub Actions.
+        let (pipeline_url, pipeline_token) = if ado_service_connection_id.is_some() {
+            (env::ADO_REQUEST_URL, env::ADO_REQUEST_TOKEN)
+        } else {
+            (env::GITHUB_REQUEST_URL, env::GITHUB_REQUEST_TOKEN)
         };
         let merged = StoreSettings {
             account: self.account.clone().or_else(|| from_env(env::ACCOUNT)),
@@ -342,6 +427,29 @@ impl StoreSettings {
                 .oidc_token_file_path
                 .clone()
                 .or_else(|| from_env(env::OIDC_TOKEN_FILE_PATH).map(PathBuf::from)),
+            oidc_request_url: self
+                .oidc_request_url
+                .clone()
+                .or_else(|| from_env(env::OIDC_REQUEST_URL))
+                .or_else(|| from_env(pipeline_url)),
+            oidc_request_token: self.oidc_request_token.clone().or_else(|| {
+                from_env(env::OIDC_REQUEST_TOKEN)
+                    .or_else(|| from_env(pipeline_token))
+                    .map(SecretString::new)
+            }),
+            ado_service_connection_id,
+            environment: self
+                .environment
+                .clone()
+                .or_else(|| from_env(env::ENVIRONMENT)),
+            authority_host: self
+                .authority_host
+                .clone()
+                .or_else(|| from_env(env::AUTHORITY_HOST)),
+            ca_file: self
+                .ca_file
+                .clone()
+                .or_else(|| from_env(env::CA_FILE).map(PathBuf::from)),
             use_msi: self.use_msi.or(flag(env::USE_MSI)?),
             use_cli: self.use_cli.or(flag(env::USE_CLI)?),
             use_azuread: self.use_azuread.or(flag(env::USE_AZUREAD)?),
@@ -349,81 +457,170 @@ impl StoreSettings {
             retry: self.retry,
             claim_page_size: self.claim_page_size,
         };
-        let credential =
-            match self.pick_credential(false)? {
-                Some(c) => c,
-                None => match merged.pick_credential(true)? {
-                    Some(c) => c,
-                    None => return Err(StoreError::Config(
-                        "no credential configured: set a connection string, an access key, a SAS \
-                         token, or Azure AD settings (client secret, OIDC, managed identity or \
-                         Azure CLI), or use the emulator"
-                            .to_owned(),
-                    )),
-                },
-            };
+        // The explicit settings choose the method if they define one; its
+        // details may still come from the environment.
+        let method = match self.choose_method(false).or(merged.choose_method(true)) {
+            Some(m) => m,
+            None => {
+                return Err(StoreError::Config(
+                    "no credential configured: set a connection string, an access key, a SAS \
+                     token, or Azure AD settings (client secret, OIDC, managed identity or \
+                     Azure CLI), or use the emulator"
+                        .to_owned(),
+                ))
+            }
+        };
+        let credential = merged.build_credential(method)?;
         merged.into_config(credential)
     }
 
-    /// Chooses the credential these settings define. With `last_resort`, an
-    /// Azure CLI credential is used when nothing else is set and `use_cli` is
-    /// not false (as the azurerm provider does).
-    fn pick_credential(&self, last_resort: bool) -> Result<Option<Credential>, StoreError> {
+    /// Which way of authenticating these settings ask for, first match wins.
+    /// With `last_resort`, the Azure CLI is used when nothing else is set and
+    /// `use_cli` is not false (as the azurerm provider does).
+    fn choose_method(&self, last_resort: bool) -> Option<Method> {
         if self.use_emulator == Some(true) {
-            return Ok(Some(Credential::Emulator));
+            return Some(Method::Emulator);
         }
-        let azure_ad_only = self.use_azuread == Some(true);
-        if !azure_ad_only {
-            if let Some(cs) = &self.connection_string {
-                return Ok(Some(Credential::ConnectionString(cs.clone())));
+        if self.use_azuread != Some(true) {
+            if self.connection_string.is_some() {
+                return Some(Method::ConnectionString);
             }
-            if let Some(key) = &self.access_key {
-                return Ok(Some(Credential::SharedKey { key: key.clone() }));
+            if self.access_key.is_some() {
+                return Some(Method::SharedKey);
             }
-            if let Some(sas) = &self.sas_token {
-                return Ok(Some(Credential::SasToken(sas.clone())));
+            if self.sas_token.is_some() {
+                return Some(Method::SasToken);
             }
         }
-        let wants_oidc = self.use_oidc == Some(true)
-            || self.oidc_token.is_some()
-            || (self.oidc_token_file_path.is_some() && self.use_oidc != Some(false));
-        if wants_oidc && self.use_oidc != Some(false) {
-            let (tenant_id, client_id) = self.tenant_and_client("OIDC")?;
-            let token =
-                match (&self.oidc_token, &self.oidc_token_file_path) {
-                    (Some(t), _) => FederatedToken::Value(t.clone()),
-                    (None, Some(p)) => FederatedToken::File(p.clone()),
-                    (None, None) => return Err(StoreError::Config(
-                        "OIDC is enabled but neither ARM_OIDC_TOKEN nor ARM_OIDC_TOKEN_FILE_PATH \
-                         (or AZURE_FEDERATED_TOKEN_FILE) is set"
-                            .to_owned(),
-                    )),
-                };
-            return Ok(Some(Credential::Federated {
-                tenant_id,
-                client_id,
-                token,
-            }));
+        let oidc_source = self.oidc_token.is_some()
+            || self.oidc_token_file_path.is_some()
+            || self.ado_service_connection_id.is_some();
+        if self.use_oidc == Some(true) || (oidc_source && self.use_oidc != Some(false)) {
+            return Some(Method::Oidc);
         }
-        if let Some(secret) = &self.client_secret {
-            let (tenant_id, client_id) = self.tenant_and_client("client secret")?;
-            return Ok(Some(Credential::ClientSecret {
-                tenant_id,
-                client_id,
-                secret: secret.clone(),
-            }));
+        if self.client_secret.is_some() {
+            return Some(Method::ClientSecret);
         }
         if self.use_msi == Some(true) {
-            return Ok(Some(Credential::ManagedIdentity {
-                client_id: self.client_id.clone(),
-            }));
+            return Some(Method::ManagedIdentity);
         }
         if self.use_cli == Some(true) || (last_resort && self.use_cli != Some(false)) {
-            return Ok(Some(Credential::AzureCli {
-                tenant_id: self.tenant_id.clone(),
-            }));
+            return Some(Method::AzureCli);
         }
-        Ok(None)
+        None
+    }
+
+    /// The credential for `method`, or an error naming what is missing.
+    fn build_credential(&self, method: Method) -> Result<Credential, StoreError> {
+        let missing = |what: &str| StoreError::Config(what.to_owned());
+        Ok(match method {
+            Method::Emulator => Credential::Emulator,
+            Method::ConnectionString => Credential::ConnectionString(
+                self.connection_string
+                    .clone()
+                    .ok_or_else(|| missing("no connection string"))?,
+            ),
+            Method::SharedKey => Credential::SharedKey {
+                key: self
+                    .access_key
+                    .clone()
+                    .ok_or_else(|| missing("no access key"))?,
+            },
+            Method::SasToken => Credential::SasToken(
+                self.sas_token
+                    .clone()
+                    .ok_or_else(|| missing("no SAS token"))?,
+            ),
+            Method::Oidc => {
+                let token = self.federated_token()?;
+                let what = match &token {
+                    FederatedToken::GitHubActions { .. } => "OIDC (GitHub Actions)",
+                    FederatedToken::AzureDevOps { .. } => "OIDC (Azure DevOps)",
+                    _ => "OIDC",
+                };
+                let (tenant_id, client_id) = self.tenant_and_client(what)?;
+                Credential::Federated {
+                    tenant_id,
+                    client_id,
+                    token,
+                }
+            }
+            Method::ClientSecret => {
+                let (tenant_id, client_id) = self.tenant_and_client("client secret")?;
+                Credential::ClientSecret {
+                    tenant_id,
+                    client_id,
+                    secret: self
+                        .client_secret
+                        .clone()
+                        .ok_or_else(|| missing("no client secret"))?,
+                }
+            }
+            Method::ManagedIdentity => Credential::ManagedIdentity {
+                client_id: self.client_id.clone(),
+            },
+            Method::AzureCli => Credential::AzureCli {
+                tenant_id: self.tenant_id.clone(),
+            },
+        })
+    }
+
+    /// Where the OIDC token comes from: given, a file, or requested from
+    /// Azure DevOps (a service connection is set) or GitHub Actions.
+    fn federated_token(&self) -> Result<FederatedToken, StoreError> {
+        if let Some(t) = &self.oidc_token {
+            return Ok(FederatedToken::Value(t.clone()));
+        }
+        if let Some(p) = &self.oidc_token_file_path {
+            return Ok(FederatedToken::File(p.clone()));
+        }
+        if let Some(id) = &self.ado_service_connection_id {
+            let request_url = self.oidc_request_url.clone().ok_or_else(|| {
+                StoreError::Config(format!(
+                    "Azure DevOps OIDC (service connection `{id}`) needs the OIDC request URL: \
+                     SYSTEM_OIDCREQUESTURI is not set (Azure Pipelines sets it in every job; \
+                     outside a pipeline set ARM_OIDC_REQUEST_URL)"
+                ))
+            })?;
+            let request_token = self.oidc_request_token.clone().ok_or_else(|| {
+                StoreError::Config(format!(
+                    "Azure DevOps OIDC (service connection `{id}`) needs the job's access token: \
+                     SYSTEM_ACCESSTOKEN is not set (map it in the step: \
+                     `env: SYSTEM_ACCESSTOKEN: $(System.AccessToken)`, or set \
+                     ARM_OIDC_REQUEST_TOKEN)"
+                ))
+            })?;
+            return Ok(FederatedToken::AzureDevOps {
+                request_url: request_url.trim().to_owned(),
+                request_token,
+                service_connection_id: id.clone(),
+            });
+        }
+        match (&self.oidc_request_url, &self.oidc_request_token) {
+            (Some(url), Some(token)) => Ok(FederatedToken::GitHubActions {
+                request_url: url.trim().to_owned(),
+                request_token: token.clone(),
+            }),
+            (Some(_), None) => Err(StoreError::Config(
+                "GitHub Actions OIDC needs the request token: ACTIONS_ID_TOKEN_REQUEST_TOKEN is \
+                 not set (give the job `permissions: id-token: write`, or set \
+                 ARM_OIDC_REQUEST_TOKEN)"
+                    .to_owned(),
+            )),
+            (None, Some(_)) => Err(StoreError::Config(
+                "GitHub Actions OIDC needs the request URL: ACTIONS_ID_TOKEN_REQUEST_URL is not \
+                 set (give the job `permissions: id-token: write`, or set ARM_OIDC_REQUEST_URL)"
+                    .to_owned(),
+            )),
+            (None, None) => Err(StoreError::Config(
+                "OIDC is enabled but there is no token: set ARM_OIDC_TOKEN or \
+                 ARM_OIDC_TOKEN_FILE_PATH (or AZURE_FEDERATED_TOKEN_FILE); in GitHub Actions give \
+                 the job `permissions: id-token: write` so ACTIONS_ID_TOKEN_REQUEST_URL and \
+                 ACTIONS_ID_TOKEN_REQUEST_TOKEN are set; in Azure DevOps set \
+                 ARM_ADO_PIPELINE_SERVICE_CONNECTION_ID and SYSTEM_ACCESSTOKEN"
+                    .to_owned(),
+            )),
+        }
     }
 
     fn tenant_and_client(&self, what: &str) -> Result<(String, String), StoreError> {
@@ -452,6 +649,19 @@ impl StoreSettings {
             }
             _ => (None, None),
         };
+        let cloud = match &self.environment {
+            Some(name) => CloudEnvironment::parse(name).ok_or_else(|| {
+                StoreError::Config(format!(
+                    "unknown Azure environment `{name}` (ARM_ENVIRONMENT / `environment`): use \
+                     public, usgovernment or china"
+                ))
+            })?,
+            None => CloudEnvironment::Public,
+        };
+        let authority_host = match &self.authority_host {
+            Some(host) => check_authority_host(host)?,
+            None => cloud.authority_host().to_owned(),
+        };
         let emulator = matches!(credential, Credential::Emulator);
         let account = self
             .account
@@ -463,7 +673,7 @@ impl StoreSettings {
             } else {
                 account
                     .as_ref()
-                    .map(|a| format!("https://{a}.table.core.windows.net"))
+                    .map(|a| format!("https://{a}.table.{}", cloud.storage_suffix()))
             }
         });
         let endpoint = endpoint.ok_or_else(|| {
@@ -502,6 +712,8 @@ impl StoreSettings {
                 .claim_page_size
                 .unwrap_or(DEFAULT_CLAIM_PAGE_SIZE)
                 .clamp(1, 1000),
+            authority_host,
+            ca_file: self.ca_file,
         })
     }
 }
@@ -774,5 +986,129 @@ mod tests {
             .resolve(&lookup(&[("ARM_USE_MSI", "maybe")]))
             .expect_err("bad flag");
         assert!(err.to_string().contains("ARM_USE_MSI"));
+    }
+
+    const PIPELINE_IDS: [(&str, &str); 3] = [
+        ("AZURE_STORAGE_ACCOUNT", "acct"),
+        ("ARM_TENANT_ID", "t"),
+        ("ARM_CLIENT_ID", "c"),
+    ];
+
+    #[test]
+    fn github_actions_token_is_requested_with_use_oidc() {
+        let mut vars = PIPELINE_IDS.to_vec();
+        vars.extend([
+            ("ARM_USE_OIDC", "true"),
+            (
+                "ACTIONS_ID_TOKEN_REQUEST_URL",
+                "https://gh.example/t?api-version=2.0",
+            ),
+            ("ACTIONS_ID_TOKEN_REQUEST_TOKEN", "gh-request-secret"),
+            ("SYSTEM_OIDCREQUESTURI", "https://ado.example/oidc"),
+        ]);
+        let cfg = StoreSettings::default()
+            .resolve(&lookup(&vars))
+            .expect("config");
+        assert_eq!(cfg.credential.kind(), CredentialKind::GitHubOidc);
+        assert_eq!(
+            cfg.credential,
+            Credential::Federated {
+                tenant_id: "t".into(),
+                client_id: "c".into(),
+                token: FederatedToken::GitHubActions {
+                    request_url: "https://gh.example/t?api-version=2.0".into(),
+                    request_token: "gh-request-secret".into(),
+                },
+            }
+        );
+        assert!(!format!("{cfg:?}").contains("gh-request-secret"));
+        // ARM_OIDC_REQUEST_* win over the pipeline's own variables.
+        vars.push(("ARM_OIDC_REQUEST_URL", "https://override.example/t"));
+        let cfg = StoreSettings::default()
+            .resolve(&lookup(&vars))
+            .expect("config");
+        assert!(matches!(cfg.credential, Credential::Federated {
+            token: FederatedToken::GitHubActions { ref request_url, .. }, ..
+        } if request_url == "https://override.example/t"));
+    }
+
+    #[test]
+    fn azure_devops_token_is_requested_for_a_service_connection() {
+        let mut vars = PIPELINE_IDS.to_vec();
+        vars.extend([
+            ("ARM_OIDC_AZURE_SERVICE_CONNECTION_ID", "sc-1"),
+            ("SYSTEM_OIDCREQUESTURI", "https://ado.example/oidc"),
+            ("SYSTEM_ACCESSTOKEN", "ado-secret"),
+            ("ACTIONS_ID_TOKEN_REQUEST_URL", "https://gh.example/t"),
+        ]);
+        let cfg = StoreSettings::default()
+            .resolve(&lookup(&vars))
+            .expect("config");
+        assert_eq!(cfg.credential.kind(), CredentialKind::AzureDevOpsOidc);
+        assert!(matches!(cfg.credential, Credential::Federated {
+            token: FederatedToken::AzureDevOps { ref request_url, ref service_connection_id, .. }, ..
+        } if request_url == "https://ado.example/oidc" && service_connection_id == "sc-1"));
+        vars.retain(|(k, _)| *k != "SYSTEM_ACCESSTOKEN");
+        let err = StoreSettings::default()
+            .resolve(&lookup(&vars))
+            .expect_err("no token");
+        assert!(err.to_string().contains("SYSTEM_ACCESSTOKEN"), "{err}");
+    }
+
+    #[test]
+    fn missing_pipeline_variables_are_named() {
+        let mut vars = PIPELINE_IDS.to_vec();
+        vars.push(("ARM_USE_OIDC", "true"));
+        let err = StoreSettings::default()
+            .resolve(&lookup(&vars))
+            .expect_err("none");
+        assert!(err.to_string().contains("id-token: write"), "{err}");
+        vars.push(("ACTIONS_ID_TOKEN_REQUEST_URL", "https://gh.example/t"));
+        let err = StoreSettings::default()
+            .resolve(&lookup(&vars))
+            .expect_err("no token");
+        assert!(
+            err.to_string().contains("ACTIONS_ID_TOKEN_REQUEST_TOKEN"),
+            "{err}"
+        );
+        // Explicit `use_oidc` takes the tenant and client from the environment.
+        let explicit = StoreSettings {
+            use_oidc: Some(true),
+            oidc_token: Some("jwt".into()),
+            ..Default::default()
+        };
+        let cfg = explicit.resolve(&lookup(&PIPELINE_IDS)).expect("config");
+        assert_eq!(cfg.credential.kind(), CredentialKind::Federated);
+    }
+
+    #[test]
+    fn clouds_pick_authority_and_suffix() {
+        let mut vars = vec![("AZURE_STORAGE_ACCOUNT", "acct"), ("ARM_USE_CLI", "true")];
+        let cfg = StoreSettings::default()
+            .resolve(&lookup(&vars))
+            .expect("config");
+        assert_eq!(cfg.authority_host, "https://login.microsoftonline.com");
+        vars.push(("ARM_ENVIRONMENT", "usgovernment"));
+        let cfg = StoreSettings::default()
+            .resolve(&lookup(&vars))
+            .expect("config");
+        assert_eq!(cfg.endpoint, "https://acct.table.core.usgovcloudapi.net");
+        assert_eq!(cfg.authority_host, "https://login.microsoftonline.us");
+        vars.push(("AZURE_AUTHORITY_HOST", "https://127.0.0.1:8443/"));
+        vars.push(("SSL_CERT_FILE", "/etc/corp-ca.pem"));
+        let cfg = StoreSettings::default()
+            .resolve(&lookup(&vars))
+            .expect("config");
+        assert_eq!(cfg.authority_host, "https://127.0.0.1:8443");
+        assert_eq!(cfg.ca_file, Some(PathBuf::from("/etc/corp-ca.pem")));
+        vars.push(("ARM_ENVIRONMENT", "mars"));
+        let err = StoreSettings::default()
+            .resolve(&lookup(&[
+                ("ARM_ENVIRONMENT", "mars"),
+                ("ARM_USE_CLI", "true"),
+                ("AZURE_STORAGE_ACCOUNT", "a"),
+            ]))
+            .expect_err("unknown cloud");
+        assert!(err.to_string().contains("ARM_ENVIRONMENT"), "{err}");
     }
 }

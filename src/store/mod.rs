@@ -40,10 +40,22 @@
 //! | `use_oidc` | `ARM_USE_OIDC` |
 //! | `oidc_token` | `ARM_OIDC_TOKEN` |
 //! | `oidc_token_file_path` | `ARM_OIDC_TOKEN_FILE_PATH`, `AZURE_FEDERATED_TOKEN_FILE` |
+//! | `oidc_request_url` | `ARM_OIDC_REQUEST_URL`, then `ACTIONS_ID_TOKEN_REQUEST_URL` (GitHub Actions) or `SYSTEM_OIDCREQUESTURI` (Azure DevOps, when a service connection is set) |
+//! | `oidc_request_token` | `ARM_OIDC_REQUEST_TOKEN`, then `ACTIONS_ID_TOKEN_REQUEST_TOKEN` or `SYSTEM_ACCESSTOKEN` |
+//! | `ado_service_connection_id` | `ARM_ADO_PIPELINE_SERVICE_CONNECTION_ID`, `ARM_OIDC_AZURE_SERVICE_CONNECTION_ID` |
+//! | `environment` (`public`, `usgovernment`, `china`) | `ARM_ENVIRONMENT` |
+//! | `authority_host` | `AZURE_AUTHORITY_HOST` |
+//! | `ca_file` (extra CA certificates, PEM) | `SSL_CERT_FILE` |
 //! | `use_msi` | `ARM_USE_MSI` (user-assigned identity: `client_id`) |
 //! | `use_cli` | `ARM_USE_CLI` |
 //! | `use_azuread` | `ARM_USE_AZUREAD` |
 //! | `use_emulator` | `ROOTMAIL_USE_EMULATOR` |
+//!
+//! With OIDC the token is `oidc_token`, else the file, else requested from
+//! Azure DevOps (service connection set) or GitHub Actions; see
+//! `federation`. Every HTTP client (table and identity) honours
+//! `HTTPS_PROXY`/`NO_PROXY` and trusts `SSL_CERT_FILE` on top of the system's
+//! roots. Azure AD tokens are kept per process and renewed before they expire.
 //!
 //! The names are also available as constants in [`config::env`].
 //! Flags accept `true/false`, `1/0`, `yes/no`, `on/off`.
@@ -76,8 +88,11 @@ azure_data_tables=warn,azure_identity=warn,typespec_client_core=warn,reqwest=war
 mod auth;
 mod batch;
 mod client;
+mod cloud;
 pub mod config;
 mod error;
+mod federation;
+mod network;
 pub mod odata;
 mod pool;
 mod row;
@@ -85,8 +100,9 @@ mod row;
 pub use batch::{BatchCounts, BatchSettings, ClaimBatcher};
 pub use client::USER_AGENT;
 pub use config::{
-    Credential, CredentialKind, FederatedToken, RetryBudget, SecretString, StoreConfig,
-    StoreSettings, DEFAULT_PARTITION_KEY, DEFAULT_TABLE, EMULATOR_ACCOUNT, EMULATOR_ENDPOINT,
+    CloudEnvironment, Credential, CredentialKind, FederatedToken, RetryBudget, SecretString,
+    StoreConfig, StoreSettings, DEFAULT_PARTITION_KEY, DEFAULT_TABLE, EMULATOR_ACCOUNT,
+    EMULATOR_ENDPOINT,
 };
 pub use error::StoreError;
 pub use pool::{

@@ -41,9 +41,17 @@ pub struct ConnectionArgs {
     /// Azure AD managed identity (user-assigned: with --client-id) [env: ARM_USE_MSI]
     #[arg(long, global = true)]
     pub use_msi: bool,
-    /// Azure AD workload identity; token from ARM_OIDC_TOKEN or ARM_OIDC_TOKEN_FILE_PATH [env: ARM_USE_OIDC]
+    /// Azure AD workload identity; token from ARM_OIDC_TOKEN, ARM_OIDC_TOKEN_FILE_PATH,
+    /// Azure DevOps (with a service connection) or GitHub Actions [env: ARM_USE_OIDC]
     #[arg(long, global = true)]
     pub use_oidc: bool,
+    /// Azure DevOps service connection to request the OIDC token for
+    /// [env: ARM_ADO_PIPELINE_SERVICE_CONNECTION_ID]
+    #[arg(long, global = true, value_name = "ID")]
+    pub ado_pipeline_service_connection_id: Option<String>,
+    /// Azure cloud: public, usgovernment or china [env: ARM_ENVIRONMENT]
+    #[arg(long, global = true, value_name = "NAME")]
+    pub environment: Option<String>,
     /// Azure AD tenant [env: ARM_TENANT_ID]
     #[arg(long, global = true, value_name = "ID")]
     pub tenant_id: Option<String>,
@@ -73,6 +81,8 @@ impl ConnectionArgs {
             tenant_id: self.tenant_id.clone(),
             client_id: self.client_id.clone(),
             oidc_token_file_path: self.oidc_token_file_path.clone(),
+            ado_service_connection_id: self.ado_pipeline_service_connection_id.clone(),
+            environment: self.environment.clone(),
             use_oidc: on(self.use_oidc),
             use_msi: on(self.use_msi),
             use_cli: on(self.use_cli),
@@ -125,6 +135,9 @@ const SECRET_VARIABLES: &[&str] = &[
     "ARM_CLIENT_SECRET",
     "AZURE_CLIENT_SECRET",
     "ARM_OIDC_TOKEN",
+    "ARM_OIDC_REQUEST_TOKEN",
+    "ACTIONS_ID_TOKEN_REQUEST_TOKEN",
+    "SYSTEM_ACCESSTOKEN",
 ];
 
 /// Replaces every secret found in the environment (whole values, the key and
@@ -246,6 +259,8 @@ mod tests {
             use_cli: true,
             use_msi: false,
             use_oidc: false,
+            ado_pipeline_service_connection_id: None,
+            environment: None,
             tenant_id: None,
             client_id: None,
             oidc_token_file_path: None,

@@ -1,0 +1,98 @@
+//! The HTTP clients every request of this crate goes through: the legacy
+//! table client's and the identity crate's (token endpoints, GitHub and Azure
+//! DevOps OIDC endpoints, managed identity). Both are built here so a
+//! corporate network works the same everywhere: `SSL_CERT_FILE` adds CA
+//! certificates to the system's, and `HTTPS_PROXY` / `HTTP_PROXY` /
+//! `NO_PROXY` (read by reqwest from the environment) apply to every client.
+
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Duration;
+
+use super::error::StoreError;
+
+/// The clients for the two SDK generations, sharing one network setup.
+#[derive(Debug, Clone)]
+pub(crate) struct HttpClients {
+    /// For `azure_data_tables` (legacy `azure_core` 0.21).
+    pub legacy: Arc<dyn azure_core_legacy::HttpClient>,
+    /// For `azure_identity` 1.x and our own OIDC token requests.
+    pub modern: reqwest::Client,
+}
+
+/// How long connecting to any endpoint may take before the attempt fails.
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+
+impl HttpClients {
+    /// Builds both clients; `ca_file` (from `SSL_CERT_FILE`) holds one or more
+    /// PEM certificates trusted in addition to the system's roots.
+    pub(crate) fn new(ca_file: Option<&Path>) -> Result<HttpClients, StoreError> {
+        let pem = match ca_file {
+            Some(path) => Some(std::fs::read(path).map_err(|e| {
+                StoreError::Config(format!(
+                    "cannot read the CA certificates in SSL_CERT_FILE ({}): {e}",
+                    path.display()
+                ))
+            })?),
+            None => None,
+        };
+        let bad_pem = |path: Option<&Path>| {
+            StoreError::Config(format!(
+                "SSL_CERT_FILE ({}) holds no PEM certificate that can be used",
+                path.map(|p| p.display().to_string()).unwrap_or_default()
+            ))
+        };
+
+        // The legacy SDK's own client disables idle pooling for a hyper issue; keep that.
+        let mut legacy = reqwest_legacy::ClientBuilder::new()
+            .pool_max_idle_per_host(0)
+            .connect_timeout(CONNECT_TIMEOUT);
+        let mut modern = reqwest::ClientBuilder::new()
+            .connect_timeout(CONNECT_TIMEOUT)
+            .redirect(reqwest::redirect::Policy::none());
+        if let Some(pem) = &pem {
+            let old =
+                reqwest_legacy::Certificate::from_pem_bundle(pem).map_err(|_| bad_pem(ca_file))?;
+            let new = reqwest::Certificate::from_pem_bundle(pem).map_err(|_| bad_pem(ca_file))?;
+            if old.is_empty() || new.is_empty() {
+                return Err(bad_pem(ca_file));
+            }
+            for cert in old {
+                legacy = legacy.add_root_certificate(cert);
+            }
+            modern = modern.tls_certs_merge(new);
+        }
+        let legacy = legacy.build().map_err(|e| {
+            StoreError::Config(format!("cannot set up the HTTP client for the table: {e}"))
+        })?;
+        let modern = modern.build().map_err(|e| {
+            StoreError::Config(format!("cannot set up the HTTP client for Azure AD: {e}"))
+        })?;
+        Ok(HttpClients {
+            legacy: Arc::new(legacy),
+            modern,
+        })
+    }
+
+    /// The modern client as the identity crate's transport.
+    pub(crate) fn identity_transport(&self) -> azure_core::http::Transport {
+        azure_core::http::Transport::new(Arc::new(self.modern.clone()))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_file_without_certificates_is_a_clear_error() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("ca.pem");
+        std::fs::write(&path, "not a certificate").expect("write");
+        let err = HttpClients::new(Some(&path)).expect_err("no certs");
+        assert!(err.to_string().contains("SSL_CERT_FILE"), "{err}");
+        let err = HttpClients::new(Some(&dir.path().join("missing"))).expect_err("missing");
+        assert!(err.to_string().contains("cannot read"), "{err}");
+        HttpClients::new(None).expect("system roots only");
+    }
+}

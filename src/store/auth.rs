@@ -99,9 +99,10 @@ impl azure_core_legacy::auth::TokenCredential for EntraTokenBridge {
                     token.expires_on,
                 ))
             }
+            // The store names the credential kind around this message.
             Err(e) => Err(LegacyError::with_message(
                 LegacyErrorKind::Credential,
-                || format!("{} failed: {}", self.kind, error_chain(&e)),
+                || error_chain(&e),
             )),
         }
     }

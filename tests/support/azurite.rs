@@ -25,6 +25,7 @@ pub const ACCOUNT_KEY: &str =
 pub struct Azurite {
     child: Child,
     port: u16,
+    scheme: &'static str,
     stderr: Arc<Mutex<String>>,
 }
 
@@ -32,6 +33,12 @@ impl Azurite {
     /// Starts Azurite on a free loopback port and waits until it accepts connections.
     /// Panics with a "run `make tools`" hint when the binary is missing.
     pub fn start() -> Azurite {
+        Azurite::start_with(&[], "http")
+    }
+
+    /// Starts Azurite with `extra` arguments (e.g. `--oauth basic --cert …
+    /// --key …` for HTTPS, then `scheme` is `https`).
+    pub fn start_with(extra: &[String], scheme: &'static str) -> Azurite {
         let binary = tools_dir().join("azurite-table");
         if !binary.exists() {
             panic!(
@@ -52,6 +59,7 @@ impl Azurite {
                 "--tablePort",
                 &port.to_string(),
             ])
+            .args(extra)
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(Stdio::piped())
@@ -96,6 +104,7 @@ impl Azurite {
         Azurite {
             child,
             port,
+            scheme,
             stderr,
         }
     }
@@ -111,7 +120,7 @@ impl Azurite {
 
     /// The table service endpoint, path-style as Azurite serves it.
     pub fn endpoint(&self) -> String {
-        format!("http://127.0.0.1:{}/{ACCOUNT}", self.port)
+        format!("{}://127.0.0.1:{}/{ACCOUNT}", self.scheme, self.port)
     }
 
     pub fn account(&self) -> &'static str {
@@ -149,6 +158,13 @@ pub fn shared() -> &'static Azurite {
         register_exit_kill(azurite.child.id());
         azurite
     })
+}
+
+impl Azurite {
+    /// Kills the child when the test binary exits (for instances kept in statics).
+    pub fn kill_at_exit(&self) {
+        register_exit_kill(self.child.id());
+    }
 }
 
 /// A table name no other test in this process uses (letters and digits only,

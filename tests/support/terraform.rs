@@ -88,6 +88,7 @@ pub struct TerraformDir {
     root: tempfile::TempDir,
     work: PathBuf,
     envs: Vec<(String, String)>,
+    binary: Option<PathBuf>,
 }
 
 impl TerraformDir {
@@ -123,7 +124,18 @@ impl TerraformDir {
             ("TF_LOG".into(), "DEBUG".into()),
             ("TF_LOG_PATH".into(), log.display().to_string()),
         ];
-        Self { root, work, envs }
+        Self {
+            root,
+            work,
+            envs,
+            binary: None,
+        }
+    }
+
+    /// Runs `binary` instead of the floor version (e.g. the modern one on PATH).
+    pub fn with_binary(&mut self, binary: PathBuf) -> &mut Self {
+        self.binary = Some(binary);
+        self
     }
 
     /// The working directory terraform runs in.
@@ -151,7 +163,7 @@ impl TerraformDir {
 
     /// Runs `terraform <args>` in the directory, whatever its outcome.
     pub fn run(&self, args: &[&str]) -> TerraformOutput {
-        let mut command = Command::new(terraform_binary());
+        let mut command = Command::new(self.binary.clone().unwrap_or_else(terraform_binary));
         command
             .args(args)
             .current_dir(&self.work)

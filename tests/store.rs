@@ -1181,3 +1181,107 @@ async fn a_timed_out_write_that_landed_is_recognised_not_repeated() {
     assert_eq!(outcome, ReleaseOutcome::Released);
     assert_eq!(direct.stats(None).await.expect("stats").all.free, 5);
 }
+
+#[tokio::test]
+async fn take_over_adopts_untokened_claims_and_replaces_tokens_only_when_asked() {
+    use rootmail::store::{TakeOverRequest, TakeOverScope};
+    let pool = pool("takeover").await;
+    let mut legacy = LegacyRow::free("mbx@corp.example", "corp.example");
+    legacy.in_use = true;
+    legacy.user_mail = "old-pipeline@corp.example".into();
+    legacy.aws_account_id = "111122223333".into();
+    pool.insert_legacy_row(&legacy).await.expect("insert");
+    let free = pool
+        .seed("mbx@corp.example", "corp.example", 1)
+        .await
+        .expect("seed")
+        .remove(0);
+    let request = |row: &LegacyRow, scope| TakeOverRequest {
+        alias_id: row.id.clone(),
+        email: row.aws_mail.clone(),
+        scope,
+        owner: Some("team@corp.example".into()),
+        purpose: Some("imported".into()),
+        claim_key: Some("acct-1".into()),
+    };
+
+    // A claim without a token (an older tool's) is adopted.
+    let adopted = pool
+        .take_over(&request(&legacy, TakeOverScope::Untokened))
+        .await
+        .expect("adopt");
+    let raw = pool.get_raw(&legacy.id).await.expect("raw").expect("row");
+    assert_eq!(raw_str(&raw, "claim_token"), adopted.token.as_str());
+    assert_eq!(raw_str(&raw, "user_mail"), "team@corp.example");
+    assert_eq!(raw_str(&raw, "purpose"), "imported");
+    assert_eq!(raw_str(&raw, "claim_key"), "acct-1");
+    assert_eq!(raw_str(&raw, "status"), "claimed");
+    assert_eq!(
+        raw_str(&raw, "aws_account_id"),
+        "111122223333",
+        "account kept"
+    );
+    assert_eq!(
+        adopted.alias.etag(),
+        pool.get(&legacy.id).await.unwrap().unwrap().etag()
+    );
+
+    // Now it carries a token: adopting it again is refused, and nothing is written.
+    let etag = adopted.alias.etag().to_string();
+    let again = pool
+        .take_over(&request(&legacy, TakeOverScope::Untokened))
+        .await
+        .expect_err("a token-carrying row is refused");
+    assert!(
+        matches!(
+            again,
+            StoreError::WrongStatus {
+                status: AliasStatus::Claimed,
+                ..
+            }
+        ),
+        "{again}"
+    );
+    assert_eq!(pool.get(&legacy.id).await.unwrap().unwrap().etag(), etag);
+
+    // Asked for explicitly, the claim is taken over; the old token holds nothing.
+    let taken = pool
+        .take_over(&request(&legacy, TakeOverScope::AnyClaim))
+        .await
+        .expect("take over");
+    assert_ne!(taken.token, adopted.token);
+    assert_eq!(
+        pool.release(&legacy.id, &adopted.token, ReleasePolicy::Release)
+            .await
+            .expect("release with the old token"),
+        ReleaseOutcome::NotHeld {
+            status: AliasStatus::Claimed
+        }
+    );
+
+    // Free rows are not taken over (that would be a claim), and a changed address is refused.
+    let refused = pool
+        .take_over(&request(&free, TakeOverScope::AnyClaim))
+        .await
+        .expect_err("free row");
+    assert!(matches!(
+        refused,
+        StoreError::WrongStatus {
+            status: AliasStatus::Free,
+            ..
+        }
+    ));
+    let mut moved = request(&legacy, TakeOverScope::AnyClaim);
+    moved.email = "someone-else@corp.example".into();
+    assert!(matches!(
+        pool.take_over(&moved).await,
+        Err(StoreError::InvalidInput { field: "email", .. })
+    ));
+    assert!(pool
+        .get(&free.id)
+        .await
+        .unwrap()
+        .unwrap()
+        .claim_token
+        .is_none());
+}

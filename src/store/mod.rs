@@ -96,6 +96,7 @@ mod network;
 pub mod odata;
 mod pool;
 mod row;
+mod takeover;
 
 pub use batch::{BatchCounts, BatchSettings, ClaimBatcher};
 pub use client::USER_AGENT;
@@ -110,4 +111,5 @@ pub use pool::{
     LinkTarget, PoolStats, ReleaseOutcome, ReleasePolicy, StatusCounts, DEFAULT_QUARANTINE_DAYS,
 };
 pub use row::{col as columns, AliasRow, AliasStatus, ClaimToken};
+pub use takeover::{TakeOverRequest, TakeOverScope};
 pub use tokio_util::sync::CancellationToken;

@@ -27,7 +27,7 @@ pub const DEFAULT_QUARANTINE_DAYS: u32 = 90;
 
 /// How often a conditional write on one row is retried after HTTP 412 before
 /// giving up with [`StoreError::Contended`].
-const MAX_WRITE_ATTEMPTS: u32 = 8;
+pub(super) const MAX_WRITE_ATTEMPTS: u32 = 8;
 
 /// Upper bound on candidate pages one claim walks through (each lost page
 /// means other claimers won, so this is only a guard against a livelock).
@@ -884,7 +884,7 @@ impl AliasPool {
 
     /// Applies `change` to `row` with If-Match. `Ok(None)` means the row changed
     /// meanwhile (412) and the caller should read it again.
-    async fn write_change<F>(
+    pub(super) async fn write_change<F>(
         &self,
         row: AliasRow,
         change: &F,

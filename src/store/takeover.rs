@@ -1,0 +1,134 @@
+//! [`AliasPool::take_over`]: gives a claimed alias a new claim token, for
+//! `terraform import` applied. Which existing claims may be replaced is the
+//! caller's explicit choice ([`TakeOverScope`]); the write goes through the
+//! pool's one conditional write, so a row that changed since it was read is
+//! read again and re-checked, never overwritten.
+
+use serde_json::{Map, Value};
+use time::OffsetDateTime;
+
+use super::error::StoreError;
+use super::pool::{check_text, AliasPool, ClaimedAlias, MAX_WRITE_ATTEMPTS};
+use super::row::{col, put_time, status_value, to_millis, AliasRow, AliasStatus, ClaimToken};
+
+/// Which claims [`AliasPool::take_over`] may replace.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TakeOverScope {
+    /// Only a claim without a claim token (made by an older tool such as the
+    /// function app). A row carrying a token is refused.
+    Untokened,
+    /// Any claim, also one carrying another owner's token (the user asked to
+    /// take it over explicitly).
+    AnyClaim,
+}
+
+/// Taking over one claimed alias.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TakeOverRequest {
+    /// The row key of the alias.
+    pub alias_id: String,
+    /// Its address; the row must still carry it.
+    pub email: String,
+    pub scope: TakeOverScope,
+    /// New owner (`user_mail`); `None` keeps it.
+    pub owner: Option<String>,
+    /// New purpose; `None` keeps it.
+    pub purpose: Option<String>,
+    /// Claim key to record; `None` clears any old one.
+    pub claim_key: Option<String>,
+}
+
+impl AliasPool {
+    /// Gives the claimed alias a fresh claim token (and the given owner,
+    /// purpose and claim key), ETag-conditionally. Free, quarantined and
+    /// retired aliases are refused, and so is a row carrying a token unless
+    /// `scope` is [`TakeOverScope::AnyClaim`].
+    pub async fn take_over(&self, request: &TakeOverRequest) -> Result<ClaimedAlias, StoreError> {
+        for (field, value) in [
+            ("owner", &request.owner),
+            ("purpose", &request.purpose),
+            ("claim_key", &request.claim_key),
+        ] {
+            if let Some(v) = value {
+                check_text(field, v)?;
+            }
+        }
+        let token = ClaimToken::generate();
+        let now = OffsetDateTime::now_utc();
+        for _ in 0..MAX_WRITE_ATTEMPTS {
+            let row =
+                self.get(&request.alias_id)
+                    .await?
+                    .ok_or_else(|| StoreError::AliasNotFound {
+                        table: self.table_name().to_owned(),
+                        alias_id: request.alias_id.clone(),
+                    })?;
+            if row.held_by(&token) {
+                // An earlier attempt whose answer was lost did land.
+                return Ok(ClaimedAlias {
+                    alias: row,
+                    token,
+                    existing: false,
+                });
+            }
+            if row.email != request.email {
+                return Err(StoreError::InvalidInput {
+                    field: "email",
+                    reason: format!(
+                        "alias `{}` now has the address `{}`, not `{}`",
+                        row.id, row.email, request.email
+                    ),
+                });
+            }
+            if row.status != AliasStatus::Claimed {
+                return Err(StoreError::WrongStatus {
+                    alias_id: row.id.clone(),
+                    status: row.status,
+                    reason: "only claimed aliases can be taken over",
+                });
+            }
+            if row.claim_token.is_some() && request.scope == TakeOverScope::Untokened {
+                return Err(StoreError::WrongStatus {
+                    alias_id: row.id.clone(),
+                    status: row.status,
+                    reason: "it carries the claim token of another owner (another Terraform \
+                             state or rootmail claim)",
+                });
+            }
+            let change = |_: &AliasRow| {
+                let mut body = Map::new();
+                body.insert(col::IN_USE.into(), Value::Bool(true));
+                body.insert(col::STATUS.into(), status_value::CLAIMED.into());
+                body.insert(col::CLAIM_TOKEN.into(), token.as_str().into());
+                body.insert(
+                    col::CLAIM_KEY.into(),
+                    request.claim_key.clone().unwrap_or_default().into(),
+                );
+                if let Some(o) = &request.owner {
+                    body.insert(col::USER_MAIL.into(), o.clone().into());
+                }
+                if let Some(p) = &request.purpose {
+                    body.insert(col::PURPOSE.into(), p.clone().into());
+                }
+                put_time(&mut body, col::CLAIMED_AT, now);
+                Ok(body)
+            };
+            if let Some(mut alias) = self.write_change(row, &change, "take over alias").await? {
+                alias.claim_token = Some(token.clone());
+                alias.claim_key = request.claim_key.clone().filter(|k| !k.is_empty());
+                alias.status = AliasStatus::Claimed;
+                alias.in_use = true;
+                alias.claimed_at = Some(to_millis(now));
+                return Ok(ClaimedAlias {
+                    alias,
+                    token,
+                    existing: false,
+                });
+            }
+        }
+        Err(StoreError::Contended {
+            alias_id: request.alias_id.clone(),
+            attempts: MAX_WRITE_ATTEMPTS,
+        })
+    }
+}

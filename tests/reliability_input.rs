@@ -745,7 +745,7 @@ async fn forty_plus_kinds_of_bad_input_get_clear_diagnostics_and_change_nothing(
         (
             "import: unknown address",
             "nobody@company.com",
-            "no alias with address",
+            "No alias with the address",
         ),
     ] {
         let resp = cases

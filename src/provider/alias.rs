@@ -2,10 +2,10 @@
 //! while the resource exists, and releases, quarantines or retires it on
 //! destroy. The claim token in state proves ownership of the row.
 
+use super::alias_import::{self, Standing};
 use super::{store_diag, validate, Shared};
 use crate::store::{
-    AdoptRequest, AliasRow, AliasUpdate, ClaimRequest, ClaimToken, ReleaseOutcome, ReleasePolicy,
-    StoreError,
+    AliasRow, AliasUpdate, ClaimRequest, ClaimToken, ReleaseOutcome, ReleasePolicy, StoreError,
 };
 use crate::tfplugin::{
     Attribute, Block, Ctx, Diagnostic, Diagnostics, IdentityAttribute, IdentitySchema,
@@ -24,8 +24,7 @@ interrupted after the table was written but before Terraform saved its state, th
 the same alias back instead of claiming a second one.\n\n### Recommended use of `claim_key`\n\n- Make it unique per alias and stable across applies, e.g. `\"${var.account_name}\"` or `\"${var.account_name}-${count.index}\"`; never reuse one key for two resources, or they share an alias.\n- Without it, a claim whose response was lost (network failure, the provider killed mid-apply) leaves the alias claimed with no resource owning it. Such orphans are listed by the `rootmail_aliases` data source with `status = \"claimed\"` (compare the list with `terraform state list`), and can be adopted with `terraform import` or released by hand.";
 
 /// Import section of the docs.
-pub const IMPORT_DOC: &str = "An alias that is already in use (for example one handed out by the old function app) \
-can be adopted by its e-mail address:\n\n```shell\nterraform import rootmail_alias.example aws_0f1e2d3c-0000-4000-8000-000000000000@company.com\n```";
+pub const IMPORT_DOC: &str = alias_import::DOC;
 
 /// The resource type.
 pub struct AliasResource {
@@ -63,7 +62,8 @@ pub fn schema() -> Schema {
             .attribute(stable(Attribute::computed("alias_id", Type::String).description("The alias's row key (a GUID) in the pool table.")))
             .attribute(stable(Attribute::computed("claimed_at", Type::String).description("When the alias was claimed (RFC 3339).")))
             .attribute(Attribute::computed("aws_account_id", Type::String).description("The AWS account linked to the alias with `rootmail_alias_account`, or empty."))
-            .attribute(stable(Attribute::computed("claim_token", Type::String).sensitive().description("Proof of this resource's claim on the row; only rows carrying it are changed or released."))),
+            .attribute(stable(Attribute::computed("claim_token", Type::String).sensitive().description("Proof of this resource's claim on the row; only rows carrying it are changed or released. Null after an import until the apply that adopts the alias.")))
+            .attribute(stable(Attribute::computed("status", Type::String).description(alias_import::STATUS_DOC))),
     )
 }
 
@@ -81,12 +81,37 @@ fn non_empty(s: &str) -> Value {
     }
 }
 
-/// Builds the state from a row, keeping the user-only settings of `base`.
+/// The value the schema gives `name` when the configuration leaves it out
+/// (null when it has no default): the one place defaults are declared.
+pub(super) fn schema_default(name: &str) -> Value {
+    schema()
+        .block
+        .attributes
+        .iter()
+        .find(|a| a.name == name)
+        .and_then(|a| a.plan.default.clone())
+        .unwrap_or(Value::Null)
+}
+
+/// Builds the state from a row held with `token`, keeping the user-only
+/// settings of `base`.
 fn state_from(row: &AliasRow, token: &ClaimToken, base: &Value) -> Value {
-    let keep = |n: &str, default: Value| {
+    state_of(row, Some(token), Standing::Claimed, base)
+}
+
+/// Builds the state from a row: `token` is this resource's claim (none while
+/// an import waits for its adopting apply), `standing` says which. Settings
+/// only the configuration knows come from `base`, else the schema defaults.
+pub(super) fn state_of(
+    row: &AliasRow,
+    token: Option<&ClaimToken>,
+    standing: Standing,
+    base: &Value,
+) -> Value {
+    let keep = |n: &str| {
         let v = base.attr(n);
         if v.is_null() || v.is_unknown() {
-            default
+            schema_default(n)
         } else {
             v.clone()
         }
@@ -98,19 +123,20 @@ fn state_from(row: &AliasRow, token: &ClaimToken, base: &Value) -> Value {
         ("owner", Value::from(row.owner.as_str())),
         ("purpose", non_empty(&row.purpose)),
         ("mailbox", Value::from(row.root_mailbox.as_str())),
-        ("claim_key", keep("claim_key", Value::Null)),
-        ("on_destroy", keep("on_destroy", Value::from("release"))),
-        (
-            "quarantine_days",
-            keep("quarantine_days", Value::from(90i64)),
-        ),
+        ("claim_key", keep("claim_key")),
+        ("on_destroy", keep("on_destroy")),
+        ("quarantine_days", keep("quarantine_days")),
         ("claimed_at", rfc3339(row.claimed_at)),
         ("aws_account_id", Value::from(row.aws_account_id.as_str())),
-        ("claim_token", Value::from(token.as_str())),
+        (
+            "claim_token",
+            token.map_or(Value::Null, |t| Value::from(t.as_str())),
+        ),
+        ("status", Value::from(standing.as_str())),
     ])
 }
 
-fn policy(state: &Value) -> ReleasePolicy {
+pub(super) fn policy(state: &Value) -> ReleasePolicy {
     match state.attr("on_destroy").as_str() {
         Some("quarantine") => ReleasePolicy::Quarantine {
             days: state
@@ -124,7 +150,7 @@ fn policy(state: &Value) -> ReleasePolicy {
     }
 }
 
-fn token_of(state: &Value) -> Result<ClaimToken, Diagnostic> {
+pub(super) fn token_of(state: &Value) -> Result<ClaimToken, Diagnostic> {
     state
         .attr("claim_token")
         .as_str()
@@ -190,9 +216,12 @@ impl Resource for AliasResource {
         if change.is_destroy() {
             return;
         }
-        // The table's owner column follows the configuration exactly.
+        alias_import::plan_adoption(change);
+        // Setting the default explicitly (as -generate-config-out does) is harmless.
+        let days = change.config.attr("quarantine_days");
         if change.planned.attr("on_destroy").as_str() != Some("quarantine")
-            && !change.config.attr("quarantine_days").is_null()
+            && !days.is_null()
+            && *days != schema_default("quarantine_days")
         {
             change.diagnostics.push(
                 Diagnostic::warning(
@@ -240,6 +269,9 @@ impl Resource for AliasResource {
             Ok(p) => p,
             Err(d) => return StateResult::with(state.clone(), d.into()),
         };
+        if let Some(pending) = Standing::pending_in(state) {
+            return alias_import::read_pending(&pool, state, pending).await;
+        }
         let token = match token_of(state) {
             Ok(t) => t,
             Err(d) => return StateResult::with(state.clone(), d.into()),
@@ -279,6 +311,9 @@ impl Resource for AliasResource {
             Ok(p) => p,
             Err(d) => return StateResult::with(prior.clone(), d.into()),
         };
+        if let Some(pending) = Standing::pending_in(prior) {
+            return alias_import::adopt(&pool, prior, planned, pending).await;
+        }
         let token = match token_of(prior) {
             Ok(t) => t,
             Err(d) => return StateResult::with(prior.clone(), d.into()),
@@ -304,6 +339,9 @@ impl Resource for AliasResource {
     }
 
     async fn delete(&self, _ctx: &Ctx, prior: &Value) -> Diagnostics {
+        if Standing::pending_in(prior).is_some() {
+            return alias_import::forget_pending(prior);
+        }
         let pool = match self.shared.pool().await {
             Ok(p) => p,
             Err(d) => return d.into(),
@@ -329,26 +367,6 @@ impl Resource for AliasResource {
     }
 
     async fn import(&self, _ctx: &Ctx, id: &str) -> StateResult {
-        if !validate::is_email(id) {
-            return StateResult::failed(Diagnostic::error(
-                "Invalid import ID",
-                format!("Import a rootmail_alias by its e-mail address, e.g. `aws_<guid>@company.com`; got {id:?}."),
-            ));
-        }
-        let pool = match self.shared.pool().await {
-            Ok(p) => p,
-            Err(d) => return StateResult::failed(d),
-        };
-        let req = AdoptRequest {
-            email: id.to_string(),
-            owner: None,
-            purpose: None,
-        };
-        match pool.adopt(&req).await {
-            Ok(claimed) => {
-                StateResult::ok(state_from(&claimed.alias, &claimed.token, &Value::Null))
-            }
-            Err(e) => StateResult::failed(store_diag("Could not import the alias", &e)),
-        }
+        alias_import::import(&self.shared, id).await
     }
 }

@@ -1,7 +1,7 @@
 //! `data "rootmail_alias"`: looks one alias up by e-mail or by AWS account.
 
 use super::{store_diag, validate, Shared};
-use crate::store::AliasRow;
+use crate::store::{AliasRow, AliasStatus};
 use crate::tfplugin::{
     Attribute, Block, Ctx, DataSource, Diagnostic, Diagnostics, Schema, StateResult, Type, Value,
 };
@@ -39,6 +39,10 @@ pub fn row_attributes() -> Vec<(&'static str, &'static str)> {
         ("purpose", "What it was claimed for, or empty."),
         ("aws_account_id", "The linked AWS account, or empty."),
         ("claimed_at", "When it was claimed (RFC 3339), or empty."),
+        (
+            "claim_type",
+            "For a claimed alias: `token` when it carries a claim token (a Terraform state or `rootmail` claim holds it), `legacy` when an older tool claimed it without one (import it as is); empty otherwise.",
+        ),
     ]
 }
 
@@ -70,7 +74,16 @@ pub fn row_value(row: &AliasRow) -> Value {
                     .unwrap_or_default(),
             ),
         ),
+        ("claim_type", Value::from(claim_type(row))),
     ])
+}
+
+fn claim_type(row: &AliasRow) -> &'static str {
+    match (row.status, &row.claim_token) {
+        (AliasStatus::Claimed, Some(_)) => "token",
+        (AliasStatus::Claimed, None) => "legacy",
+        _ => "",
+    }
 }
 
 #[async_trait]

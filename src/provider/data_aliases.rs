@@ -43,7 +43,7 @@ impl DataSource for AliasesDataSource {
                 .attribute(Attribute::optional("owner", Type::String).description("Only aliases claimed by this owner (`user_mail`)."))
                 .attribute(Attribute::optional("mailbox", Type::String).description("Only aliases of this shared mailbox."))
                 .attribute(Attribute::optional("status", Type::String).description("Only aliases in this status: `free`, `claimed`, `quarantined` or `retired`."))
-                .attribute(Attribute::computed("aliases", Type::List(Box::new(row_type()))).description("The matching aliases, each with `email`, `alias_id`, `mailbox`, `status`, `owner`, `purpose`, `aws_account_id` and `claimed_at`.")),
+                .attribute(Attribute::computed("aliases", Type::List(Box::new(row_type()))).description("The matching aliases, each with `email`, `alias_id`, `mailbox`, `status`, `owner`, `purpose`, `aws_account_id`, `claimed_at` and `claim_type`.")),
         )
     }
 

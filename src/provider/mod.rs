@@ -4,6 +4,7 @@
 
 pub mod alias;
 pub mod alias_account;
+pub mod alias_import;
 pub mod config;
 pub mod data_alias;
 pub mod data_aliases;

@@ -1,0 +1,276 @@
+//! Importing a `rootmail_alias`: import reads, apply writes.
+//!
+//! Terraform 1.5+ calls ImportResourceState while *planning*, so importing
+//! never touches the table. An alias claimed by an older tool (no claim
+//! token) is imported as `status = "unadopted"`; a claim another state holds
+//! is refused unless the import ID asks for a take-over (`takeover:<email>`,
+//! imported as `status = "takeover"`). Either way the plan shows an in-place
+//! update, and the apply gives the row this resource's claim token with an
+//! ETag-conditional write.
+
+use super::alias::state_of;
+use super::{store_diag, validate, Shared};
+use crate::store::{AliasPool, AliasStatus, StoreError, TakeOverRequest, TakeOverScope};
+use crate::tfplugin::{Diagnostic, Diagnostics, PlannedChange, StateResult, Value};
+use time::format_description::well_known::Rfc3339;
+
+/// The import-ID prefix that asks to take over another state's claim.
+pub const TAKEOVER_PREFIX: &str = "takeover:";
+
+/// Docs of the `status` attribute.
+pub const STATUS_DOC: &str =
+    "Where this resource stands with its alias: `claimed` (it holds the claim), \
+`unadopted` (imported from an older tool's claim; the next apply adopts it) or `takeover` \
+(imported with `takeover:`; the next apply takes the claim over from its current holder).";
+
+/// Import section of the docs.
+pub const DOC: &str = "Import reads the pool and never writes to it (Terraform 1.5+ imports while planning). \
+The next apply adopts the alias, as an in-place update the plan shows (`status` becomes `claimed` and a claim token is written, conditionally on the row not having changed).\n\n\
+- An alias claimed by an older tool (the function app: `in_use = true`, no claim token) is imported by its address.\n\
+- An alias that carries a claim token belongs to another Terraform state (or a `rootmail` claim) and is refused, so that two states never own one alias. \
+If that state is gone or no longer manages it, take it over explicitly with the ID `takeover:<address>`; the apply gives it a new claim token, and the other state's resource drops it on its next refresh.\n\
+- Free, quarantined, retired and unknown addresses are refused with an explanation; nothing is written.\n\n\
+```terraform\nimport {\n  to = rootmail_alias.example\n  id = \"aws_0f1e2d3c-0000-4000-8000-000000000000@company.com\"\n}\n```\n\n\
+```shell\nterraform import rootmail_alias.example aws_0f1e2d3c-0000-4000-8000-000000000000@company.com\nterraform import rootmail_alias.example takeover:aws_0f1e2d3c-0000-4000-8000-000000000000@company.com\n```\n\n\
+See the [migration guide](../guides/migrating.md) for moving a whole pool with `import` blocks and `for_each`.";
+
+/// Where a `rootmail_alias` in state stands with its row.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Standing {
+    /// The row carries this resource's claim token.
+    Claimed,
+    /// Imported from an older tool's claim; the next apply adopts it.
+    Unadopted,
+    /// Imported with `takeover:`; the next apply replaces the current claim.
+    TakeOver,
+}
+
+impl Standing {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Standing::Claimed => "claimed",
+            Standing::Unadopted => "unadopted",
+            Standing::TakeOver => "takeover",
+        }
+    }
+
+    /// The pending adoption recorded in `state`, if any.
+    pub fn pending_in(state: &Value) -> Option<Standing> {
+        match state.attr("status").as_str() {
+            Some("unadopted") => Some(Standing::Unadopted),
+            Some("takeover") => Some(Standing::TakeOver),
+            _ => None,
+        }
+    }
+
+    fn scope(self) -> TakeOverScope {
+        match self {
+            Standing::TakeOver => TakeOverScope::AnyClaim,
+            _ => TakeOverScope::Untokened,
+        }
+    }
+}
+
+fn nothing_written(summary: &str, detail: String) -> StateResult {
+    StateResult::failed(Diagnostic::error(
+        summary,
+        format!("{detail} Nothing was written to the pool."),
+    ))
+}
+
+/// ImportResourceState: reads the row by address and builds a state that is
+/// not adopted yet. Never writes.
+pub async fn import(shared: &Shared, id: &str) -> StateResult {
+    let (takeover, email) = match id.trim().strip_prefix(TAKEOVER_PREFIX) {
+        Some(rest) => (true, rest.trim()),
+        None => (false, id.trim()),
+    };
+    if !validate::is_email(email) {
+        return StateResult::failed(Diagnostic::error(
+            "Invalid import ID",
+            format!("Import a rootmail_alias by its e-mail address, e.g. `aws_<guid>@company.com`, or take another state's claim over with `{TAKEOVER_PREFIX}<address>`; got {id:?}."),
+        ));
+    }
+    let pool = match shared.pool().await {
+        Ok(p) => p,
+        Err(d) => return StateResult::failed(d),
+    };
+    let row = match pool.find_by_email(email).await {
+        Ok(Some(row)) => row,
+        Ok(None) => {
+            return nothing_written(
+                "Alias not in the pool",
+                format!("No alias with the address {email} is in table `{}`. Check the address (the `rootmail_aliases` data source and `rootmail pool list` list the pool), or add it with `rootmail pool import` if it exists in Exchange but not in the table.", pool.table_name()),
+            )
+        }
+        Err(e) => return StateResult::failed(store_diag("Could not import the alias", &e)),
+    };
+    let standing = match (row.status, row.claim_token.is_some(), takeover) {
+        (AliasStatus::Free, ..) => {
+            return nothing_written(
+                "Alias is free",
+                format!("{email} is free: nobody holds it, so there is nothing to import. To give an AWS account a new address, add a rootmail_alias without an import; its create claims a free alias."),
+            )
+        }
+        (AliasStatus::Quarantined, ..) => {
+            let until = row
+                .reusable_after
+                .and_then(|t| t.format(&Rfc3339).ok())
+                .map(|t| format!(" until {t}"))
+                .unwrap_or_default();
+            return nothing_written(
+                "Alias is quarantined",
+                format!("{email} is quarantined{until}: it was given back and is kept out of the pool, so nobody holds it. It cannot be imported; once the quarantine is over, the provider hands it out again to a new rootmail_alias."),
+            );
+        }
+        (AliasStatus::Retired, ..) => {
+            return nothing_written(
+                "Alias is retired",
+                format!("{email} is retired: an AWS account used it, and AWS never frees a root address, so it is never handed out again. Import the address that account uses now, or add a new rootmail_alias for a new account."),
+            )
+        }
+        (AliasStatus::Claimed, false, _) => Standing::Unadopted,
+        (AliasStatus::Claimed, true, true) => Standing::TakeOver,
+        (AliasStatus::Claimed, true, false) => {
+            return nothing_written(
+                "Alias is held by another Terraform state",
+                format!("{email} carries the claim token of another owner, normally a rootmail_alias in another Terraform state (or a `rootmail` claim). Importing it here too would make two states own one alias, and when one of them released it the other would silently get a new address. If that state no longer manages it, take it over explicitly: import it with the ID `{TAKEOVER_PREFIX}{email}` (in an import block: id = \"{TAKEOVER_PREFIX}{email}\"). The apply then gives it a new claim token, and the other state's resource drops it on its next refresh."),
+            )
+        }
+    };
+    let mut diagnostics = Diagnostics::new();
+    if !validate::is_email(&row.owner) {
+        diagnostics.push(Diagnostic::warning(
+            "Alias has no owner e-mail recorded",
+            format!("The pool records no valid owner e-mail (`user_mail`) for {email}. Set `owner` in the configuration; the apply that adopts the alias records it."),
+        ));
+    }
+    StateResult::with(state_of(&row, None, standing, &Value::Null), diagnostics)
+}
+
+/// ReadResource for an imported, not yet adopted alias. Never writes.
+pub async fn read_pending(pool: &AliasPool, state: &Value, pending: Standing) -> StateResult {
+    let alias_id = state.attr("alias_id").as_str().unwrap_or_default();
+    let email = state.attr("email").as_str().unwrap_or_default().to_string();
+    match pool.get(alias_id).await {
+        Ok(Some(row)) if row.status == AliasStatus::Claimed && row.email == email => {
+            StateResult::ok(state_of(&row, None, pending, state))
+        }
+        Ok(Some(row)) => gone(&email, &format!("is now {}", row.status)),
+        Ok(None) => gone(&email, "was deleted from the pool table"),
+        Err(e) => StateResult::with(
+            state.clone(),
+            store_diag("Could not read the alias", &e).into(),
+        ),
+    }
+}
+
+fn gone(email: &str, what: &str) -> StateResult {
+    StateResult::with(
+        Value::Null,
+        Diagnostic::warning(
+            "Imported alias is no longer claimed",
+            format!("The alias {email} was imported but not adopted yet, and it {what}. It was removed from state; the next apply claims a new alias."),
+        )
+        .into(),
+    )
+}
+
+/// The plan of a resource whose import is pending: an in-place update that
+/// writes a claim token (known only after apply).
+pub fn plan_adoption(change: &mut PlannedChange) {
+    let Some(pending) = Standing::pending_in(&change.prior) else {
+        return;
+    };
+    if !change.requires_replace.is_empty() {
+        return;
+    }
+    change
+        .planned
+        .set_attr("status", Value::from(Standing::Claimed.as_str()));
+    change.planned.set_attr("claim_token", Value::Unknown);
+    change.planned.set_attr("claimed_at", Value::Unknown);
+    if pending == Standing::TakeOver {
+        let email = change.prior.attr("email").as_str().unwrap_or_default();
+        change.diagnostics.push(Diagnostic::warning(
+            "Taking over another state's alias",
+            format!("This apply takes the claim on {email} over from its current holder (imported with `{TAKEOVER_PREFIX}`). A rootmail_alias in another state that held it drops it from its state on its next refresh; its destroy no longer releases it."),
+        ));
+    }
+}
+
+/// ApplyResourceChange (update) of a pending import: writes this resource's
+/// claim token, conditionally on the row's ETag.
+pub async fn adopt(
+    pool: &AliasPool,
+    prior: &Value,
+    planned: &Value,
+    pending: Standing,
+) -> StateResult {
+    let text = |v: &Value| v.as_str().map(str::to_string);
+    let request = TakeOverRequest {
+        alias_id: text(prior.attr("alias_id")).unwrap_or_default(),
+        email: text(prior.attr("email")).unwrap_or_default(),
+        scope: pending.scope(),
+        owner: text(planned.attr("owner")),
+        purpose: Some(text(planned.attr("purpose")).unwrap_or_default()),
+        claim_key: text(planned.attr("claim_key")),
+    };
+    match pool.take_over(&request).await {
+        Ok(claimed) => {
+            tracing::info!(email = %claimed.alias.email, standing = pending.as_str(), "adopted alias");
+            StateResult::ok(state_of(
+                &claimed.alias,
+                Some(&claimed.token),
+                Standing::Claimed,
+                planned,
+            ))
+        }
+        Err(StoreError::WrongStatus {
+            status: AliasStatus::Claimed,
+            ..
+        }) => StateResult::with(
+            prior.clone(),
+            Diagnostic::error(
+                "Alias was claimed by another state since the import",
+                format!("{} now carries another owner's claim token (it was adopted elsewhere after this import), so it was not adopted here. If this state should own it, import it again with the ID `{TAKEOVER_PREFIX}{}`; otherwise remove it from this state (`terraform state rm`, or a `removed` block).", request.email, request.email),
+            )
+            .into(),
+        ),
+        Err(e) => StateResult::with(prior.clone(), store_diag("Could not adopt the alias", &e).into()),
+    }
+}
+
+/// Destroy of a pending import: this state never held the claim, so the row
+/// is left as it is.
+pub fn forget_pending(prior: &Value) -> Diagnostics {
+    let email = prior.attr("email").as_str().unwrap_or_default();
+    Diagnostic::warning(
+        "Alias was not released",
+        format!("{email} was imported but never adopted by this state, so destroy only removed it from state and left the row as it is."),
+    )
+    .into()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::alias::schema_default;
+    use super::*;
+
+    #[test]
+    fn standing_round_trips_through_state() {
+        for s in [Standing::Unadopted, Standing::TakeOver] {
+            let state = Value::object([("status", Value::from(s.as_str()))]);
+            assert_eq!(Standing::pending_in(&state), Some(s));
+        }
+        let claimed = Value::object([("status", Value::from("claimed"))]);
+        assert_eq!(Standing::pending_in(&claimed), None);
+        assert_eq!(Standing::pending_in(&Value::Null), None);
+    }
+
+    #[test]
+    fn defaults_come_from_the_schema() {
+        assert!(schema_default("on_destroy").as_str().is_some());
+        assert!(schema_default("owner").is_null());
+    }
+}

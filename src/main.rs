@@ -12,8 +12,12 @@ use rootmail::provider::RootmailProvider;
 use rootmail::tfplugin::ProviderService;
 use tracing_subscriber::filter::LevelFilter;
 
-/// The registry address Terraform configurations use for this provider.
-const PROVIDER_ADDRESS: &str = "registry.terraform.io/rootmail/rootmail";
+/// The addresses `source = "rootmail/rootmail"` resolves to: Terraform's
+/// registry host and OpenTofu's.
+const PROVIDER_ADDRESSES: [&str; 2] = [
+    "registry.terraform.io/rootmail/rootmail",
+    "registry.opentofu.org/rootmail/rootmail",
+];
 
 /// The `@module` of this provider's log lines.
 const LOG_MODULE: &str = "provider.rootmail";
@@ -63,7 +67,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         .context("could not start the async runtime")?;
     let service = ProviderService::new(RootmailProvider::new()).into_server();
     let routes = tonic::service::Routes::new(service);
-    let options = ServeOptions::from_env(cli.debug, PROVIDER_ADDRESS);
+    let options = ServeOptions::from_env(cli.debug, &PROVIDER_ADDRESSES);
     let result = runtime.block_on(plugin::serve(routes, options));
     // Work still running after Shutdown (a slow table call) must not keep the process alive.
     runtime.shutdown_timeout(Duration::from_secs(1));

@@ -98,25 +98,26 @@ pub(crate) fn handshake_line(
     format!("{CORE_PROTOCOL_VERSION}|{protocol}|{network}|{address}|grpc|{cert}")
 }
 
-/// The `TF_REATTACH_PROVIDERS` JSON value for a debug-mode server.
+/// The `TF_REATTACH_PROVIDERS` JSON value for a debug-mode server: the same
+/// process under every address given (a CLI ignores addresses it does not use).
 pub(crate) fn reattach_json(
-    provider_address: &str,
+    provider_addresses: &[String],
     protocol: u32,
     pid: u32,
     network: &str,
     address: &str,
 ) -> String {
+    let entry = serde_json::json!({
+        "Protocol": "grpc",
+        "ProtocolVersion": protocol,
+        "Pid": pid,
+        "Test": true,
+        "Addr": { "Network": network, "String": address },
+    });
     let mut providers = serde_json::Map::new();
-    providers.insert(
-        provider_address.to_string(),
-        serde_json::json!({
-            "Protocol": "grpc",
-            "ProtocolVersion": protocol,
-            "Pid": pid,
-            "Test": true,
-            "Addr": { "Network": network, "String": address },
-        }),
-    );
+    for a in provider_addresses {
+        providers.insert(a.clone(), entry.clone());
+    }
     serde_json::Value::Object(providers).to_string()
 }
 
@@ -206,8 +207,16 @@ mod tests {
 
     #[test]
     fn reattach_value_is_terraform_shaped() {
-        let json = reattach_json("registry.terraform.io/a/b", 6, 42, "tcp", "127.0.0.1:9");
+        let addresses = [
+            "registry.terraform.io/a/b".to_string(),
+            "registry.opentofu.org/a/b".to_string(),
+        ];
+        let json = reattach_json(&addresses, 6, 42, "tcp", "127.0.0.1:9");
         let value: serde_json::Value = serde_json::from_str(&json).expect("valid JSON");
+        assert_eq!(
+            value[&addresses[0]], value[&addresses[1]],
+            "one process, both hosts"
+        );
         let entry = &value["registry.terraform.io/a/b"];
         assert_eq!(entry["Protocol"], "grpc");
         assert_eq!(entry["ProtocolVersion"], 6);

@@ -56,9 +56,10 @@ pub struct ServeOptions {
     /// `TF_REATTACH_PROVIDERS` value instead of the handshake line, and run
     /// until SIGINT/SIGTERM.
     pub debug: bool,
-    /// The provider's registry address, used as the key of the reattach JSON,
-    /// e.g. `registry.terraform.io/rootmail/rootmail`.
-    pub provider_address: String,
+    /// The provider's addresses, the keys of the reattach JSON: one per
+    /// registry host a CLI resolves the source to (Terraform's and OpenTofu's),
+    /// so the printed value works with either.
+    pub provider_addresses: Vec<String>,
     /// TCP on loopback or a unix socket.
     pub listen: Listen,
     /// How long in-flight RPCs may run on after a shutdown request.
@@ -66,9 +67,9 @@ pub struct ServeOptions {
 }
 
 impl ServeOptions {
-    /// Options for `provider_address` taken from the process environment:
+    /// Options for `provider_addresses` taken from the process environment:
     /// a unix socket when the host sets `PLUGIN_UNIX_SOCKET_DIR`, else TCP.
-    pub fn from_env(debug: bool, provider_address: impl Into<String>) -> Self {
+    pub fn from_env(debug: bool, provider_addresses: &[&str]) -> Self {
         let listen = match std::env::var_os("PLUGIN_UNIX_SOCKET_DIR") {
             Some(dir) if !dir.is_empty() => Listen::Unix {
                 dir: PathBuf::from(dir),
@@ -77,7 +78,7 @@ impl ServeOptions {
         };
         Self {
             debug,
-            provider_address: provider_address.into(),
+            provider_addresses: provider_addresses.iter().map(|a| a.to_string()).collect(),
             listen,
             shutdown_grace: DEFAULT_SHUTDOWN_GRACE,
         }
@@ -186,7 +187,7 @@ pub async fn serve(routes: Routes, opts: ServeOptions) -> Result<(), PluginError
 
     if opts.debug {
         let reattach = handshake::reattach_json(
-            &opts.provider_address,
+            &opts.provider_addresses,
             protocol,
             std::process::id(),
             network,

@@ -5,7 +5,7 @@
 
 use super::diag::{AttributePath, Diagnostic, Diagnostics};
 use super::plan;
-use super::resource::{Ctx, DataSource, Provider, Resource};
+use super::resource::{Ctx, DataSource, PlannedChange, Provider, Resource};
 use super::schema::{IdentitySchema, Schema};
 use super::value::{Type, Value};
 use crate::proto::tfplugin6 as pb;
@@ -204,6 +204,31 @@ fn identity_data(entry: &ResourceEntry, state: &Value) -> Option<pb::ResourceIde
     Some(pb::ResourceIdentityData {
         identity_data: Some(dv),
     })
+}
+
+/// The identity to plan. A destroy keeps the prior one; otherwise it is the
+/// planned object's when that is known, the prior one for an in-place update
+/// (identity never changes in place), and none for a create or replacement
+/// whose identity is known only after apply: never the replaced object's.
+fn planned_identity(
+    entry: &ResourceEntry,
+    change: &PlannedChange,
+    prior: Option<pb::ResourceIdentityData>,
+) -> Option<pb::ResourceIdentityData> {
+    if change.is_destroy() {
+        return prior;
+    }
+    let known = entry
+        .imp
+        .identity(&change.planned)
+        .filter(Value::is_fully_known);
+    if known.is_some() {
+        return identity_data(entry, &change.planned);
+    }
+    if change.requires_replace.is_empty() && !change.prior.is_null() {
+        return prior;
+    }
+    None
 }
 
 /// Turns the diagnostics into an "unknown remains after apply" error, which
@@ -510,10 +535,7 @@ impl<P: Provider> ProviderRpc for ProviderService<P> {
                     .iter()
                     .map(|a| AttributePath::attr(a.clone()).to_proto())
                     .collect();
-                if change.planned.is_fully_known() {
-                    resp.planned_identity =
-                        identity_data(e, &change.planned).or(resp.planned_identity);
-                }
+                resp.planned_identity = planned_identity(e, &change, req.prior_identity.clone());
                 resp.diagnostics = change.diagnostics.to_proto();
             }
             Err(d) => resp.diagnostics = d.to_proto(),

@@ -4,7 +4,9 @@
 #   dist/terraform-provider-rootmail_<version>_SHA256SUMS
 #   dist/terraform-provider-rootmail_<version>_manifest.json
 # With --install [DIR], also unpacks it into a filesystem mirror (default
-# ~/.terraform.d/plugins) as registry.terraform.io/rootmail/rootmail/<version>/linux_amd64/.
+# ~/.terraform.d/plugins) under both hosts `source = "rootmail/rootmail"`
+# resolves to: registry.terraform.io (Terraform) and registry.opentofu.org
+# (OpenTofu), as <host>/rootmail/rootmail/<version>/linux_amd64/.
 set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
 version="$(sed -n 's/^version = "\(.*\)"/\1/p' "$root/Cargo.toml" | head -n 1)"
@@ -31,12 +33,21 @@ with open(os.path.join(dist, f"{base}_SHA256SUMS"), "w") as sums:
         sums.write(f"{digest}  {os.path.basename(p)}\n")
 print(zpath)
 PY
+hosts="registry.terraform.io registry.opentofu.org"
 if [ "${1:-}" = "--install" ]; then
   mirror="${2:-$HOME/.terraform.d/plugins}"
-  target="$mirror/registry.terraform.io/rootmail/rootmail/$version/linux_amd64"
-  mkdir -p "$target"
-  python3 -c 'import sys, zipfile; zipfile.ZipFile(sys.argv[1]).extractall(sys.argv[2])' \
-    "$dist/${name}_${version}_linux_amd64.zip" "$target"
-  chmod +x "$target/${name}_v${version}"
-  echo "installed into $target" >&2
+  for host in $hosts; do
+    target="$mirror/$host/rootmail/rootmail/$version/linux_amd64"
+    mkdir -p "$target"
+    python3 -c 'import sys, zipfile; zipfile.ZipFile(sys.argv[1]).extractall(sys.argv[2])' \
+      "$dist/${name}_${version}_linux_amd64.zip" "$target"
+    chmod +x "$target/${name}_v${version}"
+    echo "installed into $target" >&2
+  done
+  echo "terraform and tofu find it with a CLI configuration (~/.terraformrc or ~/.tofurc) holding:" >&2
+  printf '  provider_installation {\n    filesystem_mirror {\n      path    = "%s"\n      include = ["rootmail/rootmail"]\n    }\n    direct {\n      exclude = ["rootmail/rootmail"]\n    }\n  }\n' "$mirror" >&2
+else
+  for host in $hosts; do
+    echo "for a filesystem mirror, unpack the zip into <mirror>/$host/rootmail/rootmail/$version/linux_amd64/ (make install does)" >&2
+  done
 fi

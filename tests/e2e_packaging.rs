@@ -66,15 +66,24 @@ fn packaged_binary_installs_from_a_filesystem_mirror_offline() {
         serde_json::from_slice(&std::fs::read(&manifest).unwrap()).unwrap();
     assert_eq!(manifest["metadata"]["protocol_versions"][0], "6.0");
 
-    let installed = mirror.join(format!(
-        "registry.terraform.io/rootmail/rootmail/{}/linux_amd64/terraform-provider-rootmail_v{}",
-        version(),
-        version()
-    ));
+    // Under Terraform's host and OpenTofu's, which `rootmail/rootmail` resolves to.
+    let mut binaries = vec![];
+    for host in ["registry.terraform.io", "registry.opentofu.org"] {
+        let installed = mirror.join(format!(
+            "{host}/rootmail/rootmail/{}/linux_amd64/terraform-provider-rootmail_v{}",
+            version(),
+            version()
+        ));
+        assert!(
+            installed.is_file(),
+            "not unpacked into the mirror: {}",
+            installed.display()
+        );
+        binaries.push(std::fs::read(&installed).expect("read installed binary"));
+    }
     assert!(
-        installed.is_file(),
-        "not unpacked into the mirror: {}",
-        installed.display()
+        binaries[0] == binaries[1],
+        "both hosts hold the same binary"
     );
 
     // terraform init from the mirror only: no dev_overrides, no network.

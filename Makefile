@@ -15,9 +15,12 @@ lint:
 	cargo fmt --check
 	cargo clippy --all-targets -- -D warnings
 
+# End-to-end tests run Terraform 1.0.3 and a modern one (>= 1.5, see
+# scripts/modern-terraform.sh); which ones is said before and after the run.
 test: tools
 	cargo build --bins
-	cargo test --no-fail-fast -- --test-threads=4
+	@scripts/modern-terraform.sh
+	cargo test --no-fail-fast -- --test-threads=4; status=$$?; scripts/modern-terraform.sh; exit $$status
 
 # Performance benchmark against Azurite and terraform (~15 min); writes docs/performance.md.
 bench: tools

@@ -1,76 +1,19 @@
-//! The provider end to end: the real terraform 1.0.3 runs the built provider
-//! binary against a real Azurite. Each test has its own table.
+//! The provider end to end: the real terraform runs the built provider binary
+//! against a real Azurite. Each test has its own table and runs twice: with
+//! Terraform 1.0.3 (the floor) and with a modern Terraform (≥ 1.5).
 
 #[path = "support/azurite.rs"]
 mod azurite;
+#[path = "support/e2e_pool.rs"]
+mod e2e_pool;
 #[path = "support/terraform.rs"]
 mod terraform;
 
-use rootmail::store::{AliasFilter, AliasPool, AliasStatus, LegacyRow, StoreConfig};
+use e2e_pool::{legacy_claim, Pool, MAILBOX, OWNER};
+use rootmail::store::AliasStatus;
 use serde_json::{Map, Value as Json};
 use std::collections::{BTreeMap, BTreeSet};
-use terraform::TerraformDir;
-
-const OWNER: &str = "platform-team@company.com";
-const MAILBOX: &str = "comp001@company.com";
-
-struct Pool {
-    table: String,
-    pool: AliasPool,
-    rt: tokio::runtime::Runtime,
-}
-
-impl Pool {
-    /// A new table with `count` free aliases in the legacy layout.
-    fn seeded(prefix: &str, count: usize) -> Pool {
-        let az = azurite::shared();
-        let table = azurite::unique_table_name(prefix);
-        let pool =
-            AliasPool::connect(&StoreConfig::emulator(az.endpoint(), &table)).expect("connect");
-        let rt = tokio::runtime::Runtime::new().expect("runtime");
-        rt.block_on(async {
-            pool.ensure_table().await.expect("create table");
-            pool.seed(MAILBOX, "company.com", count)
-                .await
-                .expect("seed");
-        });
-        Pool { table, pool, rt }
-    }
-
-    fn provider_block(&self) -> String {
-        format!(
-            "{}\nprovider \"rootmail\" {{\n  endpoint     = \"{}\"\n  use_emulator = true\n  table        = \"{}\"\n}}\n",
-            terraform::required_providers_block(),
-            azurite::shared().endpoint(),
-            self.table
-        )
-    }
-
-    /// Every row, every column but the service's bookkeeping, by row key.
-    fn snapshot(&self) -> BTreeMap<String, Map<String, Json>> {
-        self.rt.block_on(async {
-            let rows = self.pool.list(&AliasFilter::default()).await.expect("list");
-            let mut out = BTreeMap::new();
-            for r in rows {
-                let mut raw = self.pool.get_raw(&r.id).await.expect("get").expect("row");
-                raw.retain(|k, _| {
-                    k != "Timestamp" && !k.starts_with("odata.") && !k.ends_with("@odata.type")
-                });
-                out.insert(r.id.clone(), raw);
-            }
-            out
-        })
-    }
-
-    fn rows(&self, status: Option<AliasStatus>) -> Vec<rootmail::store::AliasRow> {
-        self.rt
-            .block_on(self.pool.list(&AliasFilter {
-                status,
-                ..Default::default()
-            }))
-            .expect("list")
-    }
-}
+use terraform::{Cli, TerraformDir};
 
 /// The legacy columns of every row, which destroy must bring back exactly.
 fn legacy_columns(
@@ -98,6 +41,28 @@ fn legacy_columns(
         .collect()
 }
 
+/// Runs each named test (a `fn(Cli)`) once per Terraform: `floor::name` and `modern::name`.
+macro_rules! on_both_terraforms {
+    ($($name:ident),* $(,)?) => {
+        mod floor {
+            $(#[test] fn $name() { super::$name(super::Cli::Floor) })*
+        }
+        mod modern {
+            $(#[test] fn $name() { super::$name(super::Cli::Modern) })*
+        }
+    };
+}
+
+on_both_terraforms!(
+    twenty_aliases_apply_replan_update_and_destroy,
+    two_terraform_processes_never_share_an_alias,
+    import_reads_and_the_apply_adopts_an_old_style_claim,
+    released_behind_terraforms_back_is_planned_again,
+    link_and_data_sources_show_what_the_table_holds,
+    exhausted_pool_fails_clearly_and_keeps_what_was_claimed,
+    bad_configuration_gets_diagnostics_on_the_attribute,
+);
+
 fn aliases_tf(count: usize, owner: &str) -> String {
     format!(
         r#"
@@ -119,11 +84,12 @@ fn emails(dir: &TerraformDir) -> Vec<String> {
     serde_json::from_str::<Vec<String>>(out.stdout.trim()).expect("emails output")
 }
 
-#[test]
-fn twenty_aliases_apply_replan_update_and_destroy() {
+fn twenty_aliases_apply_replan_update_and_destroy(cli: Cli) {
     let pool = Pool::seeded("twenty", 30);
     let before = pool.snapshot();
-    let dir = TerraformDir::new();
+    let Some(dir) = TerraformDir::for_cli(cli) else {
+        return;
+    };
     dir.write("main.tf", &(pool.provider_block() + &aliases_tf(20, OWNER)));
 
     dir.run_ok(&["apply", "-auto-approve", "-parallelism=10", "-no-color"]);
@@ -183,16 +149,18 @@ fn twenty_aliases_apply_replan_update_and_destroy() {
     assert_eq!(legacy_columns(&pool.snapshot()), legacy_columns(&before));
 }
 
-#[test]
-fn two_terraform_processes_never_share_an_alias() {
+fn two_terraform_processes_never_share_an_alias(cli: Cli) {
     let pool = Pool::seeded("twoproc", 24);
-    let dirs: Vec<TerraformDir> = (0..2)
+    let Some(dirs) = (0..2)
         .map(|_| {
-            let d = TerraformDir::new();
+            let d = TerraformDir::for_cli(cli)?;
             d.write("main.tf", &(pool.provider_block() + &aliases_tf(12, OWNER)));
-            d
+            Some(d)
         })
-        .collect();
+        .collect::<Option<Vec<TerraformDir>>>()
+    else {
+        return;
+    };
     std::thread::scope(|s| {
         for d in &dirs {
             s.spawn(move || d.run_ok(&["apply", "-auto-approve", "-parallelism=10", "-no-color"]));
@@ -208,57 +176,104 @@ fn two_terraform_processes_never_share_an_alias() {
     assert!(pool.rows(Some(AliasStatus::Free)).is_empty());
 }
 
-#[test]
-fn import_adopts_an_old_style_claim_and_plans_no_changes() {
+fn import_reads_and_the_apply_adopts_an_old_style_claim(cli: Cli) {
     let pool = Pool::seeded("import", 3);
     // A row claimed by the old function app: in_use, user_mail, no token.
-    let old = LegacyRow {
-        in_use: true,
-        user_mail: OWNER.to_string(),
-        ..LegacyRow::free(MAILBOX, "company.com")
+    let old = legacy_claim(OWNER);
+    pool.insert(std::slice::from_ref(&old));
+    let Some(dir) = TerraformDir::for_cli(cli) else {
+        return;
     };
-    pool.rt
-        .block_on(pool.pool.insert_legacy_row(&old))
-        .expect("insert");
-    let dir = TerraformDir::new();
     dir.write(
         "main.tf",
         &(pool.provider_block()
             + &format!("resource \"rootmail_alias\" \"old\" {{\n  owner = \"{OWNER}\"\n}}\n")),
     );
+    let before = pool.snapshot();
     dir.run_ok(&["import", "-no-color", "rootmail_alias.old", &old.aws_mail]);
+    pool.assert_unchanged(&before, "terraform import");
+
+    // The plan shows the adoption as an in-place update, and writes nothing.
     let plan = dir.run(&["plan", "-detailed-exitcode", "-no-color"]);
     assert_eq!(
         plan.status.code(),
-        Some(0),
-        "plan after import shows changes:\n{}",
+        Some(2),
+        "{}\n{}",
+        plan.stdout,
+        plan.stderr
+    );
+    assert!(
+        plan.stdout.contains("0 to add, 1 to change, 0 to destroy")
+            && plan.stdout.contains(r#"~ status"#)
+            && plan.stdout.contains(r#""unadopted" -> "claimed""#),
+        "{}",
         plan.stdout
     );
+    assert!(plan.warnings().is_empty(), "{:?}", plan.warnings());
+    pool.assert_unchanged(&before, "terraform plan after import");
+
+    dir.run_ok(&["apply", "-auto-approve", "-no-color"]);
     let row = pool
         .rt
         .block_on(pool.pool.get(&old.id))
         .expect("get")
         .expect("row");
-    assert!(
-        row.claim_token.is_some(),
-        "import must give the row a claim token"
-    );
+    let token = row
+        .claim_token
+        .clone()
+        .expect("the apply writes a claim token");
     assert_eq!(row.owner, OWNER);
+    let state = dir.run_ok(&["show", "-json"]).json();
+    let values = &state["values"]["root_module"]["resources"][0]["values"];
+    assert_eq!(
+        values["claim_token"],
+        token.as_str(),
+        "state holds the row's token"
+    );
+    assert_eq!(values["status"], "claimed");
+
+    let replan = dir.run(&["plan", "-detailed-exitcode", "-no-color"]);
+    assert_eq!(replan.status.code(), Some(0), "{}", replan.stdout);
+    assert!(replan.warnings().is_empty(), "{:?}", replan.warnings());
 
     // Importing something that is not an e-mail is a clear error.
-    let dir2 = TerraformDir::new();
+    let Some(dir2) = TerraformDir::for_cli(cli) else {
+        return;
+    };
     dir2.write(
         "main.tf",
         &(pool.provider_block() + "resource \"rootmail_alias\" \"x\" {\n  owner = \"a@b.co\"\n}\n"),
     );
     let bad = dir2.run_err(&["import", "-no-color", "rootmail_alias.x", "not-an-email"]);
     assert!(bad.stderr.contains("Invalid import ID"), "{}", bad.stderr);
+
+    // A free alias is not imported (that would claim it without any apply).
+    let free = pool.rows(Some(AliasStatus::Free)).remove(0);
+    let before = pool.snapshot();
+    let refused = dir2.run_err(&["import", "-no-color", "rootmail_alias.x", &free.email]);
+    let text = terraform::flat(&refused.stderr);
+    assert!(
+        text.contains("Alias is free") && text.contains("Nothing was written"),
+        "{}",
+        refused.stderr
+    );
+    // Nor one that another state holds (the token of `old` is ours now).
+    let held = dir2.run_err(&["import", "-no-color", "rootmail_alias.x", &old.aws_mail]);
+    let text = terraform::flat(&held.stderr);
+    assert!(
+        text.contains("held by another Terraform state")
+            && text.contains(&format!("takeover:{}", old.aws_mail)),
+        "{}",
+        held.stderr
+    );
+    pool.assert_unchanged(&before, "refused imports");
 }
 
-#[test]
-fn released_behind_terraforms_back_is_planned_again() {
+fn released_behind_terraforms_back_is_planned_again(cli: Cli) {
     let pool = Pool::seeded("drift", 3);
-    let dir = TerraformDir::new();
+    let Some(dir) = TerraformDir::for_cli(cli) else {
+        return;
+    };
     dir.write("main.tf", &(pool.provider_block() + &aliases_tf(1, OWNER)));
     dir.run_ok(&["apply", "-auto-approve", "-no-color"]);
     let email = emails(&dir).remove(0);
@@ -287,10 +302,11 @@ fn released_behind_terraforms_back_is_planned_again() {
     let _ = email;
 }
 
-#[test]
-fn link_and_data_sources_show_what_the_table_holds() {
+fn link_and_data_sources_show_what_the_table_holds(cli: Cli) {
     let pool = Pool::seeded("link", 5);
-    let dir = TerraformDir::new();
+    let Some(dir) = TerraformDir::for_cli(cli) else {
+        return;
+    };
     let tf = |account: &str| {
         pool.provider_block()
             + &format!(
@@ -376,10 +392,11 @@ output "per_mailbox_total" {{
         .all(|r| r.aws_account_id.is_empty() && !r.in_use));
 }
 
-#[test]
-fn exhausted_pool_fails_clearly_and_keeps_what_was_claimed() {
+fn exhausted_pool_fails_clearly_and_keeps_what_was_claimed(cli: Cli) {
     let pool = Pool::seeded("exhaust", 5);
-    let dir = TerraformDir::new();
+    let Some(dir) = TerraformDir::for_cli(cli) else {
+        return;
+    };
     dir.write("main.tf", &(pool.provider_block() + &aliases_tf(8, OWNER)));
     let out = dir.run_err(&["apply", "-auto-approve", "-parallelism=4", "-no-color"]);
     assert!(
@@ -401,10 +418,11 @@ fn exhausted_pool_fails_clearly_and_keeps_what_was_claimed() {
     assert!(pool.rows(Some(AliasStatus::Free)).is_empty());
 }
 
-#[test]
-fn bad_configuration_gets_diagnostics_on_the_attribute() {
+fn bad_configuration_gets_diagnostics_on_the_attribute(cli: Cli) {
     let pool = Pool::seeded("badcfg", 1);
-    let dir = TerraformDir::new();
+    let Some(dir) = TerraformDir::for_cli(cli) else {
+        return;
+    };
     let cases = [
         ("owner = \"not-an-email\"", "Invalid e-mail address"),
         ("owner = \"\"", "Invalid e-mail address"),

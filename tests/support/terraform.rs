@@ -1,6 +1,8 @@
-//! Runs the real `terraform` CLI (1.0.3, from `make tools`) against the provider
-//! binary cargo built, through a `dev_overrides` CLI configuration, in a
-//! throw-away directory with its own HOME. No `terraform init`, no network.
+//! Runs the real `terraform` CLI against the provider binary cargo built,
+//! through a `dev_overrides` CLI configuration, in a throw-away directory with
+//! its own HOME. No `terraform init`, no network. Two CLIs: the floor (1.0.3,
+//! from `make tools`) and a modern one (≥ 1.5: `ROOTMAIL_TERRAFORM_MODERN`,
+//! else a `terraform` on PATH), see [`Cli`].
 //!
 //! Include with `#[path = "support/terraform.rs"] mod terraform;`.
 #![allow(dead_code)]
@@ -8,6 +10,7 @@
 use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::process::{Command, ExitStatus, Stdio};
+use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
 /// The provider's source address in configurations.
@@ -34,6 +37,80 @@ pub fn terraform_binary() -> PathBuf {
         path.display()
     );
     path
+}
+
+/// Which Terraform CLI a test runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Cli {
+    /// Terraform 1.0.3 from `.tools/` (protocol 6.0, the oldest supported).
+    Floor,
+    /// Terraform ≥ 1.5 (import blocks, -generate-config-out, removed, check).
+    Modern,
+}
+
+/// The oldest version that counts as modern (import blocks came with 1.5).
+pub const MODERN_MINIMUM: (u64, u64) = (1, 5);
+
+/// Set to 1 (as `.ci/run` does) to make a missing modern Terraform a failure.
+pub const REQUIRE_MODERN: &str = "ROOTMAIL_REQUIRE_MODERN_TERRAFORM";
+
+/// `terraform version -json`'s version of `binary`, as (major, minor, text).
+pub fn terraform_version(binary: &Path) -> Result<(u64, u64, String), String> {
+    let out = Command::new(binary)
+        .args(["version", "-json"])
+        .env("CHECKPOINT_DISABLE", "1")
+        .output()
+        .map_err(|e| format!("cannot run {}: {e}", binary.display()))?;
+    let json: serde_json::Value = serde_json::from_slice(&out.stdout)
+        .map_err(|e| format!("{} version -json printed no JSON: {e}", binary.display()))?;
+    let text = json["terraform_version"]
+        .as_str()
+        .ok_or_else(|| {
+            format!(
+                "{} version -json has no terraform_version",
+                binary.display()
+            )
+        })?
+        .to_string();
+    let mut parts = text.split('.').map(|p| p.parse::<u64>().unwrap_or(0));
+    Ok((parts.next().unwrap_or(0), parts.next().unwrap_or(0), text))
+}
+
+/// The modern terraform and its version, or why there is none. Looked up once.
+pub fn modern_terraform() -> Result<(PathBuf, String), String> {
+    static FOUND: OnceLock<Result<(PathBuf, String), String>> = OnceLock::new();
+    FOUND
+        .get_or_init(|| {
+            let modern = |path: PathBuf| -> Result<(PathBuf, String), String> {
+                let (major, minor, text) = terraform_version(&path)?;
+                if (major, minor) >= MODERN_MINIMUM {
+                    Ok((path, text))
+                } else {
+                    Err(format!(
+                        "{} is Terraform {text}, older than 1.5",
+                        path.display()
+                    ))
+                }
+            };
+            if let Some(named) =
+                std::env::var_os("ROOTMAIL_TERRAFORM_MODERN").filter(|v| !v.is_empty())
+            {
+                return modern(PathBuf::from(named));
+            }
+            let mut why = vec![];
+            for dir in std::env::split_paths(&std::env::var_os("PATH").unwrap_or_default()) {
+                let candidate = dir.join("terraform");
+                if candidate.is_file() {
+                    match modern(candidate) {
+                        Ok(found) => return Ok(found),
+                        Err(e) => why.push(e),
+                    }
+                }
+            }
+            why.push("no terraform ≥ 1.5 on PATH and ROOTMAIL_TERRAFORM_MODERN is not set".into());
+            Err(why.join("; "))
+        })
+        .clone()
 }
 
 /// The directory holding the provider binary under test (`ROOTMAIL_PROVIDER_BIN`
@@ -72,6 +149,19 @@ impl TerraformOutput {
         self.status.success()
     }
 
+    /// The summaries of the warnings terraform printed, except the notice
+    /// about `dev_overrides` that every run of these tests prints.
+    pub fn warnings(&self) -> Vec<String> {
+        self.stdout
+            .lines()
+            .chain(self.stderr.lines())
+            .map(|l| l.trim_start_matches(['│', '╷', ' ']).trim())
+            .filter_map(|l| l.strip_prefix("Warning: "))
+            .filter(|w| !w.starts_with("Provider development overrides are in effect"))
+            .map(str::to_string)
+            .collect()
+    }
+
     /// stdout as JSON (for `-json` commands); panics with the output otherwise.
     pub fn json(&self) -> serde_json::Value {
         serde_json::from_str(&self.stdout).unwrap_or_else(|e| {
@@ -88,13 +178,48 @@ pub struct TerraformDir {
     root: tempfile::TempDir,
     work: PathBuf,
     envs: Vec<(String, String)>,
-    binary: Option<PathBuf>,
+    binary: PathBuf,
 }
 
 impl TerraformDir {
-    /// A fresh directory with a CLI config whose `dev_overrides` points
-    /// `rootmail/rootmail` at the built binary.
+    /// A fresh directory for the floor terraform (1.0.3).
     pub fn new() -> Self {
+        Self::using(terraform_binary())
+    }
+
+    /// A fresh directory for `cli`. `None` when `cli` is the modern one and
+    /// this machine has none: the test then returns early, after saying so on
+    /// stderr, unless `ROOTMAIL_REQUIRE_MODERN_TERRAFORM=1` makes it fail.
+    pub fn for_cli(cli: Cli) -> Option<Self> {
+        match cli {
+            Cli::Floor => Some(Self::new()),
+            Cli::Modern => match modern_terraform() {
+                Ok((binary, _)) => Some(Self::using(binary)),
+                Err(why) => {
+                    assert!(
+                        std::env::var(REQUIRE_MODERN).as_deref() != Ok("1"),
+                        "{REQUIRE_MODERN}=1 but there is no modern Terraform: {why}"
+                    );
+                    eprintln!("modern Terraform suite did NOT run: {why}");
+                    None
+                }
+            },
+        }
+    }
+
+    /// A fresh directory for the modern terraform (see [`Self::for_cli`]).
+    pub fn modern() -> Option<Self> {
+        Self::for_cli(Cli::Modern)
+    }
+
+    /// The terraform binary this directory runs.
+    pub fn binary(&self) -> &Path {
+        &self.binary
+    }
+
+    /// A fresh directory with a CLI config whose `dev_overrides` points
+    /// `rootmail/rootmail` at the built binary, run by `binary`.
+    pub fn using(binary: PathBuf) -> Self {
         let root = tempfile::tempdir().expect("temp dir");
         let work = root.path().join("work");
         let home = root.path().join("home");
@@ -128,13 +253,13 @@ impl TerraformDir {
             root,
             work,
             envs,
-            binary: None,
+            binary,
         }
     }
 
-    /// Runs `binary` instead of the floor version (e.g. the modern one on PATH).
+    /// Runs `binary` instead of the one this directory was made for.
     pub fn with_binary(&mut self, binary: PathBuf) -> &mut Self {
-        self.binary = Some(binary);
+        self.binary = binary;
         self
     }
 
@@ -163,7 +288,7 @@ impl TerraformDir {
 
     /// Runs `terraform <args>` in the directory, whatever its outcome.
     pub fn run(&self, args: &[&str]) -> TerraformOutput {
-        let mut command = Command::new(self.binary.clone().unwrap_or_else(terraform_binary));
+        let mut command = Command::new(&self.binary);
         command
             .args(args)
             .current_dir(&self.work)
@@ -250,6 +375,15 @@ fn read_in_background<R: Read + Send + 'static>(mut reader: R) -> std::thread::J
         let _ = reader.read_to_end(&mut bytes);
         String::from_utf8_lossy(&bytes).into_owned()
     })
+}
+
+/// `text` with every run of whitespace (and the box drawing around
+/// diagnostics) turned into one space, so wrapped messages can be searched.
+pub fn flat(text: &str) -> String {
+    text.split(|c: char| c.is_whitespace() || c == '│')
+        .filter(|w| !w.is_empty())
+        .collect::<Vec<_>>()
+        .join(" ")
 }
 
 /// The last `lines` lines of `text`.

@@ -5,10 +5,13 @@
 #[path = "support/terraform.rs"]
 mod terraform;
 
-use terraform::{required_providers_block, TerraformDir, PROVIDER_ADDRESS};
+use terraform::{required_providers_block, Cli, TerraformDir, PROVIDER_ADDRESS};
 
 fn provider_only_config() -> TerraformDir {
-    let dir = TerraformDir::new();
+    provider_only_config_for(TerraformDir::new())
+}
+
+fn provider_only_config_for(dir: TerraformDir) -> TerraformDir {
     dir.write(
         "main.tf",
         &format!(
@@ -120,8 +123,22 @@ fn terraform_validates_a_configuration_using_the_provider() {
 
 #[test]
 fn terraform_reattaches_to_a_debug_mode_provider() {
+    reattach_with(Cli::Floor);
+}
+
+/// The reattach value names the provider under Terraform's and OpenTofu's
+/// registry host; a modern Terraform accepts it as well.
+#[test]
+fn modern_terraform_reattaches_to_a_debug_mode_provider() {
+    reattach_with(Cli::Modern);
+}
+
+fn reattach_with(cli: Cli) {
+    let Some(dir) = TerraformDir::for_cli(cli) else {
+        return;
+    };
     let mut provider = terraform::DebugProvider::start();
-    let mut dir = provider_only_config();
+    let mut dir = provider_only_config_for(dir);
     dir.env("TF_REATTACH_PROVIDERS", provider.reattach.clone());
     let output = dir.run_ok(&["validate", "-json"]);
     assert_eq!(output.json()["valid"], true, "{}", output.stdout);

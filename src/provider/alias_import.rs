@@ -268,6 +268,70 @@ mod tests {
         assert_eq!(Standing::pending_in(&Value::Null), None);
     }
 
+    use crate::tfplugin::{plan, Ctx, Resource};
+
+    /// A state as import builds it, and the plan of an unchanged configuration.
+    async fn plan_of(standing: Standing, quarantine_days: Value) -> PlannedChange {
+        let schema = super::super::alias::schema();
+        let ty = schema.value_type();
+        let mut prior = Value::object_of_nulls(&ty);
+        for (k, v) in [
+            ("id", Value::from("a@company.com")),
+            ("email", Value::from("a@company.com")),
+            ("alias_id", Value::from("1")),
+            ("owner", Value::from("o@company.com")),
+            ("mailbox", Value::from("m@company.com")),
+            ("on_destroy", schema_default("on_destroy")),
+            ("quarantine_days", schema_default("quarantine_days")),
+            ("aws_account_id", Value::from("")),
+            ("status", Value::from(standing.as_str())),
+        ] {
+            prior.set_attr(k, v);
+        }
+        let mut config = Value::object_of_nulls(&ty);
+        config.set_attr("owner", Value::from("o@company.com"));
+        config.set_attr("quarantine_days", quarantine_days);
+        let mut proposed = prior.clone();
+        proposed.set_attr("quarantine_days", config.attr("quarantine_days").clone());
+        let mut change = plan::plan(&schema, &prior, &proposed, &config);
+        let resource = super::super::alias::AliasResource::new(Shared::default());
+        resource.modify_plan(&Ctx::default(), &mut change).await;
+        change
+    }
+
+    #[tokio::test]
+    async fn an_imported_claim_plans_its_adoption_and_nothing_else() {
+        let change = plan_of(Standing::Unadopted, Value::Null).await;
+        assert_eq!(change.planned.attr("status"), &Value::from("claimed"));
+        assert!(change.planned.attr("claim_token").is_unknown());
+        assert!(change.requires_replace.is_empty());
+        assert!(change.diagnostics.is_empty(), "{:?}", change.diagnostics);
+        let takeover = plan_of(Standing::TakeOver, Value::Null).await;
+        assert_eq!(takeover.diagnostics.0.len(), 1, "take-over warns");
+        let held = plan_of(Standing::Claimed, Value::Null).await;
+        assert_eq!(held.planned, held.prior, "a held alias plans no change");
+    }
+
+    #[tokio::test]
+    async fn quarantine_days_warns_only_when_it_is_not_the_default() {
+        // What -generate-config-out writes: the default, which plans without warning.
+        let generated = plan_of(Standing::Unadopted, schema_default("quarantine_days")).await;
+        assert!(
+            generated.diagnostics.is_empty(),
+            "{:?}",
+            generated.diagnostics
+        );
+        let set = plan_of(Standing::Claimed, Value::from(30i64)).await;
+        assert!(
+            set.diagnostics
+                .0
+                .iter()
+                .any(|d| d.summary.contains("no effect")),
+            "{:?}",
+            set.diagnostics
+        );
+    }
+
     #[test]
     fn defaults_come_from_the_schema() {
         assert!(schema_default("on_destroy").as_str().is_some());

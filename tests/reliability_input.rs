@@ -442,6 +442,36 @@ async fn forty_plus_kinds_of_bad_input_get_clear_diagnostics_and_change_nothing(
             "Conflicting authentication settings",
             "",
         ),
+        (
+            "provider: unknown cloud",
+            vec![("environment", Value::from("mars"))],
+            "Unknown Azure environment",
+            "environment",
+        ),
+        (
+            "provider: OIDC token given two ways",
+            vec![
+                ("oidc_token_file_path", Value::from("/var/run/token")),
+                ("ado_pipeline_service_connection_id", Value::from("sc-1")),
+            ],
+            "Conflicting OIDC token settings",
+            "ado_pipeline_service_connection_id",
+        ),
+        (
+            "provider: OIDC request URL not a URL",
+            vec![("oidc_request_url", Value::from("token.actions.example"))],
+            "Invalid OIDC request URL",
+            "oidc_request_url",
+        ),
+        (
+            "provider: Azure DevOps and a client secret",
+            vec![
+                ("ado_pipeline_service_connection_id", Value::from("sc-1")),
+                ("client_secret", Value::from("s3cret-value")),
+            ],
+            "Conflicting Azure AD settings",
+            "ado_pipeline_service_connection_id",
+        ),
     ] {
         let resp = cases
             .client

@@ -372,12 +372,24 @@ fn azure_cli_apply_and_destroy_with_a_fake_az() {
 fn managed_identity_through_the_app_service_endpoint() {
     let pool = Pool::seeded("msi", 4);
     let (_, _, msi_before) = server().pipeline_requests();
+    let proxy = azure_ad::ConnectProxy::start();
     let mut dir = tf_dir(&pool, &two_aliases());
     dir.env("ARM_USE_MSI", "true")
         .env("IDENTITY_ENDPOINT", server().msi_url())
-        .env("IDENTITY_HEADER", server().msi_header.clone());
+        .env("IDENTITY_HEADER", server().msi_header.clone())
+        .env("HTTPS_PROXY", proxy.url());
     apply_and_destroy(&pool, &dir);
     assert!(server().pipeline_requests().2 > msi_before);
+    // The managed identity endpoint is local and never proxied; the table is.
+    let targets = proxy.targets();
+    assert!(
+        !targets.contains(&format!("127.0.0.1:{}", server().port)),
+        "{targets:?}"
+    );
+    assert!(
+        targets.contains(&format!("127.0.0.1:{}", azurite_tls().port())),
+        "{targets:?}"
+    );
 }
 
 /// The modern terraform on PATH (`terraform_data` needs 1.4 or later).

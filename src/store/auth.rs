@@ -214,9 +214,12 @@ pub(crate) fn storage_credentials(
             .map_err(entra)?,
         ),
         Credential::ManagedIdentity { client_id } => {
+            // Managed identity endpoints are local: never through a proxy.
+            let mut client_options = client_options();
+            client_options.transport = Some(http.managed_identity_transport());
             let options = ManagedIdentityCredentialOptions {
                 user_assigned_id: client_id.clone().map(UserAssignedId::ClientId),
-                client_options: client_options(),
+                client_options,
             };
             bridge(ManagedIdentityCredential::new(Some(options)).map_err(entra)?)
         }

@@ -90,6 +90,7 @@ mod batch;
 mod client;
 mod cloud;
 pub mod config;
+mod credential;
 mod error;
 mod federation;
 mod network;

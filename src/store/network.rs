@@ -18,6 +18,9 @@ pub(crate) struct HttpClients {
     pub legacy: Arc<dyn azure_core_legacy::HttpClient>,
     /// For `azure_identity` 1.x and our own OIDC token requests.
     pub modern: reqwest::Client,
+    /// Like `modern` but never through a proxy: for the managed identity
+    /// endpoints, which are link-local (IMDS) or on this host (App Service).
+    pub direct: reqwest::Client,
 }
 
 /// How long connecting to any endpoint may take before the attempt fails.
@@ -50,6 +53,10 @@ impl HttpClients {
         let mut modern = reqwest::ClientBuilder::new()
             .connect_timeout(CONNECT_TIMEOUT)
             .redirect(reqwest::redirect::Policy::none());
+        let mut direct = reqwest::ClientBuilder::new()
+            .connect_timeout(CONNECT_TIMEOUT)
+            .redirect(reqwest::redirect::Policy::none())
+            .no_proxy();
         if let Some(pem) = &pem {
             let old =
                 reqwest_legacy::Certificate::from_pem_bundle(pem).map_err(|_| bad_pem(ca_file))?;
@@ -57,20 +64,26 @@ impl HttpClients {
             if old.is_empty() || new.is_empty() {
                 return Err(bad_pem(ca_file));
             }
-            for cert in old {
+            // The TLS stacks read SSL_CERT_FILE themselves *instead of* the
+            // system's roots; name both explicitly so the file adds to them.
+            let mut roots = system_roots();
+            roots.extend(new);
+            for cert in old.into_iter().chain(system_roots_legacy()) {
                 legacy = legacy.add_root_certificate(cert);
             }
-            modern = modern.tls_certs_merge(new);
+            modern = modern.tls_certs_only(roots.clone());
+            direct = direct.tls_certs_only(roots);
         }
         let legacy = legacy.build().map_err(|e| {
             StoreError::Config(format!("cannot set up the HTTP client for the table: {e}"))
         })?;
-        let modern = modern.build().map_err(|e| {
+        let identity_error = |e: reqwest::Error| {
             StoreError::Config(format!("cannot set up the HTTP client for Azure AD: {e}"))
-        })?;
+        };
         Ok(HttpClients {
             legacy: Arc::new(legacy),
-            modern,
+            modern: modern.build().map_err(identity_error)?,
+            direct: direct.build().map_err(identity_error)?,
         })
     }
 
@@ -78,6 +91,38 @@ impl HttpClients {
     pub(crate) fn identity_transport(&self) -> azure_core::http::Transport {
         azure_core::http::Transport::new(Arc::new(self.modern.clone()))
     }
+
+    /// The proxy-less client as the managed identity credential's transport.
+    pub(crate) fn managed_identity_transport(&self) -> azure_core::http::Transport {
+        azure_core::http::Transport::new(Arc::new(self.direct.clone()))
+    }
+}
+
+/// Where Linux distributions (and macOS) keep the system's CA bundle.
+const SYSTEM_BUNDLES: [&str; 6] = [
+    "/etc/ssl/certs/ca-certificates.crt",
+    "/etc/pki/tls/certs/ca-bundle.crt",
+    "/etc/pki/ca-trust/extracted/pem/tls-ca-bundle.pem",
+    "/etc/ssl/ca-bundle.pem",
+    "/etc/ssl/cert.pem",
+    "/usr/local/share/certs/ca-root-nss.crt",
+];
+
+fn system_bundle() -> Option<Vec<u8>> {
+    SYSTEM_BUNDLES.iter().find_map(|p| std::fs::read(p).ok())
+}
+
+/// The system's CA certificates (none if no bundle is found).
+fn system_roots() -> Vec<reqwest::Certificate> {
+    system_bundle()
+        .and_then(|pem| reqwest::Certificate::from_pem_bundle(&pem).ok())
+        .unwrap_or_default()
+}
+
+fn system_roots_legacy() -> Vec<reqwest_legacy::Certificate> {
+    system_bundle()
+        .and_then(|pem| reqwest_legacy::Certificate::from_pem_bundle(&pem).ok())
+        .unwrap_or_default()
 }
 
 #[cfg(test)]
@@ -94,5 +139,13 @@ mod tests {
         let err = HttpClients::new(Some(&dir.path().join("missing"))).expect_err("missing");
         assert!(err.to_string().contains("cannot read"), "{err}");
         HttpClients::new(None).expect("system roots only");
+    }
+
+    #[test]
+    fn the_system_bundle_is_found_here() {
+        // SSL_CERT_FILE adds to these; on a machine without a bundle it would
+        // be the only trust anchor, so make sure the lookup works where we test.
+        assert!(system_roots().len() > 10, "no system CA bundle found");
+        assert_eq!(system_roots().len(), system_roots_legacy().len());
     }
 }

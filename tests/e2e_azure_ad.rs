@@ -113,7 +113,10 @@ fn unique_client() -> String {
 
 /// A terraform directory with the network and tenant settings every mode shares.
 fn tf_dir(pool: &Pool, body: &str) -> TerraformDir {
-    let mut dir = TerraformDir::new();
+    prepare(TerraformDir::new(), pool, body)
+}
+
+fn prepare(mut dir: TerraformDir, pool: &Pool, body: &str) -> TerraformDir {
     dir.write("main.tf", &(pool.provider_block() + body));
     dir.env("SSL_CERT_FILE", ca_file().display().to_string())
         .env("AZURE_AUTHORITY_HOST", server().authority())
@@ -392,15 +395,6 @@ fn managed_identity_through_the_app_service_endpoint() {
     );
 }
 
-/// The modern terraform on PATH (`terraform_data` needs 1.4 or later).
-fn modern_terraform() -> PathBuf {
-    let path = std::env::var_os("PATH").unwrap_or_default();
-    std::env::split_paths(&path)
-        .map(|dir| dir.join("terraform"))
-        .find(|p| p.is_file())
-        .expect("a modern terraform on PATH (1.11.4 here)")
-}
-
 #[test]
 fn an_apply_that_outlives_its_token_gets_a_new_assertion() {
     let pool = Pool::seeded("long", 4);
@@ -412,9 +406,12 @@ fn an_apply_that_outlives_its_token_gets_a_new_assertion() {
          resource \"rootmail_alias\" \"second\" {{\n  owner = \"{OWNER}\"\n  depends_on = [terraform_data.wait]\n}}\n",
         server().token_lifetime + 6
     );
-    let mut dir = tf_dir(&pool, &body);
-    dir.with_binary(modern_terraform())
-        .env("ARM_CLIENT_ID", client.clone())
+    // `terraform_data` needs a modern Terraform (see tests/support/terraform.rs).
+    let Some(modern) = TerraformDir::modern() else {
+        return;
+    };
+    let mut dir = prepare(modern, &pool, &body);
+    dir.env("ARM_CLIENT_ID", client.clone())
         .env("ARM_USE_OIDC", "true")
         .env("ACTIONS_ID_TOKEN_REQUEST_URL", server().github_url())
         .env(

@@ -376,6 +376,48 @@ fn another_states_claim_is_refused_and_taken_over_only_when_asked_in_apply() {
 }
 
 #[test]
+fn an_alias_claimed_anew_between_plan_and_apply_is_not_adopted() {
+    use rootmail::store::{TakeOverRequest, TakeOverScope};
+    let pool = Pool::seeded("planapply", 1);
+    let old = legacy_claim(OLD_OWNER);
+    pool.insert(std::slice::from_ref(&old));
+    let Some(dir) = modern() else { return };
+    dir.write("main.tf", &import_tf(&pool, &old.aws_mail));
+    dir.run_ok(&["plan", "-out=tfplan", "-no-color"]);
+    // Meanwhile another state adopts the same old claim.
+    let other = pool
+        .rt
+        .block_on(pool.pool.take_over(&TakeOverRequest {
+            alias_id: old.id.clone(),
+            email: old.aws_mail.clone(),
+            scope: TakeOverScope::Untokened,
+            owner: None,
+            purpose: None,
+            claim_key: None,
+            seen: None,
+        }))
+        .expect("the other state adopts it");
+    let before = pool.snapshot();
+    let out = dir.run_err(&["apply", "-no-color", "tfplan"]);
+    let text = flat(&out.stderr);
+    assert!(
+        text.contains("Alias changed since the plan") && text.contains("Run plan again"),
+        "{text}"
+    );
+    pool.assert_unchanged(&before, "an apply of a stale adoption");
+    let row = pool
+        .rt
+        .block_on(pool.pool.get(&old.id))
+        .expect("get")
+        .expect("row");
+    assert_eq!(
+        row.claim_token,
+        Some(other.token),
+        "the other state keeps it"
+    );
+}
+
+#[test]
 fn moved_keeps_and_removed_forgets_without_releasing() {
     let pool = Pool::seeded("movedrm", 4);
     let Some(dir) = modern() else { return };

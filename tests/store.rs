@@ -1184,7 +1184,7 @@ async fn a_timed_out_write_that_landed_is_recognised_not_repeated() {
 
 #[tokio::test]
 async fn take_over_adopts_untokened_claims_and_replaces_tokens_only_when_asked() {
-    use rootmail::store::{TakeOverRequest, TakeOverScope};
+    use rootmail::store::{SeenClaim, TakeOverRequest, TakeOverScope};
     let pool = pool("takeover").await;
     let mut legacy = LegacyRow::free("mbx@corp.example", "corp.example");
     legacy.in_use = true;
@@ -1203,6 +1203,7 @@ async fn take_over_adopts_untokened_claims_and_replaces_tokens_only_when_asked()
         owner: Some("team@corp.example".into()),
         purpose: Some("imported".into()),
         claim_key: Some("acct-1".into()),
+        seen: None,
     };
 
     // A claim without a token (an older tool's) is adopted.
@@ -1284,4 +1285,47 @@ async fn take_over_adopts_untokened_claims_and_replaces_tokens_only_when_asked()
         .unwrap()
         .claim_token
         .is_none());
+
+    // A claim re-issued after it was read (the old app gave the row to someone
+    // else) is not taken over when the caller says what it saw.
+    let mut reissued = LegacyRow::free("mbx@corp.example", "corp.example");
+    reissued.in_use = true;
+    reissued.user_mail = "first@corp.example".into();
+    pool.insert_legacy_row(&reissued).await.expect("insert");
+    other_tool::merge_blindly(
+        pool.table_name(),
+        pool.partition_key(),
+        &reissued.id,
+        json!({"user_mail": "second@corp.example"}),
+    )
+    .await;
+    let etag = pool
+        .get(&reissued.id)
+        .await
+        .unwrap()
+        .unwrap()
+        .etag()
+        .to_string();
+    let mut seen_first = request(&reissued, TakeOverScope::Untokened);
+    seen_first.seen = Some(SeenClaim {
+        owner: "first@corp.example".into(),
+        claimed_at: None,
+    });
+    assert!(matches!(
+        pool.take_over(&seen_first).await,
+        Err(StoreError::ClaimChanged { .. })
+    ));
+    assert_eq!(
+        pool.get(&reissued.id).await.unwrap().unwrap().etag(),
+        etag,
+        "nothing written"
+    );
+    let mut seen_second = seen_first.clone();
+    seen_second.seen = Some(SeenClaim {
+        owner: "second@corp.example".into(),
+        claimed_at: None,
+    });
+    pool.take_over(&seen_second)
+        .await
+        .expect("the claim that was seen is adopted");
 }

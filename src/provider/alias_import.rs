@@ -10,7 +10,7 @@
 
 use super::alias::state_of;
 use super::{store_diag, validate, Shared};
-use crate::store::{AliasPool, AliasStatus, StoreError, TakeOverRequest, TakeOverScope};
+use crate::store::{AliasPool, AliasStatus, SeenClaim, StoreError, TakeOverRequest, TakeOverScope};
 use crate::tfplugin::{Diagnostic, Diagnostics, PlannedChange, StateResult, Value};
 use time::format_description::well_known::Rfc3339;
 
@@ -215,6 +215,15 @@ pub async fn adopt(
         owner: text(planned.attr("owner")),
         purpose: Some(text(planned.attr("purpose")).unwrap_or_default()),
         claim_key: text(planned.attr("claim_key")),
+        // The claim the plan showed (the refreshed prior state): a row claimed
+        // anew since then is not taken over.
+        seen: Some(SeenClaim {
+            owner: text(prior.attr("owner")).unwrap_or_default(),
+            claimed_at: prior
+                .attr("claimed_at")
+                .as_str()
+                .and_then(|t| time::OffsetDateTime::parse(t, &Rfc3339).ok()),
+        }),
     };
     match pool.take_over(&request).await {
         Ok(claimed) => {
@@ -234,6 +243,14 @@ pub async fn adopt(
             Diagnostic::error(
                 "Alias was claimed by another state since the import",
                 format!("{} now carries another owner's claim token (it was adopted elsewhere after this import), so it was not adopted here. If this state should own it, import it again with the ID `{TAKEOVER_PREFIX}{}`; otherwise remove it from this state (`terraform state rm`, or a `removed` block).", request.email, request.email),
+            )
+            .into(),
+        ),
+        Err(e @ StoreError::ClaimChanged { .. }) => StateResult::with(
+            prior.clone(),
+            Diagnostic::error(
+                "Alias changed since the plan",
+                format!("{} was claimed anew after this plan was made (its owner or claim time changed), so it was not adopted: {e}. Run plan again to see who holds it now.", request.email),
             )
             .into(),
         ),

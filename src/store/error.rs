@@ -58,6 +58,11 @@ pub enum StoreError {
         reason: &'static str,
     },
 
+    /// The row was claimed anew after the caller read it (e.g. between a
+    /// plan and its apply); nothing was written.
+    #[error("alias `{alias_id}` was claimed anew since it was read (its owner or claim time changed); nothing was written")]
+    ClaimChanged { alias_id: String },
+
     /// The alias is already linked to a different AWS account.
     #[error("alias `{alias_id}` is already linked to AWS account {linked}; unlink it first")]
     AlreadyLinked { alias_id: String, linked: String },

@@ -112,5 +112,5 @@ pub use pool::{
     LinkTarget, PoolStats, ReleaseOutcome, ReleasePolicy, StatusCounts, DEFAULT_QUARANTINE_DAYS,
 };
 pub use row::{col as columns, AliasRow, AliasStatus, ClaimToken};
-pub use takeover::{TakeOverRequest, TakeOverScope};
+pub use takeover::{SeenClaim, TakeOverRequest, TakeOverScope};
 pub use tokio_util::sync::CancellationToken;

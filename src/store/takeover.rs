@@ -36,6 +36,19 @@ pub struct TakeOverRequest {
     pub purpose: Option<String>,
     /// Claim key to record; `None` clears any old one.
     pub claim_key: Option<String>,
+    /// The claim as the caller saw it (at plan time); when given, a row whose
+    /// claim differs (claimed anew meanwhile) is refused with
+    /// [`StoreError::ClaimChanged`] instead of being taken over.
+    pub seen: Option<SeenClaim>,
+}
+
+/// What identifies one claim of a row: its owner and claim time (a new claim
+/// by this provider writes a new claim time; the old function app re-issuing
+/// a row writes a new owner).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SeenClaim {
+    pub owner: String,
+    pub claimed_at: Option<OffsetDateTime>,
 }
 
 impl AliasPool {
@@ -86,6 +99,11 @@ impl AliasPool {
                     status: row.status,
                     reason: "only claimed aliases can be taken over",
                 });
+            }
+            if let Some(seen) = &request.seen {
+                if seen.owner != row.owner || seen.claimed_at != row.claimed_at {
+                    return Err(StoreError::ClaimChanged { alias_id: row.id });
+                }
             }
             if row.claim_token.is_some() && request.scope == TakeOverScope::Untokened {
                 return Err(StoreError::WrongStatus {

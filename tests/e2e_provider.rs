@@ -114,7 +114,7 @@ fn twenty_aliases_apply_replan_update_and_destroy(cli: Cli) {
     }
 
     // A plain re-plan changes nothing (exit code 0 with -detailed-exitcode).
-    let plan = dir.run(&["plan", "-detailed-exitcode", "-no-color"]);
+    let plan = pool.plan(&dir, &["-detailed-exitcode", "-no-color"]);
     assert_eq!(
         plan.status.code(),
         Some(0),
@@ -127,7 +127,7 @@ fn twenty_aliases_apply_replan_update_and_destroy(cli: Cli) {
         "main.tf",
         &(pool.provider_block() + &aliases_tf(20, "new-owner@company.com")),
     );
-    let plan = dir.run(&["plan", "-no-color"]);
+    let plan = pool.plan(&dir, &["-no-color"]);
     assert!(
         plan.stdout.contains("0 to add, 20 to change, 0 to destroy"),
         "{}",
@@ -194,7 +194,7 @@ fn import_reads_and_the_apply_adopts_an_old_style_claim(cli: Cli) {
     pool.assert_unchanged(&before, "terraform import");
 
     // The plan shows the adoption as an in-place update, and writes nothing.
-    let plan = dir.run(&["plan", "-detailed-exitcode", "-no-color"]);
+    let plan = pool.plan(&dir, &["-detailed-exitcode", "-no-color"]);
     assert_eq!(
         plan.status.code(),
         Some(2),
@@ -232,7 +232,7 @@ fn import_reads_and_the_apply_adopts_an_old_style_claim(cli: Cli) {
     );
     assert_eq!(values["status"], "claimed");
 
-    let replan = dir.run(&["plan", "-detailed-exitcode", "-no-color"]);
+    let replan = pool.plan(&dir, &["-detailed-exitcode", "-no-color"]);
     assert_eq!(replan.status.code(), Some(0), "{}", replan.stdout);
     assert!(replan.warnings().is_empty(), "{:?}", replan.warnings());
 
@@ -285,7 +285,7 @@ fn released_behind_terraforms_back_is_planned_again(cli: Cli) {
                 .release(&row.id, &token, rootmail::store::ReleasePolicy::Release),
         )
         .expect("release");
-    let plan = dir.run(&["plan", "-no-color"]);
+    let plan = pool.plan(&dir, &["-no-color"]);
     assert!(
         plan.stdout.contains("1 to add, 0 to change, 0 to destroy"),
         "{}",
@@ -377,7 +377,8 @@ output "per_mailbox_total" {{
 
     // A malformed account id is refused at plan time, naming the attribute.
     dir.write("main.tf", &tf("12345"));
-    let bad = dir.run_err(&["plan", "-no-color"]);
+    let bad = pool.plan(&dir, &["-no-color"]);
+    assert!(!bad.success());
     assert!(
         bad.stderr.contains("Invalid AWS account id") && bad.stderr.contains("aws_account_id"),
         "{}",
@@ -449,7 +450,8 @@ fn bad_configuration_gets_diagnostics_on_the_attribute(cli: Cli) {
             &(pool.provider_block()
                 + &format!("resource \"rootmail_alias\" \"x\" {{\n  {body}\n}}\n")),
         );
-        let out = dir.run_err(&["plan", "-no-color"]);
+        let out = pool.plan(&dir, &["-no-color"]);
+        assert!(!out.success());
         assert!(
             out.stderr.contains(expected),
             "{body}: expected {expected:?} in\n{}",
@@ -465,7 +467,8 @@ fn bad_configuration_gets_diagnostics_on_the_attribute(cli: Cli) {
             azurite::shared().endpoint()
         ),
     );
-    let out = dir.run_err(&["plan", "-no-color"]);
+    let out = pool.plan(&dir, &["-no-color"]);
+    assert!(!out.success());
     assert!(
         out.stderr.contains("Conflicting authentication settings"),
         "{}",

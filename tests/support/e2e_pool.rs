@@ -89,6 +89,17 @@ impl Pool {
             .expect("insert rows");
     }
 
+    /// Runs `terraform plan <args>` (whatever its outcome) and fails the test
+    /// if it changed any column of any row: a plan never writes.
+    pub fn plan(&self, dir: &terraform::TerraformDir, args: &[&str]) -> terraform::TerraformOutput {
+        let before = self.snapshot();
+        let mut all = vec!["plan"];
+        all.extend_from_slice(args);
+        let out = dir.run(&all);
+        self.assert_unchanged(&before, &format!("terraform {all:?}"));
+        out
+    }
+
     /// Fails the test when any column of any row differs from `before`.
     pub fn assert_unchanged(&self, before: &BTreeMap<String, Map<String, Json>>, what: &str) {
         let after = self.snapshot();

@@ -61,6 +61,7 @@ on_both_terraforms!(
     link_and_data_sources_show_what_the_table_holds,
     exhausted_pool_fails_clearly_and_keeps_what_was_claimed,
     bad_configuration_gets_diagnostics_on_the_attribute,
+    a_state_written_before_status_existed_still_plans_and_applies,
 );
 
 fn aliases_tf(count: usize, owner: &str) -> String {
@@ -483,4 +484,38 @@ fn bad_configuration_gets_diagnostics_on_the_attribute(cli: Cli) {
         1,
         "no row may change"
     );
+}
+
+/// States written by earlier versions have no `status`; an update planned
+/// without a refresh must still apply consistently.
+fn a_state_written_before_status_existed_still_plans_and_applies(cli: Cli) {
+    let pool = Pool::seeded("oldstate", 2);
+    let Some(dir) = TerraformDir::for_cli(cli) else {
+        return;
+    };
+    dir.write("main.tf", &(pool.provider_block() + &aliases_tf(1, OWNER)));
+    dir.run_ok(&["apply", "-auto-approve", "-no-color"]);
+    let path = dir.path().join("terraform.tfstate");
+    let mut state: Json =
+        serde_json::from_str(&std::fs::read_to_string(&path).expect("state")).expect("json");
+    for instance in state["resources"][0]["instances"]
+        .as_array_mut()
+        .expect("instances")
+    {
+        instance["attributes"]
+            .as_object_mut()
+            .expect("attributes")
+            .remove("status");
+    }
+    std::fs::write(&path, state.to_string()).expect("write state");
+
+    dir.write(
+        "main.tf",
+        &(pool.provider_block() + &aliases_tf(1, "new-owner@company.com")),
+    );
+    dir.run_ok(&["apply", "-auto-approve", "-refresh=false", "-no-color"]);
+    let row = pool.rows(Some(AliasStatus::Claimed)).remove(0);
+    assert_eq!(row.owner, "new-owner@company.com");
+    let replan = pool.plan(&dir, &["-detailed-exitcode", "-no-color"]);
+    assert_eq!(replan.status.code(), Some(0), "{}", replan.stdout);
 }

@@ -180,6 +180,17 @@ fn gone(email: &str, what: &str) -> StateResult {
 /// writes a claim token (known only after apply).
 pub fn plan_adoption(change: &mut PlannedChange) {
     let Some(pending) = Standing::pending_in(&change.prior) else {
+        // A state written before `status` existed (and not refreshed, e.g.
+        // -refresh=false): an update returns "claimed", so plan it.
+        if !change.prior.is_null()
+            && change.prior.attr("status").is_null()
+            && change.planned != change.prior
+            && change.planned.attr("status").is_null()
+        {
+            change
+                .planned
+                .set_attr("status", Value::from(Standing::Claimed.as_str()));
+        }
         return;
     };
     if !change.requires_replace.is_empty() {
@@ -327,6 +338,21 @@ mod tests {
         assert_eq!(takeover.diagnostics.0.len(), 1, "take-over warns");
         let held = plan_of(Standing::Claimed, Value::Null).await;
         assert_eq!(held.planned, held.prior, "a held alias plans no change");
+    }
+
+    #[tokio::test]
+    async fn a_state_from_before_status_existed_plans_the_status_its_update_returns() {
+        let mut change = plan_of(Standing::Claimed, Value::from(30i64)).await;
+        change.prior.set_attr("status", Value::Null);
+        change.planned.set_attr("status", Value::Null);
+        plan_adoption(&mut change);
+        assert_eq!(change.planned.attr("status"), &Value::from("claimed"));
+        // Without a change nothing is planned (the refresh fills it in).
+        let mut same = plan_of(Standing::Claimed, Value::Null).await;
+        same.prior.set_attr("status", Value::Null);
+        same.planned.set_attr("status", Value::Null);
+        plan_adoption(&mut same);
+        assert_eq!(same.planned, same.prior);
     }
 
     #[tokio::test]

@@ -499,6 +499,7 @@ async fn startup_numbers() {
     let mut first_schemas = Vec::new();
     let mut schema_calls = Vec::new();
     let mut rss = Vec::new();
+    let mut cpu = Vec::new();
     for _ in 0..10 {
         let plugin = PluginProcess::start().await;
         let call_started = Instant::now();
@@ -509,6 +510,17 @@ async fn startup_numbers() {
             .expect("GetProviderSchema");
         schema_calls.push(call_started.elapsed());
         first_schemas.push(plugin.spawned_at.elapsed());
+        // CPU time the provider used up to its first answer: unlike wall time it
+        // does not depend on what else the machine is doing.
+        let pid = plugin.child.id().expect("pid");
+        let schedstat =
+            std::fs::read_to_string(format!("/proc/{pid}/schedstat")).expect("schedstat");
+        let cpu_ns: u64 = schedstat
+            .split_whitespace()
+            .next()
+            .and_then(|v| v.parse().ok())
+            .expect("schedstat run time");
+        cpu.push(Duration::from_nanos(cpu_ns));
         handshakes.push(plugin.handshake_elapsed);
         connects.push(plugin.connected_elapsed);
         tokio::time::sleep(Duration::from_millis(500)).await;
@@ -534,6 +546,7 @@ async fn startup_numbers() {
     summary("exec -> mTLS channel established", connects);
     summary("exec -> first GetProviderSchema answer", first_schemas);
     summary("first GetProviderSchema call alone", schema_calls);
+    summary("provider CPU time up to its first answer", cpu);
     rss.sort();
     println!(
         "idle VmRSS kB: min {} median {} max {}",

@@ -14,6 +14,7 @@ mod listen;
 pub mod log;
 mod mtls;
 mod services;
+mod signatures;
 
 use std::path::PathBuf;
 use std::time::Duration;

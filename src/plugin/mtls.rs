@@ -6,15 +6,16 @@
 //! go-plugin's certificates are self-signed CA certificates used as leaves, which
 //! WebPKI path validation rejects (a CA used as an end entity), and its keys are
 //! ECDSA P-521. So the client is checked by pinning its DER bytes, and handshake
-//! signatures are checked with aws-lc-rs's algorithms, which know P-521. All else
-//! (randomness, key exchange, our own key) uses ring: aws-lc seeds its random
-//! generator from CPU jitter on first use, which costs ~50 ms at every start.
+//! signatures are checked by `signatures` (P-521 in pure Rust). All else
+//! (randomness, key exchange, our own key) uses ring: aws-lc, which could do
+//! P-521, seeds its random generator from CPU jitter on first use, which costs
+//! ~50 ms at every start.
 
 use std::sync::Arc;
 
 use rcgen::{
     BasicConstraints, CertificateParams, DistinguishedName, DnType, ExtendedKeyUsagePurpose, IsCa,
-    KeyPair, KeyUsagePurpose, SerialNumber,
+    KeyUsagePurpose, SerialNumber,
 };
 use rustls::client::danger::HandshakeSignatureValid;
 use rustls::crypto::CryptoProvider;
@@ -72,12 +73,56 @@ impl ServerTls {
     }
 }
 
-/// ring for everything but signature verification, which comes from aws-lc-rs.
+/// ring, with the host signature algorithms of [`super::signatures`] (P-521).
 fn crypto_provider() -> CryptoProvider {
     CryptoProvider {
-        signature_verification_algorithms: rustls::crypto::aws_lc_rs::default_provider()
-            .signature_verification_algorithms,
+        signature_verification_algorithms: super::signatures::HOST_SIGNATURES,
         ..rustls::crypto::ring::default_provider()
+    }
+}
+
+/// The plugin's P-256 key, held by ring. rcgen would pick aws-lc for its own keys
+/// whenever that feature is on anywhere in the build, and aws-lc's first random
+/// number costs ~50 ms of CPU jitter sampling.
+struct CertificateKey {
+    pair: ring::signature::EcdsaKeyPair,
+    pkcs8: Vec<u8>,
+    rng: ring::rand::SystemRandom,
+}
+
+impl CertificateKey {
+    fn generate() -> Result<Self, PluginError> {
+        let algorithm = &ring::signature::ECDSA_P256_SHA256_ASN1_SIGNING;
+        let rng = ring::rand::SystemRandom::new();
+        let failed = |what: &str| PluginError::Tls(format!("could not {what} the certificate key"));
+        let pkcs8 = ring::signature::EcdsaKeyPair::generate_pkcs8(algorithm, &rng)
+            .map_err(|_| failed("generate"))?;
+        let pair = ring::signature::EcdsaKeyPair::from_pkcs8(algorithm, pkcs8.as_ref(), &rng)
+            .map_err(|_| failed("load"))?;
+        Ok(CertificateKey {
+            pair,
+            pkcs8: pkcs8.as_ref().to_vec(),
+            rng,
+        })
+    }
+}
+
+impl rcgen::PublicKeyData for CertificateKey {
+    fn der_bytes(&self) -> &[u8] {
+        ring::signature::KeyPair::public_key(&self.pair).as_ref()
+    }
+
+    fn algorithm(&self) -> &'static rcgen::SignatureAlgorithm {
+        &rcgen::PKCS_ECDSA_P256_SHA256
+    }
+}
+
+impl rcgen::SigningKey for CertificateKey {
+    fn sign(&self, msg: &[u8]) -> Result<Vec<u8>, rcgen::Error> {
+        self.pair
+            .sign(&self.rng, msg)
+            .map(|s| s.as_ref().to_vec())
+            .map_err(|_| rcgen::Error::RingUnspecified)
     }
 }
 
@@ -86,7 +131,7 @@ fn crypto_provider() -> CryptoProvider {
 fn generate_certificate() -> Result<(CertificateDer<'static>, PrivateKeyDer<'static>), PluginError>
 {
     let tls_err = |e: rcgen::Error| PluginError::Tls(e.to_string());
-    let key = KeyPair::generate_for(&rcgen::PKCS_ECDSA_P256_SHA256).map_err(tls_err)?;
+    let key = CertificateKey::generate()?;
     let mut params = CertificateParams::new(vec![SERVER_NAME.to_string()]).map_err(tls_err)?;
     let mut name = DistinguishedName::new();
     name.push(DnType::CommonName, SERVER_NAME);
@@ -112,7 +157,7 @@ fn generate_certificate() -> Result<(CertificateDer<'static>, PrivateKeyDer<'sta
     serial[0] &= 0x7f; // keep the DER integer positive
     params.serial_number = Some(SerialNumber::from_slice(&serial));
     let certificate = params.self_signed(&key).map_err(tls_err)?;
-    let key_der = PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(key.serialize_der()));
+    let key_der = PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(key.pkcs8.clone()));
     Ok((certificate.der().clone(), key_der))
 }
 

@@ -562,7 +562,7 @@ fn rootmail_cli(pool: &Pool, args: &[&str], envs: &[(&str, String)]) -> std::pro
         .env("SSL_CERT_FILE", ca_file())
         .env("AZURE_AUTHORITY_HOST", server().authority())
         .env("ARM_TENANT_ID", TENANT)
-        .env("RUST_LOG", "trace");
+        .env("ROOTMAIL_LOG", "trace");
     for name in [
         "ARM_CLIENT_SECRET",
         "ARM_OIDC_TOKEN",
@@ -597,6 +597,10 @@ fn the_cli_signs_in_with_github_actions_oidc() {
     assert!(stdout.contains('3'), "{stdout}");
     assert_no_secrets(&stdout, "the CLI's output");
     assert_no_secrets(&stderr, "the CLI's logs");
+    assert!(
+        stderr.contains("new Azure AD token"),
+        "trace logging was on: {stderr}"
+    );
     assert!(server().counts(&client).assertion_grants >= 1);
 
     let mut bad = envs.clone();

@@ -140,8 +140,14 @@ async fn run(cli: Cli) -> anyhow::Result<Outcome> {
 
 /// Logs go to stderr, quiet unless ROOTMAIL_LOG asks (e.g. `ROOTMAIL_LOG=debug`).
 fn init_logging() {
-    let filter = tracing_subscriber::EnvFilter::try_from_env("ROOTMAIL_LOG")
+    let mut filter = tracing_subscriber::EnvFilter::try_from_env("ROOTMAIL_LOG")
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
+    // The Azure SDK crates log request headers (bearer tokens) below warn.
+    for cap in rootmail::store::LOG_FILTER_DIRECTIVES.split(',') {
+        if let Ok(directive) = cap.parse() {
+            filter = filter.add_directive(directive);
+        }
+    }
     let _ = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)

@@ -7,6 +7,7 @@
 
 pub mod plugin;
 pub mod provider;
+pub mod redact;
 pub mod store;
 pub mod tfplugin;
 

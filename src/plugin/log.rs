@@ -9,6 +9,7 @@ use serde_json::{Map, Value};
 use tracing::field::{Field, Visit};
 use tracing::span::{Attributes, Id, Record};
 use tracing::{Event, Subscriber};
+use tracing_subscriber::filter::FilterExt;
 use tracing_subscriber::filter::{LevelFilter, Targets};
 use tracing_subscriber::fmt::MakeWriter;
 use tracing_subscriber::layer::{Context, SubscriberExt};
@@ -57,7 +58,8 @@ pub fn level_from_env(default: LevelFilter) -> LevelFilter {
 
 /// Installs the global subscriber: this provider's events at `level`, other
 /// crates' (hyper, h2, rustls, the Azure SDK) at `level` but never more verbose
-/// than warn, all as hclog JSON lines on stderr.
+/// than warn, all as hclog JSON lines on stderr with credentials blanked
+/// (see [`crate::redact`]).
 pub fn init(module: &str, level: LevelFilter) -> Result<(), LogInitError> {
     let filter = OWN_TARGETS
         .iter()
@@ -66,7 +68,10 @@ pub fn init(module: &str, level: LevelFilter) -> Result<(), LogInitError> {
         })
         .with_default(std::cmp::min(level, LevelFilter::WARN));
     tracing_subscriber::registry()
-        .with(HclogLayer::new(module, std::io::stderr).with_filter(filter))
+        .with(
+            HclogLayer::new(module, crate::redact::Redacting(std::io::stderr))
+                .with_filter(filter.and(crate::redact::log_caps())),
+        )
         .try_init()
         .map_err(|e| LogInitError(e.to_string()))
 }

@@ -262,33 +262,10 @@ pub(crate) fn error_chain(e: &dyn std::error::Error) -> String {
     redact_secrets(&text)
 }
 
-/// Query and connection-string parameters whose values are secrets. HTTP
-/// errors quote the request URL, and a SAS signature travels in it.
-const SECRET_MARKERS: [&str; 5] = [
-    "sig=",
-    "AccountKey=",
-    "SharedAccessSignature=",
-    "client_secret=",
-    "client_assertion=",
-];
-
-/// Blanks the values of [`SECRET_MARKERS`] in a message bound for users or logs.
+/// Blanks credentials in a message bound for users or logs: HTTP errors
+/// quote the request URL, and a SAS signature travels in it.
 pub(crate) fn redact_secrets(text: &str) -> String {
-    let mut out = text.to_owned();
-    for marker in SECRET_MARKERS {
-        let mut from = 0;
-        while let Some(found) = out[from..].find(marker) {
-            let start = from + found + marker.len();
-            let end = out[start..]
-                .find(|c: char| {
-                    matches!(c, '&' | ';' | ')' | '"' | '\'' | '>') || c.is_whitespace()
-                })
-                .map_or(out.len(), |n| start + n);
-            out.replace_range(start..end, "<redacted>");
-            from = start + "<redacted>".len();
-        }
-    }
-    out
+    crate::redact::redact_credentials(text)
 }
 
 #[cfg(test)]

@@ -105,11 +105,15 @@ impl TableIo {
     ) -> Result<TableIo, StoreError> {
         super::config::validate_table_name(&config.table)?;
         super::config::validate_key("partition key", &config.partition_key)?;
-        url::Url::parse(&config.endpoint).map_err(|e| {
+        let url = url::Url::parse(&config.endpoint).map_err(|e| {
             StoreError::Config(format!(
                 "table endpoint `{}` is not a URL: {e}",
                 config.endpoint
             ))
+        })?;
+        // Also for configs built without `StoreSettings::resolve`.
+        super::config::check_transport(&url, &config.credential).map_err(|why| {
+            StoreError::Config(format!("table endpoint `{}`: {why}", config.endpoint))
         })?;
         let http = HttpClients::new(config.ca_file.as_deref())?;
         let credentials = storage_credentials(

@@ -358,6 +358,7 @@ impl StoreSettings {
             .account
             .or(cs_account)
             .or_else(|| emulator.then(|| EMULATOR_ACCOUNT.to_owned()));
+        let from_connection_string = self.endpoint.is_none() && cs_endpoint.is_some();
         let endpoint = self.endpoint.or(cs_endpoint).or_else(|| {
             if emulator {
                 Some(EMULATOR_ENDPOINT.to_owned())
@@ -378,6 +379,18 @@ impl StoreSettings {
         let parsed = url::Url::parse(&endpoint).map_err(|e| {
             StoreError::Config(format!("table endpoint `{endpoint}` is not a URL: {e}"))
         })?;
+        if let Err(why) = check_transport(&parsed, &credential) {
+            // Name the setting the endpoint came from, so the user knows what to change.
+            let setting = if from_connection_string {
+                "the connection_string (AZURE_STORAGE_CONNECTION_STRING) sets                  DefaultEndpointsProtocol=http or an http TableEndpoint"
+            } else {
+                "the endpoint setting (ROOTMAIL_TABLE_ENDPOINT, --endpoint) is an http:// URL"
+            };
+            return Err(StoreError::Config(format!(
+                "{setting}: {why}. Use https://, or point it at a loopback address \
+                 (127.0.0.1, ::1, localhost) for a local emulator"
+            )));
+        }
         let account = match account {
             Some(a) => a,
             None => account_from_endpoint(&parsed).ok_or_else(|| {
@@ -406,6 +419,39 @@ impl StoreSettings {
             authority_host,
             ca_file: self.ca_file,
         })
+    }
+}
+
+/// Plain http sends the credential (a SAS signature in every URL, a shared
+/// key's signature or a bearer token in every header) readable by anyone on
+/// the path, so it is accepted only where nobody else is on the path: a
+/// loopback host, or the emulator's well-known (public) key.
+pub(crate) fn check_transport(url: &url::Url, credential: &Credential) -> Result<(), String> {
+    match url.scheme() {
+        "https" => Ok(()),
+        "http" if is_loopback(url) || credential.is_emulator() => Ok(()),
+        "http" => Err(format!(
+            "plain http to `{}` would send {} in clear text",
+            url.host_str().unwrap_or_default(),
+            credential.kind()
+        )),
+        other => Err(format!(
+            "the table endpoint must be an https:// URL, not {other}://"
+        )),
+    }
+}
+
+/// 127.0.0.0/8, ::1 and `localhost` (and its subdomains, which resolve to
+/// loopback by RFC 6761).
+fn is_loopback(url: &url::Url) -> bool {
+    match url.host() {
+        Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
+        Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
+        Some(url::Host::Domain(name)) => {
+            let name = name.trim_end_matches('.').to_ascii_lowercase();
+            name == "localhost" || name.ends_with(".localhost")
+        }
+        None => false,
     }
 }
 
@@ -631,6 +677,81 @@ mod tests {
             .resolve(&lookup(&[("AZURE_STORAGE_CONNECTION_STRING", cs)]))
             .expect("config");
         assert_eq!(cfg.endpoint, "https://x.table.core.chinacloudapi.cn");
+    }
+
+    #[test]
+    fn plain_http_only_to_loopback_or_the_emulator() {
+        let remote = |vars: &[(&str, &str)]| {
+            StoreSettings::default()
+                .resolve(&lookup(vars))
+                .map(|c| c.endpoint)
+                .map_err(|e| e.to_string())
+        };
+        // Refused: a real credential over http to another host, however set.
+        let err = remote(&[
+            ("ROOTMAIL_TABLE_ENDPOINT", "http://tables.example.com/acct"),
+            ("ARM_SAS_TOKEN", "sv=1&sig=abc"),
+        ])
+        .expect_err("http endpoint");
+        assert!(err.contains("endpoint") && err.contains("https"), "{err}");
+        assert!(
+            err.contains("tables.example.com") && !err.contains("abc"),
+            "{err}"
+        );
+        let err = remote(&[(
+            "AZURE_STORAGE_CONNECTION_STRING",
+            "DefaultEndpointsProtocol=http;AccountName=acct;AccountKey=c2VjcmV0",
+        )])
+        .expect_err("http protocol");
+        assert!(
+            err.contains("connection_string") && err.contains("DefaultEndpointsProtocol=http"),
+            "{err}"
+        );
+        assert!(!err.contains("c2VjcmV0"), "{err}");
+        let err = remote(&[
+            ("ROOTMAIL_TABLE_ENDPOINT", "HTTP://10.0.0.5:10002/acct"),
+            ("ARM_ACCESS_KEY", "c2VjcmV0"),
+        ])
+        .expect_err("private address is not loopback");
+        assert!(err.contains("10.0.0.5"), "{err}");
+        assert!(remote(&[
+            ("ROOTMAIL_TABLE_ENDPOINT", "ftp://127.0.0.1/acct"),
+            ("ARM_ACCESS_KEY", "c2VjcmV0"),
+        ])
+        .is_err());
+        // Accepted: loopback hosts, the emulator anywhere, https anywhere.
+        for host in [
+            "127.0.0.1:10002",
+            "127.8.0.1",
+            "[::1]:10002",
+            "localhost",
+            "x.localhost",
+        ] {
+            let endpoint = format!("http://{host}/acct");
+            remote(&[
+                ("ROOTMAIL_TABLE_ENDPOINT", &endpoint),
+                ("ARM_ACCESS_KEY", "c2VjcmV0"),
+            ])
+            .unwrap_or_else(|e| panic!("{host}: {e}"));
+        }
+        remote(&[
+            (
+                "ROOTMAIL_TABLE_ENDPOINT",
+                "http://azurite:10002/devstoreaccount1",
+            ),
+            ("ROOTMAIL_USE_EMULATOR", "true"),
+        ])
+        .expect("emulator by name");
+        remote(&[(
+            "AZURE_STORAGE_CONNECTION_STRING",
+            "UseDevelopmentStorage=true",
+        )])
+        .expect("development storage");
+        remote(&[
+            ("ROOTMAIL_TABLE_ENDPOINT", "https://tables.example.com/acct"),
+            ("ARM_SAS_TOKEN", "sv=1&sig=abc"),
+        ])
+        .expect("https");
     }
 
     #[test]

@@ -78,6 +78,19 @@ impl Credential {
             Credential::Emulator => CredentialKind::Emulator,
         }
     }
+
+    /// True when this signs with the emulator's published key (nothing secret
+    /// to protect), directly or through a development connection string.
+    pub fn is_emulator(&self) -> bool {
+        use super::config::{ParsedConnectionString, EMULATOR_KEY};
+        match self {
+            Credential::Emulator => true,
+            Credential::SharedKey { key } => key.expose() == EMULATOR_KEY,
+            Credential::ConnectionString(cs) => ParsedConnectionString::parse(cs.expose())
+                .is_ok_and(|p| p.key.is_some_and(|k| k.expose() == EMULATOR_KEY)),
+            _ => false,
+        }
+    }
 }
 
 /// The kind of credential in use (safe to print).

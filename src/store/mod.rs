@@ -77,13 +77,9 @@
 //! # Logging
 //! The legacy SDK under this module logs whole requests at `debug` level,
 //! including the `Authorization` header and SAS query strings. Whoever sets up
-//! the tracing subscriber must cap those targets at `warn`:
-//! add [`LOG_FILTER_DIRECTIVES`] to the filter.
-
-/// `tracing` filter directives that keep the Azure SDK crates (which log
-/// credentials at `debug`) quiet below `warn`. Append to any `EnvFilter`.
-pub const LOG_FILTER_DIRECTIVES: &str = "azure_core=warn,azure_storage=warn,\
-azure_data_tables=warn,azure_identity=warn,typespec_client_core=warn,reqwest=warn,hyper=warn";
+//! the tracing subscriber must combine its filter with
+//! [`crate::redact::log_caps`] and write through [`crate::redact::Redacting`];
+//! both binaries of this crate do.
 
 mod auth;
 mod batch;

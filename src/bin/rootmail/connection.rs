@@ -188,30 +188,11 @@ fn scrub_with(text: &str, secret_values: &[String]) -> String {
     redact_parameters(&out)
 }
 
-/// Blanks the value after `sig=`, `AccountKey=` and `SharedAccessSignature=`
-/// wherever they appear: URLs in error chains encode a SAS signature in ways
+/// Blanks credential values wherever they appear (`sig=`, `AccountKey=`,
+/// bearer tokens, …): URLs in error chains encode a SAS signature in ways
 /// that exact matching cannot foresee.
 fn redact_parameters(text: &str) -> String {
-    let mut out = text.to_owned();
-    for name in ["sig=", "AccountKey=", "SharedAccessSignature="] {
-        let mut from = 0;
-        while let Some(pos) = out[from..].find(name) {
-            const MARK: &str = "<redacted>";
-            let start = from + pos + name.len();
-            if out[start..].starts_with(MARK) {
-                from = start + MARK.len();
-                continue;
-            }
-            let end = out[start..]
-                .find(|c: char| {
-                    c.is_whitespace() || matches!(c, '&' | ';' | ')' | '"' | '\'' | ',')
-                })
-                .map_or(out.len(), |e| start + e);
-            out.replace_range(start..end, MARK);
-            from = start + MARK.len();
-        }
-    }
-    out
+    rootmail::redact::redact_credentials(text)
 }
 
 #[cfg(test)]

@@ -139,17 +139,21 @@ async fn run(cli: Cli) -> anyhow::Result<Outcome> {
 }
 
 /// Logs go to stderr, quiet unless ROOTMAIL_LOG asks (e.g. `ROOTMAIL_LOG=debug`).
+/// Whatever it asks, the crates that log credentials stay capped at warn and
+/// every line is redacted (see `rootmail::redact`).
 fn init_logging() {
-    let mut filter = tracing_subscriber::EnvFilter::try_from_env("ROOTMAIL_LOG")
+    use tracing_subscriber::filter::FilterExt;
+    use tracing_subscriber::layer::SubscriberExt;
+    use tracing_subscriber::util::SubscriberInitExt;
+    use tracing_subscriber::Layer;
+
+    let filter = tracing_subscriber::EnvFilter::try_from_env("ROOTMAIL_LOG")
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
-    // The Azure SDK crates log request headers (bearer tokens) below warn.
-    for cap in rootmail::store::LOG_FILTER_DIRECTIVES.split(',') {
-        if let Ok(directive) = cap.parse() {
-            filter = filter.add_directive(directive);
-        }
-    }
-    let _ = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .try_init();
+    // No colours: escape codes between a field's name and its value would
+    // hide the pair from redaction.
+    let layer = tracing_subscriber::fmt::layer()
+        .with_ansi(false)
+        .with_writer(rootmail::redact::Redacting(std::io::stderr))
+        .with_filter(filter.and(rootmail::redact::log_caps()));
+    let _ = tracing_subscriber::registry().with(layer).try_init();
 }

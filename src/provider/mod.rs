@@ -71,7 +71,9 @@ impl Shared {
         };
         Ok(match batcher {
             Some(b) => b.claim(request).await,
-            None => self.pool().await?.claim(request).await,
+            // Runs to its end even if Terraform drops the request, so a claim
+            // that lands is never left without an owner.
+            None => self.pool().await?.claim_to_completion(request).await,
         })
     }
 

@@ -15,6 +15,12 @@
 //! only, one alias never goes to two claimers, a claim key returns its
 //! existing claim (also when the same key appears twice in one batch), the
 //! mailbox filter applies, and each request gets its own `PoolExhausted`.
+//!
+//! No claim is left without an owner: when a transaction's outcome is
+//! unclear (a lost answer, a cancellation while a retry waited) its rows are
+//! read back and a row carrying a claim's token goes to that claim's caller;
+//! a new claim whose caller stopped waiting is given back (see
+//! `conditional.rs`).
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -27,6 +33,7 @@ use time::OffsetDateTime;
 use tokio::sync::{mpsc, oneshot};
 
 use super::client::{into_store, Fail};
+use super::conditional::{deliver, may_have_landed};
 use super::error::StoreError;
 use super::odata::{and_all, eq_bool, eq_str, ge_str, lt_str, or_any};
 use super::pool::{check_text, claim_body, claimed_alias, AliasPool, ClaimRequest, ClaimedAlias};
@@ -156,7 +163,7 @@ impl ClaimBatcher {
         };
         if self.queue.send(pending).is_err() {
             // The worker is gone (runtime shutting down): claim directly.
-            return self.pool.claim(request).await;
+            return self.pool.claim_to_completion(request).await;
         }
         match answer.await {
             Ok(result) => result,
@@ -219,9 +226,7 @@ impl Worker {
         for p in batch {
             match check_request(&p.request) {
                 Ok(()) => valid.push(p),
-                Err(e) => {
-                    let _ = p.reply.send(Err(e));
-                }
+                Err(e) => deliver(&self.pool, p.reply, Err(e)).await,
             }
         }
 
@@ -249,7 +254,7 @@ impl Worker {
         for p in valid {
             if let Some(key) = &p.request.claim_key {
                 if let Some(claimed) = existing.as_ref().and_then(|found| found.get(key)) {
-                    let _ = p.reply.send(Ok(claimed.clone()));
+                    deliver(&self.pool, p.reply, Ok(claimed.clone())).await;
                     continue;
                 }
                 if !leading.insert(key.clone()) {
@@ -314,7 +319,7 @@ impl Worker {
                 if let (Some(key), Ok(claimed)) = (&p.request.claim_key, &result) {
                     results.insert(key.clone(), claimed.clone());
                 }
-                let _ = p.reply.send(result);
+                deliver(pool, p.reply, result).await;
             }
             singles.extend(retry);
         }
@@ -334,7 +339,7 @@ impl Worker {
             if let (Some(key), Ok(claimed)) = (&p.request.claim_key, &result) {
                 results.insert(key.clone(), claimed.clone());
             }
-            let _ = p.reply.send(result);
+            deliver(pool, p.reply, result).await;
         }
 
         // 5. A repeated key gets what the first request with it got.
@@ -357,7 +362,7 @@ impl Worker {
             }
         });
         for (p, result) in join_all(follow).await {
-            let _ = p.reply.send(result);
+            deliver(pool, p.reply, result).await;
         }
     }
 
@@ -532,54 +537,59 @@ async fn claim_together(
                 .collect();
             (done, Vec::new(), false)
         }
-        Err(Fail::Store(e @ StoreError::Cancelled { .. })) => {
-            let done = plan
+        Err(fail) => {
+            let (conflicted, ambiguous, cancelled) = match &fail {
+                Fail::Precondition { after_retry } => {
+                    pool.conflicts.fetch_add(1, Ordering::Relaxed);
+                    (true, *after_retry, false)
+                }
+                Fail::Store(e) => (
+                    false,
+                    may_have_landed(e),
+                    matches!(e, StoreError::Cancelled { .. }),
+                ),
+                Fail::EntityNotFound | Fail::Conflict => (false, false, false),
+            };
+            counters.failed_transactions.fetch_add(1, Ordering::Relaxed);
+            tracing::debug!(error = %into_store(fail, "claim aliases"), "batch not applied as sent");
+            // An attempt whose answer was lost, or a cancellation while a
+            // retry waited, may have committed: a row that carries its
+            // token is that claim's, and its caller gets it (also after a
+            // cancellation, or nobody would ever own it).
+            let checks = plan
                 .into_iter()
-                .map(|(p, _)| {
-                    (
+                .zip(tokens)
+                .map(|((p, row), token)| async move {
+                    let landed = match ambiguous {
+                        true => pool
+                            .read_back(&row.id, |now| now.held_by(&token))
+                            .await
+                            .ok()
+                            .flatten(),
+                        false => None,
+                    };
+                    (p, token, landed)
+                });
+            let mut done = Vec::new();
+            let mut retry = Vec::new();
+            for (p, token, landed) in join_all(checks).await {
+                match landed {
+                    Some(alias) => done.push((
+                        p,
+                        Ok(ClaimedAlias {
+                            alias,
+                            token,
+                            existing: false,
+                        }),
+                    )),
+                    None if cancelled => done.push((
                         p,
                         Err(StoreError::Cancelled {
                             operation: "claim alias",
                         }),
-                    )
-                })
-                .collect();
-            tracing::debug!(error = %e, "batch cancelled");
-            (done, Vec::new(), false)
-        }
-        Err(fail) => {
-            counters.failed_transactions.fetch_add(1, Ordering::Relaxed);
-            let (conflicted, ambiguous) = match &fail {
-                Fail::Precondition { after_retry } => {
-                    pool.conflicts.fetch_add(1, Ordering::Relaxed);
-                    (true, *after_retry)
+                    )),
+                    None => retry.push(p),
                 }
-                // An error after retries: an attempt may have landed.
-                Fail::Store(_) => (false, true),
-                Fail::EntityNotFound | Fail::Conflict => (false, false),
-            };
-            tracing::debug!(error = %into_store(fail, "claim aliases"), "batch not applied; claiming one by one");
-            let mut done = Vec::new();
-            let mut retry = Vec::new();
-            for ((p, row), token) in plan.into_iter().zip(tokens) {
-                if ambiguous {
-                    // A timed-out attempt may have committed: a row that carries
-                    // this token is ours already.
-                    if let Ok(Some(current)) = pool.get(&row.id).await {
-                        if current.held_by(&token) {
-                            done.push((
-                                p,
-                                Ok(ClaimedAlias {
-                                    alias: current,
-                                    token,
-                                    existing: false,
-                                }),
-                            ));
-                            continue;
-                        }
-                    }
-                }
-                retry.push(p);
             }
             (done, retry, conflicted)
         }

@@ -32,6 +32,10 @@ use super::odata::escape_literal;
 /// The user agent prefix sent with every request.
 pub const USER_AGENT: &str = concat!("terraform-provider-rootmail/", env!("CARGO_PKG_VERSION"));
 
+/// Longest time settling work ([`TableIo::detached`]) may take, so a
+/// StopProvider still ends soon.
+const SETTLE_BUDGET: Duration = Duration::from_secs(20);
+
 /// One entity as JSON properties.
 pub(crate) type Entity = Map<String, Value>;
 
@@ -155,6 +159,26 @@ impl TableIo {
             requests,
             cancel,
         })
+    }
+
+    /// The same table with a token nobody cancels and a short budget, for
+    /// the little work that must finish after a cancellation: reading back
+    /// a write whose answer was lost, giving back a claim nobody received.
+    pub(crate) fn detached(&self) -> TableIo {
+        TableIo {
+            table: self.table.clone(),
+            partition: self.partition.clone(),
+            table_name: self.table_name.clone(),
+            partition_key: self.partition_key.clone(),
+            credential: self.credential,
+            budget: RetryBudget {
+                total: self.budget.total.min(SETTLE_BUDGET),
+                per_request: self.budget.per_request.min(SETTLE_BUDGET / 2),
+                ..self.budget
+            },
+            requests: Arc::clone(&self.requests),
+            cancel: CancellationToken::new(),
+        }
     }
 
     /// HTTP requests sent so far (every attempt counts).
@@ -392,31 +416,8 @@ impl TableIo {
         }
     }
 
-    /// Merge (not replace) of `body` into the row, only if its ETag is still
-    /// `etag`. Returns the new ETag.
-    pub(crate) async fn merge_if_match(
-        &self,
-        row_key: &str,
-        body: &Entity,
-        etag: &str,
-    ) -> Result<String, Fail> {
-        self.write_if_match(row_key, body, etag, Write::Merge).await
-    }
-
-    /// Replace (not merge) of the whole row by `body`, only if its ETag is
-    /// still `etag`: columns missing from `body` are removed. Returns the new ETag.
-    pub(crate) async fn replace_if_match(
-        &self,
-        row_key: &str,
-        body: &Entity,
-        etag: &str,
-    ) -> Result<String, Fail> {
-        self.write_if_match(row_key, body, etag, Write::Replace)
-            .await
-    }
-
     /// The one place a row is written in place: always on a real ETag.
-    async fn write_if_match(
+    pub(crate) async fn write_if_match(
         &self,
         row_key: &str,
         body: &Entity,
@@ -566,8 +567,8 @@ impl TableIo {
 }
 
 /// How [`TableIo::write_if_match`] writes a row.
-#[derive(Clone, Copy)]
-enum Write {
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Write {
     Merge,
     Replace,
 }

@@ -85,6 +85,7 @@ mod auth;
 mod batch;
 mod client;
 mod cloud;
+mod conditional;
 pub mod config;
 mod credential;
 mod error;

@@ -13,7 +13,8 @@ use serde_json::{Map, Value};
 use time::OffsetDateTime;
 use tokio_util::sync::CancellationToken;
 
-use super::client::{into_store, Continuation, Entity, Fail, TableIo};
+use super::client::{into_store, Continuation, Entity, Fail, TableIo, Write};
+use super::conditional::Written;
 use super::config::{validate_key, StoreConfig};
 use super::error::StoreError;
 use super::odata::{and_all, eq_bool, eq_str, ge_str, le_datetime, lt_str};
@@ -407,31 +408,25 @@ impl AliasPool {
         token: &ClaimToken,
     ) -> Result<Option<ClaimedAlias>, StoreError> {
         let (body, claimed_at) = claim_body(row, request, token, OffsetDateTime::now_utc());
-        match self.io.merge_if_match(&row.id, &body, &row.etag).await {
-            Ok(etag) => {
+        let written = self
+            .write_row(row, &body, Write::Merge, "claim alias", |now| {
+                now.held_by(token)
+            })
+            .await?;
+        Ok(match written {
+            Written::Applied(etag) => {
                 let claimed = claimed_alias(row, request, token, claimed_at, etag);
                 tracing::debug!(alias_id = %claimed.alias.id, "claimed alias");
-                Ok(Some(claimed))
+                Some(claimed)
             }
-            Err(Fail::Precondition { after_retry }) => {
-                self.conflicts.fetch_add(1, Ordering::Relaxed);
-                if after_retry {
-                    // A timed-out attempt may have been ours: look before moving on.
-                    if let Some(current) = self.get(&row.id).await? {
-                        if current.held_by(token) {
-                            return Ok(Some(ClaimedAlias {
-                                alias: current,
-                                token: token.clone(),
-                                existing: false,
-                            }));
-                        }
-                    }
-                }
-                Ok(None)
-            }
-            Err(Fail::EntityNotFound) => Ok(None),
-            Err(other) => Err(into_store(other, "claim alias")),
-        }
+            // A timed-out or cancelled attempt was ours: the caller gets it.
+            Written::Landed(current) => Some(ClaimedAlias {
+                alias: *current,
+                token: token.clone(),
+                existing: false,
+            }),
+            Written::Changed | Written::Missing => None,
+        })
     }
 
     async fn find_claim_by_key(&self, key: &str) -> Result<Option<ClaimedAlias>, StoreError> {
@@ -583,7 +578,6 @@ impl AliasPool {
         token: &ClaimToken,
         policy: ReleasePolicy,
     ) -> Result<ReleaseOutcome, StoreError> {
-        let mut wrote_ambiguously = false;
         validate_key("alias id", alias_id)?;
         for _ in 0..MAX_WRITE_ATTEMPTS {
             let Some((entity, etag)) = self.io.get(alias_id).await? else {
@@ -592,10 +586,6 @@ impl AliasPool {
             let row = AliasRow::from_entity(&entity, Some(&etag))
                 .map_err(|m| protocol("release alias", m))?;
             if !row.held_by(token) {
-                if wrote_ambiguously && row.status == intended_status(policy) {
-                    // Our earlier, timed-out write did land.
-                    return Ok(outcome_for(policy, row.reusable_after));
-                }
                 return Ok(ReleaseOutcome::NotHeld { status: row.status });
             }
             let now = OffsetDateTime::now_utc();
@@ -617,27 +607,27 @@ impl AliasPool {
                     body.insert(col::STATUS.into(), status_value::RETIRED.into());
                 }
             }
-            let written = match policy {
-                // A plain release puts the row back exactly in the legacy
-                // layout: the columns this store added go away, the rest stay.
-                ReleasePolicy::Release => {
-                    self.io
-                        .replace_if_match(&row.id, &released_entity(&entity), &row.etag)
-                        .await
-                }
-                _ => self.io.merge_if_match(&row.id, &body, &row.etag).await,
+            // A plain release puts the row back exactly in the legacy
+            // layout: the columns this store added go away, the rest stay.
+            let (body, write) = match policy {
+                ReleasePolicy::Release => (released_entity(&entity), Write::Replace),
+                _ => (body, Write::Merge),
             };
+            let intended = intended_status(policy);
+            let written = self
+                .write_row(&row, &body, write, "release alias", |now| {
+                    !now.held_by(token) && now.status == intended
+                })
+                .await?;
             match written {
-                Ok(_) => {
+                Written::Applied(_) => {
                     tracing::debug!(alias_id, ?policy, "released alias");
                     return Ok(outcome_for(policy, reusable_after));
                 }
-                Err(Fail::Precondition { after_retry }) => {
-                    self.conflicts.fetch_add(1, Ordering::Relaxed);
-                    wrote_ambiguously |= after_retry;
-                }
-                Err(Fail::EntityNotFound) => return Ok(ReleaseOutcome::Missing),
-                Err(other) => return Err(into_store(other, "release alias")),
+                // Our earlier, timed-out write did land.
+                Written::Landed(now) => return Ok(outcome_for(policy, now.reusable_after)),
+                Written::Changed => {}
+                Written::Missing => return Ok(ReleaseOutcome::Missing),
             }
         }
         Err(StoreError::Contended {
@@ -762,8 +752,13 @@ impl AliasPool {
                 check_text("purpose", p)?;
                 body.insert(col::PURPOSE.into(), p.clone().into());
             }
-            match self.io.merge_if_match(&row.id, &body, &row.etag).await {
-                Ok(etag) => {
+            let written = self
+                .write_row(&row, &body, Write::Merge, "adopt alias", |now| {
+                    now.held_by(&token)
+                })
+                .await?;
+            match written {
+                Written::Applied(etag) => {
                     let mut alias = row;
                     alias.in_use = true;
                     alias.claim_token = Some(token.clone());
@@ -782,22 +777,14 @@ impl AliasPool {
                         existing: false,
                     });
                 }
-                Err(Fail::Precondition { after_retry }) => {
-                    self.conflicts.fetch_add(1, Ordering::Relaxed);
-                    if after_retry {
-                        if let Some(current) = self.get(&row.id).await? {
-                            if current.held_by(&token) {
-                                return Ok(ClaimedAlias {
-                                    alias: current,
-                                    token,
-                                    existing: false,
-                                });
-                            }
-                        }
-                    }
+                Written::Landed(current) => {
+                    return Ok(ClaimedAlias {
+                        alias: *current,
+                        token,
+                        existing: false,
+                    })
                 }
-                Err(Fail::EntityNotFound) => continue,
-                Err(other) => return Err(into_store(other, "adopt alias")),
+                Written::Changed | Written::Missing => continue,
             }
         }
         Err(StoreError::Contended {
@@ -897,24 +884,26 @@ impl AliasPool {
         if body.is_empty() {
             return Ok(Some(row));
         }
-        match self.io.merge_if_match(&row.id, &body, &row.etag).await {
-            Ok(etag) => {
+        let written = self
+            .write_row(&row, &body, Write::Merge, operation, |now| {
+                body_applied(now, &body)
+            })
+            .await?;
+        match written {
+            Written::Applied(etag) => {
                 let mut updated = row;
                 apply_body(&mut updated, &body);
                 updated.etag = etag;
                 Ok(Some(updated))
             }
-            Err(Fail::Precondition { .. }) => {
-                // Re-reading decides: the change is recomputed from fresh data,
-                // so an already-applied change becomes a no-op.
-                self.conflicts.fetch_add(1, Ordering::Relaxed);
-                Ok(None)
-            }
-            Err(Fail::EntityNotFound) => Err(StoreError::AliasNotFound {
+            Written::Landed(now) => Ok(Some(*now)),
+            // Re-reading decides: the change is recomputed from fresh data,
+            // so an already-applied change becomes a no-op.
+            Written::Changed => Ok(None),
+            Written::Missing => Err(StoreError::AliasNotFound {
                 table: self.io.table_name.clone(),
                 alias_id: row.id,
             }),
-            Err(other) => Err(into_store(other, operation)),
         }
     }
 
@@ -1082,6 +1071,20 @@ fn outcome_for(policy: ReleasePolicy, reusable_after: Option<OffsetDateTime>) ->
         },
         ReleasePolicy::Retire => ReleaseOutcome::Retired,
     }
+}
+
+/// True when every (string) column of a link/update body already has its
+/// value in `row`.
+fn body_applied(row: &AliasRow, body: &Map<String, Value>) -> bool {
+    body.iter().all(|(k, v)| {
+        let want = v.as_str().unwrap_or_default();
+        match k.as_str() {
+            col::USER_MAIL => row.owner == want,
+            col::PURPOSE => row.purpose == want,
+            col::AWS_ACCOUNT_ID => row.aws_account_id == want,
+            _ => false,
+        }
+    })
 }
 
 /// Mirrors a merge body onto the in-memory row (string columns only are merged

@@ -1,0 +1,269 @@
+//! No claim without an owner: batched and single claims (without
+//! `claim_key`, so nothing could find a lost claim again) through the fault
+//! proxy, with a lost response, a StopProvider (the pool's cancellation
+//! token, which is what StopProvider cancels) while a retry waits or while a
+//! request is in flight, and callers that stop waiting, at every step of a
+//! batch: the candidate query, the transaction, and a single claim's Merge.
+//! Afterwards every row that carries a claim token carries one that a caller
+//! received, and a claim whose caller went away is given back.
+
+#[path = "support/azurite.rs"]
+mod azurite;
+#[path = "support/fault_proxy.rs"]
+mod fault_proxy;
+
+use std::collections::HashSet;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use fault_proxy::{Fault, FaultProxy, Target};
+use rootmail::store::{
+    AliasFilter, AliasPool, AliasStatus, BatchSettings, CancellationToken, ClaimBatcher,
+    ClaimRequest, RetryBudget, StoreConfig, StoreError,
+};
+
+/// The steps of a claim as requests on the wire.
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum Step {
+    /// The candidate query (a GET).
+    Query,
+    /// The claims' write: the transaction of a batch, the Merge of a single claim.
+    Write,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum Trouble {
+    /// The request reaches the table, its answer is lost; the claim goes on.
+    LostResponse,
+    /// The answer is lost, and StopProvider comes while the retry waits.
+    LostResponseThenStop,
+    /// StopProvider while the request is held in flight.
+    StopInFlight,
+    /// Every caller stops waiting while the request is held in flight.
+    CallersGone,
+}
+
+struct Outcome {
+    delivered: usize,
+    cancelled: usize,
+    requests: u64,
+}
+
+fn target(step: Step) -> Target {
+    match step {
+        Step::Query => Target::Reads,
+        Step::Write => Target::Writes,
+    }
+}
+
+/// Waits (off the runtime's threads) until the proxy saw the step's request
+/// and, for a lost response, the table answered it.
+async fn wait_for_request(proxy: &Arc<FaultProxy>, step: Step, answered: bool) {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let seen = proxy.log().iter().any(|r| {
+            let write = r.method != "GET";
+            write == (step == Step::Write) && (!answered || r.status.is_some())
+        });
+        if seen {
+            return;
+        }
+        assert!(Instant::now() < deadline, "{step:?} request never came");
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+}
+
+async fn scenario(
+    proxy: Arc<FaultProxy>,
+    claims: usize,
+    step: Step,
+    trouble: Trouble,
+) -> Result<Outcome, String> {
+    let az = azurite::shared();
+    let table = azurite::unique_table_name("owner");
+    let direct =
+        AliasPool::connect(&StoreConfig::emulator(az.endpoint(), &table)).expect("connect");
+    direct.ensure_table().await.expect("table");
+    direct
+        .seed("box1@company.com", "company.com", claims * 3)
+        .await
+        .expect("seed");
+    let mut config = StoreConfig::emulator(proxy.endpoint(), &table);
+    // A retry waits at least a second: time to stop the provider meanwhile.
+    config.retry = RetryBudget {
+        total: Duration::from_secs(15),
+        per_request: Duration::from_secs(5),
+        initial_backoff: Duration::from_secs(2),
+        max_backoff: Duration::from_secs(2),
+    };
+    let stop = CancellationToken::new();
+    let pool = AliasPool::connect_with_cancellation(&config, stop.clone()).expect("connect");
+    let batcher = Arc::new(ClaimBatcher::with_settings(
+        pool.clone(),
+        BatchSettings {
+            linger: Duration::from_millis(50),
+            max_wait: Duration::from_millis(200),
+            ..BatchSettings::default()
+        },
+    ));
+    let fault = match trouble {
+        Trouble::LostResponse | Trouble::LostResponseThenStop => Fault::DropResponse,
+        Trouble::StopInFlight | Trouble::CallersGone => Fault::Pause,
+    };
+    proxy.set_for(target(step), fault, 1);
+
+    let tasks: Vec<_> = (0..claims)
+        .map(|i| {
+            let b = Arc::clone(&batcher);
+            tokio::spawn(async move {
+                b.claim(&ClaimRequest {
+                    owner: format!("owner{i}@company.com"),
+                    purpose: "ownership test".to_owned(),
+                    mailbox: None,
+                    claim_key: None,
+                })
+                .await
+            })
+        })
+        .collect();
+
+    match trouble {
+        Trouble::LostResponse => {}
+        Trouble::LostResponseThenStop => {
+            wait_for_request(&proxy, step, true).await;
+            tokio::time::sleep(Duration::from_millis(300)).await;
+            stop.cancel();
+        }
+        Trouble::StopInFlight => {
+            wait_for_request(&proxy, step, false).await;
+            stop.cancel();
+            proxy.resume();
+        }
+        Trouble::CallersGone => {
+            wait_for_request(&proxy, step, false).await;
+            for t in &tasks {
+                t.abort();
+            }
+            proxy.resume();
+        }
+    }
+
+    let mut delivered: HashSet<String> = HashSet::new();
+    let mut cancelled = 0;
+    for t in tasks {
+        match t.await {
+            Ok(Ok(claimed)) => {
+                assert!(delivered.insert(claimed.token.as_str().to_owned()));
+            }
+            Ok(Err(StoreError::Cancelled { .. })) => cancelled += 1,
+            Ok(Err(e)) => panic!("{claims} claims, {step:?}, {trouble:?}: {e}"),
+            Err(_aborted) => {}
+        }
+    }
+    let label = format!("{claims} claim(s), {step:?}, {trouble:?}");
+    match trouble {
+        Trouble::LostResponse => assert_eq!(delivered.len(), claims, "{label}: all claims served"),
+        Trouble::CallersGone => assert!(delivered.is_empty(), "{label}"),
+        _ => assert_eq!(delivered.len() + cancelled, claims, "{label}"),
+    }
+
+    // The batcher may still be working for callers that went away: wait
+    // until the wire has been quiet for a while.
+    let quiet = Instant::now() + Duration::from_secs(30);
+    loop {
+        let seen = proxy.log().len();
+        tokio::time::sleep(Duration::from_millis(700)).await;
+        if proxy.log().len() == seen || Instant::now() > quiet {
+            break;
+        }
+    }
+    if trouble == Trouble::CallersGone {
+        assert!(
+            proxy.log().iter().any(|r| r.method != "GET"),
+            "{label}: the claim went on after its callers left"
+        );
+    }
+
+    // Every token in the table is one a caller holds.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let rows = direct
+            .list(&AliasFilter {
+                status: Some(AliasStatus::Claimed),
+                ..Default::default()
+            })
+            .await
+            .expect("list");
+        let orphans: Vec<_> = rows
+            .iter()
+            .filter(|r| {
+                r.claim_token
+                    .as_ref()
+                    .is_none_or(|t| !delivered.contains(t.as_str()))
+            })
+            .map(|r| r.email.clone())
+            .collect();
+        let held: HashSet<&str> = rows
+            .iter()
+            .filter_map(|r| r.claim_token.as_ref().map(|t| t.as_str()))
+            .collect();
+        let all_delivered_held = delivered.iter().all(|t| held.contains(t.as_str()));
+        if orphans.is_empty() && all_delivered_held {
+            break;
+        }
+        if Instant::now() > deadline {
+            return Err(format!(
+                "{label}: {} claimed row(s) no caller holds: {orphans:?}; every delivered claim on its row: {all_delivered_held}",
+                orphans.len()
+            ));
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    Ok(Outcome {
+        delivered: delivered.len(),
+        cancelled,
+        requests: pool.request_count(),
+    })
+}
+
+#[test]
+fn no_claim_is_left_without_an_owner_at_any_step() {
+    let started = Instant::now();
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(4)
+        .enable_all()
+        .build()
+        .expect("runtime");
+    let mut lines = Vec::new();
+    let mut failures = Vec::new();
+    for claims in [6, 1] {
+        for step in [Step::Query, Step::Write] {
+            for trouble in [
+                Trouble::LostResponse,
+                Trouble::LostResponseThenStop,
+                Trouble::StopInFlight,
+                Trouble::CallersGone,
+            ] {
+                let t = Instant::now();
+                // The proxy has its own runtime: start it outside ours.
+                let proxy = Arc::new(FaultProxy::start(&azurite::shared().endpoint()));
+                let o = match rt.block_on(scenario(Arc::clone(&proxy), claims, step, trouble)) {
+                    Ok(o) => o,
+                    Err(e) => {
+                        failures.push(e);
+                        continue;
+                    }
+                };
+                lines.push(format!(
+                    "{claims} claim(s) {step:?} {trouble:?}: {} delivered, {} cancelled, {} requests, {:?}",
+                    o.delivered,
+                    o.cancelled,
+                    o.requests,
+                    t.elapsed()
+                ));
+            }
+        }
+    }
+    println!("{}\ntotal {:?}", lines.join("\n"), started.elapsed());
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+}

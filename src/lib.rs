@@ -8,6 +8,7 @@
 pub mod plugin;
 pub mod provider;
 pub mod redact;
+pub mod safe_text;
 pub mod store;
 pub mod tfplugin;
 

@@ -170,8 +170,10 @@ impl Diagnostic {
                 Severity::Error => pb::diagnostic::Severity::Error as i32,
                 Severity::Warning => pb::diagnostic::Severity::Warning as i32,
             },
-            summary: self.summary.clone(),
-            detail: self.detail.clone(),
+            // Details quote table values other tools wrote: never let one
+            // carry an escape sequence to the user's terminal.
+            summary: crate::safe_text::for_terminal(&self.summary).into_owned(),
+            detail: crate::safe_text::for_message(&self.detail).into_owned(),
             attribute: self.path.as_ref().map(AttributePath::to_proto),
         }
     }
@@ -265,6 +267,20 @@ impl From<Diagnostic> for Diagnostics {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn table_values_cannot_drive_the_terminal_through_a_diagnostic() {
+        let d = Diagnostic::error(
+            "Alias aws_1@x.com\u{1b}[2J changed",
+            "linked to 1234\u{1b}]0;t\u{7}\nsecond line\u{202e}",
+        );
+        let wire = d.to_proto();
+        assert_eq!(wire.summary, "Alias aws_1@x.com\\x1b[2J changed");
+        assert_eq!(
+            wire.detail,
+            "linked to 1234\\x1b]0;t\\x07\nsecond line\\u{202e}"
+        );
+    }
 
     #[test]
     fn paths_render_like_terraform_addresses() {

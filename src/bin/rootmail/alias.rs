@@ -17,6 +17,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context};
 use clap::{Args, Subcommand};
+use rootmail::safe_text;
 use rootmail::store::{
     AdoptRequest, AliasPool, AliasRow, AliasStatus, ClaimToken, LinkTarget, ReleaseOutcome,
     ReleasePolicy, StoreError,
@@ -135,7 +136,7 @@ fn describe(row: &AliasRow) -> String {
         if s.is_empty() {
             none.to_owned()
         } else {
-            s.to_owned()
+            safe_text::for_terminal(s).into_owned()
         }
     };
     let token = match (&row.claim_token, row.status) {
@@ -146,15 +147,18 @@ fn describe(row: &AliasRow) -> String {
     let mut text = format!(
         "email:          {}\nid:             {}\nstatus:         {}\nmailbox:        {}\n\
          owner:          {}\naws account:    {}\n",
-        row.email,
-        row.id,
+        safe_text::for_terminal(&row.email),
+        safe_text::for_terminal(&row.id),
         row.status,
         or(&row.root_mailbox, "-"),
         or(&row.owner, "-"),
         or(&row.aws_account_id, "(not linked)"),
     );
     if !row.purpose.is_empty() {
-        text.push_str(&format!("purpose:        {}\n", row.purpose));
+        text.push_str(&format!(
+            "purpose:        {}\n",
+            safe_text::for_terminal(&row.purpose)
+        ));
     }
     if row.claimed_at.is_some() {
         text.push_str(&format!(
@@ -260,7 +264,7 @@ fn confirm(question: &str, yes: bool) -> anyhow::Result<()> {
              pass --yes to confirm (nothing was changed)"
         );
     }
-    eprint!("{question}? [y/N] ");
+    eprint!("{}? [y/N] ", safe_text::for_message(question));
     let _ = std::io::stderr().flush();
     let mut answer = String::new();
     stdin
@@ -501,6 +505,6 @@ fn report(json: bool, row: &AliasRow, outcome: &str, message: &str) {
             serde_json::to_string_pretty(&doc).unwrap_or_else(|_| doc.to_string())
         );
     } else {
-        println!("{message}");
+        println!("{}", safe_text::for_message(message));
     }
 }

@@ -109,7 +109,8 @@ fn main() -> ExitCode {
             // Belt and braces: whatever an error chain carries, secrets from
             // the environment are blanked before anything is printed.
             let text = connection::scrub_secrets(&format!("{e:#}"));
-            eprintln!("error: {text}");
+            // Errors quote table values; none may drive the terminal.
+            eprintln!("error: {}", rootmail::safe_text::for_message(&text));
             if e.downcast_ref::<Refused>().is_some() {
                 ExitCode::from(3)
             } else {

@@ -8,6 +8,7 @@ use std::time::Duration;
 
 use anyhow::{bail, Context};
 use clap::{Args, Subcommand, ValueEnum};
+use rootmail::safe_text;
 use rootmail::store::{AliasFilter, AliasPool, AliasRow, AliasStatus, StatusCounts};
 use serde_json::{json, Value};
 use time::format_description::well_known::Rfc3339;
@@ -193,7 +194,7 @@ async fn stats(store: &AliasPool, args: &StatsArgs) -> anyhow::Result<Outcome> {
                     if m.is_empty() {
                         "(none)".to_owned()
                     } else {
-                        m.clone()
+                        safe_text::for_terminal(m).into_owned()
                     },
                     c,
                 )
@@ -277,7 +278,7 @@ async fn list(store: &AliasPool, args: &ListArgs) -> anyhow::Result<()> {
         let mut w = csv::Writer::from_writer(&mut out);
         w.write_record(LIST_COLUMNS)?;
         for r in &rows {
-            w.write_record(list_fields(r))?;
+            w.write_record(list_fields(r).map(|f| safe_text::csv_cell(&f).into_owned()))?;
         }
         w.flush()?;
     } else {
@@ -324,7 +325,7 @@ fn print_table(out: &mut impl Write, rows: &[AliasRow]) -> std::io::Result<()> {
     let cells: Vec<[String; 6]> = rows
         .iter()
         .map(|r| {
-            let f = list_fields(r);
+            let f = list_fields(r).map(|v| safe_text::for_terminal(&v).into_owned());
             [
                 f[0].clone(),
                 f[1].clone(),

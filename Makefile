@@ -21,6 +21,7 @@ test: tools
 	cargo build --bins
 	@scripts/modern-terraform.sh
 	cargo test --no-fail-fast -- --test-threads=4; status=$$?; scripts/modern-terraform.sh; exit $$status
+	scripts/check-no-test-hooks.sh
 
 # Performance benchmark against Azurite and terraform (~15 min); writes docs/performance.md.
 bench: tools

@@ -154,3 +154,54 @@ fn hostile_table_values_are_neutralised_in_every_output() {
         started.elapsed()
     );
 }
+
+/// `pool generate --force` replaces what is in the folder, never writing
+/// through a symlink planted there to another file.
+#[test]
+fn generate_force_replaces_symlinks_instead_of_following_them() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let out = dir.path().join("new");
+    std::fs::create_dir_all(&out).expect("mkdir");
+    let victim = dir.path().join("victim.txt");
+    let other_victim = dir.path().join("other.txt");
+    std::fs::write(&victim, "precious").expect("write");
+    std::fs::write(&other_victim, "precious too").expect("write");
+    std::os::unix::fs::symlink(&victim, out.join("add-aliases.ps1")).expect("symlink");
+    std::os::unix::fs::symlink(&other_victim, out.join("aliases.csv")).expect("symlink");
+    let result = Command::new(env!("CARGO_BIN_EXE_rootmail"))
+        .env_clear()
+        .args(["pool", "generate", "--mailbox", "comp009@company.com"])
+        .args([
+            "--domain",
+            "company.com",
+            "--count",
+            "5",
+            "--force",
+            "--out",
+        ])
+        .arg(&out)
+        .output()
+        .expect("run rootmail");
+    assert!(
+        result.status.success(),
+        "{}",
+        String::from_utf8_lossy(&result.stderr)
+    );
+    assert_eq!(std::fs::read_to_string(&victim).expect("read"), "precious");
+    assert_eq!(
+        std::fs::read_to_string(&other_victim).expect("read"),
+        "precious too"
+    );
+    for name in ["add-aliases.ps1", "aliases.csv"] {
+        let meta = std::fs::symlink_metadata(out.join(name)).expect("metadata");
+        assert!(meta.file_type().is_file(), "{name} is a regular file now");
+    }
+    let script = std::fs::read_to_string(out.join("add-aliases.ps1")).expect("read");
+    assert!(script.contains("Set-Mailbox"), "{script}");
+    let leftovers: Vec<_> = std::fs::read_dir(&out)
+        .expect("read dir")
+        .filter_map(Result::ok)
+        .map(|e| e.file_name())
+        .collect();
+    assert_eq!(leftovers.len(), 2, "no temporary files left: {leftovers:?}");
+}

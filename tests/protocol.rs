@@ -368,6 +368,88 @@ async fn serves_on_a_unix_socket_when_asked() {
 }
 
 #[tokio::test]
+async fn the_unix_socket_is_owner_only_whatever_the_umask() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = tempfile::tempdir().expect("temp dir");
+    let plugin = PluginProcess::start_with(
+        Launch::default().env("PLUGIN_UNIX_SOCKET_DIR", dir.path().display().to_string()),
+    )
+    .await;
+    let socket = std::path::PathBuf::from(&plugin.handshake.address);
+    let mode = std::fs::metadata(&socket)
+        .expect("socket metadata")
+        .permissions()
+        .mode();
+    assert_eq!(mode & 0o077, 0, "socket mode {mode:o} lets others connect");
+    assert!(plugin.shutdown().await.success());
+}
+
+#[tokio::test]
+async fn plugin_client_cert_is_checked_at_start_and_every_certificate_is_pinned() {
+    let started = Instant::now();
+    // Junk: refused at once with a message naming the variable, no handshake.
+    let first = ClientIdentity::generate();
+    let junk_cases = [
+        "not a certificate".to_owned(),
+        format!("garbage\n{}", first.cert_pem),
+        "-----BEGIN CERTIFICATE-----\nbm90IGEgY2VydGlmaWNhdGU=\n-----END CERTIFICATE-----\n"
+            .to_owned(),
+    ];
+    for junk in &junk_cases {
+        let out = run_to_exit(
+            &[],
+            &[
+                ("TF_PLUGIN_MAGIC_COOKIE", plugin_client::MAGIC_COOKIE),
+                ("PLUGIN_PROTOCOL_VERSIONS", "6"),
+                ("PLUGIN_CLIENT_CERT", junk),
+            ],
+        )
+        .await;
+        assert!(!out.status.success(), "{junk:?}: started anyway");
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(stderr.contains("PLUGIN_CLIENT_CERT"), "{junk:?}: {stderr}");
+        assert!(
+            out.stdout.is_empty(),
+            "{junk:?}: a handshake line was printed"
+        );
+    }
+    // Several certificates: a client with any of them gets in, others do not.
+    let second = ClientIdentity::generate();
+    let plugin = PluginProcess::start_with(Launch::default().env(
+        "PLUGIN_CLIENT_CERT",
+        format!("{}{}", first.cert_pem, second.cert_pem),
+    ))
+    .await;
+    for (who, identity) in [("first", &first), ("second", &second)] {
+        let channel = connect(&plugin.handshake, Some(identity))
+            .await
+            .unwrap_or_else(|e| panic!("{who} certificate refused: {e:?}"));
+        tf::provider_client::ProviderClient::new(channel)
+            .get_metadata(tf::get_metadata::Request {})
+            .await
+            .unwrap_or_else(|e| panic!("{who} certificate refused: {e}"));
+    }
+    let stranger = ClientIdentity::generate();
+    let refused = match connect(&plugin.handshake, Some(&stranger)).await {
+        Err(_) => true,
+        Ok(channel) => tf::provider_client::ProviderClient::new(channel)
+            .get_metadata(tf::get_metadata::Request {})
+            .await
+            .is_err(),
+    };
+    assert!(refused, "a certificate not given was accepted");
+    // The helper's own client certificate is not among the pinned ones, so
+    // it cannot ask for a Shutdown: stop the process directly.
+    let mut plugin = plugin;
+    let _ = plugin.child.start_kill();
+    println!(
+        "client certificates: {} junk values refused at start, 2 pinned, 1 stranger refused; {:?}",
+        junk_cases.len(),
+        started.elapsed()
+    );
+}
+
+#[tokio::test]
 async fn ignores_sigint_under_a_host() {
     let plugin = PluginProcess::start().await;
     let pid = plugin.child.id().expect("pid").to_string();

@@ -9,7 +9,9 @@ use std::pin::Pin;
 use std::task::{Context, Poll};
 use std::time::Duration;
 
+use std::os::unix::fs::PermissionsExt;
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
+
 use tokio::net::{TcpListener, UnixListener};
 use tokio_stream::wrappers::ReceiverStream;
 use tokio_util::sync::CancellationToken;
@@ -64,10 +66,18 @@ impl PluginListener {
             let path = dir.join(format!("plugin{:010}", rand::random::<u32>()));
             match UnixListener::bind(&path) {
                 Ok(listener) => {
+                    // The umask decides the mode bind() gives; only this user
+                    // (Terraform) may connect. AutoMTLS still guards the
+                    // instant between bind and chmod.
+                    let owner_only = std::fs::Permissions::from_mode(0o600);
+                    if let Err(e) = std::fs::set_permissions(&path, owner_only) {
+                        let _ = std::fs::remove_file(&path);
+                        return Err(PluginError::Listen(e));
+                    }
                     return Ok(Self::Unix {
                         listener,
                         path: SocketFile(path),
-                    })
+                    });
                 }
                 Err(e) if e.kind() == io::ErrorKind::AddrInUse => last_error = Some(e),
                 Err(e) => return Err(PluginError::Listen(e)),

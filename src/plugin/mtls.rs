@@ -41,12 +41,11 @@ impl ServerTls {
     /// Generates the plugin's certificate and a TLS 1.2+ server configuration
     /// that requires the client certificate given in PEM.
     pub(crate) fn for_client_pem(client_pem: &str) -> Result<Self, PluginError> {
-        let client_der = CertificateDer::from_pem_slice(client_pem.as_bytes())
-            .map_err(|e| PluginError::ClientCert(e.to_string()))?;
+        let client_certificates = parse_client_certificates(client_pem)?;
         let (certificate_der, key_der) = generate_certificate()?;
         let provider = Arc::new(crypto_provider());
         let verifier = Arc::new(PinnedClientCertificate {
-            expected: client_der,
+            expected: client_certificates,
             provider: provider.clone(),
         });
         let mut config = rustls::ServerConfig::builder_with_provider(provider)
@@ -71,6 +70,48 @@ impl ServerTls {
     pub(crate) fn acceptor(&self) -> tokio_rustls::TlsAcceptor {
         tokio_rustls::TlsAcceptor::from(self.config.clone())
     }
+}
+
+/// Every certificate in `PLUGIN_CLIENT_CERT`, each checked to be a
+/// well-formed X.509 certificate. Anything else in the value (text outside
+/// the PEM blocks, a key, a block that does not decode) is refused at start,
+/// rather than serving on a socket no client could ever reach.
+fn parse_client_certificates(pem: &str) -> Result<Vec<CertificateDer<'static>>, PluginError> {
+    use rustls::pki_types::pem::SectionKind;
+    let junk = |what: String| PluginError::ClientCert(what);
+    let mut inside = false;
+    for (n, line) in pem.lines().enumerate() {
+        let line = line.trim();
+        if line.starts_with("-----BEGIN ") {
+            inside = true;
+        } else if line.starts_with("-----END ") {
+            inside = false;
+        } else if !inside && !line.is_empty() {
+            return Err(junk(format!("line {} is outside any PEM block", n + 1)));
+        }
+    }
+    let mut certificates = Vec::new();
+    for (n, section) in <(SectionKind, Vec<u8>)>::pem_slice_iter(pem.as_bytes()).enumerate() {
+        let (kind, der) = section.map_err(|e| junk(format!("PEM block {}: {e}", n + 1)))?;
+        if kind != SectionKind::Certificate {
+            return Err(junk(format!(
+                "PEM block {} is a {kind:?}, not a CERTIFICATE",
+                n + 1
+            )));
+        }
+        let certificate = CertificateDer::from(der);
+        webpki::EndEntityCert::try_from(&certificate).map_err(|e| {
+            junk(format!(
+                "PEM block {} is not an X.509 certificate: {e}",
+                n + 1
+            ))
+        })?;
+        certificates.push(certificate);
+    }
+    if certificates.is_empty() {
+        return Err(junk("no CERTIFICATE block found".to_owned()));
+    }
+    Ok(certificates)
 }
 
 /// ring, with the host signature algorithms of [`super::signatures`] (P-521).
@@ -161,10 +202,10 @@ fn generate_certificate() -> Result<(CertificateDer<'static>, PrivateKeyDer<'sta
     Ok((certificate.der().clone(), key_der))
 }
 
-/// Accepts exactly one client certificate, byte for byte.
+/// Accepts exactly the host's client certificates, byte for byte.
 #[derive(Debug)]
 struct PinnedClientCertificate {
-    expected: CertificateDer<'static>,
+    expected: Vec<CertificateDer<'static>>,
     provider: Arc<CryptoProvider>,
 }
 
@@ -180,7 +221,11 @@ impl ClientCertVerifier for PinnedClientCertificate {
         _intermediates: &[CertificateDer<'_>],
         _now: UnixTime,
     ) -> Result<ClientCertVerified, rustls::Error> {
-        if end_entity.as_ref() == self.expected.as_ref() {
+        if self
+            .expected
+            .iter()
+            .any(|pinned| pinned.as_ref() == end_entity.as_ref())
+        {
             Ok(ClientCertVerified::assertion())
         } else {
             tracing::warn!("refused a TLS client whose certificate is not the host's");
@@ -247,12 +292,61 @@ mod tests {
         ));
     }
 
+    fn pem(der: &CertificateDer<'_>) -> String {
+        use base64::Engine as _;
+        let body = base64::engine::general_purpose::STANDARD.encode(der.as_ref());
+        let lines: Vec<&str> = body
+            .as_bytes()
+            .chunks(64)
+            .map(|c| std::str::from_utf8(c).unwrap_or_default())
+            .collect();
+        format!(
+            "-----BEGIN CERTIFICATE-----\n{}\n-----END CERTIFICATE-----\n",
+            lines.join("\n")
+        )
+    }
+
+    #[test]
+    fn every_certificate_given_is_pinned_and_junk_is_refused() {
+        let (first, _) = generate_certificate().expect("certificate");
+        let (second, _) = generate_certificate().expect("certificate");
+        let (other, _) = generate_certificate().expect("certificate");
+        let both = format!("{}{}", pem(&first), pem(&second));
+        let pinned = parse_client_certificates(&both).expect("two certificates");
+        assert_eq!(pinned.len(), 2);
+        let verifier = PinnedClientCertificate {
+            expected: pinned,
+            provider: Arc::new(crypto_provider()),
+        };
+        let now = UnixTime::now();
+        assert!(verifier.verify_client_cert(&first, &[], now).is_ok());
+        assert!(verifier.verify_client_cert(&second, &[], now).is_ok());
+        assert!(verifier.verify_client_cert(&other, &[], now).is_err());
+
+        let junk_cases = [
+            "junk".to_owned(),
+            format!("junk before\n{}", pem(&first)),
+            format!("{}trailing junk\n", pem(&first)),
+            "-----BEGIN CERTIFICATE-----\nbm90IGEgY2VydGlmaWNhdGU=\n-----END CERTIFICATE-----\n"
+                .to_owned(),
+            "-----BEGIN CERTIFICATE-----\n!!!!\n-----END CERTIFICATE-----\n".to_owned(),
+            format!(
+                "{}-----BEGIN PRIVATE KEY-----\nMC4CAQAwBQYDK2VwBCIEIA==\n-----END PRIVATE KEY-----\n",
+                pem(&first)
+            ),
+        ];
+        for junk in junk_cases {
+            let err = parse_client_certificates(&junk).expect_err(&junk);
+            assert!(matches!(err, PluginError::ClientCert(_)), "{junk}: {err:?}");
+        }
+    }
+
     #[test]
     fn only_the_pinned_certificate_passes() {
         let (pinned, _) = generate_certificate().expect("certificate");
         let (other, _) = generate_certificate().expect("certificate");
         let verifier = PinnedClientCertificate {
-            expected: pinned.clone(),
+            expected: vec![pinned.clone()],
             provider: Arc::new(crypto_provider()),
         };
         let now = UnixTime::now();

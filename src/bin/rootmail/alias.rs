@@ -12,8 +12,6 @@
 //! A link of such a row goes by address and leaves it tokenless.
 
 use std::io::{BufRead, IsTerminal, Write};
-use std::path::PathBuf;
-use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context};
 use clap::{Args, Subcommand};
@@ -279,8 +277,17 @@ fn confirm(question: &str, yes: bool) -> anyhow::Result<()> {
 
 /// Test hook, for the race between showing a row and writing it: when
 /// ROOTMAIL_TEST_HOLD_BEFORE_WRITE names a file, create `<file>.ready` and
-/// wait (up to 60 s) until `<file>` exists before writing.
+/// wait (up to 60 s) until `<file>` exists before writing. Compiled into
+/// debug builds only (what `cargo test` runs); a release build has no hook.
+#[cfg(not(debug_assertions))]
 async fn test_hold() -> anyhow::Result<()> {
+    Ok(())
+}
+
+#[cfg(debug_assertions)]
+async fn test_hold() -> anyhow::Result<()> {
+    use std::path::PathBuf;
+    use std::time::{Duration, Instant};
     let Some(path) = std::env::var_os("ROOTMAIL_TEST_HOLD_BEFORE_WRITE") else {
         return Ok(());
     };

@@ -156,6 +156,8 @@ fn index() -> DocPage {
     );
     s.push_str(include_str!("../../examples/provider/ci-oidc.md"));
     s.push('\n');
+    s.push_str(include_str!("../../examples/provider/security.md"));
+    s.push('\n');
     s.push_str(&schema_sections(&schema));
     DocPage {
         path: "index.md".into(),

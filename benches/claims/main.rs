@@ -17,6 +17,7 @@ mod plugin_client;
 mod terraform;
 
 mod azurite_log;
+mod charts;
 mod matrix;
 mod naive;
 mod options;

@@ -1,6 +1,7 @@
 //! The claim matrix: strategies × pool size × fill × concurrency against Azurite.
 
 use std::fmt::Write as _;
+use std::path::Path;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -15,6 +16,7 @@ use serde_json::{json, Value};
 
 use crate::azurite;
 use crate::azurite_log::LoggedAzurite;
+use crate::charts;
 use crate::naive::{NaiveOutcome, NaiveTool};
 use crate::options::Options;
 use crate::report::{median, ms, percentile, secs};
@@ -441,6 +443,9 @@ pub(crate) async fn claims_section(
         println!("inserted {size} rows over HTTP in {} s", secs(t0.elapsed()));
     }
     write_claims_doc(opts, doc, &cells, &seeding, &http_seeding);
+    if let Some(dir) = opts.charts_dir() {
+        claims_charts(dir, opts, &cells, doc)?;
+    }
     if let (Some(&small), Some(&large)) = (opts.sizes.first(), opts.sizes.last()) {
         let fill = opts.fills.iter().copied().max().unwrap_or(0);
         for strategy in [Strategy::Single, Strategy::Batched] {
@@ -627,4 +632,49 @@ larger the table: this penalises the large tables here, mostly in p99.\n"
         }
         let _ = writeln!(doc);
     }
+}
+
+/// Claims/s and p50 against concurrency, one line per strategy, on the smallest
+/// pool at its fullest: where the strategies differ most.
+fn claims_charts(dir: &Path, opts: &Options, cells: &[Cell], doc: &mut String) -> Result<()> {
+    let (Some(&size), Some(&fill)) = (opts.sizes.first(), opts.fills.iter().max()) else {
+        return Ok(());
+    };
+    let line = |strategy: Strategy, y: &dyn Fn(&Cell) -> f64| charts::Line {
+        name: strategy.short().to_string(),
+        points: cells
+            .iter()
+            .filter(|c| c.size == size && c.fill == fill && c.strategy == strategy)
+            .map(|c| (c.concurrency as f64, y(c)))
+            .collect(),
+    };
+    let strategies = [Strategy::Naive, Strategy::Single, Strategy::Batched];
+    let throughput: Vec<_> = strategies
+        .iter()
+        .map(|&s| line(s, &Cell::throughput))
+        .collect();
+    let p50: Vec<_> = strategies
+        .iter()
+        .map(|&s| line(s, &|c| c.p(50.0).as_secs_f64() * 1000.0))
+        .collect();
+    let context = format!("{size} rows, {fill}% claimed");
+    for (file, title, y_label, lines) in [
+        (
+            "perf-claims-throughput.svg",
+            "Successful claims per second",
+            "claims/s",
+            &throughput,
+        ),
+        ("perf-claims-p50.svg", "Claim latency, p50", "p50 ms", &p50),
+    ] {
+        charts::lines(
+            &dir.join(file),
+            &format!("{title} ({context})"),
+            "concurrent claimers",
+            y_label,
+            lines,
+        )?;
+        let _ = writeln!(doc, "![{title} against concurrency, {context}]({file})\n");
+    }
+    Ok(())
 }

@@ -89,6 +89,11 @@ impl Options {
         }
     }
 
+    /// Where charts go: beside the report, which links them by file name.
+    pub(crate) fn charts_dir(&self) -> Option<&Path> {
+        self.out.as_deref().and_then(Path::parent)
+    }
+
     pub(crate) fn wants(&self, section: &str) -> bool {
         self.sections.iter().any(|s| s == section)
     }

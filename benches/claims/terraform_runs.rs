@@ -8,6 +8,7 @@ use anyhow::{bail, Result};
 use rootmail::store::{AliasPool, ClaimBatcher, StoreConfig};
 
 use crate::azurite_log::{LoggedAzurite, RequestCounts, RssProbe};
+use crate::charts;
 use crate::matrix::request;
 use crate::options::Options;
 use crate::report::secs;
@@ -54,6 +55,12 @@ pub(crate) struct TfRun {
     requests: RequestCounts,
     per: usize,
     peak_rss_kb: Option<u64>,
+}
+
+impl TfRun {
+    fn per_alias(&self) -> f64 {
+        self.requests.total as f64 / self.per as f64
+    }
 }
 
 pub(crate) fn timed(
@@ -109,6 +116,8 @@ pub(crate) async fn terraform_section(
     let az = LoggedAzurite::start()?;
     let endpoint = az.endpoint();
     let mut runs: Vec<TfRun> = Vec::new();
+    // Requests per alias of apply, plan and destroy, per claim mode, for the chart.
+    let mut bars: Vec<(&str, Vec<f64>)> = Vec::new();
     let creates = if opts.quick { 20 } else { 50 };
 
     // Calibration: the log counts exactly what the store's own counter counts.
@@ -151,11 +160,25 @@ pub(crate) async fn terraform_section(
             runs.push(timed(
                 &az,
                 &dir,
-                &["destroy", "-auto-approve", "-parallelism=10"],
-                format!("destroy {creates} aliases, -parallelism=10{keys}"),
+                &["plan", "-parallelism=10"],
+                format!("plan with {creates} aliases in state, -parallelism=10, {mode}{keys}"),
                 creates,
                 false,
             )?);
+            runs.push(timed(
+                &az,
+                &dir,
+                &["destroy", "-auto-approve", "-parallelism=10"],
+                format!("destroy {creates} aliases, -parallelism=10, {mode}{keys}"),
+                creates,
+                false,
+            )?);
+            if !with_keys {
+                // apply, plan, destroy just above: the chart's bars for this mode.
+                let last = &runs[runs.len() - 3..];
+                let per_alias = last.iter().map(TfRun::per_alias).collect();
+                bars.push((mode, per_alias));
+            }
         }
     }
 
@@ -251,5 +274,19 @@ once (a point read, run concurrently by Terraform).\n"
         );
     }
     let _ = writeln!(doc);
+    if let Some(dir) = opts.charts_dir() {
+        let file = "perf-requests-per-alias.svg";
+        charts::grouped_bars(
+            &dir.join(file),
+            &format!("Table requests per alias, {creates} aliases, -parallelism=10"),
+            "requests per alias",
+            &["apply", "plan", "destroy"],
+            &bars,
+        )?;
+        let _ = writeln!(
+            doc,
+            "![Requests per alias for apply, plan and destroy]({file})\n"
+        );
+    }
     Ok(())
 }

@@ -1,0 +1,181 @@
+//! The report's pictures: SVG charts drawn with plotters, written next to the
+//! report and embedded in it.
+
+use std::path::Path;
+
+use anyhow::{anyhow, Result};
+use plotters::prelude::*;
+use plotters::style::text_anchor::{HPos, Pos, VPos};
+
+/// One line of a line chart: a name and its (x, y) points.
+pub(crate) struct Line {
+    pub(crate) name: String,
+    pub(crate) points: Vec<(f64, f64)>,
+}
+
+const SIZE: (u32, u32) = (720, 420);
+
+/// Distinct colours that stay readable when printed in grey.
+const COLOURS: [RGBColor; 4] = [
+    RGBColor(0x1f, 0x77, 0xb4),
+    RGBColor(0xd6, 0x27, 0x28),
+    RGBColor(0x2c, 0xa0, 0x2c),
+    RGBColor(0x94, 0x67, 0xbd),
+];
+
+fn colour(i: usize) -> RGBColor {
+    COLOURS[i % COLOURS.len()]
+}
+
+fn draw_err<E: std::fmt::Debug>(e: E) -> anyhow::Error {
+    anyhow!("drawing a chart: {e:?}")
+}
+
+/// Lines over categorical x values (e.g. concurrency 1, 8, 32, 128), spaced
+/// evenly and labelled with their values.
+pub(crate) fn lines(
+    path: &Path,
+    title: &str,
+    x_label: &str,
+    y_label: &str,
+    lines: &[Line],
+) -> Result<()> {
+    let mut xs: Vec<f64> = lines
+        .iter()
+        .flat_map(|l| l.points.iter().map(|&(x, _)| x))
+        .collect();
+    xs.sort_by(f64::total_cmp);
+    xs.dedup();
+    let slot = |x: f64| xs.iter().position(|&v| v == x).unwrap_or(0) as f64;
+    let y_max = lines
+        .iter()
+        .flat_map(|l| l.points.iter().map(|&(_, y)| y))
+        .fold(0.0, f64::max)
+        * 1.1;
+    let root = SVGBackend::new(path, SIZE).into_drawing_area();
+    root.fill(&WHITE).map_err(draw_err)?;
+    let mut chart = ChartBuilder::on(&root)
+        .caption(title, ("sans-serif", 20))
+        .margin(12)
+        .x_label_area_size(40)
+        .y_label_area_size(60)
+        .build_cartesian_2d(-0.3..(xs.len() as f64 - 0.7).max(0.7), 0.0..y_max.max(1.0))
+        .map_err(draw_err)?;
+    let labels = xs.clone();
+    chart
+        .configure_mesh()
+        .disable_x_mesh()
+        .x_labels(xs.len())
+        .x_label_formatter(&move |x| {
+            let i = x.round();
+            if (x - i).abs() < 0.05 {
+                labels
+                    .get(i as usize)
+                    .map(|v| format!("{v}"))
+                    .unwrap_or_default()
+            } else {
+                String::new()
+            }
+        })
+        .x_desc(x_label)
+        .y_desc(y_label)
+        .draw()
+        .map_err(draw_err)?;
+    for (i, line) in lines.iter().enumerate() {
+        let c = colour(i);
+        let points: Vec<(f64, f64)> = line.points.iter().map(|&(x, y)| (slot(x), y)).collect();
+        chart
+            .draw_series(LineSeries::new(points.iter().copied(), c.stroke_width(2)))
+            .map_err(draw_err)?
+            .label(line.name.as_str())
+            .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 18, y)], c.stroke_width(2)));
+        chart
+            .draw_series(points.iter().map(|&p| Circle::new(p, 3, c.filled())))
+            .map_err(draw_err)?;
+    }
+    chart
+        .configure_series_labels()
+        .background_style(WHITE.mix(0.8))
+        .border_style(BLACK)
+        .position(SeriesLabelPosition::UpperLeft)
+        .draw()
+        .map_err(draw_err)?;
+    root.present().map_err(draw_err)?;
+    Ok(())
+}
+
+/// Grouped bars: for each group (e.g. apply, plan, destroy) one bar per series
+/// (e.g. one by one, coalesced), with its value written above it.
+pub(crate) fn grouped_bars(
+    path: &Path,
+    title: &str,
+    y_label: &str,
+    groups: &[&str],
+    series: &[(&str, Vec<f64>)],
+) -> Result<()> {
+    let y_max = series
+        .iter()
+        .flat_map(|(_, v)| v.iter().copied())
+        .fold(0.0, f64::max)
+        * 1.45; // room for the value labels and the legend above the bars
+                // Group g is centred on x = g and one unit wide: one slot per series plus one
+                // slot of gap, half on each side.
+    let slot = 1.0 / (series.len() as f64 + 1.0);
+    let left = |g: usize, s: usize| g as f64 - 0.5 + slot * (s as f64 + 0.5);
+    let root = SVGBackend::new(path, SIZE).into_drawing_area();
+    root.fill(&WHITE).map_err(draw_err)?;
+    let mut chart = ChartBuilder::on(&root)
+        .caption(title, ("sans-serif", 20))
+        .margin(12)
+        .x_label_area_size(40)
+        .y_label_area_size(60)
+        .build_cartesian_2d(-0.5..groups.len() as f64 - 0.5, 0.0..y_max.max(0.1))
+        .map_err(draw_err)?;
+    let names = groups.to_vec();
+    chart
+        .configure_mesh()
+        .disable_x_mesh()
+        .x_labels(groups.len())
+        .x_label_formatter(&move |x| {
+            let g = x.round();
+            if (x - g).abs() < 0.01 && g >= 0.0 {
+                names
+                    .get(g as usize)
+                    .map(|s| s.to_string())
+                    .unwrap_or_default()
+            } else {
+                String::new()
+            }
+        })
+        .y_desc(y_label)
+        .draw()
+        .map_err(draw_err)?;
+    let label_style =
+        TextStyle::from(("sans-serif", 13).into_font()).pos(Pos::new(HPos::Center, VPos::Bottom));
+    for (s, (name, values)) in series.iter().enumerate() {
+        let c = colour(s);
+        let bars = values.iter().enumerate().map(|(g, &v)| {
+            let x0 = left(g, s);
+            Rectangle::new([(x0, 0.0), (x0 + slot * 0.9, v)], c.filled())
+        });
+        chart
+            .draw_series(bars)
+            .map_err(draw_err)?
+            .label(*name)
+            .legend(move |(x, y)| Rectangle::new([(x, y - 5), (x + 12, y + 5)], c.filled()));
+        let labels = values.iter().enumerate().map(|(g, &v)| {
+            let centre = left(g, s) + slot * 0.45;
+            Text::new(format!("{v:.2}"), (centre, v), label_style.clone())
+        });
+        chart.draw_series(labels).map_err(draw_err)?;
+    }
+    chart
+        .configure_series_labels()
+        .background_style(WHITE.mix(0.8))
+        .border_style(BLACK)
+        .position(SeriesLabelPosition::UpperRight)
+        .draw()
+        .map_err(draw_err)?;
+    root.present().map_err(draw_err)?;
+    Ok(())
+}

@@ -25,7 +25,7 @@ use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 use super::diag::{AttributePath, Diagnostic};
 use super::schema::Schema;
-use super::value::{Type, Value, ValuePath};
+use super::value::{value_kind, Type, Value, ValuePath};
 
 pub use typed::{Typed, TypedResource};
 
@@ -187,7 +187,7 @@ pub fn conform(value: Value, ty: &Type, path: &ValuePath) -> Result<Value, Model
                     | (Value::String(_), Type::String)
             );
             if !fits {
-                return Err(mismatch(kind(&v)));
+                return Err(mismatch(value_kind(&v)));
             }
             v
         }
@@ -236,23 +236,8 @@ pub fn conform(value: Value, ty: &Type, path: &ValuePath) -> Result<Value, Model
                     .collect::<Result<_, ModelError>>()?,
             )
         }
-        (v, _) => return Err(mismatch(kind(&v))),
+        (v, _) => return Err(mismatch(value_kind(&v))),
     })
-}
-
-fn kind(v: &Value) -> &'static str {
-    match v {
-        Value::Null => "null",
-        Value::Unknown => "unknown",
-        Value::Bool(_) => "bool",
-        Value::Number(_) => "number",
-        Value::String(_) => "string",
-        Value::List(_) => "list",
-        Value::Set(_) => "set",
-        Value::Map(_) => "map",
-        Value::Object(_) => "object",
-        Value::Tuple(_) => "tuple",
-    }
 }
 
 /// Checks that model `M` and `schema` name exactly the same top-level attributes,

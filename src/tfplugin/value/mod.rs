@@ -470,7 +470,7 @@ fn infer_at(value: &Value, path: &[PathStep]) -> Result<Type, ValueError> {
 }
 
 /// A short name for what a value is, for error messages.
-fn value_kind(value: &Value) -> &'static str {
+pub(crate) fn value_kind(value: &Value) -> &'static str {
     match value {
         Value::Null => "null",
         Value::Unknown => "unknown",

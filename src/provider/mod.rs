@@ -228,6 +228,23 @@ mod tests {
     use super::*;
 
     #[test]
+    fn a_plain_http_endpoint_is_refused_at_the_endpoint_attribute() {
+        let settings = crate::store::StoreSettings {
+            endpoint: Some("http://tables.example.com/acct".into()),
+            sas_token: Some("sv=1&sig=s3cr3t-sig".into()),
+            ..Default::default()
+        };
+        let err = settings.resolve(&|_| None).expect_err("plain http refused");
+        let d = config_error(&err);
+        assert_eq!(
+            d.path,
+            Some(crate::tfplugin::AttributePath::attr("endpoint"))
+        );
+        assert!(d.detail.contains("https://"), "{}", d.detail);
+        assert!(!d.detail.contains("s3cr3t"), "{}", d.detail);
+    }
+
+    #[test]
     fn claim_batching_is_on_unless_turned_off() {
         let with = |v: &'static str| move |k: &str| (k == CLAIM_BATCHING_ENV).then(|| v.to_owned());
         assert!(claim_batching_enabled(&|_| None));

@@ -11,7 +11,7 @@ use super::value::{Type, Value};
 use crate::proto::tfplugin6 as pb;
 use pb::provider_server::Provider as ProviderRpc;
 use std::collections::BTreeMap;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use tokio_util::sync::CancellationToken;
 use tonic::{Request, Response, Status};
 
@@ -38,7 +38,8 @@ pub struct ProviderService<P: Provider> {
     provider_ty: Type,
     resources: BTreeMap<String, ResourceEntry>,
     data_sources: BTreeMap<String, DataSourceEntry>,
-    stop: Mutex<CancellationToken>,
+    /// Cancelled by StopProvider; every call's [`Ctx`] holds a clone.
+    stop: CancellationToken,
 }
 
 impl<P: Provider> ProviderService<P> {
@@ -85,7 +86,7 @@ impl<P: Provider> ProviderService<P> {
             provider_ty,
             resources,
             data_sources,
-            stop: Mutex::new(CancellationToken::new()),
+            stop: CancellationToken::new(),
         }
     }
 
@@ -96,16 +97,8 @@ impl<P: Provider> ProviderService<P> {
             .max_encoding_message_size(256 * 1024 * 1024)
     }
 
-    /// The token StopProvider cancels; a poisoned lock still holds a usable token.
-    fn stop_token(&self) -> CancellationToken {
-        match self.stop.lock() {
-            Ok(t) => t.clone(),
-            Err(poisoned) => poisoned.into_inner().clone(),
-        }
-    }
-
     fn ctx(&self) -> Ctx {
-        Ctx::new(self.stop_token())
+        Ctx::new(self.stop.clone())
     }
 
     fn resource(&self, name: &str) -> Result<&ResourceEntry, Diagnostics> {
@@ -186,10 +179,10 @@ fn decode_state_json(schema: &Schema, json: &[u8]) -> Result<Value, Diagnostics>
     Value::from_json(&ty, &bytes).map_err(|e| bad(e.to_string()))
 }
 
-fn not_supported(what: &str) -> Vec<pb::Diagnostic> {
+fn not_supported(provider: &str, what: &str) -> Vec<pb::Diagnostic> {
     Diagnostics::from(Diagnostic::error(
         format!("{what} not supported"),
-        format!("The rootmail provider does not offer {what}."),
+        format!("The {provider} provider does not offer {what}."),
     ))
     .to_proto()
 }
@@ -657,7 +650,10 @@ impl<P: Provider> ProviderRpc for ProviderService<P> {
     ) -> RpcResult<pb::move_resource_state::Response> {
         Ok(Response::new(pb::move_resource_state::Response {
             target_state: None,
-            diagnostics: not_supported("Moving state between resource types"),
+            diagnostics: not_supported(
+                self.provider.type_name(),
+                "Moving state between resource types",
+            ),
             target_private: vec![],
             target_identity: None,
         }))
@@ -698,7 +694,7 @@ impl<P: Provider> ProviderRpc for ProviderService<P> {
     ) -> RpcResult<pb::validate_ephemeral_resource_config::Response> {
         Ok(Response::new(
             pb::validate_ephemeral_resource_config::Response {
-                diagnostics: not_supported("Ephemeral resources"),
+                diagnostics: not_supported(self.provider.type_name(), "Ephemeral resources"),
             },
         ))
     }
@@ -708,7 +704,7 @@ impl<P: Provider> ProviderRpc for ProviderService<P> {
         _req: Request<pb::open_ephemeral_resource::Request>,
     ) -> RpcResult<pb::open_ephemeral_resource::Response> {
         Ok(Response::new(pb::open_ephemeral_resource::Response {
-            diagnostics: not_supported("Ephemeral resources"),
+            diagnostics: not_supported(self.provider.type_name(), "Ephemeral resources"),
             ..Default::default()
         }))
     }
@@ -718,7 +714,7 @@ impl<P: Provider> ProviderRpc for ProviderService<P> {
         _req: Request<pb::renew_ephemeral_resource::Request>,
     ) -> RpcResult<pb::renew_ephemeral_resource::Response> {
         Ok(Response::new(pb::renew_ephemeral_resource::Response {
-            diagnostics: not_supported("Ephemeral resources"),
+            diagnostics: not_supported(self.provider.type_name(), "Ephemeral resources"),
             ..Default::default()
         }))
     }
@@ -728,7 +724,7 @@ impl<P: Provider> ProviderRpc for ProviderService<P> {
         _req: Request<pb::close_ephemeral_resource::Request>,
     ) -> RpcResult<pb::close_ephemeral_resource::Response> {
         Ok(Response::new(pb::close_ephemeral_resource::Response {
-            diagnostics: not_supported("Ephemeral resources"),
+            diagnostics: not_supported(self.provider.type_name(), "Ephemeral resources"),
         }))
     }
 
@@ -762,7 +758,7 @@ impl<P: Provider> ProviderRpc for ProviderService<P> {
         _req: Request<pb::stop_provider::Request>,
     ) -> RpcResult<pb::stop_provider::Response> {
         tracing::info!("Terraform asked the provider to stop; cancelling in-flight work");
-        self.stop_token().cancel();
+        self.stop.cancel();
         Ok(Response::new(pb::stop_provider::Response {
             error: String::new(),
         }))

@@ -76,6 +76,7 @@ async fn wait_for_request(proxy: &Arc<FaultProxy>, step: Step, answered: bool) {
 async fn scenario(
     proxy: Arc<FaultProxy>,
     claims: usize,
+    batched: bool,
     step: Step,
     trouble: Trouble,
 ) -> Result<Outcome, String> {
@@ -115,14 +116,18 @@ async fn scenario(
     let tasks: Vec<_> = (0..claims)
         .map(|i| {
             let b = Arc::clone(&batcher);
+            let request = ClaimRequest {
+                owner: format!("owner{i}@company.com"),
+                purpose: "ownership test".to_owned(),
+                mailbox: None,
+                claim_key: None,
+            };
             tokio::spawn(async move {
-                b.claim(&ClaimRequest {
-                    owner: format!("owner{i}@company.com"),
-                    purpose: "ownership test".to_owned(),
-                    mailbox: None,
-                    claim_key: None,
-                })
-                .await
+                match batched {
+                    true => b.claim(&request).await,
+                    // The provider's path when batching is turned off.
+                    false => b.pool().claim_to_completion(&request).await,
+                }
             })
         })
         .collect();
@@ -156,11 +161,14 @@ async fn scenario(
                 assert!(delivered.insert(claimed.token.as_str().to_owned()));
             }
             Ok(Err(StoreError::Cancelled { .. })) => cancelled += 1,
-            Ok(Err(e)) => panic!("{claims} claims, {step:?}, {trouble:?}: {e}"),
+            Ok(Err(e)) => {
+                panic!("{claims} claims (batched: {batched}), {step:?}, {trouble:?}: {e}")
+            }
             Err(_aborted) => {}
         }
     }
-    let label = format!("{claims} claim(s), {step:?}, {trouble:?}");
+    let how = if batched { "batched" } else { "unbatched" };
+    let label = format!("{claims} claim(s) {how}, {step:?}, {trouble:?}");
     match trouble {
         Trouble::LostResponse => assert_eq!(delivered.len(), claims, "{label}: all claims served"),
         Trouble::CallersGone => assert!(delivered.is_empty(), "{label}"),
@@ -236,7 +244,7 @@ fn no_claim_is_left_without_an_owner_at_any_step() {
         .expect("runtime");
     let mut lines = Vec::new();
     let mut failures = Vec::new();
-    for claims in [6, 1] {
+    for (claims, batched) in [(6, true), (1, true), (1, false)] {
         for step in [Step::Query, Step::Write] {
             for trouble in [
                 Trouble::LostResponse,
@@ -247,15 +255,17 @@ fn no_claim_is_left_without_an_owner_at_any_step() {
                 let t = Instant::now();
                 // The proxy has its own runtime: start it outside ours.
                 let proxy = Arc::new(FaultProxy::start(&azurite::shared().endpoint()));
-                let o = match rt.block_on(scenario(Arc::clone(&proxy), claims, step, trouble)) {
-                    Ok(o) => o,
-                    Err(e) => {
-                        failures.push(e);
-                        continue;
-                    }
-                };
+                let o =
+                    match rt.block_on(scenario(Arc::clone(&proxy), claims, batched, step, trouble))
+                    {
+                        Ok(o) => o,
+                        Err(e) => {
+                            failures.push(e);
+                            continue;
+                        }
+                    };
                 lines.push(format!(
-                    "{claims} claim(s) {step:?} {trouble:?}: {} delivered, {} cancelled, {} requests, {:?}",
+                    "{claims} claim(s) batched={batched} {step:?} {trouble:?}: {} delivered, {} cancelled, {} requests, {:?}",
                     o.delivered,
                     o.cancelled,
                     o.requests,

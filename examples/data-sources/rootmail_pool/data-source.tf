@@ -10,3 +10,14 @@ data "rootmail_pool" "this" {
 output "free_aliases" {
   value = data.rootmail_pool.this.free
 }
+
+# Fail-soft alternative (Terraform 1.5+): a check block warns instead of
+# failing the run when the pool runs low.
+check "pool_capacity" {
+  data "rootmail_pool" "capacity" {}
+
+  assert {
+    condition     = data.rootmail_pool.capacity.free >= 50
+    error_message = "Only ${data.rootmail_pool.capacity.free} free aliases left: add aliases to the pool soon."
+  }
+}

@@ -8,7 +8,7 @@ mod terraform;
 use sha2_lite::sha256_hex;
 use std::path::Path;
 use std::process::Command;
-use terraform::TerraformDir;
+use terraform::{Cli, TerraformDir};
 
 /// A tiny SHA-256 via the system's python, to check SHA256SUMS independently
 /// of the script that wrote it.
@@ -86,8 +86,8 @@ fn packaged_binary_installs_from_a_filesystem_mirror_offline() {
         "both hosts hold the same binary"
     );
 
-    // terraform init from the mirror only: no dev_overrides, no network.
-    let mut dir = TerraformDir::new();
+    // terraform init from the mirror only: no dev_overrides, no network; with
+    // Terraform 1.0.3 and with the modern one.
     let rc = tmp.path().join("mirror.tfrc");
     std::fs::write(
         &rc,
@@ -97,6 +97,15 @@ fn packaged_binary_installs_from_a_filesystem_mirror_offline() {
         ),
     )
     .unwrap();
+    for cli in [Cli::Floor, Cli::Modern] {
+        let Some(dir) = TerraformDir::for_cli(cli) else {
+            continue;
+        };
+        init_from_mirror(dir, &rc);
+    }
+}
+
+fn init_from_mirror(mut dir: TerraformDir, rc: &Path) {
     dir.env("TF_CLI_CONFIG_FILE", rc.display().to_string());
     dir.write(
         "main.tf",

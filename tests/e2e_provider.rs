@@ -388,10 +388,15 @@ output "per_mailbox_total" {{
 
     dir.write("main.tf", &tf("210987654321"));
     dir.run_ok(&["destroy", "-auto-approve", "-no-color"]);
-    assert!(pool
-        .rows(None)
-        .iter()
-        .all(|r| r.aws_account_id.is_empty() && !r.in_use));
+    // Every link is gone; the alias an account used is retired (AWS never
+    // frees a root address), the others are free.
+    let rows = pool.rows(None);
+    assert!(rows.iter().all(|r| r.aws_account_id.is_empty()));
+    let used: Vec<_> = rows.iter().filter(|r| r.in_use).collect();
+    assert_eq!(used.len(), 1);
+    assert_eq!(used[0].email, email.as_str().unwrap_or_default());
+    assert_eq!(used[0].status, AliasStatus::Retired);
+    assert_eq!(used[0].used_by, "210987654321");
 }
 
 fn exhausted_pool_fails_clearly_and_keeps_what_was_claimed(cli: Cli) {

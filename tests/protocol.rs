@@ -57,7 +57,7 @@ async fn serves_over_mtls_and_exits_zero_on_shutdown() {
         .map(|r| r.type_name.as_str())
         .collect();
     assert_eq!(names, ["rootmail_alias", "rootmail_alias_account"]);
-    assert_eq!(meta.data_sources.len(), 3);
+    assert_eq!(meta.data_sources.len(), 4);
     let schema = provider
         .get_provider_schema(tf::get_provider_schema::Request {})
         .await

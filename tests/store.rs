@@ -279,7 +279,7 @@ async fn adopt_takes_over_legacy_claims_conditionally() {
         token: adopted.token.clone(),
     };
     assert_eq!(
-        pool.unlink_account(&target)
+        pool.unlink_account(&target, "111122223333")
             .await
             .expect("unlink")
             .aws_account_id,

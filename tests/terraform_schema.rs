@@ -73,7 +73,12 @@ fn terraform_reads_the_provider_schema() {
         true
     );
     assert!(resources["rootmail_alias_account"].is_object());
-    for ds in ["rootmail_alias", "rootmail_aliases", "rootmail_pool"] {
+    for ds in [
+        "rootmail_alias",
+        "rootmail_aliases",
+        "rootmail_pool",
+        "rootmail_audit",
+    ] {
         assert!(
             provider["data_source_schemas"][ds].is_object(),
             "data source {ds} missing"

@@ -33,11 +33,14 @@ variable "parent_id" {
   description = "Organizational unit or root to place the account in."
 }
 
+# No on_destroy: the default "retire_if_used" releases the alias if the account
+# was never created with it, and retires it once an account used it. AWS never
+# gives a root e-mail address back (not after the account is closed, not after
+# it leaves the organization), so a used alias must never return to the pool.
 resource "rootmail_alias" "this" {
-  owner      = var.owner
-  purpose    = var.name
-  claim_key  = var.name
-  on_destroy = "quarantine"
+  owner     = var.owner
+  purpose   = var.name
+  claim_key = var.name
 }
 
 resource "aws_organizations_account" "this" {
@@ -51,6 +54,9 @@ resource "aws_organizations_account" "this" {
   }
 }
 
+# Records in the pool table that this account used the alias. Destroying the
+# link (Terraform does that before destroying the alias) keeps that record, so
+# the alias is still retired.
 resource "rootmail_alias_account" "this" {
   email          = rootmail_alias.this.email
   aws_account_id = aws_organizations_account.this.id

@@ -3,7 +3,7 @@
 //! alias: putting the account id on `rootmail_alias` would form a cycle.
 
 use super::{store_diag, validate, Shared};
-use crate::store::LinkTarget;
+use crate::store::{LinkTarget, StoreError};
 use crate::tfplugin::{
     Attribute, Block, Ctx, Diagnostic, Diagnostics, Resource, Schema, StateResult, Type, Value,
 };
@@ -13,7 +13,9 @@ use async_trait::async_trait;
 pub const DOC: &str = "Links a claimed alias to the AWS account that uses it, so the pool table shows which \
 account every alias belongs to (`aws_account_id`). Create it next to `aws_organizations_account` with \
 `email = rootmail_alias.x.email` and `aws_account_id = aws_organizations_account.x.id`. Destroying it \
-clears the link, but only if the table still shows this account.";
+clears the link, but only if the table still shows this account at the moment of the (ETag-conditional) \
+write. The table keeps a record that the account used the alias even after the link is gone, because AWS \
+never frees a root address: `rootmail_alias` then retires the alias on destroy instead of releasing it.";
 
 /// Import section of the docs.
 pub const IMPORT_DOC: &str = "A link is imported by the alias e-mail address:\n\n```shell\nterraform import rootmail_alias_account.example aws_0f1e2d3c-0000-4000-8000-000000000000@company.com\n```";
@@ -77,7 +79,7 @@ impl Resource for AliasAccountResource {
             .link_account(&LinkTarget::Email(email.to_string()), account)
             .await
         {
-            Ok(row) => StateResult::ok(state(&row.email, &row.aws_account_id)),
+            Ok(row) => StateResult::ok(state(email, &row.aws_account_id)),
             Err(e) => StateResult::failed(store_diag(
                 "Could not link the alias to the AWS account",
                 &e,
@@ -99,8 +101,10 @@ impl Resource for AliasAccountResource {
             .unwrap_or_default()
             .to_string();
         match pool.find_by_email(&email).await {
+            // The address as written in the configuration is kept: AWS and
+            // the lookup ignore case, so another spelling is no change.
             Ok(Some(row)) if row.in_use && !row.aws_account_id.is_empty() => {
-                StateResult::ok(state(&row.email, &row.aws_account_id))
+                StateResult::ok(state(&email, &row.aws_account_id))
             }
             Ok(_) => StateResult::with(
                 Value::Null,
@@ -116,21 +120,30 @@ impl Resource for AliasAccountResource {
 
     async fn update(
         &self,
-        ctx: &Ctx,
+        _ctx: &Ctx,
         prior: &Value,
         planned: &Value,
-        config: &Value,
+        _config: &Value,
     ) -> StateResult {
-        // The table refuses to overwrite a link, so clear ours first.
-        let cleared = self.delete(ctx, prior).await;
-        if cleared.has_errors() {
-            return StateResult::with(prior.clone(), cleared);
+        let pool = match self.shared.pool().await {
+            Ok(p) => p,
+            Err(d) => return StateResult::with(prior.clone(), d.into()),
+        };
+        let email = planned.attr("email").as_str().unwrap_or_default();
+        let from = prior.attr("aws_account_id").as_str().unwrap_or_default();
+        let to = planned.attr("aws_account_id").as_str().unwrap_or_default();
+        // One conditional write: only a row still linked to `from` (or to
+        // nothing) moves to `to`; a relink by someone else is refused.
+        match pool
+            .relink_account(&LinkTarget::Email(email.to_string()), Some(from), to)
+            .await
+        {
+            Ok(row) => StateResult::ok(state(email, &row.aws_account_id)),
+            Err(e) => StateResult::with(
+                prior.clone(),
+                store_diag("Could not change the AWS account of the alias", &e).into(),
+            ),
         }
-        let out = self.create(ctx, planned, config).await;
-        if out.diagnostics.has_errors() {
-            return StateResult::with(prior.clone(), out.diagnostics);
-        }
-        out
     }
 
     async fn delete(&self, _ctx: &Ctx, prior: &Value) -> Diagnostics {
@@ -140,23 +153,23 @@ impl Resource for AliasAccountResource {
         };
         let email = prior.attr("email").as_str().unwrap_or_default();
         let account = prior.attr("aws_account_id").as_str().unwrap_or_default();
-        // Only clear the link this resource made; a different account stays.
-        match pool.find_by_email(email).await {
-            Ok(Some(row)) if row.aws_account_id == account => {}
-            Ok(_) => {
-                return Diagnostic::warning(
-                "Link left unchanged",
-                format!("The alias {email} is no longer linked to account {account} in the pool table, so the link there was left as it is."),
-                )
-                .into()
-            }
-            Err(e) => return store_diag("Could not unlink the alias", &e).into(),
-        }
+        // Only the link this resource made is cleared, checked inside the
+        // conditional write; the recorded use of the alias stays.
         match pool
-            .unlink_account(&LinkTarget::Email(email.to_string()))
+            .unlink_account(&LinkTarget::Email(email.to_string()), account)
             .await
         {
             Ok(_) => Diagnostics::new(),
+            Err(e @ StoreError::LinkMismatch { .. }) => Diagnostic::warning(
+                "Link left unchanged",
+                format!("{e}. The alias {email} is no longer linked to account {account} in the pool table, so the link there was left as it is."),
+            )
+            .into(),
+            Err(StoreError::EmailNotFound { .. } | StoreError::WrongStatus { .. }) => Diagnostic::warning(
+                "Link left unchanged",
+                format!("The alias {email} is no longer claimed in the pool table (it was released, retired or removed), so there was no link to clear."),
+            )
+            .into(),
             Err(e) => store_diag("Could not unlink the alias", &e).into(),
         }
     }
@@ -173,7 +186,7 @@ impl Resource for AliasAccountResource {
             Err(d) => return StateResult::failed(d),
         };
         match pool.find_by_email(id).await {
-            Ok(Some(row)) if !row.aws_account_id.is_empty() => StateResult::ok(state(&row.email, &row.aws_account_id)),
+            Ok(Some(row)) if !row.aws_account_id.is_empty() => StateResult::ok(state(id, &row.aws_account_id)),
             Ok(_) => StateResult::failed(Diagnostic::error(
                 "Alias not linked",
                 format!("The alias {id} is not linked to an AWS account, so there is nothing to import."),

@@ -26,9 +26,13 @@ impl PoolDataSource {
     }
 }
 
-const COUNTS: [(&str, &str); 5] = [
+const COUNTS: [(&str, &str); 6] = [
     ("total", "All aliases."),
     ("free", "Aliases that can be claimed now."),
+    (
+        "unusable",
+        "Aliases marked free that a claim never hands out: an AWS account used them (AWS never frees a root address) or AWS would refuse the address. Not counted in `free`.",
+    ),
     ("claimed", "Aliases in use."),
     (
         "quarantined",
@@ -49,7 +53,11 @@ fn counts_type() -> Type {
 fn counts_value(c: &StatusCounts) -> Value {
     Value::object([
         ("total", Value::from(c.total as i64)),
-        ("free", Value::from(c.free as i64)),
+        (
+            "free",
+            Value::from(c.free.saturating_sub(c.unusable) as i64),
+        ),
+        ("unusable", Value::from(c.unusable as i64)),
         ("claimed", Value::from(c.claimed as i64)),
         ("quarantined", Value::from(c.quarantined as i64)),
         ("retired", Value::from(c.retired as i64)),

@@ -65,6 +65,13 @@ pub fn pages() -> Vec<DocPage> {
             include_str!("../../examples/data-sources/rootmail_pool/data-source.tf"),
             None,
         ),
+        page(
+            &DATA_SOURCE,
+            "rootmail_audit",
+            &data_schema("rootmail_audit"),
+            include_str!("../../examples/data-sources/rootmail_audit/data-source.tf"),
+            None,
+        ),
     ]
 }
 

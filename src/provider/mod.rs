@@ -8,6 +8,7 @@ pub mod alias_import;
 pub mod config;
 pub mod data_alias;
 pub mod data_aliases;
+pub mod data_audit;
 pub mod data_pool;
 pub mod docs;
 pub mod validate;
@@ -179,6 +180,7 @@ impl Provider for RootmailProvider {
             Arc::new(data_alias::AliasDataSource::new(self.shared.clone())),
             Arc::new(data_aliases::AliasesDataSource::new(self.shared.clone())),
             Arc::new(data_pool::PoolDataSource::new(self.shared.clone())),
+            Arc::new(data_audit::AuditDataSource::new(self.shared.clone())),
         ]
     }
 }

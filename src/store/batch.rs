@@ -455,9 +455,13 @@ impl Worker {
                 page.iter()
                     .filter_map(|e| AliasRow::from_entity(e, None).ok())
                     .filter(|r| {
-                        // Never hand out a row without a usable address.
+                        // Never hand out an address AWS refuses or one an
+                        // account already used.
+                        if let Some(why) = r.handout_refusal() {
+                            tracing::warn!(alias_id = %r.id, "claim skipped an alias: {why}");
+                            return false;
+                        }
                         r.status == AliasStatus::Free
-                            && r.email.contains('@')
                             && !used.contains(&r.id)
                             && seen.insert(r.id.clone())
                     }),

@@ -67,6 +67,19 @@ pub enum StoreError {
     #[error("alias `{alias_id}` is already linked to AWS account {linked}; unlink it first")]
     AlreadyLinked { alias_id: String, linked: String },
 
+    /// The alias is not linked to the account the caller expected (someone
+    /// relinked or unlinked it meanwhile); nothing was written.
+    #[error("alias `{alias_id}` is linked to AWS account {}, not {expected}; it was left unchanged", if .found.is_empty() { "(none)" } else { .found.as_str() })]
+    LinkMismatch {
+        alias_id: String,
+        expected: String,
+        found: String,
+    },
+
+    /// The row changed after it was read and shown; nothing was written.
+    #[error("alias `{alias_id}` changed since it was read; nothing was written")]
+    Changed { alias_id: String },
+
     /// A value the table cannot store or a key that is not allowed.
     #[error("invalid value for {field}: {reason}")]
     InvalidInput { field: &'static str, reason: String },

@@ -81,6 +81,8 @@
 //! [`crate::redact::log_caps`] and write through [`crate::redact::Redacting`];
 //! both binaries of this crate do.
 
+pub mod address;
+pub mod audit;
 mod auth;
 mod batch;
 mod client;
@@ -90,6 +92,7 @@ pub mod config;
 mod credential;
 mod error;
 mod federation;
+mod link;
 mod network;
 pub mod odata;
 mod pool;

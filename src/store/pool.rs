@@ -13,11 +13,12 @@ use serde_json::{Map, Value};
 use time::OffsetDateTime;
 use tokio_util::sync::CancellationToken;
 
+use super::address::{normalize_email, same_email};
 use super::client::{into_store, Continuation, Entity, Fail, TableIo, Write};
 use super::conditional::Written;
 use super::config::{validate_key, StoreConfig};
 use super::error::StoreError;
-use super::odata::{and_all, eq_bool, eq_str, ge_str, le_datetime, lt_str};
+use super::odata::{and_all, eq_bool, eq_str, ge_str, le_datetime, lt_str, or_any};
 use super::row::{
     col, put_time, status_value, AliasRow, AliasStatus, ClaimToken, SELECT_ALL_KNOWN,
 };
@@ -64,9 +65,16 @@ pub struct ClaimedAlias {
 }
 
 /// What happens to an alias on release.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum ReleasePolicy {
-    /// Free again at once (`in_use = false`, owner/account/purpose/token cleared).
+    /// The safe default: free again if no AWS account ever used the alias,
+    /// otherwise retired with the account recorded (AWS never gives a root
+    /// address back, not even after the account is closed).
+    #[default]
+    RetireIfUsed,
+    /// Free again at once (`in_use = false`, owner/account/purpose/token
+    /// cleared), even if an account used it: the caller asserts the address is
+    /// free in AWS again (that account's e-mail was changed).
     Release,
     /// Kept out of circulation for `days` (stays `in_use = true`), then only
     /// this provider hands it out again.
@@ -116,6 +124,9 @@ pub enum LinkTarget {
     Claim { alias_id: String, token: ClaimToken },
     /// Any claimed alias by address (for aliases claimed by older tools).
     Email(String),
+    /// Exactly this version of a row, as read and shown: one write
+    /// conditional on `etag`, refused with [`StoreError::Changed`] otherwise.
+    Shown { alias_id: String, etag: String },
 }
 
 /// Filters for [`AliasPool::list`]; all set fields must match.
@@ -146,13 +157,21 @@ pub struct StatusCounts {
     pub retired: u64,
     /// Quarantined rows whose waiting time is over (claimable again).
     pub quarantine_over: u64,
+    /// Free rows (counted in `free`) that a claim does not hand out: an AWS
+    /// account used them, or AWS would refuse their address.
+    pub unusable: u64,
 }
 
 impl StatusCounts {
     fn add(&mut self, row: &AliasRow, now: OffsetDateTime) {
         self.total += 1;
         match row.status {
-            AliasStatus::Free => self.free += 1,
+            AliasStatus::Free => {
+                self.free += 1;
+                if row.handout_refusal().is_some() {
+                    self.unusable += 1;
+                }
+            }
             AliasStatus::Claimed => self.claimed += 1,
             AliasStatus::Quarantined => {
                 self.quarantined += 1;
@@ -346,9 +365,15 @@ impl AliasPool {
             let mut candidates: Vec<AliasRow> = page
                 .iter()
                 .filter_map(|e| AliasRow::from_entity(e, None).ok())
-                // A row without a usable address (missing or mistyped
-                // `aws_mail`) would hand out an empty e-mail: never claim it.
-                .filter(|r| r.email.contains('@'))
+                // An address AWS refuses, or one an account already used,
+                // would make CreateAccount fail later: never hand it out.
+                .filter(|r| match r.handout_refusal() {
+                    None => true,
+                    Some(why) => {
+                        tracing::warn!(alias_id = %r.id, "claim skipped an alias: {why}");
+                        false
+                    }
+                })
                 .filter(|r| match wanted {
                     AliasStatus::Free => r.status == AliasStatus::Free,
                     _ => r.quarantine_over(now),
@@ -472,15 +497,27 @@ impl AliasPool {
         }))
     }
 
-    /// The alias with this address (exact match), if any.
+    /// The alias with this address, compared without regard to case as AWS
+    /// does. `$filter` cannot fold case, so the address is asked for as given
+    /// and in lower case (how imports store it); only when both miss are the
+    /// addresses of the partition read to find an older mixed-case row.
     pub async fn find_by_email(&self, email: &str) -> Result<Option<AliasRow>, StoreError> {
         check_text("email", email)?;
-        let rows = self
+        let email = email.trim();
+        let lower = normalize_email(email);
+        let mut wanted = vec![eq_str(col::AWS_MAIL, email)];
+        if lower != email {
+            wanted.push(eq_str(col::AWS_MAIL, &lower));
+        }
+        let mut rows = self
             .query_rows(and_all([
                 eq_str(col::PARTITION_KEY, &self.io.partition_key),
-                eq_str(col::AWS_MAIL, email),
+                or_any(wanted),
             ]))
             .await?;
+        if rows.is_empty() {
+            rows = self.find_by_email_scan(email).await?;
+        }
         match rows.len() {
             0 => Ok(None),
             1 => Ok(rows.into_iter().next()),
@@ -490,6 +527,29 @@ impl AliasPool {
                 count,
             }),
         }
+    }
+
+    /// Every row whose address equals `email` in any case, by reading only
+    /// the row keys and addresses of the partition.
+    async fn find_by_email_scan(&self, email: &str) -> Result<Vec<AliasRow>, StoreError> {
+        let keys = self
+            .io
+            .query_all(
+                &eq_str(col::PARTITION_KEY, &self.io.partition_key),
+                Some("PartitionKey,RowKey,aws_mail"),
+            )
+            .await?;
+        let mut rows = Vec::new();
+        for e in &keys {
+            let address = e.get(col::AWS_MAIL).and_then(Value::as_str).unwrap_or("");
+            let key = e.get(col::ROW_KEY).and_then(Value::as_str).unwrap_or("");
+            if same_email(address, email) && !key.is_empty() {
+                if let Some(row) = self.get(key).await? {
+                    rows.push(row);
+                }
+            }
+        }
+        Ok(rows)
     }
 
     /// Aliases linked to this AWS account (normally at most one).
@@ -507,14 +567,14 @@ impl AliasPool {
 
     /// All aliases matching the filter (follows continuation pages).
     pub async fn list(&self, filter: &AliasFilter) -> Result<Vec<AliasRow>, StoreError> {
+        // Owner and mailbox are e-mail addresses, compared without regard to
+        // case; `$filter` cannot fold case, so they are matched here.
         let mut clauses = vec![eq_str(col::PARTITION_KEY, &self.io.partition_key)];
         if let Some(o) = &filter.owner {
             check_text("owner", o)?;
-            clauses.push(eq_str(col::USER_MAIL, o));
         }
         if let Some(m) = &filter.mailbox {
             check_text("mailbox", m)?;
-            clauses.push(eq_str(col::ROOT_MAILBOX, m));
         }
         match filter.status {
             Some(AliasStatus::Free) => clauses.push(eq_bool(col::IN_USE, false)),
@@ -526,10 +586,15 @@ impl AliasPool {
             None => {}
         }
         let rows = self.query_rows(and_all(clauses)).await?;
-        Ok(match filter.status {
-            Some(s) => rows.into_iter().filter(|r| r.status == s).collect(),
-            None => rows,
-        })
+        let matches = |wanted: &Option<String>, value: &str| {
+            wanted.as_deref().is_none_or(|w| same_email(w, value))
+        };
+        Ok(rows
+            .into_iter()
+            .filter(|r| filter.status.is_none_or(|s| r.status == s))
+            .filter(|r| matches(&filter.owner, &r.owner))
+            .filter(|r| matches(&filter.mailbox, &r.root_mailbox))
+            .collect())
     }
 
     /// Counts per status, overall and per shared mailbox.
@@ -543,7 +608,10 @@ impl AliasPool {
             .io
             .query_all(
                 &and_all(clauses),
-                Some("PartitionKey,RowKey,root_mailbox,in_use,status,reusable_after"),
+                Some(
+                    "PartitionKey,RowKey,root_mailbox,in_use,status,reusable_after,aws_mail,\
+                     aws_account_id,used_by_account",
+                ),
             )
             .await?;
         let now = OffsetDateTime::now_utc();
@@ -588,6 +656,9 @@ impl AliasPool {
             if !row.held_by(token) {
                 return Ok(ReleaseOutcome::NotHeld { status: row.status });
             }
+            // Decided on the row as read: the write below is conditional on
+            // this very version, so a link made meanwhile forces a new look.
+            let policy = resolve(policy, &row);
             let now = OffsetDateTime::now_utc();
             let mut body = Map::new();
             body.insert(col::CLAIM_TOKEN.into(), "".into());
@@ -600,11 +671,21 @@ impl AliasPool {
                     let until = now + time::Duration::days(i64::from(days));
                     body.insert(col::IN_USE.into(), Value::Bool(true));
                     body.insert(col::STATUS.into(), status_value::QUARANTINED.into());
+                    // Asked for explicitly: the alias comes back after the wait.
+                    body.insert(col::USED_BY_ACCOUNT.into(), "".into());
                     reusable_after = Some(put_time(&mut body, col::REUSABLE_AFTER, until));
                 }
-                ReleasePolicy::Retire => {
+                ReleasePolicy::Retire | ReleasePolicy::RetireIfUsed => {
                     body.insert(col::IN_USE.into(), Value::Bool(true));
                     body.insert(col::STATUS.into(), status_value::RETIRED.into());
+                    let reason = match row.used_by_account() {
+                        Some(account) => {
+                            body.insert(col::USED_BY_ACCOUNT.into(), account.into());
+                            format!("used by AWS account {account}; AWS never frees a root address")
+                        }
+                        None => "retired on request".to_owned(),
+                    };
+                    body.insert(col::RETIRED_REASON.into(), reason.into());
                 }
             }
             // A plain release puts the row back exactly in the legacy
@@ -661,44 +742,6 @@ impl AliasPool {
                 if *p != row.purpose {
                     body.insert(col::PURPOSE.into(), p.clone().into());
                 }
-            }
-            Ok(body)
-        })
-        .await
-    }
-
-    /// Records the AWS account that uses the alias. Linking to the same
-    /// account again changes nothing; a different account is refused.
-    pub async fn link_account(
-        &self,
-        target: &LinkTarget,
-        aws_account_id: &str,
-    ) -> Result<AliasRow, StoreError> {
-        check_account_id(aws_account_id)?;
-        let account = aws_account_id.to_owned();
-        self.modify_target(target, "link account", move |row| {
-            if row.aws_account_id == account {
-                return Ok(Map::new());
-            }
-            if !row.aws_account_id.is_empty() {
-                return Err(StoreError::AlreadyLinked {
-                    alias_id: row.id.clone(),
-                    linked: row.aws_account_id.clone(),
-                });
-            }
-            let mut body = Map::new();
-            body.insert(col::AWS_ACCOUNT_ID.into(), account.clone().into());
-            Ok(body)
-        })
-        .await
-    }
-
-    /// Clears the AWS account of the alias (no change when already empty).
-    pub async fn unlink_account(&self, target: &LinkTarget) -> Result<AliasRow, StoreError> {
-        self.modify_target(target, "unlink account", |row| {
-            let mut body = Map::new();
-            if !row.aws_account_id.is_empty() {
-                body.insert(col::AWS_ACCOUNT_ID.into(), "".into());
             }
             Ok(body)
         })
@@ -793,7 +836,7 @@ impl AliasPool {
         })
     }
 
-    async fn modify_target<F>(
+    pub(super) async fn modify_target<F>(
         &self,
         target: &LinkTarget,
         operation: &'static str,
@@ -805,6 +848,20 @@ impl AliasPool {
         match target {
             LinkTarget::Claim { alias_id, token } => {
                 self.modify_held(alias_id, token, operation, change).await
+            }
+            LinkTarget::Shown { alias_id, etag } => {
+                let row = self
+                    .get(alias_id)
+                    .await?
+                    .filter(|r| r.etag() == etag)
+                    .ok_or_else(|| StoreError::Changed {
+                        alias_id: alias_id.clone(),
+                    })?;
+                self.write_change(row, &change, operation)
+                    .await?
+                    .ok_or_else(|| StoreError::Changed {
+                        alias_id: alias_id.clone(),
+                    })
             }
             LinkTarget::Email(email) => {
                 check_text("email", email)?;
@@ -971,13 +1028,15 @@ impl AliasPool {
 }
 
 /// The columns this store adds to legacy rows; a released row loses them.
-const ADDED_COLUMNS: [&str; 6] = [
+const ADDED_COLUMNS: [&str; 8] = [
     col::CLAIM_TOKEN,
     col::CLAIM_KEY,
     col::CLAIMED_AT,
     col::PURPOSE,
     col::STATUS,
     col::REUSABLE_AFTER,
+    col::USED_BY_ACCOUNT,
+    col::RETIRED_REASON,
 ];
 
 /// The body that replaces a released row: every column as read (including
@@ -1055,11 +1114,21 @@ pub(super) fn claimed_alias(
     }
 }
 
+/// The policy a release really applies to `row`: the default picks by use.
+fn resolve(policy: ReleasePolicy, row: &AliasRow) -> ReleasePolicy {
+    match policy {
+        ReleasePolicy::RetireIfUsed if row.used_by_account().is_none() => ReleasePolicy::Release,
+        ReleasePolicy::RetireIfUsed => ReleasePolicy::Retire,
+        other => other,
+    }
+}
+
+/// The status a row has after a release with `policy` (already resolved) landed.
 fn intended_status(policy: ReleasePolicy) -> AliasStatus {
     match policy {
         ReleasePolicy::Release => AliasStatus::Free,
         ReleasePolicy::Quarantine { .. } => AliasStatus::Quarantined,
-        ReleasePolicy::Retire => AliasStatus::Retired,
+        ReleasePolicy::Retire | ReleasePolicy::RetireIfUsed => AliasStatus::Retired,
     }
 }
 
@@ -1069,7 +1138,7 @@ fn outcome_for(policy: ReleasePolicy, reusable_after: Option<OffsetDateTime>) ->
         ReleasePolicy::Quarantine { .. } => ReleaseOutcome::Quarantined {
             reusable_after: reusable_after.unwrap_or_else(OffsetDateTime::now_utc),
         },
-        ReleasePolicy::Retire => ReleaseOutcome::Retired,
+        ReleasePolicy::Retire | ReleasePolicy::RetireIfUsed => ReleaseOutcome::Retired,
     }
 }
 
@@ -1096,6 +1165,14 @@ fn apply_body(row: &mut AliasRow, body: &Map<String, Value>) {
             col::USER_MAIL => row.owner = text,
             col::PURPOSE => row.purpose = text,
             col::AWS_ACCOUNT_ID => row.aws_account_id = text,
+            col::USED_BY_ACCOUNT => row.used_by = text,
+            col::RETIRED_REASON => row.retired_reason = text,
+            col::STATUS => {
+                if let Some(status) = AliasStatus::parse(&text) {
+                    row.status = status;
+                }
+            }
+            col::IN_USE => row.in_use = v.as_bool().unwrap_or(row.in_use),
             _ => {}
         }
     }
@@ -1111,7 +1188,7 @@ pub(super) fn check_text(field: &'static str, value: &str) -> Result<(), StoreEr
     Ok(())
 }
 
-fn check_account_id(id: &str) -> Result<(), StoreError> {
+pub(super) fn check_account_id(id: &str) -> Result<(), StoreError> {
     if id.len() == 12 && id.chars().all(|c| c.is_ascii_digit()) {
         Ok(())
     } else {
@@ -1122,6 +1199,6 @@ fn check_account_id(id: &str) -> Result<(), StoreError> {
     }
 }
 
-fn protocol(operation: &'static str, message: String) -> StoreError {
+pub(super) fn protocol(operation: &'static str, message: String) -> StoreError {
     StoreError::Protocol { operation, message }
 }

@@ -25,6 +25,11 @@ pub mod col {
     pub const PURPOSE: &str = "purpose";
     pub const STATUS: &str = "status";
     pub const REUSABLE_AFTER: &str = "reusable_after";
+    /// The AWS account that used the alias; unlinking leaves it, because AWS
+    /// keeps the address bound to that account for good.
+    pub const USED_BY_ACCOUNT: &str = "used_by_account";
+    /// Why a row was retired (e.g. which account used it).
+    pub const RETIRED_REASON: &str = "retired_reason";
 }
 
 /// The values written to the `status` column.
@@ -37,7 +42,8 @@ pub(crate) mod status_value {
 
 /// The `$select` list used when reading rows: all columns the store understands.
 pub(crate) const SELECT_ALL_KNOWN: &str = "PartitionKey,RowKey,id,aws_mail,in_use,user_mail,\
-root_mailbox,aws_account_id,claim_token,claim_key,claimed_at,purpose,status,reusable_after";
+root_mailbox,aws_account_id,claim_token,claim_key,claimed_at,purpose,status,reusable_after,\
+used_by_account,retired_reason";
 
 /// Where an alias stands, derived from its columns.
 ///
@@ -134,6 +140,11 @@ pub struct AliasRow {
     pub claimed_at: Option<OffsetDateTime>,
     pub reusable_after: Option<OffsetDateTime>,
     pub status: AliasStatus,
+    /// The AWS account that used the alias (`used_by_account`), kept after
+    /// unlinking; empty when none was recorded.
+    pub used_by: String,
+    /// Why the row was retired, if this store retired it.
+    pub retired_reason: String,
     pub(crate) etag: String,
 }
 
@@ -189,8 +200,35 @@ impl AliasRow {
             claimed_at: time_col(entity, col::CLAIMED_AT),
             reusable_after: time_col(entity, col::REUSABLE_AFTER),
             status,
+            used_by: str_col(entity, col::USED_BY_ACCOUNT),
+            retired_reason: str_col(entity, col::RETIRED_REASON),
             etag,
         })
+    }
+
+    /// The AWS account known to have used this alias: the recorded use, or
+    /// for rows written before that column existed, the current link.
+    pub fn used_by_account(&self) -> Option<&str> {
+        [self.used_by.as_str(), self.aws_account_id.as_str()]
+            .into_iter()
+            .find(|a| !a.trim().is_empty())
+    }
+
+    /// Why a claim must not hand this row out even though it is claimable by
+    /// status: an address AWS refuses, or a free alias an account already
+    /// used (AWS never gives a root address back). `None` when it may go out.
+    pub fn handout_refusal(&self) -> Option<String> {
+        if let Err(problem) = super::address::check_aws_email(&self.email) {
+            return Some(format!("its address is not one AWS accepts: {problem}"));
+        }
+        if self.status == AliasStatus::Free {
+            if let Some(account) = self.used_by_account() {
+                return Some(format!(
+                    "AWS account {account} used it, and AWS never frees a root address"
+                ));
+            }
+        }
+        None
     }
 
     /// True when this row carries exactly this token.

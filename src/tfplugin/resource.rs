@@ -143,6 +143,13 @@ pub trait Resource: Send + Sync + 'static {
         Diagnostics::new()
     }
 
+    /// Turns `state`, stored with schema version `version` (lower than the
+    /// current one) and already read with the current schema's attributes
+    /// (unknown ones dropped, new ones null), into the current meaning.
+    fn upgrade_state(&self, _version: i64, state: Value) -> Value {
+        state
+    }
+
     /// Adjusts the plan the framework made from the schema's plan behaviour.
     async fn modify_plan(&self, _ctx: &Ctx, _change: &mut PlannedChange) {}
 

@@ -298,6 +298,13 @@ impl Schema {
         Schema { version: 0, block }
     }
 
+    /// The same schema with another version; state written with a lower
+    /// version goes through [`crate::tfplugin::Resource::upgrade_state`].
+    pub fn with_version(mut self, version: i64) -> Self {
+        self.version = version;
+        self
+    }
+
     /// The type of a configuration/state value of this schema.
     pub fn value_type(&self) -> Type {
         self.block.value_type()

@@ -365,7 +365,10 @@ impl<P: Provider> ProviderRpc for ProviderService<P> {
                 .as_ref()
                 .map(|r| r.json.as_slice())
                 .unwrap_or(b"null");
-            let value = decode_state_json(&e.schema, raw)?;
+            let mut value = decode_state_json(&e.schema, raw)?;
+            if req.version < e.schema.version && !value.is_null() {
+                value = e.imp.upgrade_state(req.version, value);
+            }
             encode(&e.ty, &value, "upgraded state")
         })();
         let (upgraded_state, diagnostics) = match result {

@@ -3,9 +3,9 @@ resource "rootmail_alias" "workload" {
   purpose   = "workload-prod"
   claim_key = "workload-prod"
 
-  # Keep the address out of the pool for 90 days after the account is closed.
-  on_destroy      = "quarantine"
-  quarantine_days = 90
+  # on_destroy is left at its default, "retire_if_used": an alias no AWS
+  # account used goes back to the pool, one an account used is retired for
+  # good, because AWS never frees a root e-mail address.
 }
 
 output "root_email" {

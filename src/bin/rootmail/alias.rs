@@ -190,6 +190,7 @@ fn verb(policy: ReleasePolicy) -> &'static str {
         ReleasePolicy::Release => "release",
         ReleasePolicy::Quarantine { .. } => "quarantine",
         ReleasePolicy::Retire => "retire",
+        ReleasePolicy::RetireIfUsed => "release or retire",
     }
 }
 
@@ -251,7 +252,7 @@ fn display(row: &AliasRow, json: bool) {
 }
 
 /// Asks on the terminal unless `--yes`; refuses without a terminal.
-fn confirm(question: &str, yes: bool) -> anyhow::Result<()> {
+pub fn confirm(question: &str, yes: bool) -> anyhow::Result<()> {
     if yes {
         return Ok(());
     }
@@ -375,8 +376,21 @@ async fn give_back(
         ReleasePolicy::Quarantine { days } => {
             format!("release {} into quarantine for {days} days", row.email)
         }
-        ReleasePolicy::Retire => format!("retire {} for good", row.email),
+        ReleasePolicy::Retire | ReleasePolicy::RetireIfUsed => {
+            format!("retire {} for good", row.email)
+        }
     };
+    if let (Some(account), ReleasePolicy::Release | ReleasePolicy::Quarantine { .. }) =
+        (row.used_by_account(), policy)
+    {
+        eprintln!(
+            "warning: AWS account {account} used {}. AWS never frees a root e-mail address \
+             (not after the account is closed or leaves the organization) until that account's \
+             e-mail is changed; handing it out again makes the next account creation fail with \
+             EMAIL_ALREADY_EXISTS. Use `rootmail alias retire` unless you changed that e-mail.",
+            row.email
+        );
+    }
     confirm(&question, args.yes)?;
     test_hold().await?;
     let token = match plan {
@@ -472,7 +486,12 @@ async fn link(store: &AliasPool, args: &LinkArgs) -> anyhow::Result<()> {
                 .await
                 .context("cannot re-read the alias")?;
             match current {
-                Some(c) if c.etag() == row.etag() => LinkTarget::Email(row.email.clone()),
+                // The write itself is conditional on the row as shown, so a
+                // change after this check is refused too.
+                Some(c) if c.etag() == row.etag() => LinkTarget::Shown {
+                    alias_id: row.id.clone(),
+                    etag: row.etag().to_owned(),
+                },
                 _ => {
                     return Err(Refused(format!(
                         "{} changed since it was shown; nothing was changed",
@@ -486,7 +505,12 @@ async fn link(store: &AliasPool, args: &LinkArgs) -> anyhow::Result<()> {
     };
     let linked = match store.link_account(&target, account).await {
         Ok(r) => r,
-        Err(e @ (StoreError::NotHeld { .. } | StoreError::WrongStatus { .. })) => {
+        Err(
+            e @ (StoreError::NotHeld { .. }
+            | StoreError::WrongStatus { .. }
+            | StoreError::Changed { .. }
+            | StoreError::AlreadyLinked { .. }),
+        ) => {
             return Err(Refused(format!(
                 "{} changed since it was shown ({e}); nothing was changed",
                 row.email

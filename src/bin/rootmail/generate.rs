@@ -11,6 +11,7 @@ use anyhow::{bail, Context};
 
 use crate::address::{check_address, check_domain};
 use crate::pool::GenerateArgs;
+use rootmail::store::address::{check_aws_email, normalize_email};
 
 /// The PowerShell script's file name.
 pub const SCRIPT_FILE: &str = "add-aliases.ps1";
@@ -96,6 +97,17 @@ pub fn run(args: &GenerateArgs) -> anyhow::Result<()> {
     check_address(&args.mailbox)
         .map_err(|r| anyhow::anyhow!("--mailbox `{}`: {r}", args.mailbox))?;
     check_domain(&args.domain).map_err(|r| anyhow::anyhow!("--domain: {r}"))?;
+    let domain = normalize_email(&args.domain);
+    // Every generated address has the same shape; check one against AWS's rule.
+    let sample = format!("aws_{}@{domain}", uuid::Uuid::nil());
+    if let Err(reason) = check_aws_email(&sample) {
+        bail!(
+            "--domain `{domain}`: the aliases would be `aws_<guid>@{domain}`, which AWS refuses \
+             as a root e-mail ({reason}); AWS takes at most 64 characters, so the domain can \
+             have at most {} characters",
+            64 - "aws_@".len() - 36
+        );
+    }
     let script_path = args.out.join(SCRIPT_FILE);
     let csv_path = args.out.join(CSV_FILE);
     if !args.force {
@@ -111,7 +123,7 @@ pub fn run(args: &GenerateArgs) -> anyhow::Result<()> {
     }
     std::fs::create_dir_all(&args.out)
         .with_context(|| format!("cannot create {}", args.out.display()))?;
-    let generated = generate(&args.mailbox, &args.domain, args.count as usize);
+    let generated = generate(&args.mailbox, &domain, args.count as usize);
     write(&script_path, &generated.script)?;
     write(&csv_path, &generated.csv)?;
     if args.count > 300 {

@@ -9,6 +9,7 @@ use std::path::Path;
 use anyhow::{bail, Context};
 use futures::stream::{self, StreamExt};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+use rootmail::store::address::{check_aws_email, normalize_email};
 use rootmail::store::{AliasFilter, AliasPool, LegacyRow, StoreError};
 
 use crate::address::{check_address, check_domain};
@@ -27,7 +28,11 @@ From an Exchange export, every secondary `smtp:` address is imported. The primar
 mailbox of the record's aliases (else --mailbox, else the file's only primary address).
 Other proxy kinds (X500:, SIP:, SPO:) are skipped. UTF-8 and UTF-16 files are read.
 Addresses already in the table (compared without regard to case) are skipped, so
-running the same import twice adds nothing the second time.
+running the same import twice adds nothing the second time. Addresses are stored in
+lower case (AWS compares them without regard to case). Addresses AWS would refuse as a
+root e-mail are reported with their line number and not imported: AWS takes 6-64
+characters of 7-bit ASCII with exactly one @, and no whitespace or any of
+\" ' ( ) < [ ] : ; , \\ | % & before the @.
 
 Examples:
   rootmail pool import --create-table new/aliases.csv
@@ -279,7 +284,8 @@ fn add_entry(
     mailbox: &str,
     domain: Option<&str>,
 ) {
-    if let Err(reason) = check_address(address) {
+    // AWS's own rule first: its reasons are the ones a user can act on.
+    if let Err(reason) = check_aws_email(address).and_then(|()| check_address(address)) {
         parsed.invalid.push(Invalid {
             line: line_no,
             text: address.to_owned(),
@@ -304,10 +310,11 @@ fn add_entry(
             return;
         }
     }
+    // AWS compares addresses without regard to case; the pool keeps them lower case.
     parsed.entries.push(Entry {
         line: line_no,
-        address: address.to_owned(),
-        mailbox: mailbox.to_owned(),
+        address: normalize_email(address),
+        mailbox: normalize_email(mailbox),
     });
 }
 

@@ -5,6 +5,7 @@
 
 mod address;
 mod alias;
+mod audit;
 mod connection;
 mod duration;
 mod generate;
@@ -27,6 +28,7 @@ Examples:
   rootmail pool stats --min-free 50          # exit code 2 when fewer than 50 are free
   rootmail pool list --unlinked-for 7d       # claims never linked to an AWS account
   rootmail alias show aws_1234@company.com
+  rootmail audit --accounts accounts.json    # from `aws organizations list-accounts`
 
   # A real storage account with Azure AD (az login)
   rootmail --storage-account mystorage --use-cli pool stats --json
@@ -39,8 +41,9 @@ Secrets are read only from environment variables, never from flags:
   ROOTMAIL_PARTITION_KEY, ROOTMAIL_USE_EMULATOR, ARM_TENANT_ID, ARM_CLIENT_ID,
   ARM_USE_OIDC, ARM_USE_MSI, ARM_USE_CLI, ARM_USE_AZUREAD.
 
-Exit codes: 0 success, 1 error (also usage errors), 2 `pool stats --min-free` alert,
-3 refused because the alias changed or is held by another claim.";
+Exit codes: 0 success, 1 error (also usage errors), 2 `pool stats --min-free` alert or
+critical `audit` findings, 3 refused because the alias changed or is held by another
+claim, 4 `audit` found only warnings.";
 
 /// Admin tool for the pool of AWS root-user e-mail aliases kept in an Azure Table.
 #[derive(Debug, Parser)]
@@ -60,14 +63,21 @@ enum Command {
     /// One alias: show it, or fix it by hand.
     #[command(subcommand)]
     Alias(alias::AliasCommand),
+    /// Compares the pool with the AWS accounts that exist (`aws organizations
+    /// list-accounts`): finds addresses in use that the pool could hand out.
+    #[command(after_help = audit::AUDIT_HELP)]
+    Audit(audit::AuditArgs),
 }
 
 /// How a command ended when it did not simply succeed or fail.
 #[derive(Debug)]
 pub enum Outcome {
     Success,
-    /// `pool stats --min-free` found too few free aliases.
+    /// `pool stats --min-free` found too few free aliases, or `audit` found
+    /// critical problems.
     Alert,
+    /// `audit` found only warnings.
+    Warnings,
 }
 
 /// A deliberate refusal because the alias is not in the state that was shown
@@ -105,6 +115,7 @@ fn main() -> ExitCode {
     match result {
         Ok(Outcome::Success) => ExitCode::SUCCESS,
         Ok(Outcome::Alert) => ExitCode::from(2),
+        Ok(Outcome::Warnings) => ExitCode::from(4),
         Err(e) => {
             // Belt and braces: whatever an error chain carries, secrets from
             // the environment are blanked before anything is printed.
@@ -130,6 +141,10 @@ async fn run(cli: Cli) -> anyhow::Result<Outcome> {
         Command::Pool(cmd) => {
             let store = cli.connection.connect()?;
             pool::run(&store, cmd).await
+        }
+        Command::Audit(args) => {
+            let store = cli.connection.connect()?;
+            audit::run(&store, &args).await
         }
         Command::Alias(cmd) => {
             let store = cli.connection.connect()?;

@@ -157,7 +157,7 @@ pub async fn run(store: &AliasPool, command: PoolCommand) -> anyhow::Result<Outc
 
 /// Aliases a claim can take right now.
 fn claimable(c: &StatusCounts) -> u64 {
-    c.free + c.quarantine_over
+    c.free.saturating_sub(c.unusable) + c.quarantine_over
 }
 
 async fn stats(store: &AliasPool, args: &StatsArgs) -> anyhow::Result<Outcome> {
@@ -240,6 +240,7 @@ fn counts_json(c: &StatusCounts) -> Value {
         "quarantined": c.quarantined,
         "quarantine_over": c.quarantine_over,
         "retired": c.retired,
+        "unusable": c.unusable,
         "claimable": claimable(c),
     })
 }
@@ -380,6 +381,8 @@ pub fn row_json(r: &AliasRow, with_token: bool) -> Value {
         "claimed_at": r.claimed_at.map(|t| format_time(Some(t))),
         "reusable_after": r.reusable_after.map(|t| format_time(Some(t))),
         "has_claim_token": r.claim_token.is_some(),
+        "used_by_account": r.used_by_account(),
+        "retired_reason": r.retired_reason,
     });
     if with_token {
         v["claim_token"] = json!(r.claim_token.as_ref().map(|t| t.as_str()));

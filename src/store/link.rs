@@ -1,0 +1,88 @@
+//! Links between aliases and AWS accounts. The account a caller expects is
+//! compared inside the ETag-conditional write, so a link made or changed by
+//! someone else between a read and the write is never overwritten or
+//! cleared. Linking also records the use in `used_by_account`, which
+//! unlinking keeps: AWS never frees an address an account was created with.
+
+use serde_json::{Map, Value};
+
+use super::error::StoreError;
+use super::pool::{check_account_id, AliasPool, LinkTarget};
+use super::row::col;
+
+impl AliasPool {
+    /// Records the AWS account that uses the alias. Linking to the same
+    /// account again changes nothing; a different account is refused.
+    pub async fn link_account(
+        &self,
+        target: &LinkTarget,
+        aws_account_id: &str,
+    ) -> Result<super::AliasRow, StoreError> {
+        self.relink_account(target, None, aws_account_id).await
+    }
+
+    /// Moves the link from account `from` (or from no account) to `to`, in
+    /// one conditional write. A row linked to any other account is refused
+    /// with [`StoreError::AlreadyLinked`]; already linked to `to` is a no-op.
+    pub async fn relink_account(
+        &self,
+        target: &LinkTarget,
+        from: Option<&str>,
+        to: &str,
+    ) -> Result<super::AliasRow, StoreError> {
+        check_account_id(to)?;
+        let to = to.to_owned();
+        let from = from.map(str::to_owned);
+        self.modify_target(target, "link account", move |row| {
+            let current = row.aws_account_id.as_str();
+            let mut body = Map::new();
+            if current == to {
+                if row.used_by != to {
+                    body.insert(col::USED_BY_ACCOUNT.into(), to.clone().into());
+                }
+                return Ok(body);
+            }
+            if !current.is_empty() && from.as_deref() != Some(current) {
+                return Err(StoreError::AlreadyLinked {
+                    alias_id: row.id.clone(),
+                    linked: current.to_owned(),
+                });
+            }
+            body.insert(col::AWS_ACCOUNT_ID.into(), to.clone().into());
+            body.insert(col::USED_BY_ACCOUNT.into(), to.clone().into());
+            Ok(body)
+        })
+        .await
+    }
+
+    /// Clears the link if, at the moment of the write, it still names
+    /// `expected`; no change when already empty. Any other account is left
+    /// alone with [`StoreError::LinkMismatch`]. The recorded use stays.
+    pub async fn unlink_account(
+        &self,
+        target: &LinkTarget,
+        expected: &str,
+    ) -> Result<super::AliasRow, StoreError> {
+        let expected = expected.to_owned();
+        self.modify_target(target, "unlink account", move |row| {
+            let mut body = Map::new();
+            if row.aws_account_id.is_empty() {
+                return Ok(body);
+            }
+            if row.aws_account_id != expected {
+                return Err(StoreError::LinkMismatch {
+                    alias_id: row.id.clone(),
+                    expected: expected.clone(),
+                    found: row.aws_account_id.clone(),
+                });
+            }
+            body.insert(col::AWS_ACCOUNT_ID.into(), Value::from(""));
+            if row.used_by.is_empty() {
+                // A row linked before the column existed: keep the use.
+                body.insert(col::USED_BY_ACCOUNT.into(), expected.clone().into());
+            }
+            Ok(body)
+        })
+        .await
+    }
+}

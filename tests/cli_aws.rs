@@ -1,0 +1,590 @@
+//! AWS's root e-mail rules in the `rootmail` CLI, run as the built binary
+//! against Azurite: imports refuse addresses AWS would refuse (with line
+//! numbers) and store lower case, generate refuses domains that make such
+//! addresses, lookups ignore case, and `rootmail audit` compares the pool
+//! with accounts created and closed in a real Organizations API (moto_server
+//! on loopback, driven with boto3), including `--fix`.
+
+#[path = "support/azurite.rs"]
+mod azurite;
+#[path = "support/moto.rs"]
+mod moto;
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::io::Write;
+use std::process::{Command, Output, Stdio};
+
+use rootmail::store::audit::{parse_accounts, FindingKind};
+use rootmail::store::{
+    AliasFilter, AliasPool, AliasRow, AliasStatus, AliasUpdate, ClaimRequest, ClaimToken,
+    LegacyRow, LinkTarget, ReleasePolicy, StoreConfig, StoreError,
+};
+use serde_json::Value as Json;
+
+const MAILBOX: &str = "comp001@company.com";
+
+struct Fixture {
+    table: String,
+    pool: AliasPool,
+    rt: tokio::runtime::Runtime,
+}
+
+impl Fixture {
+    fn new(prefix: &str) -> Fixture {
+        let table = azurite::unique_table_name(prefix);
+        let pool = AliasPool::connect(&StoreConfig::emulator(azurite::shared().endpoint(), &table))
+            .expect("connect");
+        let rt = tokio::runtime::Runtime::new().expect("runtime");
+        rt.block_on(pool.ensure_table()).expect("create table");
+        Fixture { table, pool, rt }
+    }
+
+    fn cli(&self) -> Command {
+        let mut c = Command::new(env!("CARGO_BIN_EXE_rootmail"));
+        for (name, _) in std::env::vars() {
+            if name.starts_with("ARM_")
+                || name.starts_with("AZURE_")
+                || name.starts_with("ROOTMAIL_")
+            {
+                c.env_remove(name);
+            }
+        }
+        c.env("ROOTMAIL_TABLE_ENDPOINT", azurite::shared().endpoint())
+            .env("ROOTMAIL_USE_EMULATOR", "true")
+            .env("ROOTMAIL_TABLE_NAME", &self.table)
+            .stdin(Stdio::null());
+        c
+    }
+
+    fn run(&self, args: &[&str]) -> Output {
+        self.cli().args(args).output().expect("run rootmail")
+    }
+
+    fn run_with_stdin(&self, args: &[&str], input: &str) -> Output {
+        let mut child = self
+            .cli()
+            .args(args)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("run rootmail");
+        child
+            .stdin
+            .take()
+            .expect("stdin")
+            .write_all(input.as_bytes())
+            .expect("write stdin");
+        child.wait_with_output().expect("wait")
+    }
+
+    fn rows(&self) -> Vec<AliasRow> {
+        self.rt
+            .block_on(self.pool.list(&AliasFilter::default()))
+            .expect("list")
+    }
+
+    fn row(&self, id: &str) -> AliasRow {
+        self.rt
+            .block_on(self.pool.get(id))
+            .expect("get")
+            .expect("row")
+    }
+
+    fn legacy(&self, mutate: impl FnOnce(&mut LegacyRow)) -> LegacyRow {
+        let mut row = LegacyRow::free(MAILBOX, "company.com");
+        mutate(&mut row);
+        self.rt
+            .block_on(self.pool.insert_legacy_row(&row))
+            .expect("insert");
+        row
+    }
+
+    fn claim(&self, purpose: &str) -> (AliasRow, ClaimToken) {
+        let fresh = self.legacy(|_| {});
+        let row = self.row(&fresh.id);
+        let c = self
+            .rt
+            .block_on(self.pool.try_claim_alias(
+                &row,
+                &ClaimRequest {
+                    owner: "team@company.com".into(),
+                    purpose: purpose.into(),
+                    mailbox: None,
+                    claim_key: None,
+                },
+            ))
+            .expect("claim")
+            .expect("not raced");
+        (c.alias, c.token)
+    }
+}
+
+fn text(o: &[u8]) -> String {
+    String::from_utf8_lossy(o).into_owned()
+}
+
+#[track_caller]
+fn code(o: &Output, expected: i32) {
+    assert_eq!(
+        o.status.code(),
+        Some(expected),
+        "stdout:\n{}\nstderr:\n{}",
+        text(&o.stdout),
+        text(&o.stderr)
+    );
+}
+
+/// `(line, reason fragment)` pairs must each appear as an `invalid: line N:` report.
+#[track_caller]
+fn assert_invalid(stderr: &str, expected: &[(usize, &str)]) {
+    for (line, why) in expected {
+        let prefix = format!("invalid: line {line}: ");
+        let found = stderr
+            .lines()
+            .any(|l| l.starts_with(&prefix) && l.contains(why));
+        assert!(found, "line {line} ({why}) not reported in\n{stderr}");
+    }
+}
+
+#[test]
+fn import_refuses_what_aws_refuses_and_stores_lower_case() {
+    let f = Fixture::new("awsimport");
+    let long = format!("{}@company.com", "l".repeat(53));
+    let mut csv = String::from("address,mailbox\n");
+    let mut expected: Vec<(usize, String)> = Vec::new();
+    let mut add = |line: String, why: &str, csv: &mut String| {
+        csv.push_str(&line);
+        csv.push('\n');
+        let n = csv.lines().count();
+        if !why.is_empty() {
+            expected.push((n, why.to_owned()));
+        }
+    };
+    add(format!("AWS_Upper@Company.COM,{MAILBOX}"), "", &mut csv);
+    add(format!("a@b.c,{MAILBOX}"), "5 characters", &mut csv);
+    add(format!("{long},{MAILBOX}"), "65 characters", &mut csv);
+    add(format!("jörg@company.com,{MAILBOX}"), "ASCII", &mut csv);
+    add(
+        format!("a@b@company.com,{MAILBOX}"),
+        "2 `@` signs",
+        &mut csv,
+    );
+    add(
+        format!("\"a b@company.com\",{MAILBOX}"),
+        "whitespace",
+        &mut csv,
+    );
+    add(
+        format!("\"a\"\"b@company.com\",{MAILBOX}"),
+        "character `\"`",
+        &mut csv,
+    );
+    add(
+        format!("\"a,b@company.com\",{MAILBOX}"),
+        "character `,`",
+        &mut csv,
+    );
+    for c in ["'", "(", ")", "<", "[", "]", ":", ";", "\\", "|", "%", "&"] {
+        add(
+            format!("a{c}b@company.com,{MAILBOX}"),
+            &format!("character `{c}`"),
+            &mut csv,
+        );
+    }
+    add(format!("root+prod@company.com,{MAILBOX}"), "", &mut csv);
+    let dir = tempfile::tempdir().expect("tmp");
+    let path = dir.path().join("aliases.csv");
+    std::fs::write(&path, &csv).expect("write");
+    let out = f.run(&["pool", "import", path.to_str().expect("utf-8")]);
+    code(&out, 0);
+    let stderr = text(&out.stderr);
+    let pairs: Vec<(usize, &str)> = expected.iter().map(|(n, w)| (*n, w.as_str())).collect();
+    assert_invalid(&stderr, &pairs);
+    let emails: BTreeSet<String> = f.rows().into_iter().map(|r| r.email).collect();
+    assert_eq!(
+        emails,
+        BTreeSet::from([
+            "aws_upper@company.com".to_owned(),
+            "root+prod@company.com".to_owned()
+        ]),
+        "only valid addresses, in lower case"
+    );
+    // The same address in another case is already there.
+    std::fs::write(&path, format!("aws_UPPER@company.com,{MAILBOX}\n")).expect("write");
+    let again = f.run(&["pool", "import", path.to_str().expect("utf-8")]);
+    code(&again, 0);
+    assert!(
+        text(&again.stdout).contains("added:           0"),
+        "{}",
+        text(&again.stdout)
+    );
+
+    // An Exchange export: the same rules, secondary addresses only.
+    let export = format!(
+        "{{SMTP:Comp003@company.com, smtp:AWS_Ex1@Company.com, smtp:x(y@company.com, X500:/o=ExchangeLabs/cn=x}}\n\
+         smtp:{long}\n\
+         smtp:jörg2@company.com\n\
+         smtp:a%b@company.com\n\
+         smtp:a&b@company.com\n\
+         smtp:a|b@company.com\n\
+         smtp:a\\b@company.com\n\
+         smtp:a<b@company.com\n\
+         smtp:a)b@company.com\n\
+         smtp:a'b@company.com\n\
+         smtp:a@b.c\n\
+         smtp:AWS_Ex2@company.com\n"
+    );
+    let path = dir.path().join("export.txt");
+    std::fs::write(&path, export).expect("write");
+    let out = f.run(&[
+        "pool",
+        "import",
+        "--mailbox",
+        "comp003@company.com",
+        path.to_str().expect("utf-8"),
+    ]);
+    code(&out, 0);
+    assert_invalid(
+        &text(&out.stderr),
+        &[
+            (1, "character `(`"),
+            (2, "65 characters"),
+            (3, "ASCII"),
+            (4, "character `%`"),
+            (5, "character `&`"),
+            (6, "character `|`"),
+            (7, "character `\\`"),
+            (8, "character `<`"),
+            (9, "character `)`"),
+            (10, "character `'`"),
+            (11, "5 characters"),
+        ],
+    );
+    let rows: BTreeMap<String, String> = f
+        .rows()
+        .into_iter()
+        .map(|r| (r.email, r.root_mailbox))
+        .collect();
+    assert_eq!(
+        rows.get("aws_ex1@company.com").map(String::as_str),
+        Some("comp003@company.com")
+    );
+    assert!(rows.contains_key("aws_ex2@company.com"), "{rows:?}");
+    assert_eq!(rows.len(), 4, "{rows:?}");
+
+    // Lookups by e-mail ignore case.
+    let show = f.run(&["alias", "show", "AWS_EX1@COMPANY.COM", "--json"]);
+    code(&show, 0);
+    assert!(text(&show.stdout).contains("\"aws_ex1@company.com\""));
+}
+
+#[test]
+fn generate_refuses_domains_that_make_addresses_aws_refuses() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let f = Fixture::new("awsgen");
+    let long_domain = "a-very-long-subdomain.company.com"; // 41 + 33 > 64
+    let out = f.run(&[
+        "pool",
+        "generate",
+        "--mailbox",
+        MAILBOX,
+        "--domain",
+        long_domain,
+        "--count",
+        "2",
+        "--out",
+        dir.path().to_str().expect("utf-8"),
+    ]);
+    code(&out, 1);
+    assert!(
+        text(&out.stderr).contains("AWS refuses"),
+        "{}",
+        text(&out.stderr)
+    );
+    assert!(!dir.path().join("aliases.csv").exists(), "nothing written");
+
+    let out = f.run(&[
+        "pool",
+        "generate",
+        "--mailbox",
+        MAILBOX,
+        "--domain",
+        "Company.COM",
+        "--count",
+        "3",
+        "--out",
+        dir.path().to_str().expect("utf-8"),
+    ]);
+    code(&out, 0);
+    let csv = std::fs::read_to_string(dir.path().join("aliases.csv")).expect("csv");
+    for line in csv.lines().skip(1) {
+        let address = line.split(',').next().unwrap_or_default();
+        assert!(address.ends_with("@company.com"), "{line}");
+        assert_eq!(rootmail::store::address::check_aws_email(address), Ok(()));
+    }
+}
+
+/// The accounts moto creates, by name, and the JSON `list-accounts` prints.
+struct Org {
+    ids: BTreeMap<String, String>,
+    list_accounts_json: String,
+}
+
+fn organization(moto: &moto::Moto, emails: &BTreeMap<&str, String>, close: &[&str]) -> Org {
+    let spec = serde_json::to_string(emails).expect("json");
+    let ids = moto.boto3(&format!(
+        "client.create_organization(FeatureSet='ALL')\n\
+         spec = json.loads({spec:?})\n\
+         ids = {{}}\n\
+         for name, email in spec.items():\n\
+         \x20   r = client.create_account(Email=email, AccountName=name)\n\
+         \x20   ids[name] = r['CreateAccountStatus']['AccountId']\n\
+         print(json.dumps(ids))\n"
+    ));
+    let ids: BTreeMap<String, String> = serde_json::from_str(ids.trim()).expect("ids");
+    for name in close {
+        moto.boto3(&format!(
+            "client.close_account(AccountId='{}')\n",
+            ids[*name]
+        ));
+    }
+    // What `aws organizations list-accounts` prints: every page's accounts in one list.
+    let list_accounts_json = moto.boto3(
+        "accounts = [a for page in client.get_paginator('list_accounts').paginate() for a in page['Accounts']]\n\
+         print(json.dumps({'Accounts': accounts}, default=str, indent=2))\n",
+    );
+    Org {
+        ids,
+        list_accounts_json,
+    }
+}
+
+#[test]
+fn audit_finds_every_problem_and_fixes_what_it_can() {
+    let f = Fixture::new("awsaudit");
+    // The pool: one row per finding, plus rows that are fine.
+    let free = f.legacy(|_| {});
+    let (unlinked, _) = f.claim("unlinked");
+    let (closed, closed_token) = f.claim("closed");
+    let (other, _) = f.claim("other");
+    let (retired, retired_token) = f.claim("retired");
+    f.rt.block_on(
+        f.pool
+            .release(&retired.id, &retired_token, ReleasePolicy::Retire),
+    )
+    .expect("retire");
+    let (good, good_token) = f.claim("good");
+    let spare = f.legacy(|_| {});
+
+    let moto = moto::Moto::start();
+    let emails = BTreeMap::from([
+        // Upper case: AWS and the audit compare addresses without regard to case.
+        ("free", free.aws_mail.to_ascii_uppercase()),
+        ("unlinked", unlinked.email.clone()),
+        ("closed", closed.email.clone()),
+        ("other", other.email.clone()),
+        ("retired", retired.email.clone()),
+        ("good", good.email.clone()),
+        ("outsider", "someone@elsewhere.example".to_owned()),
+    ]);
+    let org = organization(&moto, &emails, &["closed"]);
+    let id = |name: &str| org.ids[name].clone();
+    let link = |row: &AliasRow, token: &ClaimToken, account: &str| {
+        f.rt.block_on(f.pool.link_account(
+            &LinkTarget::Claim {
+                alias_id: row.id.clone(),
+                token: token.clone(),
+            },
+            account,
+        ))
+        .expect("link");
+    };
+    link(&closed, &closed_token, &id("closed"));
+    link(&good, &good_token, &id("good"));
+    // Linked to an account that is not in the organization's list.
+    f.rt.block_on(
+        f.pool
+            .link_account(&LinkTarget::Email(other.email.clone()), "999999999999"),
+    )
+    .expect("link other");
+
+    let dir = tempfile::tempdir().expect("tmp");
+    let accounts = dir.path().join("accounts.json");
+    std::fs::write(&accounts, &org.list_accounts_json).expect("write");
+    let accounts_arg = accounts.to_str().expect("utf-8");
+
+    let expected: BTreeSet<(String, String, String)> = [
+        ("free_address_in_use", free.id.clone(), id("free")),
+        (
+            "unlinked_address_in_use",
+            unlinked.id.clone(),
+            id("unlinked"),
+        ),
+        ("retired_without_account", retired.id.clone(), id("retired")),
+        ("linked_to_other_account", other.id.clone(), id("other")),
+        (
+            "linked_account_missing",
+            other.id.clone(),
+            "999999999999".to_owned(),
+        ),
+        ("linked_account_closed", closed.id.clone(), id("closed")),
+    ]
+    .into_iter()
+    .map(|(k, a, b)| (k.to_owned(), a, b))
+    .collect();
+    let findings = |o: &Output| -> (BTreeSet<(String, String, String)>, Json) {
+        let doc: Json = serde_json::from_slice(&o.stdout).expect("json output");
+        let set = doc["findings"]
+            .as_array()
+            .expect("findings")
+            .iter()
+            .map(|f| {
+                (
+                    f["kind"].as_str().unwrap_or_default().to_owned(),
+                    f["alias_id"].as_str().unwrap_or_default().to_owned(),
+                    f["aws_account_id"].as_str().unwrap_or_default().to_owned(),
+                )
+            })
+            .collect();
+        (set, doc)
+    };
+
+    // list-accounts JSON from a file, as JSON: every finding, exit code 2.
+    let out = f.run(&["audit", "--accounts", accounts_arg, "--json"]);
+    code(&out, 2);
+    let (got, doc) = findings(&out);
+    assert_eq!(got, expected);
+    assert_eq!(doc["critical"], Json::from(2));
+    assert_eq!(doc["warnings"], Json::from(4));
+    assert_eq!(
+        doc["accounts"],
+        Json::from(8),
+        "moto's management account too"
+    );
+
+    // The shape jsonencode gives data.aws_organizations_organization.accounts, on stdin.
+    let listed: Json = serde_json::from_str(&org.list_accounts_json).expect("json");
+    let tf_shape: Vec<Json> = listed["Accounts"]
+        .as_array()
+        .expect("accounts")
+        .iter()
+        .map(|a| {
+            serde_json::json!({
+                "arn": a["Arn"], "email": a["Email"], "id": a["Id"],
+                "name": a["Name"], "status": a["Status"],
+            })
+        })
+        .collect();
+    let tf_json = serde_json::to_string(&tf_shape).expect("json");
+    let out = f.run_with_stdin(&["audit", "--accounts", "-", "--json"], &tf_json);
+    code(&out, 2);
+    assert_eq!(findings(&out).0, expected);
+
+    // The table view names every finding.
+    let out = f.run(&["audit", "--accounts", accounts_arg]);
+    code(&out, 2);
+    let table = text(&out.stdout);
+    assert!(
+        table.contains("SEVERITY") && table.contains("FINDING"),
+        "{table}"
+    );
+    for (kind, _, _) in &expected {
+        assert!(table.contains(kind.as_str()), "{kind} in\n{table}");
+    }
+    assert!(table.contains("2 critical, 4 warnings"), "{table}");
+
+    // --fix without a terminal and without --yes changes nothing.
+    let before: Vec<AliasRow> = f.rows();
+    let out = f.run(&["audit", "--accounts", accounts_arg, "--fix"]);
+    code(&out, 1);
+    assert!(text(&out.stderr).contains("--yes"), "{}", text(&out.stderr));
+    assert_eq!(f.rows(), before);
+
+    // A fix is conditional on the row as audited: a row changed meanwhile is refused.
+    let parsed = parse_accounts(&org.list_accounts_json).expect("accounts");
+    let report = f.rt.block_on(f.pool.audit(&parsed)).expect("audit");
+    let finding = report
+        .findings
+        .iter()
+        .find(|x| x.kind == FindingKind::UnlinkedAddressInUse)
+        .expect("finding");
+    let (_, token) = (
+        unlinked.clone(),
+        f.rt.block_on(f.pool.get(&unlinked.id))
+            .expect("get")
+            .expect("row")
+            .claim_token
+            .expect("token"),
+    );
+    f.rt.block_on(f.pool.update(
+        &unlinked.id,
+        &token,
+        &AliasUpdate {
+            owner: Some("new-owner@company.com".into()),
+            purpose: None,
+        },
+    ))
+    .expect("update");
+    let err =
+        f.rt.block_on(f.pool.apply_fix(finding))
+            .expect_err("stale fix");
+    assert!(matches!(err, StoreError::Changed { .. }), "{err}");
+    assert_eq!(f.row(&unlinked.id).aws_account_id, "", "nothing written");
+
+    // --fix --yes: link and retire; what is left are warnings (exit code 4).
+    let out = f.run(&["audit", "--accounts", accounts_arg, "--fix", "--yes"]);
+    code(&out, 4);
+    let stdout = text(&out.stdout);
+    assert!(stdout.contains("planned fixes"), "{stdout}");
+    assert!(stdout.contains("fixed:"), "{stdout}");
+    let fixed_free = f.row(&free.id);
+    assert_eq!(fixed_free.status, AliasStatus::Retired);
+    assert!(fixed_free.in_use);
+    assert_eq!(fixed_free.aws_account_id, id("free"));
+    assert_eq!(fixed_free.used_by, id("free"));
+    assert!(fixed_free.retired_reason.contains(&id("free")));
+    let fixed_unlinked = f.row(&unlinked.id);
+    assert_eq!(
+        fixed_unlinked.status,
+        AliasStatus::Claimed,
+        "a claim stays a claim"
+    );
+    assert!(fixed_unlinked.claim_token.is_some());
+    assert_eq!(fixed_unlinked.aws_account_id, id("unlinked"));
+    let fixed_retired = f.row(&retired.id);
+    assert_eq!(fixed_retired.status, AliasStatus::Retired);
+    assert_eq!(fixed_retired.used_by, id("retired"));
+    assert_eq!(
+        f.row(&spare.id).status,
+        AliasStatus::Free,
+        "unused rows untouched"
+    );
+    assert_eq!(f.row(&good.id).aws_account_id, id("good"));
+
+    let out = f.run(&["audit", "--accounts", accounts_arg, "--json"]);
+    code(&out, 4);
+    let (left, doc) = findings(&out);
+    assert_eq!(doc["critical"], Json::from(0));
+    let kinds: BTreeSet<String> = left.into_iter().map(|(k, _, _)| k).collect();
+    assert_eq!(
+        kinds,
+        BTreeSet::from([
+            "linked_account_closed".to_owned(),
+            "linked_account_missing".to_owned(),
+            "linked_to_other_account".to_owned(),
+        ])
+    );
+
+    // Bad accounts JSON is an error naming the flag.
+    let out = f.run_with_stdin(
+        &["audit", "--accounts", "-"],
+        "{\"Accounts\": [{\"Id\": \"1\"}]}",
+    );
+    code(&out, 1);
+    assert!(
+        text(&out.stderr).contains("--accounts"),
+        "{}",
+        text(&out.stderr)
+    );
+}

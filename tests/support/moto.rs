@@ -1,0 +1,108 @@
+//! A real AWS Organizations API on loopback: `moto_server` (PyPI `moto[server]`,
+//! installed by scripts/install-tools.sh into .tools/) on 127.0.0.1 at a free
+//! port, driven with boto3 and fake credentials. A missing moto fails the test.
+//!
+//! Include with `#[path = "support/moto.rs"] mod moto;`.
+#![allow(dead_code)]
+
+use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::path::PathBuf;
+use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+/// `ROOTMAIL_TOOLS_DIR` (set by the Makefile) or `<repo>/.tools/bin`.
+fn tools_dir() -> PathBuf {
+    match std::env::var_os("ROOTMAIL_TOOLS_DIR") {
+        Some(dir) if !dir.is_empty() => PathBuf::from(dir),
+        _ => PathBuf::from(env!("CARGO_MANIFEST_DIR")).join(".tools/bin"),
+    }
+}
+
+/// python3 with moto and boto3 importable.
+pub fn python() -> PathBuf {
+    let path = tools_dir().join("moto-python");
+    assert!(
+        path.is_file(),
+        "moto not found at {}: run `make tools` (scripts/install-tools.sh) first",
+        path.display()
+    );
+    path
+}
+
+/// A running moto server; killed on drop.
+pub struct Moto {
+    child: Child,
+    port: u16,
+}
+
+impl Moto {
+    pub fn start() -> Moto {
+        let port = TcpListener::bind("127.0.0.1:0")
+            .and_then(|l| l.local_addr())
+            .expect("free port")
+            .port();
+        let child = Command::new(python())
+            .args([
+                "-m",
+                "moto.server",
+                "-H",
+                "127.0.0.1",
+                "-p",
+                &port.to_string(),
+            ])
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("start moto server");
+        let addr = SocketAddr::from(([127, 0, 0, 1], port));
+        let deadline = Instant::now() + Duration::from_secs(60);
+        while TcpStream::connect_timeout(&addr, Duration::from_millis(200)).is_err() {
+            assert!(
+                Instant::now() < deadline,
+                "moto server did not start on {addr}"
+            );
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        Moto { child, port }
+    }
+
+    pub fn endpoint(&self) -> String {
+        format!("http://127.0.0.1:{}", self.port)
+    }
+
+    /// Runs a boto3 script; `client` is an Organizations client bound to
+    /// this server. Fails the test if the script fails; returns its stdout.
+    pub fn boto3(&self, script: &str) -> String {
+        let program = format!(
+            "import boto3, json, sys\n\
+             client = boto3.client('organizations', endpoint_url='{}')\n{script}",
+            self.endpoint()
+        );
+        let out: Output = Command::new(python())
+            .args(["-c", &program])
+            .env("AWS_ACCESS_KEY_ID", "testing")
+            .env("AWS_SECRET_ACCESS_KEY", "testing")
+            .env("AWS_DEFAULT_REGION", "us-east-1")
+            .env("AWS_CONFIG_FILE", "/dev/null")
+            .env("AWS_SHARED_CREDENTIALS_FILE", "/dev/null")
+            .env_remove("AWS_PROFILE")
+            .env_remove("AWS_SESSION_TOKEN")
+            .stdin(Stdio::null())
+            .output()
+            .expect("run boto3");
+        assert!(
+            out.status.success(),
+            "boto3 script failed:\n{program}\n--- stderr\n{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+}
+
+impl Drop for Moto {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}

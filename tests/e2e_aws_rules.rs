@@ -333,3 +333,143 @@ fn e_mail_lookups_ignore_case() {
     dir.run_ok(&["apply", "-auto-approve", "-no-color"]);
     assert_eq!(output(&dir, "found"), ACCOUNT);
 }
+
+/// The accounts list as `jsonencode(data.aws_organizations_organization.x.accounts)` has it.
+fn accounts_hcl(accounts: &[(&str, &str, &str)]) -> String {
+    let items: Vec<String> = accounts
+        .iter()
+        .map(|(id, email, status)| {
+            format!(
+                "{{ arn = \"arn:aws:organizations::111111111111:account/o-x/{id}\", email = \"{email}\", id = \"{id}\", name = \"n{id}\", status = \"{status}\" }}"
+            )
+        })
+        .collect();
+    format!("[{}]", items.join(", "))
+}
+
+/// A Terraform that knows `check` blocks (1.5+), from PATH; `None` when the
+/// machine has none (the one tool allowed to be missing).
+fn modern_terraform() -> Option<std::path::PathBuf> {
+    let out = std::process::Command::new("terraform")
+        .args(["version", "-json"])
+        .output()
+        .ok()?;
+    let doc: Json = serde_json::from_slice(&out.stdout).ok()?;
+    let version = doc["terraform_version"].as_str()?.to_owned();
+    let mut parts = version.split('.').map(|p| p.parse::<u32>().unwrap_or(0));
+    let (major, minor) = (parts.next()?, parts.next()?);
+    if (major, minor) < (1, 5) {
+        return None;
+    }
+    let path = std::env::var_os("PATH")?;
+    std::env::split_paths(&path)
+        .map(|d| d.join("terraform"))
+        .find(|p| p.is_file())
+}
+
+#[test]
+fn audit_data_source_reports_used_addresses_and_drives_a_check_block() {
+    let pool = seeded("awsauditds", 2);
+    let dir = TerraformDir::new();
+    dir.write("main.tf", &two_aliases_tf(&pool, None, true));
+    dir.run_ok(&["apply", "-auto-approve", "-no-color"]);
+    let used = output(&dir, "used");
+    let spare_free = pool
+        .rows(Some(AliasStatus::Free))
+        .into_iter()
+        .next()
+        .map(|r| r.email);
+    // The pool has 2 rows, both claimed; add a free row an account uses.
+    let free = LegacyRow::free(MAILBOX, "company.com");
+    pool.rt
+        .block_on(pool.pool.insert_legacy_row(&free))
+        .expect("insert");
+    assert!(spare_free.is_none());
+    let accounts = accounts_hcl(&[
+        (ACCOUNT, &used.to_ascii_uppercase(), "ACTIVE"),
+        ("222222222222", &free.aws_mail, "ACTIVE"),
+    ]);
+    let audit = format!(
+        r#"
+data "rootmail_audit" "pool" {{
+  accounts_json = jsonencode({accounts})
+  depends_on    = [rootmail_alias_account.used]
+}}
+output "critical" {{
+  value = data.rootmail_audit.pool.critical
+}}
+output "kinds" {{
+  value = [for f in data.rootmail_audit.pool.findings : "${{f.kind}}:${{f.email}}"]
+}}
+"#
+    );
+    dir.write("main.tf", &(two_aliases_tf(&pool, None, true) + &audit));
+    dir.run_ok(&["apply", "-auto-approve", "-no-color"]);
+    let critical: Json =
+        serde_json::from_str(dir.run_ok(&["output", "-json", "critical"]).stdout.trim())
+            .expect("json");
+    assert_eq!(critical, Json::from(1));
+    let kinds: Vec<String> =
+        serde_json::from_str(dir.run_ok(&["output", "-json", "kinds"]).stdout.trim())
+            .expect("json");
+    assert_eq!(
+        kinds,
+        vec![format!("free_address_in_use:{}", free.aws_mail)]
+    );
+
+    // Bad JSON is a diagnostic on the attribute.
+    dir.write(
+        "main.tf",
+        &(pool.provider_block()
+            + "data \"rootmail_audit\" \"bad\" {\n  accounts_json = \"{}\"\n}\n"),
+    );
+    let bad = dir.run_err(&["plan", "-no-color"]);
+    assert!(
+        bad.stderr.contains("Invalid accounts_json"),
+        "{}",
+        bad.stderr
+    );
+    assert!(bad.stderr.contains("accounts_json"), "{}", bad.stderr);
+
+    // The same inside a check block, with a Terraform that has them.
+    let Some(modern) = modern_terraform() else {
+        eprintln!("note: no Terraform 1.5+ on PATH; the check block part was not run");
+        return;
+    };
+    dir.write(
+        "main.tf",
+        &(pool.provider_block()
+            + &format!(
+                r#"
+check "root_mail_pool" {{
+  data "rootmail_audit" "this" {{
+    accounts_json = jsonencode({accounts})
+  }}
+  assert {{
+    condition     = data.rootmail_audit.this.critical == 0
+    error_message = join(" / ", [for f in data.rootmail_audit.this.findings : f.kind if f.severity == "critical"])
+  }}
+}}
+"#
+            )),
+    );
+    let work = dir.path();
+    let root = work.parent().expect("root");
+    let out = std::process::Command::new(modern)
+        .args(["plan", "-no-color", "-refresh=false"])
+        .current_dir(work)
+        .env("TF_CLI_CONFIG_FILE", root.join("terraformrc"))
+        .env("HOME", root.join("home"))
+        .env("CHECKPOINT_DISABLE", "1")
+        .env("TF_IN_AUTOMATION", "1")
+        .env_remove("TF_LOG")
+        .output()
+        .expect("run terraform");
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(text.contains("Check block assertion failed"), "{text}");
+    assert!(text.contains("free_address_in_use"), "{text}");
+}

@@ -302,10 +302,45 @@ impl AliasPool {
         }
         let token = ClaimToken::generate();
         let now = OffsetDateTime::now_utc();
-        let mut base = vec![eq_str(col::PARTITION_KEY, &self.io.partition_key)];
-        if let Some(m) = &request.mailbox {
-            base.push(eq_str(col::ROOT_MAILBOX, m));
+        // Mailboxes are e-mail addresses, compared without regard to case, and
+        // `$filter` cannot fold case: ask for the given and the lower-case
+        // spelling first, and only when that finds nothing, for any mailbox,
+        // matched in `claim_from`.
+        let mailbox_passes = match &request.mailbox {
+            None => vec![None],
+            Some(m) => {
+                let mut spellings = vec![eq_str(col::ROOT_MAILBOX, m)];
+                let lower = normalize_email(m);
+                if lower != *m {
+                    spellings.push(eq_str(col::ROOT_MAILBOX, &lower));
+                }
+                vec![Some(or_any(spellings)), None]
+            }
+        };
+        for mailbox_clause in mailbox_passes {
+            if let Some(claimed) = self
+                .claim_pass(mailbox_clause, request, &token, now)
+                .await?
+            {
+                return Ok(claimed);
+            }
         }
+        Err(StoreError::PoolExhausted {
+            table: self.io.table_name.clone(),
+            mailbox: request.mailbox.clone(),
+        })
+    }
+
+    /// One walk over free rows, then over expired quarantines.
+    async fn claim_pass(
+        &self,
+        mailbox_clause: Option<String>,
+        request: &ClaimRequest,
+        token: &ClaimToken,
+        now: OffsetDateTime,
+    ) -> Result<Option<ClaimedAlias>, StoreError> {
+        let mut base = vec![eq_str(col::PARTITION_KEY, &self.io.partition_key)];
+        base.extend(mailbox_clause);
         let free = {
             let mut c = base.clone();
             c.push(eq_bool(col::IN_USE, false));
@@ -329,17 +364,14 @@ impl AliasPool {
                 let mut c = clauses.clone();
                 c.push(segment);
                 if let Some(claimed) = self
-                    .claim_from(&and_all(c), wanted, request, &token, now)
+                    .claim_from(&and_all(c), wanted, request, token, now)
                     .await?
                 {
-                    return Ok(claimed);
+                    return Ok(Some(claimed));
                 }
             }
         }
-        Err(StoreError::PoolExhausted {
-            table: self.io.table_name.clone(),
-            mailbox: request.mailbox.clone(),
-        })
+        Ok(None)
     }
 
     /// Walks the candidates of one filter until a claim succeeds or none are left.
@@ -365,6 +397,12 @@ impl AliasPool {
             let mut candidates: Vec<AliasRow> = page
                 .iter()
                 .filter_map(|e| AliasRow::from_entity(e, None).ok())
+                .filter(|r| {
+                    request
+                        .mailbox
+                        .as_deref()
+                        .is_none_or(|m| same_email(m, &r.root_mailbox))
+                })
                 // An address AWS refuses, or one an account already used,
                 // would make CreateAccount fail later: never hand it out.
                 .filter(|r| match r.handout_refusal() {
@@ -599,10 +637,10 @@ impl AliasPool {
 
     /// Counts per status, overall and per shared mailbox.
     pub async fn stats(&self, mailbox: Option<&str>) -> Result<PoolStats, StoreError> {
-        let mut clauses = vec![eq_str(col::PARTITION_KEY, &self.io.partition_key)];
+        // The mailbox is matched here, without regard to case.
+        let clauses = vec![eq_str(col::PARTITION_KEY, &self.io.partition_key)];
         if let Some(m) = mailbox {
             check_text("mailbox", m)?;
-            clauses.push(eq_str(col::ROOT_MAILBOX, m));
         }
         let entities = self
             .io
@@ -618,6 +656,9 @@ impl AliasPool {
         let mut stats = PoolStats::default();
         for e in &entities {
             let row = AliasRow::from_entity(e, Some("")).map_err(|m| protocol("stats", m))?;
+            if mailbox.is_some_and(|m| !same_email(m, &row.root_mailbox)) {
+                continue;
+            }
             stats.all.add(&row, now);
             stats
                 .by_mailbox

@@ -185,6 +185,26 @@ fn explicit_release_of_a_used_alias_warns_at_plan_time_and_does_it() {
 
     // Told to release: the alias goes back to the pool, as configured.
     dir.run_ok(&["apply", "-auto-approve", "-no-color"]);
+    // A modern Terraform plans destroys through the provider too: the
+    // destroy plan warns as well.
+    if let Some(modern) = TerraformDir::modern() {
+        modern.write("main.tf", &two_aliases_tf(&pool, Some("release"), true));
+        std::fs::copy(
+            dir.path().join("terraform.tfstate"),
+            modern.path().join("terraform.tfstate"),
+        )
+        .expect("copy state");
+        let plan = modern.run_ok(&["plan", "-destroy", "-no-color"]);
+        let text = format!("{}{}", plan.stdout, plan.stderr)
+            .replace('│', " ")
+            .split_whitespace()
+            .collect::<Vec<_>>()
+            .join(" ");
+        assert!(
+            text.contains("on_destroy = \"release\" on an alias AWS account 123456789012 used"),
+            "{text}"
+        );
+    }
     dir.run_ok(&["destroy", "-auto-approve", "-no-color"]);
     let row = row_by_email(&pool, &used);
     assert_eq!(row.status, AliasStatus::Free);
@@ -347,26 +367,6 @@ fn accounts_hcl(accounts: &[(&str, &str, &str)]) -> String {
     format!("[{}]", items.join(", "))
 }
 
-/// A Terraform that knows `check` blocks (1.5+), from PATH; `None` when the
-/// machine has none (the one tool allowed to be missing).
-fn modern_terraform() -> Option<std::path::PathBuf> {
-    let out = std::process::Command::new("terraform")
-        .args(["version", "-json"])
-        .output()
-        .ok()?;
-    let doc: Json = serde_json::from_slice(&out.stdout).ok()?;
-    let version = doc["terraform_version"].as_str()?.to_owned();
-    let mut parts = version.split('.').map(|p| p.parse::<u32>().unwrap_or(0));
-    let (major, minor) = (parts.next()?, parts.next()?);
-    if (major, minor) < (1, 5) {
-        return None;
-    }
-    let path = std::env::var_os("PATH")?;
-    std::env::split_paths(&path)
-        .map(|d| d.join("terraform"))
-        .find(|p| p.is_file())
-}
-
 #[test]
 fn audit_data_source_reports_used_addresses_and_drives_a_check_block() {
     let pool = seeded("awsauditds", 2);
@@ -431,12 +431,11 @@ output "kinds" {{
     );
     assert!(bad.stderr.contains("accounts_json"), "{}", bad.stderr);
 
-    // The same inside a check block, with a Terraform that has them.
-    let Some(modern) = modern_terraform() else {
-        eprintln!("note: no Terraform 1.5+ on PATH; the check block part was not run");
+    // The same inside a check block, with a Terraform that has them (1.5+).
+    let Some(modern) = TerraformDir::modern() else {
         return;
     };
-    dir.write(
+    modern.write(
         "main.tf",
         &(pool.provider_block()
             + &format!(
@@ -453,23 +452,8 @@ check "root_mail_pool" {{
 "#
             )),
     );
-    let work = dir.path();
-    let root = work.parent().expect("root");
-    let out = std::process::Command::new(modern)
-        .args(["plan", "-no-color", "-refresh=false"])
-        .current_dir(work)
-        .env("TF_CLI_CONFIG_FILE", root.join("terraformrc"))
-        .env("HOME", root.join("home"))
-        .env("CHECKPOINT_DISABLE", "1")
-        .env("TF_IN_AUTOMATION", "1")
-        .env_remove("TF_LOG")
-        .output()
-        .expect("run terraform");
-    let text = format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let out = modern.run_ok(&["plan", "-no-color"]);
+    let text = format!("{}{}", out.stdout, out.stderr);
     assert!(text.contains("Check block assertion failed"), "{text}");
     assert!(text.contains("free_address_in_use"), "{text}");
 }

@@ -554,8 +554,8 @@ resource "rootmail_alias_account" "a" {{
 #[test]
 fn examples_validate_with_modern_terraform() {
     // Every example but those using the AWS provider (not installed here:
-    // aws-account, resources/rootmail_alias_account), with a required_providers
-    // block where it has none.
+    // aws-account, resources/rootmail_alias_account, data-sources/rootmail_audit),
+    // with a required_providers block where it has none.
     for example in [
         "migrating",
         "migrating/inventory",

@@ -186,6 +186,10 @@ pub async fn serve(routes: Routes, opts: ServeOptions) -> Result<(), PluginError
     let server_cert_der = tls.as_ref().map(|t| t.certificate_der().to_vec());
     let incoming = listen::incoming(listener, tls.map(|t| t.acceptor()), shutdown.clone());
 
+    // Signals are handled before the handshake line tells anyone we are up:
+    // a host's Ctrl-C right after it must not kill the plugin (seen under load).
+    watch_signals(opts.debug, shutdown.clone())?;
+
     if opts.debug {
         let reattach = handshake::reattach_json(
             &opts.provider_addresses,
@@ -208,8 +212,6 @@ pub async fn serve(routes: Routes, opts: ServeOptions) -> Result<(), PluginError
         debug = opts.debug,
         "serving plugin"
     );
-
-    watch_signals(opts.debug, shutdown.clone())?;
 
     let server = tonic::transport::Server::builder()
         .add_routes(routes)

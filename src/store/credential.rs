@@ -336,15 +336,7 @@ impl StoreSettings {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::collections::HashMap;
-
-    fn lookup(vars: &[(&str, &str)]) -> impl Fn(&str) -> Option<String> {
-        let map: HashMap<String, String> = vars
-            .iter()
-            .map(|(k, v)| (k.to_string(), v.to_string()))
-            .collect();
-        move |k| map.get(k).cloned()
-    }
+    use crate::store::config::tests::lookup;
 
     const PIPELINE_IDS: [(&str, &str); 3] = [
         ("AZURE_STORAGE_ACCOUNT", "acct"),

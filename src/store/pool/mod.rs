@@ -1,0 +1,123 @@
+//! [`AliasPool`]: the operations on the pool — claim, release, update, link,
+//! adopt, look up, list, stats and seeding — with the safety rules of the
+//! design: every ownership change is an ETag-conditional Merge, only the
+//! holder of a claim token may change a claimed row, and anything not free
+//! keeps `in_use = true` so older tools never hand it out.
+//!
+//! The operations live in one file each along their seams: `claim`
+//! (claiming free rows), `lifecycle` (release, update, adopt, link and the
+//! shared conditional change of a held row), `lookups` (reads, lists,
+//! stats) and `seeding` (legacy rows, import, generate).
+
+mod claim;
+mod lifecycle;
+mod lookups;
+mod seeding;
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+
+use tokio_util::sync::CancellationToken;
+
+use super::client::TableIo;
+use super::config::StoreConfig;
+use super::error::StoreError;
+
+pub(super) use claim::{claim_body, claimed_alias};
+pub use claim::{ClaimRequest, ClaimedAlias};
+pub use lifecycle::{AdoptRequest, AliasUpdate, LinkTarget, ReleaseOutcome, ReleasePolicy};
+pub use lookups::{AliasFilter, PoolStats, StatusCounts};
+pub use seeding::LegacyRow;
+
+/// Quarantine length when none is given: AWS keeps a closed account's root
+/// address reserved for 90 days.
+pub const DEFAULT_QUARANTINE_DAYS: u32 = 90;
+
+/// How often a conditional write on one row is retried after HTTP 412 before
+/// giving up with [`StoreError::Contended`].
+pub(super) const MAX_WRITE_ATTEMPTS: u32 = 8;
+
+/// Longest accepted owner/purpose/mailbox/e-mail text (the table allows 64 KiB).
+const MAX_TEXT: usize = 1024;
+
+/// The alias pool in one Azure table partition. Cheap to clone; clones share
+/// the HTTP client, the request counter and the cancellation token.
+#[derive(Debug, Clone)]
+pub struct AliasPool {
+    pub(super) io: Arc<TableIo>,
+    pub(super) page_size: u32,
+    pub(super) conflicts: Arc<AtomicU64>,
+}
+
+impl AliasPool {
+    /// Builds the client. No request is sent until the first operation.
+    pub fn connect(config: &StoreConfig) -> Result<AliasPool, StoreError> {
+        AliasPool::connect_with_cancellation(config, CancellationToken::new())
+    }
+
+    /// Like [`AliasPool::connect`]; cancelling `cancel` makes every in-flight
+    /// and later operation stop with [`StoreError::Cancelled`].
+    pub fn connect_with_cancellation(
+        config: &StoreConfig,
+        cancel: CancellationToken,
+    ) -> Result<AliasPool, StoreError> {
+        Ok(AliasPool {
+            io: Arc::new(TableIo::new(config, cancel)?),
+            page_size: config.claim_page_size.clamp(1, 1000),
+            conflicts: Arc::new(AtomicU64::new(0)),
+        })
+    }
+
+    /// The token that cancels this pool's operations (e.g. on StopProvider).
+    pub fn cancellation(&self) -> CancellationToken {
+        self.io.cancel.clone()
+    }
+
+    /// HTTP requests sent so far by this pool and its clones (every retry counts).
+    pub fn request_count(&self) -> u64 {
+        self.io.request_count()
+    }
+
+    /// Conditional writes that lost a race (HTTP 412) so far.
+    pub fn conflict_count(&self) -> u64 {
+        self.conflicts.load(Ordering::Relaxed)
+    }
+
+    pub fn table_name(&self) -> &str {
+        &self.io.table_name
+    }
+
+    pub fn partition_key(&self) -> &str {
+        &self.io.partition_key
+    }
+
+    /// Creates the table if missing; `true` when it was created.
+    pub async fn ensure_table(&self) -> Result<bool, StoreError> {
+        self.io.create_table().await
+    }
+}
+
+pub(super) fn check_text(field: &'static str, value: &str) -> Result<(), StoreError> {
+    if value.len() > MAX_TEXT {
+        return Err(StoreError::InvalidInput {
+            field,
+            reason: format!("longer than {MAX_TEXT} bytes"),
+        });
+    }
+    Ok(())
+}
+
+pub(super) fn check_account_id(id: &str) -> Result<(), StoreError> {
+    if id.len() == 12 && id.chars().all(|c| c.is_ascii_digit()) {
+        Ok(())
+    } else {
+        Err(StoreError::InvalidInput {
+            field: "aws_account_id",
+            reason: format!("`{id}` is not a 12-digit AWS account id"),
+        })
+    }
+}
+
+pub(super) fn protocol(operation: &'static str, message: String) -> StoreError {
+    StoreError::Protocol { operation, message }
+}

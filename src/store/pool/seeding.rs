@@ -1,0 +1,99 @@
+//! Seeding: rows written exactly as the legacy setup script writes them
+//! (import, generate).
+
+use serde_json::{Map, Value};
+
+use super::super::client::{into_store, Entity, Fail};
+use super::super::config::validate_key;
+use super::super::error::StoreError;
+use super::super::row::col;
+use super::{check_text, AliasPool};
+
+/// A row in exactly the legacy setup script's layout (only its columns).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LegacyRow {
+    /// RowKey and `id` (a GUID).
+    pub id: String,
+    pub aws_mail: String,
+    pub in_use: bool,
+    pub user_mail: String,
+    pub root_mailbox: String,
+    pub aws_account_id: String,
+}
+
+impl LegacyRow {
+    /// A free alias `aws_<guid>@domain` for `mailbox`, as the setup script makes them.
+    pub fn free(mailbox: &str, domain: &str) -> LegacyRow {
+        let id = uuid::Uuid::new_v4().to_string();
+        LegacyRow {
+            aws_mail: format!("aws_{id}@{domain}"),
+            id,
+            in_use: false,
+            user_mail: String::new(),
+            root_mailbox: mailbox.to_owned(),
+            aws_account_id: String::new(),
+        }
+    }
+}
+
+impl AliasPool {
+    /// Writes rows exactly as the legacy setup script does: only the eight
+    /// legacy columns, in entity-group transactions of at most 100 rows.
+    /// Returns how many rows were written.
+    pub async fn insert_legacy_rows(&self, rows: &[LegacyRow]) -> Result<usize, StoreError> {
+        let mut entities = Vec::with_capacity(rows.len());
+        for r in rows {
+            validate_key("alias id", &r.id)?;
+            entities.push(self.legacy_entity(r));
+        }
+        for chunk in entities.chunks(100) {
+            self.io.insert_batch(chunk).await?;
+        }
+        Ok(entities.len())
+    }
+
+    /// Inserts one legacy row on its own (no transaction); fails if the id exists.
+    pub async fn insert_legacy_row(&self, row: &LegacyRow) -> Result<(), StoreError> {
+        validate_key("alias id", &row.id)?;
+        match self.io.insert(&self.legacy_entity(row)).await {
+            Ok(_) => Ok(()),
+            Err(Fail::Conflict) => Err(StoreError::InvalidInput {
+                field: "alias id",
+                reason: format!("`{}` already exists", row.id),
+            }),
+            Err(other) => Err(into_store(other, "insert alias")),
+        }
+    }
+
+    /// Adds `count` free aliases `aws_<guid>@domain` for `mailbox`.
+    pub async fn seed(
+        &self,
+        mailbox: &str,
+        domain: &str,
+        count: usize,
+    ) -> Result<Vec<LegacyRow>, StoreError> {
+        check_text("mailbox", mailbox)?;
+        check_text("domain", domain)?;
+        let rows: Vec<LegacyRow> = (0..count)
+            .map(|_| LegacyRow::free(mailbox, domain))
+            .collect();
+        self.insert_legacy_rows(&rows).await?;
+        Ok(rows)
+    }
+
+    fn legacy_entity(&self, r: &LegacyRow) -> Entity {
+        let mut e = Map::new();
+        e.insert(
+            col::PARTITION_KEY.into(),
+            self.io.partition_key.clone().into(),
+        );
+        e.insert(col::ROW_KEY.into(), r.id.clone().into());
+        e.insert(col::ID.into(), r.id.clone().into());
+        e.insert(col::AWS_MAIL.into(), r.aws_mail.clone().into());
+        e.insert(col::IN_USE.into(), Value::Bool(r.in_use));
+        e.insert(col::USER_MAIL.into(), r.user_mail.clone().into());
+        e.insert(col::ROOT_MAILBOX.into(), r.root_mailbox.clone().into());
+        e.insert(col::AWS_ACCOUNT_ID.into(), r.aws_account_id.clone().into());
+        e
+    }
+}

@@ -32,7 +32,7 @@ use rand::seq::SliceRandom;
 use time::OffsetDateTime;
 use tokio::sync::{mpsc, oneshot};
 
-use super::client::{into_store, Fail};
+use super::client::{into_store, BatchWrite, Fail, Write};
 use super::conditional::{deliver, may_have_landed};
 use super::error::StoreError;
 use super::odata::{and_all, eq_bool, eq_str, ge_str, lt_str, or_any};
@@ -40,11 +40,11 @@ use super::pool::{check_text, claim_body, claimed_alias, AliasPool, ClaimRequest
 use super::row::{col, AliasRow, AliasStatus, ClaimToken, SELECT_ALL_KNOWN};
 
 /// Most writes an entity-group transaction may hold.
-const MAX_TRANSACTION: usize = 100;
+pub(super) const MAX_TRANSACTION: usize = 100;
 
 /// The table service accepts at most 15 comparisons in one `$filter`; one is
 /// the partition key, so a claim-key lookup asks for at most 14 keys at once.
-const KEYS_PER_QUERY: usize = 14;
+pub(super) const KEYS_PER_QUERY: usize = 14;
 
 /// How a [`ClaimBatcher`] collects claims.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -190,26 +190,7 @@ struct Worker {
 impl Worker {
     async fn run(mut self, mut rx: mpsc::UnboundedReceiver<Pending>) {
         while let Some(first) = rx.recv().await {
-            let mut batch = vec![first];
-            let deadline = Instant::now() + self.settings.max_wait;
-            'collect: while batch.len() < self.settings.max_batch {
-                while batch.len() < self.settings.max_batch {
-                    match rx.try_recv() {
-                        Ok(p) => batch.push(p),
-                        Err(_) => break,
-                    }
-                }
-                let now = Instant::now();
-                if batch.len() >= self.settings.max_batch || now >= deadline {
-                    break;
-                }
-                let wait = self.settings.linger.min(deadline - now);
-                match tokio::time::timeout(wait, rx.recv()).await {
-                    Ok(Some(p)) => batch.push(p),
-                    // Closed, or nothing arrived within the linger time.
-                    Ok(None) | Err(_) => break 'collect,
-                }
-            }
+            let batch = collect(&mut rx, first, &self.settings).await;
             self.counters.batches.fetch_add(1, Ordering::Relaxed);
             self.counters
                 .claims
@@ -491,6 +472,36 @@ impl Worker {
     }
 }
 
+/// `first` and whatever arrives after it, each within `linger` of the one
+/// before, for at most `max_wait` and `max_batch` items.
+pub(super) async fn collect<T>(
+    rx: &mut mpsc::UnboundedReceiver<T>,
+    first: T,
+    settings: &BatchSettings,
+) -> Vec<T> {
+    let mut batch = vec![first];
+    let deadline = Instant::now() + settings.max_wait;
+    while batch.len() < settings.max_batch {
+        while batch.len() < settings.max_batch {
+            match rx.try_recv() {
+                Ok(p) => batch.push(p),
+                Err(_) => break,
+            }
+        }
+        let now = Instant::now();
+        if batch.len() >= settings.max_batch || now >= deadline {
+            break;
+        }
+        let wait = settings.linger.min(deadline - now);
+        match tokio::time::timeout(wait, rx.recv()).await {
+            Ok(Some(p)) => batch.push(p),
+            // Closed, or nothing arrived within the linger time.
+            Ok(None) | Err(_) => break,
+        }
+    }
+    batch
+}
+
 type Answered = Vec<(Pending, Result<ClaimedAlias, StoreError>)>;
 
 /// Claims each request's candidate in one transaction (or one Merge for a
@@ -517,10 +528,19 @@ async fn claim_together(
     let mut times = Vec::with_capacity(plan.len());
     for ((p, row), token) in plan.iter().zip(&tokens) {
         let (body, claimed_at) = claim_body(row, &p.request, token, now);
-        ops.push((row.id.clone(), body, row.etag().to_owned()));
+        ops.push((row, body));
         times.push(claimed_at);
     }
-    match pool.io.merge_batch_if_match(&ops).await {
+    let writes: Vec<BatchWrite> = ops
+        .iter()
+        .map(|(row, body)| BatchWrite {
+            row_key: &row.id,
+            body,
+            etag: row.etag(),
+            write: Write::Merge,
+        })
+        .collect();
+    match pool.io.write_batch_if_match(&writes, "claim aliases").await {
         Ok(etags) => {
             counters.transactions.fetch_add(1, Ordering::Relaxed);
             let done = plan
@@ -619,7 +639,7 @@ fn check_request(request: &ClaimRequest) -> Result<(), StoreError> {
     Ok(())
 }
 
-fn chunked<T>(items: Vec<T>, size: usize) -> Vec<Vec<T>> {
+pub(super) fn chunked<T>(items: Vec<T>, size: usize) -> Vec<Vec<T>> {
     let mut out = Vec::new();
     let mut current = Vec::with_capacity(size);
     for item in items {

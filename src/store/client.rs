@@ -499,23 +499,26 @@ impl TableIo {
 }
 
 impl TableIo {
-    /// Up to 100 ETag-conditional Merges of rows of this partition in one
-    /// entity-group transaction: all are applied or none. Returns the new
-    /// ETag of each row, in order, where the service reported one.
+    /// Up to 100 ETag-conditional writes (Merge or Replace) of rows of this
+    /// partition in one entity-group transaction: all are applied or none.
+    /// Returns the new ETag of each row, in order, where the service reported
+    /// one.
     ///
     /// A 412 on any row fails the whole transaction with
-    /// [`Fail::Precondition`]; `after_retry` is set when an earlier attempt
-    /// may have been applied (so the caller must look before claiming again).
-    pub(crate) async fn merge_batch_if_match(
+    /// [`Fail::Precondition`] (which row is not reported); `after_retry` is
+    /// set when an earlier attempt may have been applied (so the caller must
+    /// look at the rows before writing again).
+    pub(crate) async fn write_batch_if_match(
         &self,
-        ops: &[(String, Entity, String)],
+        ops: &[BatchWrite<'_>],
+        operation: &'static str,
     ) -> Result<Vec<Option<String>>, Fail> {
         if ops.is_empty() {
             return Ok(Vec::new());
         }
-        if ops.len() > 100 || ops.iter().any(|(_, _, e)| e.is_empty() || e == "*") {
+        if ops.len() > 100 || ops.iter().any(|o| o.etag.is_empty() || o.etag == "*") {
             return Err(StoreError::Protocol {
-                operation: "claim aliases",
+                operation,
                 message: "a batch must hold 1 to 100 conditional writes".to_owned(),
             }
             .into());
@@ -524,15 +527,19 @@ impl TableIo {
         let make = || {
             attempts += 1;
             let mut tx = Ok(self.partition.transaction());
-            for (row_key, body, etag) in ops {
-                let condition = IfMatchCondition::Etag(Etag::from(etag.clone()));
-                tx = tx.and_then(|t| t.merge(escape_literal(row_key), body, Some(condition)));
+            for op in ops {
+                let condition = Some(IfMatchCondition::Etag(Etag::from(op.etag.to_owned())));
+                let key = escape_literal(op.row_key);
+                tx = tx.and_then(|t| match op.write {
+                    Write::Merge => t.merge(key, op.body, condition),
+                    Write::Replace => t.update(key, op.body, condition),
+                });
             }
             async move { tx?.into_future().await }
         };
         // A transaction already sent must finish even when cancelled, or a
-        // claim that lands would be reported as cancelled and leak.
-        let resp = self.run_write("claim aliases", make).await;
+        // write that lands would be reported as cancelled and be lost.
+        let resp = self.run_write(operation, make).await;
         let after_retry = attempts > 1;
         let resp = match resp {
             Ok(r) => r,
@@ -548,7 +555,7 @@ impl TableIo {
                 412 => Fail::Precondition { after_retry },
                 404 => Fail::EntityNotFound,
                 status => Fail::Store(StoreError::Http {
-                    operation: "claim aliases",
+                    operation,
                     status,
                     error_code: None,
                 }),
@@ -564,6 +571,15 @@ impl TableIo {
             .map(|r| r.etag.as_ref().map(|e| e.to_string()))
             .collect())
     }
+}
+
+/// One write of an entity-group transaction, conditional on `etag`.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct BatchWrite<'a> {
+    pub row_key: &'a str,
+    pub body: &'a Entity,
+    pub etag: &'a str,
+    pub write: Write,
 }
 
 /// How [`TableIo::write_if_match`] writes a row.

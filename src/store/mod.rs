@@ -96,7 +96,9 @@ mod link;
 mod network;
 pub mod odata;
 mod pool;
+mod release_batch;
 mod row;
+mod seen;
 mod takeover;
 
 pub use batch::{BatchCounts, BatchSettings, ClaimBatcher};
@@ -111,6 +113,8 @@ pub use pool::{
     AdoptRequest, AliasFilter, AliasPool, AliasUpdate, ClaimRequest, ClaimedAlias, LegacyRow,
     LinkTarget, PoolStats, ReleaseOutcome, ReleasePolicy, StatusCounts, DEFAULT_QUARANTINE_DAYS,
 };
+pub use release_batch::{ReleaseBatcher, ReleaseCounts};
 pub use row::{col as columns, AliasRow, AliasStatus, ClaimToken};
+pub use seen::SeenRow;
 pub use takeover::{SeenClaim, TakeOverRequest, TakeOverScope};
 pub use tokio_util::sync::CancellationToken;

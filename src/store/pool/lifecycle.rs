@@ -1,63 +1,14 @@
-//! Changes to a row after it was claimed: release, update, adopt, and the
+//! Changes to a row after it was claimed: update, adopt, and the
 //! conditional change of a held row that link, unlink and take-over share.
 
 use serde_json::{Map, Value};
 use time::OffsetDateTime;
 
-use super::super::client::{Entity, Write};
+use super::super::client::Write;
 use super::super::conditional::Written;
-use super::super::config::validate_key;
 use super::super::error::StoreError;
 use super::super::row::{col, put_time, status_value, AliasRow, AliasStatus, ClaimToken};
-use super::{
-    check_text, protocol, AliasPool, ClaimedAlias, DEFAULT_QUARANTINE_DAYS, MAX_WRITE_ATTEMPTS,
-};
-
-/// What happens to an alias on release.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub enum ReleasePolicy {
-    /// The safe default: free again if no AWS account ever used the alias,
-    /// otherwise retired with the account recorded (AWS never gives a root
-    /// address back, not even after the account is closed).
-    #[default]
-    RetireIfUsed,
-    /// Free again at once (`in_use = false`, owner/account/purpose/token
-    /// cleared), even if an account used it: the caller asserts the address is
-    /// free in AWS again (that account's e-mail was changed).
-    Release,
-    /// Kept out of circulation for `days` (stays `in_use = true`), then only
-    /// this provider hands it out again.
-    Quarantine { days: u32 },
-    /// Never handed out again.
-    Retire,
-}
-
-impl ReleasePolicy {
-    /// Quarantine for [`DEFAULT_QUARANTINE_DAYS`].
-    pub fn quarantine() -> ReleasePolicy {
-        ReleasePolicy::Quarantine {
-            days: DEFAULT_QUARANTINE_DAYS,
-        }
-    }
-}
-
-/// The result of a release. Not holding the alias any more is an outcome,
-/// not an error: releasing twice is fine.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum ReleaseOutcome {
-    Released,
-    Quarantined {
-        reusable_after: OffsetDateTime,
-    },
-    Retired,
-    /// The row no longer carries this token (already released, or taken over);
-    /// nothing was changed.
-    NotHeld {
-        status: AliasStatus,
-    },
-    /// The row does not exist; nothing was changed.
-    Missing,
-}
+use super::{check_text, AliasPool, ClaimedAlias, MAX_WRITE_ATTEMPTS};
 
 /// Changes to a held alias; `None` leaves a field as it is.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -89,84 +40,6 @@ pub struct AdoptRequest {
 }
 
 impl AliasPool {
-    /// Gives the alias back, if this token still holds it.
-    pub async fn release(
-        &self,
-        alias_id: &str,
-        token: &ClaimToken,
-        policy: ReleasePolicy,
-    ) -> Result<ReleaseOutcome, StoreError> {
-        validate_key("alias id", alias_id)?;
-        for _ in 0..MAX_WRITE_ATTEMPTS {
-            let Some((entity, etag)) = self.io.get(alias_id).await? else {
-                return Ok(ReleaseOutcome::Missing);
-            };
-            let row = AliasRow::from_entity(&entity, Some(&etag))
-                .map_err(|m| protocol("release alias", m))?;
-            if !row.held_by(token) {
-                return Ok(ReleaseOutcome::NotHeld { status: row.status });
-            }
-            // Decided on the row as read: the write below is conditional on
-            // this very version, so a link made meanwhile forces a new look.
-            let policy = resolve(policy, &row);
-            let now = OffsetDateTime::now_utc();
-            let mut body = Map::new();
-            body.insert(col::CLAIM_TOKEN.into(), "".into());
-            body.insert(col::CLAIM_KEY.into(), "".into());
-            let mut reusable_after = None;
-            match policy {
-                // Written as a whole-row replace below, not as this merge body.
-                ReleasePolicy::Release => {}
-                ReleasePolicy::Quarantine { days } => {
-                    let until = now + time::Duration::days(i64::from(days));
-                    body.insert(col::IN_USE.into(), Value::Bool(true));
-                    body.insert(col::STATUS.into(), status_value::QUARANTINED.into());
-                    // Asked for explicitly: the alias comes back after the wait.
-                    body.insert(col::USED_BY_ACCOUNT.into(), "".into());
-                    reusable_after = Some(put_time(&mut body, col::REUSABLE_AFTER, until));
-                }
-                ReleasePolicy::Retire | ReleasePolicy::RetireIfUsed => {
-                    body.insert(col::IN_USE.into(), Value::Bool(true));
-                    body.insert(col::STATUS.into(), status_value::RETIRED.into());
-                    let reason = match row.used_by_account() {
-                        Some(account) => {
-                            body.insert(col::USED_BY_ACCOUNT.into(), account.into());
-                            format!("used by AWS account {account}; AWS never frees a root address")
-                        }
-                        None => "retired on request".to_owned(),
-                    };
-                    body.insert(col::RETIRED_REASON.into(), reason.into());
-                }
-            }
-            // A plain release puts the row back exactly in the legacy
-            // layout: the columns this store added go away, the rest stay.
-            let (body, write) = match policy {
-                ReleasePolicy::Release => (released_entity(&entity), Write::Replace),
-                _ => (body, Write::Merge),
-            };
-            let intended = intended_status(policy);
-            let written = self
-                .write_row(&row, &body, write, "release alias", |now| {
-                    !now.held_by(token) && now.status == intended
-                })
-                .await?;
-            match written {
-                Written::Applied(_) => {
-                    tracing::debug!(alias_id, ?policy, "released alias");
-                    return Ok(outcome_for(policy, reusable_after));
-                }
-                // Our earlier, timed-out write did land.
-                Written::Landed(now) => return Ok(outcome_for(policy, now.reusable_after)),
-                Written::Changed => {}
-                Written::Missing => return Ok(ReleaseOutcome::Missing),
-            }
-        }
-        Err(StoreError::Contended {
-            alias_id: alias_id.to_owned(),
-            attempts: MAX_WRITE_ATTEMPTS,
-        })
-    }
-
     /// Changes owner and/or purpose of an alias this token holds.
     pub async fn update(
         &self,
@@ -412,68 +285,6 @@ impl AliasPool {
                 alias_id: row.id,
             }),
         }
-    }
-}
-
-/// The columns this store adds to legacy rows; a released row loses them.
-const ADDED_COLUMNS: [&str; 8] = [
-    col::CLAIM_TOKEN,
-    col::CLAIM_KEY,
-    col::CLAIMED_AT,
-    col::PURPOSE,
-    col::STATUS,
-    col::REUSABLE_AFTER,
-    col::USED_BY_ACCOUNT,
-    col::RETIRED_REASON,
-];
-
-/// The body that replaces a released row: every column as read (including
-/// other tools' columns and their type annotations) except the service's
-/// metadata and the columns this store added, with the legacy columns set free.
-fn released_entity(entity: &Entity) -> Entity {
-    let added = |name: &str| {
-        let base = name.strip_suffix("@odata.type").unwrap_or(name);
-        ADDED_COLUMNS.contains(&base) || base == "Timestamp"
-    };
-    let mut body: Entity = entity
-        .iter()
-        .filter(|(k, _)| !k.starts_with("odata.") && !added(k))
-        .map(|(k, v)| (k.clone(), v.clone()))
-        .collect();
-    body.insert(col::IN_USE.into(), Value::Bool(false));
-    body.insert(col::USER_MAIL.into(), "".into());
-    body.insert(col::AWS_ACCOUNT_ID.into(), "".into());
-    for typed in [col::IN_USE, col::USER_MAIL, col::AWS_ACCOUNT_ID] {
-        body.remove(&format!("{typed}@odata.type"));
-    }
-    body
-}
-
-/// The policy a release really applies to `row`: the default picks by use.
-fn resolve(policy: ReleasePolicy, row: &AliasRow) -> ReleasePolicy {
-    match policy {
-        ReleasePolicy::RetireIfUsed if row.used_by_account().is_none() => ReleasePolicy::Release,
-        ReleasePolicy::RetireIfUsed => ReleasePolicy::Retire,
-        other => other,
-    }
-}
-
-/// The status a row has after a release with `policy` (already resolved) landed.
-fn intended_status(policy: ReleasePolicy) -> AliasStatus {
-    match policy {
-        ReleasePolicy::Release => AliasStatus::Free,
-        ReleasePolicy::Quarantine { .. } => AliasStatus::Quarantined,
-        ReleasePolicy::Retire | ReleasePolicy::RetireIfUsed => AliasStatus::Retired,
-    }
-}
-
-fn outcome_for(policy: ReleasePolicy, reusable_after: Option<OffsetDateTime>) -> ReleaseOutcome {
-    match policy {
-        ReleasePolicy::Release => ReleaseOutcome::Released,
-        ReleasePolicy::Quarantine { .. } => ReleaseOutcome::Quarantined {
-            reusable_after: reusable_after.unwrap_or_else(OffsetDateTime::now_utc),
-        },
-        ReleasePolicy::Retire | ReleasePolicy::RetireIfUsed => ReleaseOutcome::Retired,
     }
 }
 

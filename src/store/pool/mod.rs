@@ -5,13 +5,15 @@
 //! keeps `in_use = true` so older tools never hand it out.
 //!
 //! The operations live in one file each along their seams: `claim`
-//! (claiming free rows), `lifecycle` (release, update, adopt, link and the
-//! shared conditional change of a held row), `lookups` (reads, lists,
-//! stats) and `seeding` (legacy rows, import, generate).
+//! (claiming free rows), `lifecycle` (update, adopt, link and the
+//! shared conditional change of a held row), `release` (what a release
+//! writes, and the careful release), `lookups` (reads, lists, stats) and
+//! `seeding` (legacy rows, import, generate).
 
 mod claim;
 mod lifecycle;
 mod lookups;
+mod release;
 mod seeding;
 
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -25,8 +27,10 @@ use super::error::StoreError;
 
 pub(super) use claim::{claim_body, claimed_alias};
 pub use claim::{ClaimRequest, ClaimedAlias};
-pub use lifecycle::{AdoptRequest, AliasUpdate, LinkTarget, ReleaseOutcome, ReleasePolicy};
+pub use lifecycle::{AdoptRequest, AliasUpdate, LinkTarget};
 pub use lookups::{AliasFilter, PoolStats, StatusCounts};
+pub(super) use release::ReleaseChange;
+pub use release::{ReleaseOutcome, ReleasePolicy};
 pub use seeding::LegacyRow;
 
 /// Quarantine length when none is given: AWS keeps a closed account's root

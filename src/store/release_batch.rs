@@ -1,0 +1,356 @@
+//! Coalesced releases: [`ReleaseBatcher`] collects the releases that arrive
+//! within a few milliseconds of each other in one process (Terraform
+//! destroying many `rootmail_alias` resources at once) and writes them
+//! without reading first:
+//!
+//! - each release comes with the row as a recent read saw it ([`SeenRow`]:
+//!   its ETag and columns, while it carried this claim's token), so the
+//!   release is decided on that version exactly as the careful path decides
+//!   on its own read (policy by use, quarantine dates, the legacy layout);
+//! - the writes go out as ETag-conditional Merges/Replaces in entity-group
+//!   transactions of up to 100 rows (all rows share the pool's partition).
+//!
+//! A transaction is all or nothing and does not say which row failed. When
+//! one fails (a row changed: 412; or vanished: 404) its rows are read again
+//! with one query per 14 keys: rows whose ETag is unchanged go out again
+//! together, a changed row takes the careful path on what was just read
+//! (check the token, decide, write conditionally, look again on 412), and a
+//! missing row is reported missing. When a transaction's outcome is unclear
+//! (a lost answer, a cancellation while a retry waited) the rows read back
+//! tell: a row that shows the release is released, the others go on as above.
+//! A release without a usable [`SeenRow`] takes the careful path at once.
+
+use std::collections::{HashMap, HashSet};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+
+use futures::future::join_all;
+use time::OffsetDateTime;
+use tokio::sync::{mpsc, oneshot};
+
+use super::batch::{chunked, collect, BatchSettings, KEYS_PER_QUERY, MAX_TRANSACTION};
+use super::client::{into_store, BatchWrite, Entity, Fail};
+use super::conditional::may_have_landed;
+use super::error::StoreError;
+use super::odata::{and_all, eq_str, or_any};
+use super::pool::{AliasPool, ReleaseChange, ReleaseOutcome, ReleasePolicy};
+use super::row::{col, AliasRow, ClaimToken};
+use super::seen::SeenRow;
+
+/// Rounds of transactions for the rows that stayed unchanged, before the
+/// rest goes the careful way one by one.
+const MAX_ROUNDS: u32 = 3;
+
+/// Counters of what the release batcher did (for benchmarks and logs).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct ReleaseCounts {
+    /// Releases that came with a usable seen row (went through a batch).
+    pub batched: u64,
+    /// Entity-group transactions that committed.
+    pub transactions: u64,
+    /// Transactions that failed (a row changed or vanished, or the outcome
+    /// was unclear) and whose rows were read again.
+    pub failed_transactions: u64,
+    /// Releases that took the careful path (no seen row, or their row changed).
+    pub careful: u64,
+}
+
+#[derive(Debug, Default)]
+struct Counters {
+    batched: AtomicU64,
+    transactions: AtomicU64,
+    failed_transactions: AtomicU64,
+    careful: AtomicU64,
+}
+
+type Reply = oneshot::Sender<Result<ReleaseOutcome, StoreError>>;
+
+struct Pending {
+    alias_id: String,
+    token: ClaimToken,
+    policy: ReleasePolicy,
+    seen: SeenRow,
+    reply: Reply,
+}
+
+/// Serves concurrent releases of one process together; dropping it stops
+/// its worker task once the releases in flight are answered.
+#[derive(Debug)]
+pub struct ReleaseBatcher {
+    counters: Arc<Counters>,
+    queue: mpsc::UnboundedSender<Pending>,
+    pool: AliasPool,
+}
+
+impl ReleaseBatcher {
+    /// A batcher collecting releases as `settings` say (only `linger`,
+    /// `max_wait` and `max_batch` apply; [`BatchSettings::default`] is
+    /// what the provider uses). Must be called inside a Tokio runtime.
+    pub fn with_settings(pool: AliasPool, settings: BatchSettings) -> ReleaseBatcher {
+        let counters = Arc::new(Counters::default());
+        let (queue, mut rx) = mpsc::unbounded_channel();
+        let settings = BatchSettings {
+            max_batch: settings.max_batch.clamp(1, MAX_TRANSACTION),
+            ..settings
+        };
+        let worker_pool = pool.clone();
+        let worker_counters = Arc::clone(&counters);
+        tokio::spawn(async move {
+            while let Some(first) = rx.recv().await {
+                let batch = collect(&mut rx, first, &settings).await;
+                // Served on its own task: the next batch collects meanwhile.
+                tokio::spawn(serve(
+                    worker_pool.clone(),
+                    Arc::clone(&worker_counters),
+                    batch,
+                ));
+            }
+        });
+        ReleaseBatcher {
+            pool,
+            queue,
+            counters,
+        }
+    }
+
+    /// What the batcher did so far.
+    pub fn counts(&self) -> ReleaseCounts {
+        let c = &self.counters;
+        ReleaseCounts {
+            batched: c.batched.load(Ordering::Relaxed),
+            transactions: c.transactions.load(Ordering::Relaxed),
+            failed_transactions: c.failed_transactions.load(Ordering::Relaxed),
+            careful: c.careful.load(Ordering::Relaxed),
+        }
+    }
+
+    /// Releases one alias like [`AliasPool::release`], with the same
+    /// outcomes. With `seen` (the row as a read saw it while `token` held
+    /// it) no read is needed first and the write goes out together with
+    /// other releases arriving at about the same time; without it, or when
+    /// it is of another row or claim, this is the careful release.
+    ///
+    /// The release runs to its end even if the caller stops waiting.
+    pub async fn release(
+        &self,
+        alias_id: &str,
+        token: &ClaimToken,
+        policy: ReleasePolicy,
+        seen: Option<&SeenRow>,
+    ) -> Result<ReleaseOutcome, StoreError> {
+        let usable = seen.filter(|s| s.alias_id() == alias_id && s.held_by(token));
+        let Some(seen) = usable else {
+            self.counters.careful.fetch_add(1, Ordering::Relaxed);
+            return self.pool.release(alias_id, token, policy).await;
+        };
+        let (reply, answer) = oneshot::channel();
+        let pending = Pending {
+            alias_id: alias_id.to_owned(),
+            token: token.clone(),
+            policy,
+            seen: seen.clone(),
+            reply,
+        };
+        if self.queue.send(pending).is_err() {
+            // The worker is gone (runtime shutting down): the careful way.
+            return self.pool.release(alias_id, token, policy).await;
+        }
+        answer.await.unwrap_or(Err(StoreError::Cancelled {
+            operation: "release alias",
+        }))
+    }
+}
+
+/// One release of a batch, decided on the row as seen.
+struct Item {
+    pending: Pending,
+    entity: Entity,
+    row: AliasRow,
+    change: ReleaseChange,
+}
+
+impl Item {
+    fn answer(self, result: Result<ReleaseOutcome, StoreError>) {
+        // A caller who stopped waiting still had its alias released.
+        let _ = self.pending.reply.send(result);
+    }
+}
+
+/// Serves one batch; every pending release gets exactly one answer.
+async fn serve(pool: AliasPool, counters: Arc<Counters>, batch: Vec<Pending>) {
+    tracing::debug!(releases = batch.len(), "serving a batch of releases");
+    counters
+        .batched
+        .fetch_add(batch.len() as u64, Ordering::Relaxed);
+    let now = OffsetDateTime::now_utc();
+    let mut items = Vec::with_capacity(batch.len());
+    let mut careful = Vec::new();
+    let mut keys = HashSet::new();
+    for pending in batch {
+        match pending.seen.read(&pending.token) {
+            // One transaction cannot touch a row twice.
+            Some((entity, row)) if keys.insert(pending.alias_id.clone()) => {
+                let change = ReleaseChange::new(&entity, &row, pending.policy, now);
+                items.push(Item {
+                    pending,
+                    entity,
+                    row,
+                    change,
+                });
+            }
+            _ => careful.push(pending),
+        }
+    }
+    let pool = &pool;
+    let counters = &*counters;
+    let together = chunked(items, MAX_TRANSACTION)
+        .into_iter()
+        .map(|chunk| release_together(pool, counters, chunk));
+    let alone = careful.into_iter().map(|p| async move {
+        counters.careful.fetch_add(1, Ordering::Relaxed);
+        let result = pool.release(&p.alias_id, &p.token, p.policy).await;
+        let _ = p.reply.send(result);
+    });
+    futures::join!(join_all(together), join_all(alone));
+}
+
+/// Releases `items` in transactions, round after round with the rows that
+/// stayed unchanged; changed rows go the careful way.
+async fn release_together(pool: &AliasPool, counters: &Counters, mut items: Vec<Item>) {
+    for _ in 0..MAX_ROUNDS {
+        match items.len() {
+            0 => return,
+            // One row needs no transaction: the careful path writes the
+            // same change on the same version with one conditional write.
+            1 => break,
+            _ => {}
+        }
+        let writes: Vec<BatchWrite> = items
+            .iter()
+            .map(|i| BatchWrite {
+                row_key: &i.row.id,
+                body: &i.change.body,
+                etag: i.row.etag(),
+                write: i.change.write,
+            })
+            .collect();
+        let fail = match pool
+            .io
+            .write_batch_if_match(&writes, "release aliases")
+            .await
+        {
+            Ok(_) => {
+                counters.transactions.fetch_add(1, Ordering::Relaxed);
+                for item in items {
+                    let outcome = item.change.outcome(None);
+                    item.answer(Ok(outcome));
+                }
+                return;
+            }
+            Err(fail) => fail,
+        };
+        counters.failed_transactions.fetch_add(1, Ordering::Relaxed);
+        let ambiguous = match &fail {
+            Fail::Precondition { after_retry } => {
+                pool.conflicts.fetch_add(1, Ordering::Relaxed);
+                *after_retry
+            }
+            Fail::EntityNotFound => false,
+            Fail::Store(e) if may_have_landed(e) => true,
+            // Refused as a whole for another reason (a bad row, …): each
+            // row on its own says which.
+            Fail::Store(_) | Fail::Conflict => {
+                tracing::debug!(error = %into_store(fail, "release aliases"), "release batch refused; releasing one by one");
+                break;
+            }
+        };
+        tracing::debug!(error = %into_store(fail, "release aliases"), "release batch not applied as sent; reading its rows");
+        // After a cancellation the rows must still be told apart.
+        let reader = if ambiguous {
+            pool.detached()
+        } else {
+            pool.clone()
+        };
+        let now = match read_rows(&reader, &items).await {
+            Ok(now) => now,
+            Err(e) => {
+                tracing::debug!(error = %e, "could not read the rows of a failed release batch");
+                break;
+            }
+        };
+        let mut again = Vec::new();
+        let mut alone = Vec::new();
+        for item in items {
+            match now.get(&item.row.id) {
+                None => item.answer(Ok(ReleaseOutcome::Missing)),
+                Some((_, row)) if row.etag() == item.row.etag() => again.push(item),
+                Some((_, row)) if item.change.landed(row, &item.pending.token) => {
+                    let outcome = item.change.outcome(Some(row));
+                    item.answer(Ok(outcome));
+                }
+                Some((entity, row)) => {
+                    alone.push((item, Some((entity.clone(), row.etag().to_owned()))))
+                }
+            }
+        }
+        careful(pool, counters, alone).await;
+        items = again;
+        if pool.io.cancel.is_cancelled() {
+            break;
+        }
+    }
+    let rest = items
+        .into_iter()
+        .map(|i| {
+            let read = Some((i.entity.clone(), i.row.etag().to_owned()));
+            (i, read)
+        })
+        .collect();
+    careful(pool, counters, rest).await;
+}
+
+/// The careful path for each item, starting from `read` when given.
+async fn careful(
+    pool: &AliasPool,
+    counters: &Counters,
+    items: Vec<(Item, Option<(Entity, String)>)>,
+) {
+    let runs = items.into_iter().map(|(item, read)| async move {
+        counters.careful.fetch_add(1, Ordering::Relaxed);
+        let p = &item.pending;
+        let result = pool
+            .release_from(&p.alias_id, &p.token, p.policy, read)
+            .await;
+        item.answer(result);
+    });
+    join_all(runs).await;
+}
+
+/// The rows of `items` as they are now, by row key (one query per 14 keys,
+/// every column).
+async fn read_rows(
+    pool: &AliasPool,
+    items: &[Item],
+) -> Result<HashMap<String, (Entity, AliasRow)>, StoreError> {
+    let io = &pool.io;
+    let keys: Vec<&str> = items.iter().map(|i| i.row.id.as_str()).collect();
+    let queries = keys.chunks(KEYS_PER_QUERY).map(|chunk| {
+        let filter = and_all([
+            eq_str(col::PARTITION_KEY, &io.partition_key),
+            or_any(chunk.iter().map(|k| eq_str(col::ROW_KEY, k))),
+        ]);
+        async move { io.query_all(&filter, None).await }
+    });
+    let mut found = HashMap::new();
+    for page in join_all(queries).await {
+        for entity in page? {
+            let row =
+                AliasRow::from_entity(&entity, None).map_err(|message| StoreError::Protocol {
+                    operation: "read aliases",
+                    message,
+                })?;
+            found.insert(row.id.clone(), (entity, row));
+        }
+    }
+    Ok(found)
+}

@@ -1,0 +1,211 @@
+//! [`SeenRow`]: a row exactly as one read saw it while it carried a claim
+//! token, kept by the caller (Terraform's private state) so that a later
+//! release writes it with one ETag-conditional write and no read of its own.
+//!
+//! The ETag proves the row is still exactly this version when the write lands
+//! (the service refuses it with 412 otherwise), and this version carried the
+//! claim's token, so the token check of a careful release holds without
+//! reading again. Every column is kept, because a plain release replaces the
+//! whole row with the legacy columns and other tools' columns as they were.
+
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
+
+use super::client::Entity;
+use super::config::validate_key;
+use super::error::StoreError;
+use super::pool::AliasPool;
+use super::row::{col, AliasRow, ClaimToken};
+
+/// Longest serialized form accepted back (a row is at most 1 MiB in the
+/// table service; ours are a few hundred bytes).
+const MAX_BYTES: usize = 256 * 1024;
+
+/// Format marker, so a later layout is never misread as this one.
+const FORMAT: u32 = 1;
+
+/// A row as read while a claim token held it: its ETag and its columns.
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SeenRow {
+    #[serde(rename = "v")]
+    format: u32,
+    etag: String,
+    /// SHA-256 (hex) of the token the row carried; the token itself stays
+    /// where it is already kept (the state's sensitive `claim_token`).
+    token_sha256: String,
+    /// Every column as read (type annotations included), without the
+    /// service's metadata and without `claim_token`.
+    columns: Map<String, Value>,
+}
+
+impl std::fmt::Debug for SeenRow {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SeenRow")
+            .field("row_key", &self.columns.get(col::ROW_KEY))
+            .field("etag", &self.etag)
+            .finish_non_exhaustive()
+    }
+}
+
+impl SeenRow {
+    /// The row as read (entity and ETag), if it carries `token`.
+    pub(crate) fn of(entity: &Entity, etag: &str, token: &ClaimToken) -> Option<SeenRow> {
+        let carried = entity.get(col::CLAIM_TOKEN).and_then(Value::as_str);
+        if etag.is_empty() || etag == "*" || carried != Some(token.as_str()) {
+            return None;
+        }
+        let columns = entity
+            .iter()
+            .filter(|(k, _)| {
+                !k.starts_with("odata.")
+                    && k.as_str() != "Timestamp"
+                    && k.as_str() != "Timestamp@odata.type"
+                    && k.as_str() != col::CLAIM_TOKEN
+            })
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect();
+        Some(SeenRow {
+            format: FORMAT,
+            etag: etag.to_owned(),
+            token_sha256: digest(token),
+            columns,
+        })
+    }
+
+    /// The bytes to keep (JSON).
+    pub fn to_bytes(&self) -> Vec<u8> {
+        serde_json::to_vec(self).unwrap_or_default()
+    }
+
+    /// Reads bytes made by [`SeenRow::to_bytes`]; `None` for anything else
+    /// (empty, another format, damaged), which only means "read again".
+    pub fn from_bytes(bytes: &[u8]) -> Option<SeenRow> {
+        if bytes.is_empty() || bytes.len() > MAX_BYTES {
+            return None;
+        }
+        let seen: SeenRow = serde_json::from_slice(bytes).ok()?;
+        let keyed = seen
+            .columns
+            .get(col::ROW_KEY)
+            .and_then(Value::as_str)
+            .is_some_and(|k| !k.is_empty());
+        (seen.format == FORMAT && keyed && !seen.etag.is_empty() && seen.etag != "*")
+            .then_some(seen)
+    }
+
+    /// The alias id (row key) of the row.
+    pub fn alias_id(&self) -> &str {
+        self.columns
+            .get(col::ROW_KEY)
+            .and_then(Value::as_str)
+            .unwrap_or_default()
+    }
+
+    /// The ETag the read saw.
+    pub fn etag(&self) -> &str {
+        &self.etag
+    }
+
+    /// True when this version of the row carried `token`.
+    pub fn held_by(&self, token: &ClaimToken) -> bool {
+        self.token_sha256 == digest(token)
+    }
+
+    /// The row and its entity as read (the token put back), for building
+    /// the release exactly as a careful release does after its own read.
+    pub(crate) fn read(&self, token: &ClaimToken) -> Option<(Entity, AliasRow)> {
+        if !self.held_by(token) {
+            return None;
+        }
+        let mut entity = self.columns.clone();
+        entity.insert(col::CLAIM_TOKEN.into(), token.as_str().into());
+        let row = AliasRow::from_entity(&entity, Some(&self.etag)).ok()?;
+        Some((entity, row))
+    }
+}
+
+impl AliasPool {
+    /// Point read by id, like [`AliasPool::get`], and the row as seen when
+    /// `token` holds it (to keep for a later release without a read).
+    pub async fn get_seen(
+        &self,
+        alias_id: &str,
+        token: &ClaimToken,
+    ) -> Result<Option<(AliasRow, Option<SeenRow>)>, StoreError> {
+        validate_key("alias id", alias_id)?;
+        let Some((entity, etag)) = self.io.get(alias_id).await? else {
+            return Ok(None);
+        };
+        let row = AliasRow::from_entity(&entity, Some(&etag)).map_err(|message| {
+            StoreError::Protocol {
+                operation: "read alias",
+                message,
+            }
+        })?;
+        Ok(Some((row, SeenRow::of(&entity, &etag, token))))
+    }
+}
+
+fn digest(token: &ClaimToken) -> String {
+    let d = ring::digest::digest(&ring::digest::SHA256, token.as_str().as_bytes());
+    d.as_ref().iter().map(|b| format!("{b:02x}")).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn entity(token: &str) -> Entity {
+        match json!({
+            "odata.etag": "W/\"1\"", "odata.metadata": "m", "Timestamp": "t",
+            "Timestamp@odata.type": "Edm.DateTime",
+            "PartitionKey": "root", "RowKey": "r1", "aws_mail": "a@b.co", "in_use": true,
+            "claim_token": token, "legacy_note": "kept", "n@odata.type": "Edm.Int64", "n": "5"
+        }) {
+            Value::Object(m) => m,
+            _ => unreachable!(),
+        }
+    }
+
+    #[test]
+    fn keeps_every_column_but_metadata_and_the_token() {
+        let token = ClaimToken::generate();
+        let seen = SeenRow::of(&entity(token.as_str()), "W/\"1\"", &token).expect("held");
+        let bytes = seen.to_bytes();
+        let text = String::from_utf8_lossy(&bytes);
+        assert!(!text.contains(token.as_str()), "the token is not copied");
+        assert!(!text.contains("odata.metadata") && !text.contains("Timestamp"));
+        assert!(text.contains("legacy_note") && text.contains("n@odata.type"));
+        let back = SeenRow::from_bytes(&bytes).expect("round trip");
+        assert_eq!(back, seen);
+        assert_eq!(back.alias_id(), "r1");
+        let (entity, row) = back.read(&token).expect("same token");
+        assert_eq!(entity.get("claim_token"), Some(&json!(token.as_str())));
+        assert!(row.held_by(&token));
+        assert_eq!(row.etag(), "W/\"1\"");
+        assert!(back.read(&ClaimToken::generate()).is_none());
+    }
+
+    #[test]
+    fn only_a_row_carrying_the_token_is_kept() {
+        let token = ClaimToken::generate();
+        let other = ClaimToken::generate();
+        assert!(SeenRow::of(&entity(other.as_str()), "W/\"1\"", &token).is_none());
+        assert!(SeenRow::of(&entity(token.as_str()), "*", &token).is_none());
+        assert!(SeenRow::of(&entity(token.as_str()), "", &token).is_none());
+    }
+
+    #[test]
+    fn anything_else_reads_as_nothing() {
+        for junk in [&b""[..], b"{}", b"not json", b"{\"v\":2}"] {
+            assert!(SeenRow::from_bytes(junk).is_none());
+        }
+        let token = ClaimToken::generate();
+        let seen = SeenRow::of(&entity(token.as_str()), "W/\"1\"", &token).expect("held");
+        let mut v: Value = serde_json::from_slice(&seen.to_bytes()).expect("json");
+        v["v"] = json!(2);
+        assert!(SeenRow::from_bytes(&serde_json::to_vec(&v).expect("json")).is_none());
+        assert!(SeenRow::from_bytes(&vec![b' '; MAX_BYTES + 1]).is_none());
+    }
+}

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Says which modern Terraform (>= 1.5) the end-to-end tests run besides 1.0.3:
 # ROOTMAIL_TERRAFORM_MODERN, else the first `terraform` on PATH that is >= 1.5
-# (the same choice tests/support/terraform.rs makes). Without one, the modern
+# (the same choice testkit/src/terraform.rs makes). Without one, the modern
 # suite does not run; with ROOTMAIL_REQUIRE_MODERN_TERRAFORM=1 (as .ci/run
 # sets) that is an error.
 set -uo pipefail

@@ -7,10 +7,7 @@
 //! Afterwards every row that carries a claim token carries one that a caller
 //! received, and a claim whose caller went away is given back.
 
-#[path = "support/azurite.rs"]
-mod azurite;
-#[path = "support/fault_proxy.rs"]
-mod fault_proxy;
+use testkit::{azurite, fault_proxy};
 
 use std::collections::HashSet;
 use std::sync::Arc;

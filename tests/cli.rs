@@ -3,8 +3,7 @@
 //! fixes with their confirmation and concurrency refusals. Each test has its
 //! own table; the table's state is set up and checked with the store API.
 
-#[path = "support/azurite.rs"]
-mod azurite;
+use testkit::azurite;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;

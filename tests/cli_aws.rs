@@ -5,10 +5,7 @@
 //! with accounts created and closed in a real Organizations API (moto_server
 //! on loopback, driven with boto3), including `--fix`.
 
-#[path = "support/azurite.rs"]
-mod azurite;
-#[path = "support/moto.rs"]
-mod moto;
+use testkit::{azurite, moto};
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::io::Write;

@@ -4,8 +4,7 @@
 //! characters as escapes in the table view, `pool stats`, `alias show` and
 //! error messages that quote a value; the provider's diagnostics do the same.
 
-#[path = "support/azurite.rs"]
-mod azurite;
+use testkit::azurite;
 
 use std::process::{Command, Output, Stdio};
 use std::time::Instant;

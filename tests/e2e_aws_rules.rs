@@ -5,14 +5,7 @@
 //! refuses, an explicit `release` of a used alias warns at plan time, state
 //! written by the previous schema keeps working, and e-mail lookups ignore case.
 
-#[path = "support/azurite.rs"]
-mod azurite;
-#[path = "support/reliability.rs"]
-mod reliability;
-#[path = "support/table_tool.rs"]
-mod table_tool;
-#[path = "support/terraform.rs"]
-mod terraform;
+use testkit::{azurite, reliability, table_tool, terraform};
 
 use reliability::{Pool, MAILBOX, OWNER};
 use rootmail::store::{AliasStatus, LegacyRow};

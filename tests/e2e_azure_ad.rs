@@ -1,19 +1,14 @@
 //! Azure AD end to end, as pipelines use it: the real terraform runs the
 //! provider against Azurite over HTTPS with `--oauth basic` (which checks the
 //! bearer token's issuer, audience and lifetime), and a loopback server
-//! (tests/support/azure_ad.rs) plays Entra ID, GitHub Actions' and Azure
+//! (testkit/src/azure_ad.rs) plays Entra ID, GitHub Actions' and Azure
 //! DevOps' OIDC endpoints and App Service's managed identity endpoint, all
 //! behind a test CA handed to the provider with `SSL_CERT_FILE`.
 //!
 //! One Azurite and one token server serve the whole file; every test has its
 //! own table and its own client id, so the server's counts are per test.
 
-#[path = "support/azure_ad.rs"]
-mod azure_ad;
-#[path = "support/azurite.rs"]
-mod azurite;
-#[path = "support/terraform.rs"]
-mod terraform;
+use testkit::{azure_ad, azurite, terraform};
 
 use std::path::PathBuf;
 use std::sync::OnceLock;
@@ -406,7 +401,7 @@ fn an_apply_that_outlives_its_token_gets_a_new_assertion() {
          resource \"rootmail_alias\" \"second\" {{\n  owner = \"{OWNER}\"\n  depends_on = [terraform_data.wait]\n}}\n",
         server().token_lifetime + 6
     );
-    // `terraform_data` needs a modern Terraform (see tests/support/terraform.rs).
+    // `terraform_data` needs a modern Terraform (see testkit/src/terraform.rs).
     let Some(modern) = TerraformDir::modern() else {
         return;
     };

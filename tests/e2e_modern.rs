@@ -8,12 +8,7 @@
 //! PATH of version ≥ 1.5. Without one these tests say so and return, unless
 //! `ROOTMAIL_REQUIRE_MODERN_TERRAFORM=1` (set by `.ci/run`) makes them fail.
 
-#[path = "support/azurite.rs"]
-mod azurite;
-#[path = "support/e2e_pool.rs"]
-mod e2e_pool;
-#[path = "support/terraform.rs"]
-mod terraform;
+use testkit::{e2e_pool, terraform};
 
 use e2e_pool::{legacy_claim, Pool, OWNER};
 use rootmail::store::{AliasStatus, ClaimRequest, ReleasePolicy};

@@ -2,8 +2,7 @@
 //! `terraform init` installs the provider from a filesystem mirror with no
 //! network, as pipelines without a public registry do.
 
-#[path = "support/terraform.rs"]
-mod terraform;
+use testkit::terraform;
 
 use sha2_lite::sha256_hex;
 use std::path::Path;

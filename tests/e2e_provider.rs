@@ -2,12 +2,7 @@
 //! against a real Azurite. Each test has its own table and runs twice: with
 //! Terraform 1.0.3 (the floor) and with a modern Terraform (≥ 1.5).
 
-#[path = "support/azurite.rs"]
-mod azurite;
-#[path = "support/e2e_pool.rs"]
-mod e2e_pool;
-#[path = "support/terraform.rs"]
-mod terraform;
+use testkit::{azurite, e2e_pool, terraform};
 
 use e2e_pool::{legacy_claim, Pool, MAILBOX, OWNER};
 use rootmail::store::AliasStatus;

@@ -6,14 +6,7 @@
 //! by a loopback endpoint speaking App Service's managed-identity protocol,
 //! so a real `Authorization: Bearer` header goes to Azurite.
 
-#[path = "support/azurite.rs"]
-mod azurite;
-#[path = "support/reliability.rs"]
-mod reliability;
-#[path = "support/table_tool.rs"]
-mod table_tool;
-#[path = "support/terraform.rs"]
-mod terraform;
+use testkit::{azurite, reliability, terraform};
 
 use std::io::{BufRead, BufReader, Write};
 use std::net::TcpListener;

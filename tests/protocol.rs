@@ -1,8 +1,7 @@
 //! The go-plugin transport, tested from outside: the built binary is started the
 //! way Terraform starts it and driven by a real tonic client over real mTLS.
 
-#[path = "support/plugin_client.rs"]
-mod plugin_client;
+use testkit::plugin_client;
 
 use std::time::{Duration, Instant};
 

@@ -4,18 +4,7 @@
 //! converge, with nothing handed out twice and (with `claim_key`, or after a
 //! graceful stop) nothing leaked.
 
-#[path = "support/azurite.rs"]
-mod azurite;
-#[path = "support/azurite_disk.rs"]
-mod azurite_disk;
-#[path = "support/fault_proxy.rs"]
-mod fault_proxy;
-#[path = "support/reliability.rs"]
-mod reliability;
-#[path = "support/table_tool.rs"]
-mod table_tool;
-#[path = "support/terraform.rs"]
-mod terraform;
+use testkit::{azurite, azurite_disk, fault_proxy, reliability, terraform};
 
 use std::time::{Duration, Instant};
 

@@ -1,18 +1,9 @@
 //! Faults on the wire between the provider and the table, injected by a proxy
-//! (tests/support/fault_proxy.rs): throttling, server errors, dropped
+//! (testkit/src/fault_proxy.rs): throttling, server errors, dropped
 //! connections, responses that come too late or never (ambiguous writes), and
 //! a writer racing the provider between its read and its write.
 
-#[path = "support/azurite.rs"]
-mod azurite;
-#[path = "support/fault_proxy.rs"]
-mod fault_proxy;
-#[path = "support/reliability.rs"]
-mod reliability;
-#[path = "support/table_tool.rs"]
-mod table_tool;
-#[path = "support/terraform.rs"]
-mod terraform;
+use testkit::{azurite, fault_proxy, reliability, terraform};
 
 use std::collections::BTreeSet;
 use std::time::{Duration, Instant};

@@ -5,12 +5,7 @@
 //! diagnostic (on the attribute when there is one), the process must stay up
 //! and answer the next call, and no row of any table may change.
 
-#[path = "support/azurite.rs"]
-mod azurite;
-#[path = "support/plugin_client.rs"]
-mod plugin_client;
-#[path = "support/table_tool.rs"]
-mod table_tool;
+use testkit::{azurite, plugin_client, table_tool};
 
 use plugin_client::PluginProcess;
 use rand::Rng;

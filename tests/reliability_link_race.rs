@@ -3,16 +3,7 @@
 //! holds the conditional write while the racer writes): the expected account
 //! is compared inside the ETag-guarded write, so the other link survives.
 
-#[path = "support/azurite.rs"]
-mod azurite;
-#[path = "support/fault_proxy.rs"]
-mod fault_proxy;
-#[path = "support/reliability.rs"]
-mod reliability;
-#[path = "support/table_tool.rs"]
-mod table_tool;
-#[path = "support/terraform.rs"]
-mod terraform;
+use testkit::{azurite, fault_proxy, reliability, terraform};
 
 use std::process::{Command, Stdio};
 use std::time::Duration;

@@ -3,16 +3,7 @@
 //! out twice, nothing may be lost, and destroy must leave the table exactly as
 //! it was.
 
-#[path = "support/azurite.rs"]
-mod azurite;
-#[path = "support/fault_proxy.rs"]
-mod fault_proxy;
-#[path = "support/reliability.rs"]
-mod reliability;
-#[path = "support/table_tool.rs"]
-mod table_tool;
-#[path = "support/terraform.rs"]
-mod terraform;
+use testkit::{azurite, fault_proxy, reliability, table_tool, terraform};
 
 use std::collections::BTreeSet;
 use std::time::{Duration, Instant};

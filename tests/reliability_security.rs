@@ -11,16 +11,7 @@
 //! change survives); tests/reliability_load.rs audits that every write of 16
 //! parallel terraform runs carried `If-Match` with a real ETag.
 
-#[path = "support/azurite.rs"]
-mod azurite;
-#[path = "support/plugin_client.rs"]
-mod plugin_client;
-#[path = "support/reliability.rs"]
-mod reliability;
-#[path = "support/table_tool.rs"]
-mod table_tool;
-#[path = "support/terraform.rs"]
-mod terraform;
+use testkit::{azurite, plugin_client, reliability, terraform};
 
 use reliability::{aliases_tf, Pool};
 use terraform::{TerraformDir, TerraformOutput};

@@ -1,9 +1,8 @@
-//! The alias store against a real Azurite (started by tests/support/azurite.rs):
+//! The alias store against a real Azurite (started by testkit/src/azurite.rs):
 //! every operation, the legacy table layout, concurrency, hostile strings,
 //! ETag races, errors and retries.
 
-#[path = "support/azurite.rs"]
-mod azurite;
+use testkit::azurite;
 
 use std::collections::HashSet;
 use std::sync::Arc;

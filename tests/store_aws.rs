@@ -4,8 +4,7 @@
 //! unlink and relink compare the expected account inside the conditional
 //! write, and e-mail lookups (address, mailbox, owner) ignore case.
 
-#[path = "support/azurite.rs"]
-mod azurite;
+use testkit::azurite;
 
 use rootmail::store::{
     AliasFilter, AliasPool, AliasStatus, ClaimRequest, LegacyRow, LinkTarget, ReleaseOutcome,

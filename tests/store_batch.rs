@@ -3,8 +3,7 @@
 //! racing the batcher is handled, claim keys stay idempotent inside one batch,
 //! mailbox filters and exhaustion are answered per request.
 
-#[path = "support/azurite.rs"]
-mod azurite;
+use testkit::azurite;
 
 use std::collections::HashSet;
 use std::sync::Arc;

@@ -2,8 +2,7 @@
 //! completes the go-plugin handshake (AutoMTLS included), reads its schema and
 //! validates a configuration that uses it.
 
-#[path = "support/terraform.rs"]
-mod terraform;
+use testkit::terraform;
 
 use terraform::{required_providers_block, Cli, TerraformDir, PROVIDER_ADDRESS};
 

@@ -2,14 +2,13 @@
 
 use std::io::{BufRead, BufReader};
 use std::path::PathBuf;
-use std::process::{Command, Stdio};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use anyhow::{bail, Context, Result};
+use anyhow::Result;
+use testkit::azurite::{free_port, Azurite};
 
-use crate::azurite;
 use crate::report::read_proc_kb;
 
 /// An Azurite process of the benchmark's own: either in memory with
@@ -17,8 +16,7 @@ use crate::report::read_proc_kb;
 /// RequestMethod=` line per HTTP request, which counts what the provider
 /// sends without touching the provider), or on a database folder.
 pub(crate) struct LoggedAzurite {
-    child: std::process::Child,
-    port: u16,
+    azurite: Option<Azurite>,
     log: PathBuf,
     pub(crate) dir: tempfile::TempDir,
 }
@@ -42,47 +40,10 @@ impl LoggedAzurite {
         LoggedAzurite::spawn(&args, dir, PathBuf::new())
     }
 
-    pub(crate) fn spawn(
-        extra: &[String],
-        dir: tempfile::TempDir,
-        log: PathBuf,
-    ) -> Result<LoggedAzurite> {
-        let binary = azurite::tools_dir().join("azurite-table");
-        if !binary.exists() {
-            bail!(
-                "Azurite is not installed at {}: run `make tools`",
-                binary.display()
-            );
-        }
-        let port = std::net::TcpListener::bind("127.0.0.1:0")?
-            .local_addr()?
-            .port();
-        let child = Command::new(&binary)
-            .args([
-                "--disableTelemetry",
-                "--skipApiVersionCheck",
-                "--loose",
-                "--tableHost",
-                "127.0.0.1",
-                "--tablePort",
-                &port.to_string(),
-            ])
-            .args(extra)
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .with_context(|| format!("start {}", binary.display()))?;
-        let deadline = Instant::now() + Duration::from_secs(120);
-        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-            if Instant::now() > deadline {
-                bail!("Azurite did not start on port {port}");
-            }
-            std::thread::sleep(Duration::from_millis(50));
-        }
+    fn spawn(args: &[String], dir: tempfile::TempDir, log: PathBuf) -> Result<LoggedAzurite> {
+        let azurite = Azurite::launch(free_port(), args, "http").map_err(anyhow::Error::msg)?;
         Ok(LoggedAzurite {
-            child,
-            port,
+            azurite: Some(azurite),
             log,
             dir,
         })
@@ -90,8 +51,7 @@ impl LoggedAzurite {
 
     /// Stops the process and hands back its folder.
     pub(crate) fn stop(mut self) -> tempfile::TempDir {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
+        drop(self.azurite.take());
         let empty = tempfile::tempdir().ok();
         match empty {
             Some(e) => std::mem::replace(&mut self.dir, e),
@@ -100,7 +60,10 @@ impl LoggedAzurite {
     }
 
     pub(crate) fn endpoint(&self) -> String {
-        format!("http://127.0.0.1:{}/{}", self.port, azurite::ACCOUNT)
+        self.azurite
+            .as_ref()
+            .map(Azurite::endpoint)
+            .unwrap_or_default()
     }
 
     /// Requests logged so far, by kind.
@@ -139,13 +102,6 @@ impl LoggedAzurite {
             *counts.by_kind.entry(kind).or_default() += 1;
         }
         counts
-    }
-}
-
-impl Drop for LoggedAzurite {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
     }
 }
 

@@ -9,12 +9,7 @@
 //! claims,terraform,startup`, `--out <file>` (default docs/performance.md;
 //! `-` prints only).
 
-#[path = "../../tests/support/azurite.rs"]
-mod azurite;
-#[path = "../../tests/support/plugin_client.rs"]
-mod plugin_client;
-#[path = "../../tests/support/terraform.rs"]
-mod terraform;
+use testkit::{azurite, plugin_client, terraform};
 
 mod azurite_log;
 mod charts;

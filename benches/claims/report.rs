@@ -3,8 +3,6 @@
 use std::process::Command;
 use std::time::Duration;
 
-use crate::azurite;
-
 pub(crate) fn percentile(sorted: &[Duration], p: f64) -> Duration {
     if sorted.is_empty() {
         return Duration::ZERO;
@@ -75,7 +73,7 @@ pub(crate) fn machine() -> String {
 }
 
 pub(crate) fn azurite_version() -> String {
-    Command::new(azurite::tools_dir().join("azurite-table"))
+    Command::new(testkit::tools_dir().join("azurite-table"))
         .arg("--version")
         .output()
         .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_owned())

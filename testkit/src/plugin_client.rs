@@ -1,11 +1,7 @@
 //! Starts the provider binary the way Terraform does (magic cookie, protocol
 //! list, AutoMTLS client certificate), checks the handshake line, and connects a
 //! real tonic client over mutual TLS. Shared by the protocol and provider tests.
-//!
-//! Include with `#[path = "support/plugin_client.rs"] mod plugin_client;`.
-#![allow(dead_code)]
 
-use std::path::PathBuf;
 use std::process::{ExitStatus, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -43,14 +39,7 @@ const PLUGIN_ENV: [&str; 9] = [
     "TF_REATTACH_PROVIDERS",
 ];
 
-/// The provider binary under test: `ROOTMAIL_PROVIDER_BIN` when set (e.g. the
-/// release build, for measurements), else the one cargo built for this test.
-pub fn provider_binary() -> PathBuf {
-    match std::env::var_os("ROOTMAIL_PROVIDER_BIN") {
-        Some(path) if !path.is_empty() => PathBuf::from(path),
-        _ => PathBuf::from(env!("CARGO_BIN_EXE_terraform-provider-rootmail")),
-    }
-}
+pub use crate::provider_binary;
 
 /// The binary with a clean plugin environment (no cookie) and piped stdio.
 pub fn provider_command() -> Command {

@@ -11,9 +11,6 @@
 //! `https://sts.windows.net/<tenant>/`, audience `https://storage.azure.com`,
 //! `nbf`/`iat`/`exp`). Also: [`TestCa`] (a CA and a server certificate for
 //! 127.0.0.1) and [`ConnectProxy`] (a tiny HTTP CONNECT proxy).
-//!
-//! Include with `#[path = "support/azure_ad.rs"] mod azure_ad;`.
-#![allow(dead_code)]
 
 use std::collections::HashMap;
 use std::io::{Read, Write};
@@ -39,6 +36,12 @@ pub struct TestCa {
     pub ca_pem: String,
     pub cert_pem: String,
     pub key_pem: String,
+}
+
+impl Default for TestCa {
+    fn default() -> TestCa {
+        TestCa::new()
+    }
 }
 
 impl TestCa {

@@ -1,22 +1,13 @@
 //! A real AWS Organizations API on loopback: `moto_server` (PyPI `moto[server]`,
 //! installed by scripts/install-tools.sh into .tools/) on 127.0.0.1 at a free
 //! port, driven with boto3 and fake credentials. A missing moto fails the test.
-//!
-//! Include with `#[path = "support/moto.rs"] mod moto;`.
-#![allow(dead_code)]
 
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::path::PathBuf;
 use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
-/// `ROOTMAIL_TOOLS_DIR` (set by the Makefile) or `<repo>/.tools/bin`.
-fn tools_dir() -> PathBuf {
-    match std::env::var_os("ROOTMAIL_TOOLS_DIR") {
-        Some(dir) if !dir.is_empty() => PathBuf::from(dir),
-        _ => PathBuf::from(env!("CARGO_MANIFEST_DIR")).join(".tools/bin"),
-    }
-}
+use crate::tools_dir;
 
 /// python3 with moto and boto3 importable.
 pub fn python() -> PathBuf {

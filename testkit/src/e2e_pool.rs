@@ -1,10 +1,6 @@
 //! A pool table for end-to-end tests: seeded in the legacy layout on the
 //! shared Azurite, with a snapshot of every column of every row to prove
 //! what a terraform command did (or did not) write.
-//!
-//! Include with `#[path = "support/e2e_pool.rs"] mod e2e_pool;` next to
-//! `azurite` and `terraform`.
-#![allow(dead_code)]
 
 use super::{azurite, terraform};
 use rootmail::store::{AliasFilter, AliasPool, AliasStatus, LegacyRow, StoreConfig};

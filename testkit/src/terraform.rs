@@ -3,9 +3,6 @@
 //! its own HOME. No `terraform init`, no network. Two CLIs: the floor (1.0.3,
 //! from `make tools`) and a modern one (≥ 1.5: `ROOTMAIL_TERRAFORM_MODERN`,
 //! else a `terraform` on PATH), see [`Cli`].
-//!
-//! Include with `#[path = "support/terraform.rs"] mod terraform;`.
-#![allow(dead_code)]
 
 use std::io::Read;
 use std::path::{Path, PathBuf};
@@ -13,20 +10,14 @@ use std::process::{Command, ExitStatus, Stdio};
 use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
+use crate::tools_dir;
+
 /// The provider's source address in configurations.
 pub const PROVIDER_SOURCE: &str = "rootmail/rootmail";
 /// The provider's full address as Terraform prints it.
 pub const PROVIDER_ADDRESS: &str = "registry.terraform.io/rootmail/rootmail";
 /// A terraform command that runs longer than this is killed and the test fails.
 pub const COMMAND_TIMEOUT: Duration = Duration::from_secs(180);
-
-/// `ROOTMAIL_TOOLS_DIR` (set by the Makefile) or `<repo>/.tools/bin`.
-pub fn tools_dir() -> PathBuf {
-    match std::env::var_os("ROOTMAIL_TOOLS_DIR") {
-        Some(dir) if !dir.is_empty() => PathBuf::from(dir),
-        _ => Path::new(env!("CARGO_MANIFEST_DIR")).join(".tools/bin"),
-    }
-}
 
 /// The terraform binary; a missing one fails the test with what to do about it.
 pub fn terraform_binary() -> PathBuf {
@@ -116,10 +107,7 @@ pub fn modern_terraform() -> Result<(PathBuf, String), String> {
 /// The directory holding the provider binary under test (`ROOTMAIL_PROVIDER_BIN`
 /// or cargo's build of it): what `dev_overrides` points at.
 pub fn provider_dir() -> PathBuf {
-    let binary = match std::env::var_os("ROOTMAIL_PROVIDER_BIN") {
-        Some(path) if !path.is_empty() => PathBuf::from(path),
-        _ => PathBuf::from(env!("CARGO_BIN_EXE_terraform-provider-rootmail")),
-    };
+    let binary = crate::provider_binary();
     let binary = binary.canonicalize().unwrap_or(binary);
     binary
         .parent()

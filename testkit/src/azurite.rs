@@ -1,19 +1,18 @@
 //! Starts a private Azurite table service for one test process, on a free
 //! loopback port, and stops it when dropped.
 //!
-//! Include with `#[path = "support/azurite.rs"] mod azurite;`. Tests share one
-//! instance per process through [`shared`] and keep apart by table name
+//! Tests share one instance per process through [`shared`] and keep apart by table name
 //! ([`unique_table_name`]), so they can run in parallel.
-#![allow(dead_code)]
 
 use std::io::Read;
 use std::net::{SocketAddr, TcpListener, TcpStream};
-use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::OnceLock;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
+
+use crate::tools_dir;
 
 /// The account name Azurite always serves.
 pub const ACCOUNT: &str = "devstoreaccount1";
@@ -39,6 +38,16 @@ impl Azurite {
     /// Starts Azurite with `extra` arguments (e.g. `--oauth basic --cert …
     /// --key …` for HTTPS, then `scheme` is `https`).
     pub fn start_with(extra: &[String], scheme: &'static str) -> Azurite {
+        let mut args = vec!["--inMemoryPersistence".to_owned()];
+        args.extend_from_slice(extra);
+        Azurite::launch(free_port(), &args, scheme).unwrap_or_else(|why| panic!("{why}"))
+    }
+
+    /// Starts Azurite on `port` with `args` (which say where it keeps its
+    /// tables: `--inMemoryPersistence` or `--location <folder>`) and waits
+    /// until it accepts connections; says why when it exits or never listens.
+    /// Panics with a "run `make tools`" hint when the binary is missing.
+    pub fn launch(port: u16, args: &[String], scheme: &'static str) -> Result<Azurite, String> {
         let binary = tools_dir().join("azurite-table");
         if !binary.exists() {
             panic!(
@@ -47,10 +56,8 @@ impl Azurite {
                 binary.display()
             );
         }
-        let port = free_port();
         let mut child = Command::new(&binary)
             .args([
-                "--inMemoryPersistence",
                 "--disableTelemetry",
                 "--skipApiVersionCheck",
                 "--loose",
@@ -59,7 +66,7 @@ impl Azurite {
                 "--tablePort",
                 &port.to_string(),
             ])
-            .args(extra)
+            .args(args)
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(Stdio::piped())
@@ -93,19 +100,39 @@ impl Azurite {
             if let Ok(Some(status)) = child.try_wait() {
                 std::thread::sleep(Duration::from_millis(200));
                 let text = stderr.lock().map(|s| s.clone()).unwrap_or_default();
-                panic!("azurite-table exited early with {status}: {text}");
+                return Err(format!("azurite-table exited early with {status}: {text}"));
             }
             if Instant::now() > deadline {
                 let _ = child.kill();
-                panic!("azurite-table did not accept connections on {addr} within 60 s");
+                let _ = child.wait();
+                return Err(format!(
+                    "azurite-table did not accept connections on {addr} within 60 s"
+                ));
             }
             std::thread::sleep(Duration::from_millis(50));
         }
-        Azurite {
+        Ok(Azurite {
             child,
             port,
             scheme,
             stderr,
+        })
+    }
+
+    /// Stops the service gracefully (SIGINT: Azurite then saves its database;
+    /// on SIGTERM or SIGKILL it loses up to 5 s of committed writes, which no
+    /// client can make up for), waiting up to 20 s for it to exit.
+    pub fn interrupt(mut self) {
+        // SAFETY: plain libc call with a pid we spawned; signal errors are ignored.
+        unsafe {
+            libc_kill(self.child.id() as i32, 2);
+        }
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while !matches!(self.child.try_wait(), Ok(Some(_))) {
+            if Instant::now() > deadline {
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(20));
         }
     }
 
@@ -180,15 +207,7 @@ pub fn unique_table_name(prefix: &str) -> String {
     format!("t{clean}{}x{n}", std::process::id())
 }
 
-/// The folder holding the test tools: `ROOTMAIL_TOOLS_DIR`, else `<repo>/.tools/bin`.
-pub fn tools_dir() -> PathBuf {
-    match std::env::var_os("ROOTMAIL_TOOLS_DIR") {
-        Some(dir) if !dir.is_empty() => PathBuf::from(dir),
-        _ => PathBuf::from(env!("CARGO_MANIFEST_DIR")).join(".tools/bin"),
-    }
-}
-
-fn free_port() -> u16 {
+pub fn free_port() -> u16 {
     let listener = TcpListener::bind("127.0.0.1:0").expect("bind an ephemeral loopback port");
     listener.local_addr().expect("local addr").port()
 }

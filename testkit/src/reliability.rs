@@ -1,10 +1,6 @@
 //! Shared set-up of the reliability tests: a seeded pool table, provider
 //! blocks and configurations for terraform, reading what state and the table
 //! hold, and finding the processes terraform started (to kill or interrupt them).
-//!
-//! Include after `azurite`, `terraform` and `table_tool`:
-//! `#[path = "support/reliability.rs"] mod reliability;`.
-#![allow(dead_code)]
 
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};

@@ -6,9 +6,7 @@
 //! forward the request but lose the response (an ambiguous write), or hold a
 //! request until the test lets it go (to race a writer between read and write).
 //!
-//! Include with `#[path = "support/fault_proxy.rs"] mod fault_proxy;`. It owns
-//! its own tokio runtime, so it works from plain `#[test]` functions too.
-#![allow(dead_code)]
+//! It owns its own tokio runtime, so it works from plain `#[test]` functions too.
 
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};

@@ -2,9 +2,6 @@
 //! the store: byte-for-byte snapshots of every row, the old function app's
 //! claim ("take the first `in_use eq false` row, write it back with its ETag,
 //! give up on conflict"), and a racing writer.
-//!
-//! Include with `#[path = "support/table_tool.rs"] mod table_tool;`.
-#![allow(dead_code)]
 
 use std::collections::BTreeMap;
 

@@ -6,12 +6,7 @@
 //! alone); a lost answer is told apart by reading the rows back; a stale
 //! seen row takes the careful path.
 
-#[path = "support/azurite.rs"]
-mod azurite;
-#[path = "support/fault_proxy.rs"]
-mod fault_proxy;
-#[path = "support/table_tool.rs"]
-mod table_tool;
+use testkit::{azurite, fault_proxy, table_tool};
 
 use std::collections::BTreeMap;
 use std::sync::Arc;

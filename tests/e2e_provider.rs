@@ -57,6 +57,7 @@ on_both_terraforms!(
     exhausted_pool_fails_clearly_and_keeps_what_was_claimed,
     bad_configuration_gets_diagnostics_on_the_attribute,
     a_state_written_before_status_existed_still_plans_and_applies,
+    private_state_carries_the_row_etag_from_read_to_destroy,
 );
 
 fn aliases_tf(count: usize, owner: &str) -> String {
@@ -518,4 +519,64 @@ fn a_state_written_before_status_existed_still_plans_and_applies(cli: Cli) {
     assert_eq!(row.owner, "new-owner@company.com");
     let replan = pool.plan(&dir, &["-detailed-exitcode", "-no-color"]);
     assert_eq!(replan.status.code(), Some(0), "{}", replan.stdout);
+}
+
+/// The private state Terraform saved for the only resource instance, as JSON.
+fn saved_private(dir: &TerraformDir) -> Json {
+    use base64::Engine;
+    let text = std::fs::read_to_string(dir.path().join("terraform.tfstate")).expect("state file");
+    let state: Json = serde_json::from_str(&text).expect("state JSON");
+    let encoded = state["resources"][0]["instances"][0]["private"]
+        .as_str()
+        .unwrap_or_else(|| panic!("no private state saved:\n{text}"));
+    let bytes = base64::engine::general_purpose::STANDARD
+        .decode(encoded)
+        .expect("private state is base64");
+    serde_json::from_slice(&bytes).expect("private state is JSON")
+}
+
+/// The part of an Azure Table ETag (`W/"datetime'…'"`) that survives any quoting
+/// a log applies to it.
+fn etag_core(etag: &str) -> &str {
+    etag.split('\'').nth(1).unwrap_or(etag)
+}
+
+fn private_state_carries_the_row_etag_from_read_to_destroy(cli: Cli) {
+    let pool = Pool::seeded("private", 2);
+    let Some(dir) = TerraformDir::for_cli(cli) else {
+        return;
+    };
+    dir.write("main.tf", &(pool.provider_block() + &aliases_tf(1, OWNER)));
+    dir.run_ok(&["apply", "-auto-approve", "-no-color"]);
+    let claimed = pool.rows(Some(AliasStatus::Claimed)).remove(0);
+    assert_eq!(
+        saved_private(&dir)["etag"].as_str(),
+        Some(claimed.etag()),
+        "create keeps the ETag of the row it wrote"
+    );
+
+    // The row changes behind Terraform's back: a refresh stores the new ETag.
+    pool.rt
+        .block_on(pool.pool.link_account(
+            &rootmail::store::LinkTarget::Email(claimed.email.clone()),
+            "123456789012",
+        ))
+        .expect("link");
+    let linked = pool.rows(Some(AliasStatus::Claimed)).remove(0);
+    assert_ne!(linked.etag(), claimed.etag());
+    dir.run_ok(&["apply", "-refresh-only", "-auto-approve", "-no-color"]);
+    assert_eq!(saved_private(&dir)["etag"].as_str(), Some(linked.etag()));
+
+    // A destroy without a refresh gets exactly what the last read stored.
+    dir.run_ok(&["destroy", "-refresh=false", "-auto-approve", "-no-color"]);
+    let log = dir.log();
+    let released = log
+        .lines()
+        .find(|l| l.contains("releasing alias"))
+        .unwrap_or_else(|| panic!("no release logged:\n{}", terraform::tail(&log, 40)));
+    assert!(
+        released.contains(etag_core(linked.etag())),
+        "destroy did not get the refreshed ETag {}: {released}",
+        linked.etag()
+    );
 }

@@ -1,17 +1,25 @@
 //! `rootmail_alias`: claims a free alias from the pool on create, keeps it
 //! while the resource exists, and releases, quarantines or retires it on
 //! destroy. The claim token in state proves ownership of the row.
+//!
+//! The file reads top to bottom: docs, schema, model, CRUD on the model.
+//! Importing and adopting an alias live in `alias_import`.
 
 use super::alias_import::{self, Standing};
-use super::{store_diag, validate, Shared};
+use super::alias_plan;
+use super::validate::{Check, CheckedSchema};
+use super::{store_diag, Shared};
 use crate::store::{
     AliasRow, AliasUpdate, ClaimRequest, ClaimToken, ReleaseOutcome, ReleasePolicy, StoreError,
 };
+use crate::tfplugin::model::{self, null_as_default, TypedResource};
 use crate::tfplugin::{
     Attribute, Block, Ctx, Diagnostic, Diagnostics, IdentityAttribute, IdentitySchema,
-    PlannedChange, Resource, Schema, StateResult, Type, Value,
+    PlannedChange, Schema, Type, Value,
 };
 use async_trait::async_trait;
+use serde::{Deserialize, Serialize};
+use std::fmt;
 use time::format_description::well_known::Rfc3339;
 
 /// Registry docs text shown above the generated argument reference.
@@ -39,167 +47,225 @@ the same alias back instead of claiming a second one.\n\n### Recommended use of 
 /// Import section of the docs.
 pub const IMPORT_DOC: &str = alias_import::DOC;
 
-/// The resource type.
-pub struct AliasResource {
-    shared: Shared,
-}
-
-impl AliasResource {
-    /// The resource, sharing the provider's connection.
-    pub fn new(shared: Shared) -> Self {
-        AliasResource { shared }
-    }
-}
-
-/// Values the destroy policy may take.
-pub const ON_DESTROY: [&str; 4] = ["retire_if_used", "release", "quarantine", "retire"];
-
-/// The default of `on_destroy`.
-pub const DEFAULT_ON_DESTROY: &str = "retire_if_used";
+// ---- Schema -----------------------------------------------------------------
 
 /// The schema version: 1 added `used_by_aws_account_id` and the default
 /// `retire_if_used` (see `upgrade_state`).
 pub const SCHEMA_VERSION: i64 = 1;
 
-/// The schema of `rootmail_alias`.
-pub fn schema() -> Schema {
+/// Attributes the plan refers to by name; the schema declares them with these.
+pub(super) const ON_DESTROY: &str = "on_destroy";
+pub(super) const QUARANTINE_DAYS: &str = "quarantine_days";
+pub(super) const STATUS: &str = "status";
+pub(super) const CLAIM_TOKEN: &str = "claim_token";
+pub(super) const CLAIMED_AT: &str = "claimed_at";
+/// The identity's one attribute (the alias address).
+const IDENTITY_EMAIL: &str = "email";
+
+/// The schema of `rootmail_alias`, with the checks its configuration must pass.
+fn checked_schema() -> CheckedSchema {
     let stable = |a: Attribute| a.use_state_for_unknown();
-    Schema::new(
-        Block::new()
-            .description(DOC)
-            .attribute(stable(Attribute::computed("id", Type::String).description("The alias e-mail address (same as `email`).")))
-            .attribute(Attribute::required("owner", Type::String).description("E-mail of the person or team that asked for the alias; recorded as `user_mail`. Changing it updates the row in place."))
-            .attribute(Attribute::optional("purpose", Type::String).description("Free text recorded with the claim, such as the AWS account name. Changing it updates the row in place."))
-            .attribute(stable(
+    let days = QuarantineDays::default();
+    CheckedSchema::new(Block::new().description(DOC))
+        .attribute(stable(Attribute::computed("id", Type::String).description("The alias e-mail address (same as `email`).")))
+        .checked(Attribute::required("owner", Type::String).description("E-mail of the person or team that asked for the alias; recorded as `user_mail`. Changing it updates the row in place."), Check::Email)
+        .checked(Attribute::optional("purpose", Type::String).description("Free text recorded with the claim, such as the AWS account name. Changing it updates the row in place."), Check::Text { max: 1024 })
+        .checked(
+            stable(
                 Attribute::optional_computed("mailbox", Type::String)
                     .requires_replace()
                     .description("Only claim an alias of this shared mailbox (`root_mailbox`). When unset, any mailbox will do and the one chosen is exported. Changing it claims a new alias."),
-            ))
-            .attribute(Attribute::optional("claim_key", Type::String).description("A caller-chosen key, unique per alias (for example the account name), that makes create idempotent: a create that finds an alias already claimed with this key takes it over instead of claiming another. Strongly recommended in pipelines."))
-            .attribute(Attribute::optional("on_destroy", Type::String).default_value(DEFAULT_ON_DESTROY).description("What destroy does with the alias. `retire_if_used` (the default): release it if no AWS account ever used it, retire it (never handed out again, the account recorded in the row) if one did, because AWS never frees an account's root address, not even after the account is closed or leaves the organization. `release`: free again at once. `quarantine`: kept out of the pool for `quarantine_days`, then free again for this provider. `retire`: never handed out again. `release` and `quarantine` of an alias an account used are only right after that account's e-mail was changed; the plan warns about them, naming the account."))
-            .attribute(Attribute::optional("quarantine_days", Type::Number).default_value(90i64).description("Days a quarantined alias stays out of the pool. Defaults to 90."))
-            .attribute(stable(Attribute::computed("email", Type::String).description("The claimed alias address; use it as the AWS account's `email`.")))
-            .attribute(stable(Attribute::computed("alias_id", Type::String).description("The alias's row key (a GUID) in the pool table.")))
-            .attribute(stable(Attribute::computed("claimed_at", Type::String).description("When the alias was claimed (RFC 3339).")))
-            .attribute(Attribute::computed("aws_account_id", Type::String).description("The AWS account linked to the alias with `rootmail_alias_account`, or empty."))
-            .attribute(Attribute::computed("used_by_aws_account_id", Type::String).description("The AWS account the pool table records as having used the alias (kept after the link is removed), or empty. When set, the default `on_destroy` retires the alias."))
-            .attribute(stable(Attribute::computed("claim_token", Type::String).sensitive().description("Proof of this resource's claim on the row; only rows carrying it are changed or released. Null after an import until the apply that adopts the alias.")))
-            .attribute(stable(Attribute::computed("status", Type::String).description(alias_import::STATUS_DOC))),
-    )
-    .with_version(SCHEMA_VERSION)
+            ),
+            Check::Email,
+        )
+        .checked(Attribute::optional("claim_key", Type::String).description("A caller-chosen key, unique per alias (for example the account name), that makes create idempotent: a create that finds an alias already claimed with this key takes it over instead of claiming another. Strongly recommended in pipelines."), Check::Text { max: 256 })
+        .checked(Attribute::optional(ON_DESTROY, Type::String).default_value(OnDestroy::default().to_string()).description("What destroy does with the alias. `retire_if_used` (the default): release it if no AWS account ever used it, retire it (never handed out again, the account recorded in the row) if one did, because AWS never frees an account's root address, not even after the account is closed or leaves the organization. `release`: free again at once. `quarantine`: kept out of the pool for `quarantine_days`, then free again for this provider. `retire`: never handed out again. `release` and `quarantine` of an alias an account used are only right after that account's e-mail was changed; the plan warns about them, naming the account."), Check::OneOf(model::variants::<OnDestroy>()))
+        .checked(Attribute::optional(QUARANTINE_DAYS, Type::Number).default_value(days.0).description(format!("Days a quarantined alias stays out of the pool. Defaults to {}.", days.0)), Check::Range { min: QuarantineDays::MIN, max: QuarantineDays::MAX })
+        .attribute(stable(Attribute::computed("email", Type::String).description("The claimed alias address; use it as the AWS account's `email`.")))
+        .attribute(stable(Attribute::computed("alias_id", Type::String).description("The alias's row key (a GUID) in the pool table.")))
+        .attribute(stable(Attribute::computed(CLAIMED_AT, Type::String).description("When the alias was claimed (RFC 3339).")))
+        .attribute(Attribute::computed("aws_account_id", Type::String).description("The AWS account linked to the alias with `rootmail_alias_account`, or empty."))
+        .attribute(Attribute::computed("used_by_aws_account_id", Type::String).description("The AWS account the pool table records as having used the alias (kept after the link is removed), or empty. When set, the default `on_destroy` retires the alias."))
+        .attribute(stable(Attribute::computed(CLAIM_TOKEN, Type::String).sensitive().description("Proof of this resource's claim on the row; only rows carrying it are changed or released. Null after an import until the apply that adopts the alias.")))
+        .attribute(stable(Attribute::computed(STATUS, Type::String).description(alias_import::STATUS_DOC)))
+        .version(SCHEMA_VERSION)
 }
 
-fn rfc3339(t: Option<time::OffsetDateTime>) -> Value {
-    t.and_then(|t| t.format(&Rfc3339).ok())
-        .map(Value::from)
-        .unwrap_or(Value::Null)
+/// The schema of `rootmail_alias`.
+pub fn schema() -> Schema {
+    checked_schema().schema()
 }
 
-fn non_empty(s: &str) -> Value {
-    if s.is_empty() {
-        Value::Null
-    } else {
-        Value::from(s)
-    }
+// ---- Model ------------------------------------------------------------------
+
+/// What destroy does with the alias (`on_destroy`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum OnDestroy {
+    /// Release an alias no AWS account used; retire one that was used.
+    #[default]
+    RetireIfUsed,
+    Release,
+    Quarantine,
+    Retire,
 }
 
-/// The value the schema gives `name` when the configuration leaves it out
-/// (null when it has no default): the one place defaults are declared.
-pub(super) fn schema_default(name: &str) -> Value {
-    schema()
-        .block
-        .attributes
-        .iter()
-        .find(|a| a.name == name)
-        .and_then(|a| a.plan.default.clone())
-        .unwrap_or(Value::Null)
-}
-
-/// Builds the state from a row held with `token`, keeping the user-only
-/// settings of `base`.
-fn state_from(row: &AliasRow, token: &ClaimToken, base: &Value) -> Value {
-    state_of(row, Some(token), Standing::Claimed, base)
-}
-
-/// Builds the state from a row: `token` is this resource's claim (none while
-/// an import waits for its adopting apply), `standing` says which. Settings
-/// only the configuration knows come from `base`, else the schema defaults.
-pub(super) fn state_of(
-    row: &AliasRow,
-    token: Option<&ClaimToken>,
-    standing: Standing,
-    base: &Value,
-) -> Value {
-    let keep = |n: &str| {
-        let v = base.attr(n);
-        if v.is_null() || v.is_unknown() {
-            schema_default(n)
-        } else {
-            v.clone()
+impl OnDestroy {
+    fn policy(self, days: QuarantineDays) -> ReleasePolicy {
+        match self {
+            OnDestroy::RetireIfUsed => ReleasePolicy::RetireIfUsed,
+            OnDestroy::Release => ReleasePolicy::Release,
+            OnDestroy::Quarantine => ReleasePolicy::Quarantine { days: days.get() },
+            OnDestroy::Retire => ReleasePolicy::Retire,
         }
-    };
-    Value::object([
-        ("id", Value::from(row.email.as_str())),
-        ("email", Value::from(row.email.as_str())),
-        ("alias_id", Value::from(row.id.as_str())),
-        ("owner", Value::from(row.owner.as_str())),
-        ("purpose", non_empty(&row.purpose)),
-        ("mailbox", Value::from(row.root_mailbox.as_str())),
-        ("claim_key", keep("claim_key")),
-        ("on_destroy", keep("on_destroy")),
-        ("quarantine_days", keep("quarantine_days")),
-        ("claimed_at", rfc3339(row.claimed_at)),
-        ("aws_account_id", Value::from(row.aws_account_id.as_str())),
-        (
-            "used_by_aws_account_id",
-            Value::from(row.used_by_account().unwrap_or_default()),
-        ),
-        (
-            "claim_token",
-            token.map_or(Value::Null, |t| Value::from(t.as_str())),
-        ),
-        ("status", Value::from(standing.as_str())),
-    ])
-}
+    }
 
-pub(super) fn policy(state: &Value) -> ReleasePolicy {
-    match state.attr("on_destroy").as_str() {
-        Some("quarantine") => ReleasePolicy::Quarantine {
-            days: state
-                .attr("quarantine_days")
-                .as_i64()
-                .unwrap_or(90)
-                .clamp(1, 3650) as u32,
-        },
-        Some("retire") => ReleasePolicy::Retire,
-        Some("release") => ReleasePolicy::Release,
-        _ => ReleasePolicy::RetireIfUsed,
+    /// True for the policies that may hand the alias out again.
+    pub(super) fn gives_back(self) -> bool {
+        matches!(self, OnDestroy::Release | OnDestroy::Quarantine)
     }
 }
 
-/// The plan-time warning for an explicit `release`/`quarantine` of an alias
-/// an AWS account used.
-fn used_alias_warning(on_destroy: &str, email: &str, account: &str) -> Diagnostic {
-    Diagnostic::warning(
-        format!("on_destroy = \"{on_destroy}\" on an alias AWS account {account} used"),
-        format!(
-            "The pool table records that AWS account {account} used {email}. AWS never frees a root e-mail address: it stays bound to that account after the account is closed or leaves the organization, until that account's e-mail is changed. On destroy this alias will be {} as configured, and a later account created with it would fail with EMAIL_ALREADY_EXISTS. Only do this after changing the e-mail of account {account}; otherwise remove `on_destroy` (the default `retire_if_used` retires used aliases).",
-            if on_destroy == "release" { "put back in the pool" } else { "quarantined and later handed out again" }
-        ),
-    )
+impl fmt::Display for OnDestroy {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&model::variant_name(self))
+    }
 }
 
-pub(super) fn token_of(state: &Value) -> Result<ClaimToken, Diagnostic> {
-    state
-        .attr("claim_token")
-        .as_str()
-        .and_then(ClaimToken::new)
-        .ok_or_else(|| {
+/// Days a quarantined alias stays out of the pool (`quarantine_days`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct QuarantineDays(pub i64);
+
+impl QuarantineDays {
+    pub const MIN: i64 = 1;
+    pub const MAX: i64 = 3650;
+
+    fn get(self) -> u32 {
+        // Validation keeps it in range; the clamp guards a state edited by hand.
+        self.0.clamp(Self::MIN, Self::MAX) as u32
+    }
+}
+
+impl Default for QuarantineDays {
+    fn default() -> Self {
+        QuarantineDays(90)
+    }
+}
+
+/// The state of a `rootmail_alias`, attribute for attribute. In a plan being
+/// applied, the computed ones not known yet are `None`.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Alias {
+    pub id: Option<String>,
+    pub owner: String,
+    pub purpose: Option<String>,
+    pub mailbox: Option<String>,
+    pub claim_key: Option<String>,
+    #[serde(deserialize_with = "null_as_default")]
+    pub on_destroy: OnDestroy,
+    #[serde(deserialize_with = "null_as_default")]
+    pub quarantine_days: QuarantineDays,
+    pub email: Option<String>,
+    pub alias_id: Option<String>,
+    pub claimed_at: Option<String>,
+    pub aws_account_id: Option<String>,
+    pub used_by_aws_account_id: Option<String>,
+    pub claim_token: Option<String>,
+    /// Null in a state written before `status` existed: that one held its claim.
+    pub status: Option<Standing>,
+}
+
+impl Alias {
+    /// This resource's state for `row`: what the row records comes from the
+    /// row, the settings only the configuration knows (`claim_key`,
+    /// `on_destroy`, `quarantine_days`) are kept. `token` is this resource's
+    /// claim (none while an import waits for its adopting apply).
+    pub(super) fn holding(
+        self,
+        row: &AliasRow,
+        token: Option<&ClaimToken>,
+        standing: Standing,
+    ) -> Alias {
+        Alias {
+            id: Some(row.email.clone()),
+            email: Some(row.email.clone()),
+            alias_id: Some(row.id.clone()),
+            owner: row.owner.clone(),
+            purpose: Some(row.purpose.clone()).filter(|p| !p.is_empty()),
+            mailbox: Some(row.root_mailbox.clone()),
+            claimed_at: row.claimed_at.and_then(|t| t.format(&Rfc3339).ok()),
+            aws_account_id: Some(row.aws_account_id.clone()),
+            used_by_aws_account_id: Some(row.used_by_account().unwrap_or_default().to_owned()),
+            claim_token: token.map(|t| t.as_str().to_owned()),
+            status: Some(standing),
+            ..self
+        }
+    }
+
+    /// Where this resource stands with its row.
+    pub(super) fn standing(&self) -> Standing {
+        self.status.unwrap_or_default()
+    }
+
+    /// The pending adoption of an imported alias, if any.
+    pub(super) fn pending(&self) -> Option<Standing> {
+        Some(self.standing()).filter(|s| *s != Standing::Claimed)
+    }
+
+    /// The address, for messages.
+    pub(super) fn address(&self) -> &str {
+        self.email.as_deref().unwrap_or_default()
+    }
+
+    /// The row key every saved state has.
+    pub(super) fn row_key(&self) -> Result<&str, Diagnostic> {
+        in_state(&self.alias_id, "alias_id")
+    }
+
+    /// The address every saved state has, for the store.
+    pub(super) fn row_email(&self) -> Result<&str, Diagnostic> {
+        in_state(&self.email, "email")
+    }
+
+    fn token(&self) -> Result<ClaimToken, Diagnostic> {
+        self.claim_token.as_deref().and_then(ClaimToken::new).ok_or_else(|| {
             Diagnostic::error(
                 "Claim token missing from state",
                 "This rootmail_alias has no claim token in its state, so the provider cannot prove it owns the row. Remove it from state (`terraform state rm`) and import it again.",
             )
         })
+    }
+
+    fn release_policy(&self) -> ReleasePolicy {
+        self.on_destroy.policy(self.quarantine_days)
+    }
+}
+
+/// A computed attribute every saved state has; missing only in a state edited by hand.
+fn in_state<'a>(value: &'a Option<String>, name: &str) -> Result<&'a str, Diagnostic> {
+    value.as_deref().filter(|v| !v.is_empty()).ok_or_else(|| {
+        Diagnostic::error(
+            format!("`{name}` missing from state"),
+            format!("This rootmail_alias has no `{name}` in its state, so the provider cannot find its row. Remove it from state (`terraform state rm`) and import it again."),
+        )
+    })
+}
+
+/// What `rootmail_alias` keeps in Terraform's private state.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct AliasPrivate {
+    /// The row's ETag as this resource last read or wrote it.
+    #[serde(default)]
+    pub etag: Option<String>,
+}
+
+impl AliasPrivate {
+    pub(super) fn seen(row: &AliasRow) -> AliasPrivate {
+        AliasPrivate {
+            etag: Some(row.etag().to_owned()),
+        }
+    }
 }
 
 fn claim_error(e: &StoreError) -> Diagnostic {
@@ -212,52 +278,25 @@ fn claim_error(e: &StoreError) -> Diagnostic {
     }
 }
 
+/// The resource type.
+pub struct AliasResource {
+    shared: Shared,
+}
+
 impl AliasResource {
-    /// Warns when the destroy policy (planned, or the prior one on destroy)
-    /// would give back an alias an AWS account used. Reads the row (a plan
-    /// may read, never write); the prior state is the fallback.
-    async fn warn_about_used_alias(&self, change: &mut PlannedChange) {
-        let source = if change.is_destroy() {
-            &change.prior
-        } else {
-            &change.planned
-        };
-        let on_destroy = match source.attr("on_destroy").as_str() {
-            Some(p @ ("release" | "quarantine")) => p.to_owned(),
-            _ => return,
-        };
-        let prior = &change.prior;
-        if prior.is_null() {
-            return; // a new claim: no account has used it yet
-        }
-        let email = prior.attr("email").as_str().unwrap_or_default().to_owned();
-        let mut account = ["used_by_aws_account_id", "aws_account_id"]
-            .iter()
-            .filter_map(|n| prior.attr(n).as_str())
-            .find(|a| !a.is_empty())
-            .map(str::to_owned);
-        if !self.shared.is_unknown().await {
-            if let (Ok(pool), Some(id)) =
-                (self.shared.pool().await, prior.attr("alias_id").as_str())
-            {
-                if let Ok(Some(row)) = pool.get(id).await {
-                    account = row.used_by_account().map(str::to_owned).or(account);
-                }
-            }
-        }
-        if let Some(account) = account {
-            let d = used_alias_warning(&on_destroy, &email, &account);
-            change.diagnostics.push(if change.is_destroy() {
-                d
-            } else {
-                d.at_attr("on_destroy")
-            });
-        }
+    /// The resource, sharing the provider's connection.
+    pub fn new(shared: Shared) -> Self {
+        AliasResource { shared }
     }
 }
 
+// ---- CRUD -------------------------------------------------------------------
+
 #[async_trait]
-impl Resource for AliasResource {
+impl TypedResource for AliasResource {
+    type Model = Alias;
+    type Private = AliasPrivate;
+
     fn type_name(&self) -> &'static str {
         "rootmail_alias"
     }
@@ -270,7 +309,7 @@ impl Resource for AliasResource {
         Some(IdentitySchema {
             version: 0,
             attributes: vec![IdentityAttribute {
-                name: "email".into(),
+                name: IDENTITY_EMAIL.into(),
                 ty: Type::String,
                 description: "The alias e-mail address.".into(),
                 required_for_import: true,
@@ -279,188 +318,215 @@ impl Resource for AliasResource {
     }
 
     fn identity(&self, state: &Value) -> Option<Value> {
-        let email = state.attr("email");
-        email.as_str()?;
-        Some(Value::object([("email", email.clone())]))
+        let email = model::from_value::<Alias>(state).ok()?.email?;
+        Some(Value::object([(IDENTITY_EMAIL, Value::from(email))]))
     }
 
     async fn validate(&self, config: &Value) -> Diagnostics {
-        let mut d = Diagnostics::new();
-        validate::email(config, "owner", &mut d);
-        validate::email(config, "mailbox", &mut d);
-        validate::text(config, "purpose", 1024, &mut d);
-        validate::text(config, "claim_key", 256, &mut d);
-        validate::one_of(config, "on_destroy", &ON_DESTROY, &mut d);
-        validate::int_range(config, "quarantine_days", 1, 3650, &mut d);
-        d
+        checked_schema().validate(config)
     }
 
     fn upgrade_state(&self, version: i64, mut state: Value) -> Value {
-        if version < 1 && state.attr("on_destroy").as_str() == Some("release") {
+        let release = model::plain_value(&OnDestroy::Release).ok();
+        if version < 1 && release.as_ref() == Some(state.attr(ON_DESTROY)) {
             // Version 0 defaulted to "release", which would give an alias an
             // account used back to the pool: take the safe default instead. A
             // configuration that really says "release" plans an in-place change.
-            state.set_attr("on_destroy", Value::from(DEFAULT_ON_DESTROY));
+            state.set_attr(ON_DESTROY, Value::from(OnDestroy::default().to_string()));
         }
         state
     }
 
     async fn modify_plan(&self, _ctx: &Ctx, change: &mut PlannedChange) {
-        self.warn_about_used_alias(change).await;
+        alias_plan::warn_about_used_alias(&self.shared, change).await;
         if change.is_destroy() {
             return;
         }
         alias_import::plan_adoption(change);
-        // Setting the default explicitly (as -generate-config-out does) is harmless.
-        let days = change.config.attr("quarantine_days");
-        if change.planned.attr("on_destroy").as_str() != Some("quarantine")
-            && !days.is_null()
-            && *days != schema_default("quarantine_days")
-        {
-            change.diagnostics.push(
-                Diagnostic::warning(
-                    "quarantine_days has no effect",
-                    "`quarantine_days` only matters with `on_destroy = \"quarantine\"`.",
-                )
-                .at_attr("quarantine_days"),
-            );
-        }
+        alias_plan::warn_about_idle_quarantine_days(change);
     }
 
-    async fn create(&self, _ctx: &Ctx, planned: &Value, _config: &Value) -> StateResult {
-        let req = ClaimRequest {
-            owner: planned
-                .attr("owner")
-                .as_str()
-                .unwrap_or_default()
-                .to_string(),
-            purpose: planned
-                .attr("purpose")
-                .as_str()
-                .unwrap_or_default()
-                .to_string(),
-            mailbox: planned.attr("mailbox").as_str().map(str::to_string),
-            claim_key: planned.attr("claim_key").as_str().map(str::to_string),
+    async fn create(
+        &self,
+        _ctx: &Ctx,
+        planned: Alias,
+        private: &mut AliasPrivate,
+        _diags: &mut Diagnostics,
+    ) -> Result<Alias, Diagnostics> {
+        let request = ClaimRequest {
+            owner: planned.owner.clone(),
+            purpose: planned.purpose.clone().unwrap_or_default(),
+            mailbox: planned.mailbox.clone(),
+            claim_key: planned.claim_key.clone(),
         };
-        let outcome = match self.shared.claim(&req).await {
-            Ok(outcome) => outcome,
-            Err(d) => return StateResult::failed(d),
-        };
-        match outcome {
-            Ok(claimed) => {
-                tracing::info!(email = %claimed.alias.email, "claimed alias");
-                StateResult::ok(state_from(&claimed.alias, &claimed.token, planned))
-            }
-            Err(e) => StateResult::failed(claim_error(&e)),
-        }
+        let claimed = self
+            .shared
+            .claim(&request)
+            .await?
+            .map_err(|e| claim_error(&e))?;
+        tracing::info!(email = %claimed.alias.email, "claimed alias");
+        *private = AliasPrivate::seen(&claimed.alias);
+        Ok(planned.holding(&claimed.alias, Some(&claimed.token), Standing::Claimed))
     }
 
-    async fn read(&self, _ctx: &Ctx, state: &Value) -> StateResult {
+    async fn read(
+        &self,
+        _ctx: &Ctx,
+        state: Alias,
+        private: &mut AliasPrivate,
+        diags: &mut Diagnostics,
+    ) -> Result<Option<Alias>, Diagnostics> {
         if self.shared.is_unknown().await {
-            return StateResult::ok(state.clone());
+            return Ok(Some(state));
         }
-        let pool = match self.shared.pool().await {
-            Ok(p) => p,
-            Err(d) => return StateResult::with(state.clone(), d.into()),
-        };
-        if let Some(pending) = Standing::pending_in(state) {
-            return alias_import::read_pending(&pool, state, pending).await;
+        let pool = self.shared.pool().await?;
+        if let Some(pending) = state.pending() {
+            return alias_import::read_pending(&pool, state, pending, private, diags).await;
         }
-        let token = match token_of(state) {
-            Ok(t) => t,
-            Err(d) => return StateResult::with(state.clone(), d.into()),
-        };
-        let alias_id = state.attr("alias_id").as_str().unwrap_or_default();
-        let email = state.attr("email").as_str().unwrap_or_default().to_string();
-        match pool.get(alias_id).await {
-            Ok(Some(row)) if row.held_by(&token) => StateResult::ok(state_from(&row, &token, state)),
-            Ok(Some(_)) => StateResult::with(
-                Value::Null,
-                Diagnostic::warning(
+        let token = state.token()?;
+        match pool.get(state.row_key()?).await {
+            Ok(Some(row)) if row.held_by(&token) => {
+                *private = AliasPrivate::seen(&row);
+                Ok(Some(state.holding(&row, Some(&token), Standing::Claimed)))
+            }
+            Ok(Some(_)) => {
+                diags.warning(
                     "Alias no longer claimed by this resource",
-                    format!("The alias {email} was released or claimed by someone else outside Terraform. It was removed from state; the next apply claims a new alias."),
-                )
-                .into(),
-            ),
-            Ok(None) => StateResult::with(
-                Value::Null,
-                Diagnostic::warning(
+                    format!("The alias {} was released or claimed by someone else outside Terraform. It was removed from state; the next apply claims a new alias.", state.address()),
+                );
+                Ok(None)
+            }
+            Ok(None) => {
+                diags.warning(
                     "Alias no longer in the pool",
-                    format!("The alias {email} was deleted from the pool table. It was removed from state; the next apply claims a new alias."),
-                )
-                .into(),
-            ),
-            Err(e) => StateResult::with(state.clone(), store_diag("Could not read the alias", &e).into()),
+                    format!("The alias {} was deleted from the pool table. It was removed from state; the next apply claims a new alias.", state.address()),
+                );
+                Ok(None)
+            }
+            Err(e) => Err(store_diag("Could not read the alias", &e).into()),
         }
     }
 
     async fn update(
         &self,
         _ctx: &Ctx,
-        prior: &Value,
-        planned: &Value,
-        _config: &Value,
-    ) -> StateResult {
-        let pool = match self.shared.pool().await {
-            Ok(p) => p,
-            Err(d) => return StateResult::with(prior.clone(), d.into()),
-        };
-        if let Some(pending) = Standing::pending_in(prior) {
-            return alias_import::adopt(&pool, prior, planned, pending).await;
+        prior: Alias,
+        planned: Alias,
+        private: &mut AliasPrivate,
+        _diags: &mut Diagnostics,
+    ) -> Result<Alias, Diagnostics> {
+        let pool = self.shared.pool().await?;
+        if let Some(pending) = prior.pending() {
+            return alias_import::adopt(&pool, &prior, planned, pending, private).await;
         }
-        let token = match token_of(prior) {
-            Ok(t) => t,
-            Err(d) => return StateResult::with(prior.clone(), d.into()),
+        let token = prior.token()?;
+        let change = AliasUpdate {
+            owner: Some(planned.owner.clone()),
+            purpose: Some(planned.purpose.clone().unwrap_or_default()),
         };
-        let alias_id = prior.attr("alias_id").as_str().unwrap_or_default();
-        let req = AliasUpdate {
-            owner: planned.attr("owner").as_str().map(str::to_string),
-            purpose: Some(
-                planned
-                    .attr("purpose")
-                    .as_str()
-                    .unwrap_or_default()
-                    .to_string(),
-            ),
-        };
-        match pool.update(alias_id, &token, &req).await {
-            Ok(row) => StateResult::ok(state_from(&row, &token, planned)),
-            Err(e) => StateResult::with(
-                prior.clone(),
-                store_diag("Could not update the alias", &e).into(),
-            ),
-        }
+        let row = pool
+            .update(prior.row_key()?, &token, &change)
+            .await
+            .map_err(|e| store_diag("Could not update the alias", &e))?;
+        *private = AliasPrivate::seen(&row);
+        Ok(planned.holding(&row, Some(&token), Standing::Claimed))
     }
 
-    async fn delete(&self, _ctx: &Ctx, prior: &Value) -> Diagnostics {
-        if Standing::pending_in(prior).is_some() {
-            return alias_import::forget_pending(prior);
+    async fn delete(
+        &self,
+        _ctx: &Ctx,
+        prior: Alias,
+        private: AliasPrivate,
+        diags: &mut Diagnostics,
+    ) -> Result<(), Diagnostics> {
+        if prior.pending().is_some() {
+            diags.extend(alias_import::forget_pending(&prior));
+            return Ok(());
         }
-        let pool = match self.shared.pool().await {
-            Ok(p) => p,
-            Err(d) => return d.into(),
-        };
-        let token = match token_of(prior) {
-            Ok(t) => t,
-            Err(d) => return d.into(),
-        };
-        let alias_id = prior.attr("alias_id").as_str().unwrap_or_default();
-        let email = prior.attr("email").as_str().unwrap_or_default();
-        match pool.release(alias_id, &token, policy(prior)).await {
-            Ok(ReleaseOutcome::NotHeld { .. } | ReleaseOutcome::Missing) => Diagnostic::warning(
+        let pool = self.shared.pool().await?;
+        let token = prior.token()?;
+        let email = prior.address();
+        // The ETag the last read or apply saw (not a secret), kept in private state.
+        let etag = private.etag.as_deref().unwrap_or("none");
+        tracing::debug!(email, etag, "releasing alias");
+        match pool.release(prior.row_key()?, &token, prior.release_policy()).await {
+            Ok(ReleaseOutcome::NotHeld { .. } | ReleaseOutcome::Missing) => diags.warning(
                 "Alias was not released",
                 format!("The alias {email} no longer carries this resource's claim (it was released or claimed by someone else outside Terraform), so it was left as it is."),
-            )
-            .into(),
-            Ok(_) => {
-                tracing::info!(email, "released alias");
-                Diagnostics::new()
-            }
-            Err(e) => store_diag("Could not release the alias", &e).into(),
+            ),
+            Ok(_) => tracing::info!(email, "released alias"),
+            Err(e) => return Err(store_diag("Could not release the alias", &e).into()),
         }
+        Ok(())
     }
 
-    async fn import(&self, _ctx: &Ctx, id: &str) -> StateResult {
-        alias_import::import(&self.shared, id).await
+    async fn import(
+        &self,
+        _ctx: &Ctx,
+        id: &str,
+        private: &mut AliasPrivate,
+        diags: &mut Diagnostics,
+    ) -> Result<Alias, Diagnostics> {
+        alias_import::import(&self.shared, id, private, diags).await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_model_matches_the_schema() {
+        let sample = Alias {
+            id: Some("a@company.com".into()),
+            owner: "o@company.com".into(),
+            purpose: Some("p".into()),
+            claimed_at: Some("2026-01-01T00:00:00Z".into()),
+            status: Some(Standing::TakeOver),
+            on_destroy: OnDestroy::Quarantine,
+            ..Alias::default()
+        };
+        model::check_model(&schema(), &sample).unwrap();
+    }
+
+    #[test]
+    fn defaults_are_declared_once_on_the_model() {
+        let schema = schema();
+        let default_of = |name: &str| {
+            schema
+                .block
+                .attributes
+                .iter()
+                .find(|a| a.name == name)
+                .and_then(|a| a.plan.default.clone())
+        };
+        let model = model::to_value(&Alias::default(), &schema.value_type()).unwrap();
+        for name in [ON_DESTROY, QUARANTINE_DAYS] {
+            assert_eq!(default_of(name).as_ref(), Some(model.attr(name)), "{name}");
+        }
+        assert_eq!(
+            model::variants::<OnDestroy>(),
+            ["retire_if_used", "release", "quarantine", "retire"]
+        );
+        // A state written before an attribute with a default existed reads as the default.
+        let old = model.with_attr(ON_DESTROY, Value::Null);
+        let read: Alias = model::from_value(&old).unwrap();
+        assert_eq!(read.on_destroy, OnDestroy::RetireIfUsed);
+    }
+
+    #[test]
+    fn private_state_round_trips_and_tolerates_garbage() {
+        let seen = AliasPrivate {
+            etag: Some("W/\"datetime'2026'\"".into()),
+        };
+        let bytes = serde_json::to_vec(&seen).unwrap();
+        assert_eq!(
+            serde_json::from_slice::<AliasPrivate>(&bytes).unwrap(),
+            seen
+        );
+        assert_eq!(
+            serde_json::from_slice::<AliasPrivate>(b"{}").unwrap(),
+            AliasPrivate::default()
+        );
     }
 }

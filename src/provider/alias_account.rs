@@ -2,7 +2,8 @@
 //! It is a separate resource because the account's `email` comes from the
 //! alias: putting the account id on `rootmail_alias` would form a cycle.
 
-use super::{store_diag, validate, Shared};
+use super::validate::{self, Check};
+use super::{store_diag, Shared};
 use crate::store::{LinkTarget, StoreError};
 use crate::tfplugin::{
     Attribute, Block, Ctx, Diagnostic, Diagnostics, Resource, Schema, StateResult, Type, Value,
@@ -63,12 +64,18 @@ impl Resource for AliasAccountResource {
 
     async fn validate(&self, config: &Value) -> Diagnostics {
         let mut d = Diagnostics::new();
-        validate::email(config, "email", &mut d);
-        validate::aws_account_id(config, "aws_account_id", &mut d);
+        Check::Email.apply(config, "email", &mut d);
+        Check::AwsAccountId.apply(config, "aws_account_id", &mut d);
         d
     }
 
-    async fn create(&self, _ctx: &Ctx, planned: &Value, _config: &Value) -> StateResult {
+    async fn create(
+        &self,
+        _ctx: &Ctx,
+        planned: &Value,
+        _config: &Value,
+        _private: &[u8],
+    ) -> StateResult {
         let pool = match self.shared.pool().await {
             Ok(p) => p,
             Err(d) => return StateResult::failed(d),
@@ -87,7 +94,7 @@ impl Resource for AliasAccountResource {
         }
     }
 
-    async fn read(&self, _ctx: &Ctx, current: &Value) -> StateResult {
+    async fn read(&self, _ctx: &Ctx, current: &Value, _private: &[u8]) -> StateResult {
         if self.shared.is_unknown().await {
             return StateResult::ok(current.clone());
         }
@@ -124,6 +131,7 @@ impl Resource for AliasAccountResource {
         prior: &Value,
         planned: &Value,
         _config: &Value,
+        _private: &[u8],
     ) -> StateResult {
         let pool = match self.shared.pool().await {
             Ok(p) => p,
@@ -146,7 +154,7 @@ impl Resource for AliasAccountResource {
         }
     }
 
-    async fn delete(&self, _ctx: &Ctx, prior: &Value) -> Diagnostics {
+    async fn delete(&self, _ctx: &Ctx, prior: &Value, _private: &[u8]) -> Diagnostics {
         let pool = match self.shared.pool().await {
             Ok(p) => p,
             Err(d) => return d.into(),

@@ -1,6 +1,7 @@
 //! `data "rootmail_alias"`: looks one alias up by e-mail or by AWS account.
 
-use super::{store_diag, validate, Shared};
+use super::validate::Check;
+use super::{store_diag, Shared};
 use crate::store::{AliasRow, AliasStatus};
 use crate::tfplugin::{
     Attribute, Block, Ctx, DataSource, Diagnostic, Diagnostics, Schema, StateResult, Type, Value,
@@ -123,8 +124,8 @@ impl DataSource for AliasDataSource {
                 }),
             );
         }
-        validate::email(config, "email", &mut d);
-        validate::aws_account_id(config, "aws_account_id", &mut d);
+        Check::Email.apply(config, "email", &mut d);
+        Check::AwsAccountId.apply(config, "aws_account_id", &mut d);
         d
     }
 

@@ -2,7 +2,8 @@
 //! with `status = "claimed"` it finds claims no Terraform state may own.
 
 use super::data_alias::{row_type, row_value};
-use super::{store_diag, validate, Shared};
+use super::validate::Check;
+use super::{store_diag, Shared};
 use crate::store::{AliasFilter, AliasStatus};
 use crate::tfplugin::{
     Attribute, Block, Ctx, DataSource, Diagnostics, Schema, StateResult, Type, Value,
@@ -49,9 +50,9 @@ impl DataSource for AliasesDataSource {
 
     async fn validate(&self, config: &Value) -> Diagnostics {
         let mut d = Diagnostics::new();
-        validate::email(config, "owner", &mut d);
-        validate::email(config, "mailbox", &mut d);
-        validate::one_of(config, "status", &STATUSES, &mut d);
+        Check::Email.apply(config, "owner", &mut d);
+        Check::Email.apply(config, "mailbox", &mut d);
+        Check::OneOf(&STATUSES).apply(config, "status", &mut d);
         d
     }
 

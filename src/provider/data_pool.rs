@@ -2,7 +2,8 @@
 //! and retired, in total and per shared mailbox — for a `postcondition` that
 //! stops a pipeline before the pool runs dry.
 
-use super::{store_diag, validate, Shared};
+use super::validate::Check;
+use super::{store_diag, Shared};
 use crate::store::StatusCounts;
 use crate::tfplugin::{
     Attribute, Block, Ctx, DataSource, Diagnostics, Schema, StateResult, Type, Value,
@@ -93,7 +94,7 @@ impl DataSource for PoolDataSource {
 
     async fn validate(&self, config: &Value) -> Diagnostics {
         let mut d = Diagnostics::new();
-        validate::email(config, "mailbox", &mut d);
+        Check::Email.apply(config, "mailbox", &mut d);
         d
     }
 

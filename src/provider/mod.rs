@@ -5,6 +5,7 @@
 pub mod alias;
 pub mod alias_account;
 pub mod alias_import;
+mod alias_plan;
 pub mod config;
 pub mod data_alias;
 pub mod data_aliases;
@@ -14,6 +15,7 @@ pub mod docs;
 pub mod validate;
 
 use crate::store::{AliasPool, ClaimBatcher, ClaimRequest, ClaimedAlias, StoreError};
+use crate::tfplugin::model::Typed;
 use crate::tfplugin::{
     Ctx, DataSource, Diagnostic, Diagnostics, Provider, Resource, Schema, Value,
 };
@@ -168,7 +170,7 @@ impl Provider for RootmailProvider {
 
     fn resources(&self) -> Vec<Arc<dyn Resource>> {
         vec![
-            Arc::new(alias::AliasResource::new(self.shared.clone())),
+            Arc::new(Typed(alias::AliasResource::new(self.shared.clone()))),
             Arc::new(alias_account::AliasAccountResource::new(
                 self.shared.clone(),
             )),

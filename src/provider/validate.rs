@@ -2,7 +2,7 @@
 //! lengths, control characters, enum values. Unknown values pass; they are
 //! checked again when known.
 
-use crate::tfplugin::{Diagnostic, Diagnostics, Value};
+use crate::tfplugin::{Attribute, Block, Diagnostic, Diagnostics, Schema, Value};
 
 /// Longest e-mail address accepted (RFC 5321's path limit).
 pub const MAX_EMAIL: usize = 254;
@@ -31,106 +31,125 @@ pub fn is_email(s: &str) -> bool {
         && s.len() <= MAX_EMAIL
 }
 
-/// An optional or required e-mail attribute.
-pub fn email(config: &Value, attr: &str, d: &mut Diagnostics) {
-    if let Some(s) = config.attr(attr).as_str() {
-        if !is_email(s) {
-            d.push(
-                Diagnostic::error(
-                    "Invalid e-mail address",
-                    format!("`{attr}` must be an e-mail address such as `team@company.com` (at most {MAX_EMAIL} characters); got {:?}.", shorten(s)),
-                )
-                .at_attr(attr),
-            );
+/// A plan-time check of one attribute, declared beside the attribute in a
+/// schema (see [`CheckedSchema`]) so the attribute's name is written once.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Check {
+    /// An e-mail address.
+    Email,
+    /// Free text: not empty, at most `max` characters, no control characters.
+    Text { max: usize },
+    /// One of a few values (a serde enum's `model::variants`).
+    OneOf(&'static [&'static str]),
+    /// A whole number within `min..=max`.
+    Range { min: i64, max: i64 },
+    /// A 12-digit AWS account id.
+    AwsAccountId,
+}
+
+impl Check {
+    /// Adds to `d` what is wrong with `attr` in `config`. Null and unknown
+    /// values pass; they are checked again when known.
+    pub fn apply(self, config: &Value, attr: &str, d: &mut Diagnostics) {
+        let value = config.attr(attr);
+        if value.is_null() || value.is_unknown() {
+            return;
+        }
+        if let Some((summary, detail)) = self.problem(attr, value) {
+            d.push(Diagnostic::error(summary, detail).at_attr(attr));
+        }
+    }
+
+    fn problem(self, attr: &str, value: &Value) -> Option<(&'static str, String)> {
+        if let Check::Range { min, max } = self {
+            return match value.as_i64() {
+                Some(n) if (min..=max).contains(&n) => None,
+                _ => Some((
+                    "Invalid number",
+                    format!("`{attr}` must be a whole number from {min} to {max}."),
+                )),
+            };
+        }
+        let s = value.as_str()?;
+        let chars = s.chars().count();
+        match self {
+            Check::Email if !is_email(s) => Some((
+                "Invalid e-mail address",
+                format!("`{attr}` must be an e-mail address such as `team@company.com` (at most {MAX_EMAIL} characters); got {:?}.", shorten(s)),
+            )),
+            Check::Text { .. } if s.trim().is_empty() => Some((
+                "Empty value",
+                format!("`{attr}` must not be empty; remove it or give a value."),
+            )),
+            Check::Text { max } if chars > max => Some((
+                "Value too long",
+                format!("`{attr}` may be at most {max} characters; it has {chars}."),
+            )),
+            Check::Text { .. } if s.chars().any(char::is_control) => Some((
+                "Control characters in value",
+                format!("`{attr}` must not contain control characters such as newlines or tabs."),
+            )),
+            Check::OneOf(allowed) if !allowed.contains(&s) => Some((
+                "Invalid value",
+                format!("`{attr}` must be one of {}; got {:?}.", code_list(allowed), shorten(s)),
+            )),
+            Check::AwsAccountId if !is_aws_account_id(s) => Some((
+                "Invalid AWS account id",
+                format!("`{attr}` must be exactly 12 digits, as in `123456789012`; got {:?}.", shorten(s)),
+            )),
+            _ => None,
         }
     }
 }
 
-/// A free-text attribute: not empty, bounded, no control characters.
-pub fn text(config: &Value, attr: &str, max: usize, d: &mut Diagnostics) {
-    if let Some(s) = config.attr(attr).as_str() {
-        if s.trim().is_empty() {
-            d.push(
-                Diagnostic::error(
-                    "Empty value",
-                    format!("`{attr}` must not be empty; remove it or give a value."),
-                )
-                .at_attr(attr),
-            );
-        } else if s.chars().count() > max {
-            d.push(
-                Diagnostic::error(
-                    "Value too long",
-                    format!(
-                        "`{attr}` may be at most {max} characters; it has {}.",
-                        s.chars().count()
-                    ),
-                )
-                .at_attr(attr),
-            );
-        } else if s.chars().any(char::is_control) {
-            d.push(
-                Diagnostic::error(
-                    "Control characters in value",
-                    format!(
-                        "`{attr}` must not contain control characters such as newlines or tabs."
-                    ),
-                )
-                .at_attr(attr),
-            );
-        }
-    }
+/// A schema whose attributes carry their [`Check`]s: `validate` runs them, so
+/// an attribute's name and its rules are written once, in the schema.
+#[derive(Debug, Clone, Default)]
+pub struct CheckedSchema {
+    block: Block,
+    version: i64,
+    checks: Vec<(String, Check)>,
 }
 
-/// A string attribute restricted to a few values.
-pub fn one_of(config: &Value, attr: &str, allowed: &[&str], d: &mut Diagnostics) {
-    if let Some(s) = config.attr(attr).as_str() {
-        if !allowed.contains(&s) {
-            let list = code_list(allowed);
-            d.push(
-                Diagnostic::error(
-                    "Invalid value",
-                    format!("`{attr}` must be one of {list}; got {:?}.", shorten(s)),
-                )
-                .at_attr(attr),
-            );
+impl CheckedSchema {
+    /// Starts from a block (its description, and attributes without checks).
+    pub fn new(block: Block) -> Self {
+        CheckedSchema {
+            block,
+            ..Self::default()
         }
     }
-}
 
-/// A whole-number attribute within bounds.
-pub fn int_range(config: &Value, attr: &str, min: i64, max: i64, d: &mut Diagnostics) {
-    let v = config.attr(attr);
-    if v.is_null() || v.is_unknown() {
-        return;
+    /// Adds an attribute without checks.
+    pub fn attribute(mut self, attribute: Attribute) -> Self {
+        self.block = self.block.attribute(attribute);
+        self
     }
-    match v.as_i64() {
-        Some(n) if (min..=max).contains(&n) => {}
-        _ => d.push(
-            Diagnostic::error(
-                "Invalid number",
-                format!("`{attr}` must be a whole number from {min} to {max}."),
-            )
-            .at_attr(attr),
-        ),
-    }
-}
 
-/// A 12-digit AWS account id.
-pub fn aws_account_id(config: &Value, attr: &str, d: &mut Diagnostics) {
-    if let Some(s) = config.attr(attr).as_str() {
-        if !is_aws_account_id(s) {
-            d.push(
-                Diagnostic::error(
-                    "Invalid AWS account id",
-                    format!(
-                        "`{attr}` must be exactly 12 digits, as in `123456789012`; got {:?}.",
-                        shorten(s)
-                    ),
-                )
-                .at_attr(attr),
-            );
+    /// Adds an attribute and the check its configured value must pass.
+    pub fn checked(mut self, attribute: Attribute, check: Check) -> Self {
+        self.checks.push((attribute.name.clone(), check));
+        self.attribute(attribute)
+    }
+
+    /// Sets the schema version.
+    pub fn version(mut self, version: i64) -> Self {
+        self.version = version;
+        self
+    }
+
+    /// The schema Terraform sees.
+    pub fn schema(&self) -> Schema {
+        Schema::new(self.block.clone()).with_version(self.version)
+    }
+
+    /// Runs every attribute's checks on `config`.
+    pub fn validate(&self, config: &Value) -> Diagnostics {
+        let mut d = Diagnostics::new();
+        for (name, check) in &self.checks {
+            check.apply(config, name, &mut d);
         }
+        d
     }
 }
 
@@ -199,5 +218,34 @@ mod tests {
         ] {
             assert!(!is_aws_account_id(bad), "{bad}");
         }
+    }
+
+    #[test]
+    fn a_checked_schema_runs_each_attributes_check_at_that_attribute() {
+        use crate::tfplugin::{AttributePath, Type};
+        let checked = CheckedSchema::new(Block::new())
+            .checked(Attribute::optional("owner", Type::String), Check::Email)
+            .checked(
+                Attribute::optional("days", Type::Number),
+                Check::Range { min: 1, max: 10 },
+            )
+            .attribute(Attribute::optional("free", Type::String));
+        assert_eq!(checked.schema().block.attributes.len(), 3);
+        let config = Value::object([
+            ("owner", Value::from("not-an-address")),
+            ("days", Value::from(11i64)),
+            ("free", Value::from("anything")),
+        ]);
+        let d = checked.validate(&config);
+        let paths: Vec<_> = d.0.iter().map(|d| d.path.clone()).collect();
+        assert_eq!(
+            paths,
+            [
+                Some(AttributePath::attr("owner")),
+                Some(AttributePath::attr("days"))
+            ]
+        );
+        let unknown = Value::object([("owner", Value::Unknown), ("days", Value::Unknown)]);
+        assert!(checked.validate(&unknown).is_empty());
     }
 }

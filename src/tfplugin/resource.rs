@@ -42,28 +42,35 @@ pub struct StateResult {
     pub state: Value,
     /// Errors and warnings.
     pub diagnostics: Diagnostics,
+    /// New private state (opaque bytes Terraform stores beside the state and
+    /// hands back on the next call); `None` keeps the one Terraform sent.
+    pub private: Option<Vec<u8>>,
 }
 
 impl StateResult {
     /// A successful result.
     pub fn ok(state: Value) -> Self {
-        StateResult {
-            state,
-            diagnostics: Diagnostics::new(),
-        }
+        Self::with(state, Diagnostics::new())
     }
 
     /// A result with diagnostics.
     pub fn with(state: Value, diagnostics: Diagnostics) -> Self {
-        StateResult { state, diagnostics }
+        StateResult {
+            state,
+            diagnostics,
+            private: None,
+        }
     }
 
     /// A failure that left nothing behind.
     pub fn failed(diagnostics: impl Into<Diagnostics>) -> Self {
-        StateResult {
-            state: Value::Null,
-            diagnostics: diagnostics.into(),
-        }
+        Self::with(Value::Null, diagnostics.into())
+    }
+
+    /// The same result with `private` as the new private state.
+    pub fn with_private(mut self, private: Vec<u8>) -> Self {
+        self.private = Some(private);
+        self
     }
 }
 
@@ -153,11 +160,18 @@ pub trait Resource: Send + Sync + 'static {
     /// Adjusts the plan the framework made from the schema's plan behaviour.
     async fn modify_plan(&self, _ctx: &Ctx, _change: &mut PlannedChange) {}
 
-    /// Creates the object described by `planned`.
-    async fn create(&self, ctx: &Ctx, planned: &Value, config: &Value) -> StateResult;
+    /// Creates the object described by `planned`. `private` is the planned
+    /// private state (see [`StateResult::private`]), as in every call below.
+    async fn create(
+        &self,
+        ctx: &Ctx,
+        planned: &Value,
+        config: &Value,
+        private: &[u8],
+    ) -> StateResult;
 
     /// Refreshes `state`; `Value::Null` in the result removes it from state.
-    async fn read(&self, ctx: &Ctx, state: &Value) -> StateResult;
+    async fn read(&self, ctx: &Ctx, state: &Value, private: &[u8]) -> StateResult;
 
     /// Changes the object in place from `prior` to `planned`.
     async fn update(
@@ -166,10 +180,13 @@ pub trait Resource: Send + Sync + 'static {
         prior: &Value,
         planned: &Value,
         config: &Value,
+        private: &[u8],
     ) -> StateResult;
 
     /// Destroys the object in `prior`. On error the object stays in state.
-    async fn delete(&self, ctx: &Ctx, prior: &Value) -> Diagnostics;
+    /// For a destroy Terraform plans the prior state's private state, so
+    /// `private` is what the last read or apply left.
+    async fn delete(&self, ctx: &Ctx, prior: &Value, private: &[u8]) -> Diagnostics;
 
     /// Imports the object named by `id` (the `terraform import` argument).
     async fn import(&self, _ctx: &Ctx, _id: &str) -> StateResult {

@@ -485,8 +485,11 @@ impl<P: Provider> ProviderRpc for ProviderService<P> {
                 return Ok(Response::new(resp));
             }
         };
-        let out = e.imp.read(&self.ctx(), &current).await;
+        let out = e.imp.read(&self.ctx(), &current, &req.private).await;
         let mut diags = out.diagnostics;
+        if let Some(private) = out.private {
+            resp.private = private;
+        }
         match encode(&e.ty, &out.state, "state") {
             Ok(dv) => {
                 resp.new_state = Some(dv);
@@ -576,7 +579,7 @@ impl<P: Provider> ProviderRpc for ProviderService<P> {
         let ctx = self.ctx();
         let (state, mut diags) = if planned.is_null() {
             tracing::debug!(resource = %req.type_name, "deleting");
-            let d = e.imp.delete(&ctx, &prior).await;
+            let d = e.imp.delete(&ctx, &prior, &req.planned_private).await;
             if d.has_errors() {
                 (prior, d)
             } else {
@@ -584,11 +587,19 @@ impl<P: Provider> ProviderRpc for ProviderService<P> {
             }
         } else if prior.is_null() {
             tracing::debug!(resource = %req.type_name, "creating");
-            let out = e.imp.create(&ctx, &planned, &config).await;
+            let out = e
+                .imp
+                .create(&ctx, &planned, &config, &req.planned_private)
+                .await;
+            resp.private = out.private.unwrap_or(resp.private);
             (out.state, out.diagnostics)
         } else {
             tracing::debug!(resource = %req.type_name, "updating");
-            let out = e.imp.update(&ctx, &prior, &planned, &config).await;
+            let out = e
+                .imp
+                .update(&ctx, &prior, &planned, &config, &req.planned_private)
+                .await;
+            resp.private = out.private.unwrap_or(resp.private);
             (out.state, out.diagnostics)
         };
         check_fully_known(&state, &req.type_name, &mut diags);
@@ -629,7 +640,7 @@ impl<P: Provider> ProviderRpc for ProviderService<P> {
                     .push(pb::import_resource_state::ImportedResource {
                         type_name: req.type_name.clone(),
                         state: Some(state),
-                        private: vec![],
+                        private: out.private.clone().unwrap_or_default(),
                         identity: identity_data(e, &out.state),
                     });
             } else if !diags.has_errors() {

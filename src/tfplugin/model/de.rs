@@ -246,17 +246,35 @@ impl<'de, T: de::Deserialize<'de>> Visitor<'de> for FieldVisitor<T> {
 /// The field names a struct model declares (after `rename`), or `None` when `M`
 /// is not a plain struct. Asks serde's derive rather than parsing anything.
 pub(super) fn struct_fields<M: DeserializeOwned>() -> Option<&'static [&'static str]> {
+    names::<M>(Shape::Struct)
+}
+
+/// The variant names an enum declares (after `rename`), or `None` when `E` is
+/// not an enum.
+pub(super) fn enum_variants<E: DeserializeOwned>() -> Option<&'static [&'static str]> {
+    names::<E>(Shape::Enum)
+}
+
+#[derive(Clone, Copy, PartialEq)]
+enum Shape {
+    Struct,
+    Enum,
+}
+
+fn names<T: DeserializeOwned>(shape: Shape) -> Option<&'static [&'static str]> {
     let seen = Cell::new(None);
-    let _ = M::deserialize(FieldsProbe { seen: &seen });
+    let _ = T::deserialize(NamesProbe { shape, seen: &seen });
     seen.get()
 }
 
-/// A deserializer that only records the field list `deserialize_struct` is given.
-struct FieldsProbe<'a> {
+/// A deserializer that only records the field or variant list serde's derive
+/// hands to `deserialize_struct` or `deserialize_enum`.
+struct NamesProbe<'a> {
+    shape: Shape,
     seen: &'a Cell<Option<&'static [&'static str]>>,
 }
 
-impl<'de> de::Deserializer<'de> for FieldsProbe<'_> {
+impl<'de> de::Deserializer<'de> for NamesProbe<'_> {
     type Error = ModelError;
 
     fn deserialize_any<V: Visitor<'de>>(self, _visitor: V) -> Result<V::Value, ModelError> {
@@ -269,13 +287,27 @@ impl<'de> de::Deserializer<'de> for FieldsProbe<'_> {
         fields: &'static [&'static str],
         _visitor: V,
     ) -> Result<V::Value, ModelError> {
-        self.seen.set(Some(fields));
+        if self.shape == Shape::Struct {
+            self.seen.set(Some(fields));
+        }
+        Err(de::Error::custom("probe"))
+    }
+
+    fn deserialize_enum<V: Visitor<'de>>(
+        self,
+        _name: &'static str,
+        variants: &'static [&'static str],
+        _visitor: V,
+    ) -> Result<V::Value, ModelError> {
+        if self.shape == Shape::Enum {
+            self.seen.set(Some(variants));
+        }
         Err(de::Error::custom("probe"))
     }
 
     forward_to_deserialize_any! {
         bool i8 i16 i32 i64 i128 u8 u16 u32 u64 u128 f32 f64 char str string
         bytes byte_buf option unit unit_struct newtype_struct seq tuple
-        tuple_struct map enum identifier ignored_any
+        tuple_struct map identifier ignored_any
     }
 }

@@ -161,6 +161,38 @@ pub fn to_value<T: Serialize>(model: &T, ty: &Type) -> Result<Value, ModelError>
     conform(value, ty, &ValuePath::root())
 }
 
+/// The values a serde enum takes in Terraform: its variant names after `rename`
+/// (empty when `E` is not an enum), e.g. for a check that lists the allowed values.
+pub fn variants<E: DeserializeOwned>() -> &'static [&'static str] {
+    de::enum_variants::<E>().unwrap_or_default()
+}
+
+/// A model (or one enum value) as a value without a schema type, e.g. an enum's
+/// default as the string a schema declares as the attribute's default.
+pub fn plain_value<T: Serialize>(model: &T) -> Result<Value, ModelError> {
+    to_value(model, &Type::Dynamic)
+}
+
+/// The name Terraform shows for one value of a serde enum (its variant name after
+/// `rename`); empty for anything that does not serialize as a string.
+pub fn variant_name<E: Serialize>(value: &E) -> String {
+    match plain_value(value) {
+        Ok(Value::String(s)) => s,
+        _ => String::new(),
+    }
+}
+
+/// For `#[serde(deserialize_with = "null_as_default")]` on an attribute the schema
+/// gives a default: null (a state written before the attribute existed) reads as
+/// the model's default, so the default is declared once, on the Rust type.
+pub fn null_as_default<'de, D, T>(deserializer: D) -> Result<T, D::Error>
+where
+    D: Deserializer<'de>,
+    T: Deserialize<'de> + Default,
+{
+    Option::<T>::deserialize(deserializer).map(Option::unwrap_or_default)
+}
+
 /// Gives a serialized value the kinds `ty` asks for: serde knows sequences and maps,
 /// Terraform tells lists, sets and tuples, and maps and objects apart. Object
 /// attributes missing from the value become null; attributes the type lacks are an

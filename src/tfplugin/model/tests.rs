@@ -205,12 +205,19 @@ fn check_model_finds_drift_between_model_and_schema() {
     assert!(check_model(&retyped, &sample).is_err());
 }
 
+/// What `Thing` keeps in private state: how often it was read.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+struct Seen {
+    reads: u32,
+}
+
 /// A typed resource that records what it was given.
 struct Thing;
 
 #[async_trait]
 impl TypedResource for Thing {
     type Model = Model;
+    type Private = Seen;
     fn type_name(&self) -> &'static str {
         "test_thing"
     }
@@ -221,6 +228,7 @@ impl TypedResource for Thing {
         &self,
         _ctx: &Ctx,
         mut planned: Model,
+        _private: &mut Seen,
         diags: &mut Diagnostics,
     ) -> Result<Model, Diagnostics> {
         if planned.owner == "fail" {
@@ -235,8 +243,10 @@ impl TypedResource for Thing {
         &self,
         _ctx: &Ctx,
         state: Model,
+        private: &mut Seen,
         _diags: &mut Diagnostics,
     ) -> Result<Option<Model>, Diagnostics> {
+        private.reads += 1;
         match state.owner.as_str() {
             "gone" => Ok(None),
             "broken" => Err(crate::tfplugin::Diagnostic::error("no", "read failed").into()),
@@ -248,6 +258,7 @@ impl TypedResource for Thing {
         _ctx: &Ctx,
         _prior: Model,
         planned: Model,
+        _private: &mut Seen,
         _diags: &mut Diagnostics,
     ) -> Result<Model, Diagnostics> {
         Err(
@@ -259,8 +270,12 @@ impl TypedResource for Thing {
         &self,
         _ctx: &Ctx,
         _prior: Model,
+        private: Seen,
         _diags: &mut Diagnostics,
     ) -> Result<(), Diagnostics> {
+        if private.reads == 0 {
+            return Err(crate::tfplugin::Diagnostic::error("no", "never read").into());
+        }
         Ok(())
     }
 }
@@ -270,7 +285,7 @@ async fn the_adapter_fills_computed_unknowns_and_keeps_state_on_failure() {
     let r = Typed(Thing);
     let ctx = Ctx::default();
     let planned = value().with_attr("id", Value::Unknown);
-    let created = r.create(&ctx, &planned, &Value::Null).await;
+    let created = r.create(&ctx, &planned, &Value::Null, &[]).await;
     assert_eq!(
         created.state.attr("id"),
         &Value::from("id-of-team@example.com")
@@ -284,6 +299,7 @@ async fn the_adapter_fills_computed_unknowns_and_keeps_state_on_failure() {
             &ctx,
             &planned.clone().with_attr("owner", Value::from("fail")),
             &Value::Null,
+            &[],
         )
         .await;
     assert!(failed.state.is_null());
@@ -295,6 +311,7 @@ async fn the_adapter_fills_computed_unknowns_and_keeps_state_on_failure() {
             &ctx,
             &value().with_attr("owner", Value::Unknown),
             &Value::Null,
+            &[],
         )
         .await;
     assert!(bad.diagnostics.has_errors());
@@ -304,14 +321,18 @@ async fn the_adapter_fills_computed_unknowns_and_keeps_state_on_failure() {
     );
 
     let state = created.state.clone();
-    let refreshed = r.read(&ctx, &state).await;
+    let refreshed = r.read(&ctx, &state, &[]).await;
     assert_eq!(refreshed.state, state);
     let gone = r
-        .read(&ctx, &state.clone().with_attr("owner", Value::from("gone")))
+        .read(
+            &ctx,
+            &state.clone().with_attr("owner", Value::from("gone")),
+            &[],
+        )
         .await;
     assert!(gone.state.is_null() && gone.diagnostics.is_empty());
     let broken_state = state.clone().with_attr("owner", Value::from("broken"));
-    let broken = r.read(&ctx, &broken_state).await;
+    let broken = r.read(&ctx, &broken_state, &[]).await;
     assert_eq!(
         broken.state, broken_state,
         "a failed read keeps the prior state"
@@ -324,13 +345,66 @@ async fn the_adapter_fills_computed_unknowns_and_keeps_state_on_failure() {
             &state,
             &state.clone().with_attr("owner", Value::from("x")),
             &Value::Null,
+            &[],
         )
         .await;
     assert_eq!(
         updated.state, state,
         "a failed update keeps the prior state"
     );
-    assert!(r.delete(&ctx, &state).await.is_empty());
+    assert!(
+        r.delete(&ctx, &state, &[]).await.has_errors(),
+        "no private state: never read"
+    );
+    let private = refreshed.private.expect("a read stores its private state");
+    assert_eq!(private, br#"{"reads":1}"#);
+    assert!(r.delete(&ctx, &state, &private).await.is_empty());
+    assert!(
+        broken.private.is_none(),
+        "a failed read keeps the private state Terraform sent"
+    );
     let import = r.import(&ctx, "x").await;
     assert!(import.state.is_null() && import.diagnostics.has_errors());
+}
+
+#[tokio::test]
+async fn private_state_reads_absent_or_garbage_bytes_as_the_default() {
+    let r = Typed(Thing);
+    let ctx = Ctx::default();
+    let state = value()
+        .with_attr("id", Value::from("x"))
+        .with_attr("later", Value::from("l"));
+    for sent in [&b""[..], b"not json", br#"{"reads":"many"}"#] {
+        let read = r.read(&ctx, &state, sent).await;
+        assert_eq!(read.private.as_deref(), Some(&br#"{"reads":1}"#[..]));
+    }
+    let twice = r.read(&ctx, &state, br#"{"reads":1}"#).await;
+    assert_eq!(twice.private.as_deref(), Some(&br#"{"reads":2}"#[..]));
+    // The default is stored as no bytes at all.
+    let created = r.create(&ctx, &value(), &Value::Null, &[]).await;
+    assert_eq!(created.private.as_deref(), Some(&b""[..]));
+}
+
+#[test]
+fn enums_name_their_values_and_nulls_can_read_as_the_default() {
+    assert_eq!(variants::<Policy>(), ["release", "retire"]);
+    assert!(variants::<Model>().is_empty(), "a struct has no variants");
+    assert_eq!(variant_name(&Policy::Retire), "retire");
+    assert_eq!(plain_value(&Policy::Retire), Ok(Value::from("retire")));
+
+    #[derive(Debug, Deserialize)]
+    struct WithDefault {
+        #[serde(deserialize_with = "null_as_default")]
+        on_destroy: Policy,
+    }
+    let read = |v: Value| from_value::<WithDefault>(&Value::object([("on_destroy", v)]));
+    assert_eq!(read(Value::Null).unwrap().on_destroy, Policy::Release);
+    assert_eq!(
+        read(Value::from("retire")).unwrap().on_destroy,
+        Policy::Retire
+    );
+    assert!(matches!(
+        read(Value::Unknown),
+        Err(ModelError::Unknown { .. })
+    ));
 }

@@ -5,6 +5,11 @@
 //! state and plan into the model, encode the result into the schema's type, turn a
 //! model mismatch into a diagnostic at its attribute, and keep the prior state
 //! whenever an operation fails.
+//!
+//! Private state (bytes Terraform keeps beside the state, never shown to users) is
+//! a second model, `TypedResource::Private`, stored as JSON. Absent or unreadable
+//! bytes read as its default, and the default is stored as no bytes at all, so a
+//! resource that keeps nothing private leaves Terraform's private state empty.
 
 use async_trait::async_trait;
 use serde::de::DeserializeOwned;
@@ -20,12 +25,16 @@ use crate::tfplugin::value::Value;
 ///
 /// Every operation may add warnings to `diags`; returning `Err` fails it, and the
 /// adapter then keeps what Terraform had (nothing for create and import, the prior
-/// state for read and update, the object for delete). Validation and plan
-/// modification stay dynamic, since configurations and plans may hold unknowns.
+/// state and private state for read and update, the object for delete). An
+/// operation may change `private`; on success the adapter stores it. Validation and
+/// plan modification stay dynamic, since configurations and plans may hold unknowns.
 #[async_trait]
 pub trait TypedResource: Send + Sync + 'static {
     /// The resource's attributes, field for field (see `check_model`).
     type Model: Serialize + DeserializeOwned + Send + Sync;
+
+    /// What the resource keeps in Terraform's private state (`()` for nothing).
+    type Private: Serialize + DeserializeOwned + Default + PartialEq + Send + Sync;
 
     /// Full type name, e.g. `rootmail_alias`.
     fn type_name(&self) -> &'static str;
@@ -48,6 +57,12 @@ pub trait TypedResource: Send + Sync + 'static {
         Diagnostics::new()
     }
 
+    /// Turns a state stored with an older schema version into the current
+    /// meaning (see [`Resource::upgrade_state`]).
+    fn upgrade_state(&self, _version: i64, state: Value) -> Value {
+        state
+    }
+
     /// Adjusts the plan the framework made from the schema's plan behaviour.
     async fn modify_plan(&self, _ctx: &Ctx, _change: &mut PlannedChange) {}
 
@@ -56,6 +71,7 @@ pub trait TypedResource: Send + Sync + 'static {
         &self,
         ctx: &Ctx,
         planned: Self::Model,
+        private: &mut Self::Private,
         diags: &mut Diagnostics,
     ) -> Result<Self::Model, Diagnostics>;
 
@@ -64,6 +80,7 @@ pub trait TypedResource: Send + Sync + 'static {
         &self,
         ctx: &Ctx,
         state: Self::Model,
+        private: &mut Self::Private,
         diags: &mut Diagnostics,
     ) -> Result<Option<Self::Model>, Diagnostics>;
 
@@ -74,14 +91,16 @@ pub trait TypedResource: Send + Sync + 'static {
         ctx: &Ctx,
         prior: Self::Model,
         planned: Self::Model,
+        private: &mut Self::Private,
         diags: &mut Diagnostics,
     ) -> Result<Self::Model, Diagnostics>;
 
-    /// Destroys the object.
+    /// Destroys the object; `private` is what the last read or apply stored.
     async fn delete(
         &self,
         ctx: &Ctx,
         prior: Self::Model,
+        private: Self::Private,
         diags: &mut Diagnostics,
     ) -> Result<(), Diagnostics>;
 
@@ -90,6 +109,7 @@ pub trait TypedResource: Send + Sync + 'static {
         &self,
         _ctx: &Ctx,
         _id: &str,
+        _private: &mut Self::Private,
         _diags: &mut Diagnostics,
     ) -> Result<Self::Model, Diagnostics> {
         Err(crate::tfplugin::Diagnostic::error(
@@ -134,15 +154,35 @@ impl<R: TypedResource> Typed<R> {
     }
 }
 
-/// The state to save with the diagnostics of an operation: `ok` on success,
-/// `fallback` (what Terraform had) on failure.
-fn finish(
+/// Reads private state: no bytes, or bytes that are not this model (written by
+/// an older version, or by hand), read as the default.
+pub(super) fn decode_private<P: DeserializeOwned + Default>(bytes: &[u8]) -> P {
+    if bytes.is_empty() {
+        return P::default();
+    }
+    serde_json::from_slice(bytes).unwrap_or_default()
+}
+
+/// Writes private state; the default is written as no bytes.
+pub(super) fn encode_private<P: Serialize + Default + PartialEq>(private: &P) -> Vec<u8> {
+    if *private == P::default() {
+        return Vec::new();
+    }
+    // A derived Serialize of plain data cannot fail; fall back to "nothing kept".
+    serde_json::to_vec(private).unwrap_or_default()
+}
+
+/// The state to save with the diagnostics of an operation: `ok` (and the private
+/// state the operation left) on success, `fallback` (what Terraform had, private
+/// state included) on failure.
+fn finish<P: Serialize + Default + PartialEq>(
     result: Result<Value, Diagnostics>,
+    private: &P,
     fallback: Value,
     mut diags: Diagnostics,
 ) -> StateResult {
     match result {
-        Ok(state) => StateResult::with(state, diags),
+        Ok(state) => StateResult::with(state, diags).with_private(encode_private(private)),
         Err(errors) => {
             diags.extend(errors);
             StateResult::with(fallback, diags)
@@ -172,33 +212,45 @@ impl<R: TypedResource> Resource for Typed<R> {
         self.0.validate(config).await
     }
 
+    fn upgrade_state(&self, version: i64, state: Value) -> Value {
+        self.0.upgrade_state(version, state)
+    }
+
     async fn modify_plan(&self, ctx: &Ctx, change: &mut PlannedChange) {
         self.0.modify_plan(ctx, change).await
     }
 
-    async fn create(&self, ctx: &Ctx, planned: &Value, _config: &Value) -> StateResult {
+    async fn create(
+        &self,
+        ctx: &Ctx,
+        planned: &Value,
+        _config: &Value,
+        private: &[u8],
+    ) -> StateResult {
         let mut diags = Diagnostics::new();
+        let mut private: R::Private = decode_private(private);
         let result = match self.decode_planned(planned) {
-            Ok(model) => match self.0.create(ctx, model, &mut diags).await {
+            Ok(model) => match self.0.create(ctx, model, &mut private, &mut diags).await {
                 Ok(created) => self.encode(&created),
                 Err(e) => Err(e),
             },
             Err(e) => Err(e),
         };
-        finish(result, Value::Null, diags)
+        finish(result, &private, Value::Null, diags)
     }
 
-    async fn read(&self, ctx: &Ctx, state: &Value) -> StateResult {
+    async fn read(&self, ctx: &Ctx, state: &Value, private: &[u8]) -> StateResult {
         let mut diags = Diagnostics::new();
+        let mut private: R::Private = decode_private(private);
         let result = match self.decode(state) {
-            Ok(model) => match self.0.read(ctx, model, &mut diags).await {
+            Ok(model) => match self.0.read(ctx, model, &mut private, &mut diags).await {
                 Ok(Some(fresh)) => self.encode(&fresh),
                 Ok(None) => Ok(Value::Null),
                 Err(e) => Err(e),
             },
             Err(e) => Err(e),
         };
-        finish(result, state.clone(), diags)
+        finish(result, &private, state.clone(), diags)
     }
 
     async fn update(
@@ -207,25 +259,31 @@ impl<R: TypedResource> Resource for Typed<R> {
         prior: &Value,
         planned: &Value,
         _config: &Value,
+        private: &[u8],
     ) -> StateResult {
         let mut diags = Diagnostics::new();
+        let mut private: R::Private = decode_private(private);
         let models = self
             .decode(prior)
             .and_then(|p| Ok((p, self.decode_planned(planned)?)));
         let result = match models {
-            Ok((p, n)) => match self.0.update(ctx, p, n, &mut diags).await {
+            Ok((p, n)) => match self.0.update(ctx, p, n, &mut private, &mut diags).await {
                 Ok(updated) => self.encode(&updated),
                 Err(e) => Err(e),
             },
             Err(e) => Err(e),
         };
-        finish(result, prior.clone(), diags)
+        finish(result, &private, prior.clone(), diags)
     }
 
-    async fn delete(&self, ctx: &Ctx, prior: &Value) -> Diagnostics {
+    async fn delete(&self, ctx: &Ctx, prior: &Value, private: &[u8]) -> Diagnostics {
         let mut diags = Diagnostics::new();
         let result = match self.decode(prior) {
-            Ok(model) => self.0.delete(ctx, model, &mut diags).await,
+            Ok(model) => {
+                self.0
+                    .delete(ctx, model, decode_private(private), &mut diags)
+                    .await
+            }
             Err(e) => Err(e),
         };
         if let Err(errors) = result {
@@ -236,10 +294,11 @@ impl<R: TypedResource> Resource for Typed<R> {
 
     async fn import(&self, ctx: &Ctx, id: &str) -> StateResult {
         let mut diags = Diagnostics::new();
-        let result = match self.0.import(ctx, id, &mut diags).await {
+        let mut private = R::Private::default();
+        let result = match self.0.import(ctx, id, &mut private, &mut diags).await {
             Ok(imported) => self.encode(&imported),
             Err(e) => Err(e),
         };
-        finish(result, Value::Null, diags)
+        finish(result, &private, Value::Null, diags)
     }
 }

@@ -245,13 +245,13 @@ impl<'de, T: de::Deserialize<'de>> Visitor<'de> for FieldVisitor<T> {
 
 /// The field names a struct model declares (after `rename`), or `None` when `M`
 /// is not a plain struct. Asks serde's derive rather than parsing anything.
-pub(super) fn struct_fields<M: DeserializeOwned>() -> Option<&'static [&'static str]> {
+pub(super) fn struct_fields<M: DeserializeOwned>() -> Option<Names> {
     names::<M>(Shape::Struct)
 }
 
 /// The variant names an enum declares (after `rename`), or `None` when `E` is
 /// not an enum.
-pub(super) fn enum_variants<E: DeserializeOwned>() -> Option<&'static [&'static str]> {
+pub(super) fn enum_variants<E: DeserializeOwned>() -> Option<Names> {
     names::<E>(Shape::Enum)
 }
 
@@ -261,7 +261,7 @@ enum Shape {
     Enum,
 }
 
-fn names<T: DeserializeOwned>(shape: Shape) -> Option<&'static [&'static str]> {
+fn names<T: DeserializeOwned>(shape: Shape) -> Option<Names> {
     let seen = Cell::new(None);
     let _ = T::deserialize(NamesProbe { shape, seen: &seen });
     seen.get()
@@ -271,7 +271,21 @@ fn names<T: DeserializeOwned>(shape: Shape) -> Option<&'static [&'static str]> {
 /// hands to `deserialize_struct` or `deserialize_enum`.
 struct NamesProbe<'a> {
     shape: Shape,
-    seen: &'a Cell<Option<&'static [&'static str]>>,
+    seen: &'a Cell<Option<Names>>,
+}
+
+type Names = &'static [&'static str];
+type Probe<'de, V> = Result<<V as Visitor<'de>>::Value, ModelError>;
+
+impl NamesProbe<'_> {
+    /// Keeps `names` when they are the kind asked for; the probe always fails
+    /// afterwards, since it has no value to give.
+    fn record<T>(self, shape: Shape, names: Names) -> Result<T, ModelError> {
+        if self.shape == shape {
+            self.seen.set(Some(names));
+        }
+        Err(de::Error::custom("probe"))
+    }
 }
 
 impl<'de> de::Deserializer<'de> for NamesProbe<'_> {
@@ -281,28 +295,12 @@ impl<'de> de::Deserializer<'de> for NamesProbe<'_> {
         Err(de::Error::custom("not a struct"))
     }
 
-    fn deserialize_struct<V: Visitor<'de>>(
-        self,
-        _name: &'static str,
-        fields: &'static [&'static str],
-        _visitor: V,
-    ) -> Result<V::Value, ModelError> {
-        if self.shape == Shape::Struct {
-            self.seen.set(Some(fields));
-        }
-        Err(de::Error::custom("probe"))
+    fn deserialize_struct<V: Visitor<'de>>(self, _: &str, f: Names, _: V) -> Probe<'de, V> {
+        self.record(Shape::Struct, f)
     }
 
-    fn deserialize_enum<V: Visitor<'de>>(
-        self,
-        _name: &'static str,
-        variants: &'static [&'static str],
-        _visitor: V,
-    ) -> Result<V::Value, ModelError> {
-        if self.shape == Shape::Enum {
-            self.seen.set(Some(variants));
-        }
-        Err(de::Error::custom("probe"))
+    fn deserialize_enum<V: Visitor<'de>>(self, _: &str, v: Names, _: V) -> Probe<'de, V> {
+        self.record(Shape::Enum, v)
     }
 
     forward_to_deserialize_any! {

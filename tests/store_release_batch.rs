@@ -79,14 +79,14 @@ impl Fixture {
 
     /// What a refresh keeps: the row as read while the claim held it.
     async fn seen(&self, claimed: &ClaimedAlias) -> SeenRow {
-        let (row, seen) = self
+        let row = self
             .pool
-            .get_seen(&claimed.alias.id, &claimed.token)
+            .get(&claimed.alias.id)
             .await
             .expect("read")
             .expect("row");
         assert!(row.held_by(&claimed.token));
-        seen.expect("held rows are kept as seen")
+        SeenRow::of(&row, &claimed.token).expect("held rows are kept as seen")
     }
 
     async fn raw_row(&self, id: &str) -> BTreeMap<String, Value> {

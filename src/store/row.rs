@@ -146,6 +146,36 @@ pub struct AliasRow {
     /// Why the row was retired, if this store retired it.
     pub retired_reason: String,
     pub(crate) etag: String,
+    pub(crate) columns: Columns,
+}
+
+/// Every column of a row as a read without `$select` returned it, kept
+/// beside the typed fields so that a release can later be decided and
+/// written without reading again (see `SeenRow`). Not part of the row's
+/// value: two reads of one version compare equal however they were made.
+/// Never printed (it holds the claim token).
+#[derive(Clone, Default)]
+pub(crate) struct Columns(Option<std::sync::Arc<Map<String, Value>>>);
+
+impl Columns {
+    pub(crate) fn get(&self) -> Option<&Map<String, Value>> {
+        self.0.as_deref()
+    }
+}
+
+impl PartialEq for Columns {
+    fn eq(&self, _: &Columns) -> bool {
+        true
+    }
+}
+
+impl fmt::Debug for Columns {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match &self.0 {
+            Some(c) => write!(f, "Columns(all {})", c.len()),
+            None => f.write_str("Columns(selected)"),
+        }
+    }
 }
 
 impl AliasRow {
@@ -157,6 +187,17 @@ impl AliasRow {
     /// True when a quarantined row's waiting time is over.
     pub fn quarantine_over(&self, now: OffsetDateTime) -> bool {
         self.status == AliasStatus::Quarantined && self.reusable_after.is_some_and(|t| t <= now)
+    }
+
+    /// Like [`AliasRow::from_entity`] for an entity read with every column
+    /// (no `$select`): the row also keeps them (see [`Columns`]).
+    pub(crate) fn from_full_entity(
+        entity: &Map<String, Value>,
+        etag: Option<&str>,
+    ) -> Result<AliasRow, String> {
+        let mut row = AliasRow::from_entity(entity, etag)?;
+        row.columns = Columns(Some(std::sync::Arc::new(entity.clone())));
+        Ok(row)
     }
 
     /// Reads a row from an entity as the service returns it (JSON with
@@ -203,6 +244,7 @@ impl AliasRow {
             used_by: str_col(entity, col::USED_BY_ACCOUNT),
             retired_reason: str_col(entity, col::RETIRED_REASON),
             etag,
+            columns: Columns::default(),
         })
     }
 

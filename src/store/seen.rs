@@ -12,9 +12,6 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
 use super::client::Entity;
-use super::config::validate_key;
-use super::error::StoreError;
-use super::pool::AliasPool;
 use super::row::{col, AliasRow, ClaimToken};
 
 /// Longest serialized form accepted back (a row is at most 1 MiB in the
@@ -48,8 +45,17 @@ impl std::fmt::Debug for SeenRow {
 }
 
 impl SeenRow {
+    /// The row as `row` was read, if it carries `token` and the read
+    /// returned every column (a point read does; see [`AliasPool::get`]).
+    ///
+    /// [`AliasPool::get`]: super::AliasPool::get
+    pub fn of(row: &AliasRow, token: &ClaimToken) -> Option<SeenRow> {
+        let entity = row.columns.get()?;
+        SeenRow::of_entity(entity, row.etag(), token)
+    }
+
     /// The row as read (entity and ETag), if it carries `token`.
-    pub(crate) fn of(entity: &Entity, etag: &str, token: &ClaimToken) -> Option<SeenRow> {
+    pub(crate) fn of_entity(entity: &Entity, etag: &str, token: &ClaimToken) -> Option<SeenRow> {
         let carried = entity.get(col::CLAIM_TOKEN).and_then(Value::as_str);
         if etag.is_empty() || etag == "*" || carried != Some(token.as_str()) {
             return None;
@@ -124,28 +130,6 @@ impl SeenRow {
     }
 }
 
-impl AliasPool {
-    /// Point read by id, like [`AliasPool::get`], and the row as seen when
-    /// `token` holds it (to keep for a later release without a read).
-    pub async fn get_seen(
-        &self,
-        alias_id: &str,
-        token: &ClaimToken,
-    ) -> Result<Option<(AliasRow, Option<SeenRow>)>, StoreError> {
-        validate_key("alias id", alias_id)?;
-        let Some((entity, etag)) = self.io.get(alias_id).await? else {
-            return Ok(None);
-        };
-        let row = AliasRow::from_entity(&entity, Some(&etag)).map_err(|message| {
-            StoreError::Protocol {
-                operation: "read alias",
-                message,
-            }
-        })?;
-        Ok(Some((row, SeenRow::of(&entity, &etag, token))))
-    }
-}
-
 fn digest(token: &ClaimToken) -> String {
     let d = ring::digest::digest(&ring::digest::SHA256, token.as_str().as_bytes());
     d.as_ref().iter().map(|b| format!("{b:02x}")).collect()
@@ -171,7 +155,7 @@ mod tests {
     #[test]
     fn keeps_every_column_but_metadata_and_the_token() {
         let token = ClaimToken::generate();
-        let seen = SeenRow::of(&entity(token.as_str()), "W/\"1\"", &token).expect("held");
+        let seen = SeenRow::of_entity(&entity(token.as_str()), "W/\"1\"", &token).expect("held");
         let bytes = seen.to_bytes();
         let text = String::from_utf8_lossy(&bytes);
         assert!(!text.contains(token.as_str()), "the token is not copied");
@@ -191,9 +175,9 @@ mod tests {
     fn only_a_row_carrying_the_token_is_kept() {
         let token = ClaimToken::generate();
         let other = ClaimToken::generate();
-        assert!(SeenRow::of(&entity(other.as_str()), "W/\"1\"", &token).is_none());
-        assert!(SeenRow::of(&entity(token.as_str()), "*", &token).is_none());
-        assert!(SeenRow::of(&entity(token.as_str()), "", &token).is_none());
+        assert!(SeenRow::of_entity(&entity(other.as_str()), "W/\"1\"", &token).is_none());
+        assert!(SeenRow::of_entity(&entity(token.as_str()), "*", &token).is_none());
+        assert!(SeenRow::of_entity(&entity(token.as_str()), "", &token).is_none());
     }
 
     #[test]
@@ -202,7 +186,7 @@ mod tests {
             assert!(SeenRow::from_bytes(junk).is_none());
         }
         let token = ClaimToken::generate();
-        let seen = SeenRow::of(&entity(token.as_str()), "W/\"1\"", &token).expect("held");
+        let seen = SeenRow::of_entity(&entity(token.as_str()), "W/\"1\"", &token).expect("held");
         let mut v: Value = serde_json::from_slice(&seen.to_bytes()).expect("json");
         v["v"] = json!(2);
         assert!(SeenRow::from_bytes(&serde_json::to_vec(&v).expect("json")).is_none());

@@ -70,7 +70,7 @@ impl AliasPool {
         validate_key("alias id", alias_id)?;
         match self.io.get(alias_id).await? {
             None => Ok(None),
-            Some((entity, etag)) => AliasRow::from_entity(&entity, Some(&etag))
+            Some((entity, etag)) => AliasRow::from_full_entity(&entity, Some(&etag))
                 .map(Some)
                 .map_err(|m| protocol("read alias", m)),
         }

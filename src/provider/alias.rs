@@ -10,7 +10,8 @@ use super::alias_plan;
 use super::validate::{Check, CheckedSchema};
 use super::{store_diag, Shared};
 use crate::store::{
-    AliasRow, AliasUpdate, ClaimRequest, ClaimToken, ReleaseOutcome, ReleasePolicy, StoreError,
+    AliasRow, AliasUpdate, ClaimRequest, ClaimToken, ReleaseOutcome, ReleasePolicy, SeenRow,
+    StoreError,
 };
 use crate::tfplugin::model::{self, null_as_default, TypedResource};
 use crate::tfplugin::{
@@ -258,12 +259,26 @@ pub struct AliasPrivate {
     /// The row's ETag as this resource last read or wrote it.
     #[serde(default)]
     pub etag: Option<String>,
+    /// The row as the last refresh read it while this resource's claim held
+    /// it (ETag and columns): destroy releases it with one conditional write
+    /// and no read first, together with the other destroys of the moment.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub row: Option<SeenRow>,
 }
 
 impl AliasPrivate {
     pub(super) fn seen(row: &AliasRow) -> AliasPrivate {
         AliasPrivate {
             etag: Some(row.etag().to_owned()),
+            row: None,
+        }
+    }
+
+    /// After a refresh that found the row held by `token`.
+    fn held(row: &AliasRow, token: &ClaimToken) -> AliasPrivate {
+        AliasPrivate {
+            row: SeenRow::of(row, token),
+            ..AliasPrivate::seen(row)
         }
     }
 }
@@ -386,7 +401,7 @@ impl TypedResource for AliasResource {
         let token = state.token()?;
         match pool.get(state.row_key()?).await {
             Ok(Some(row)) if row.held_by(&token) => {
-                *private = AliasPrivate::seen(&row);
+                *private = AliasPrivate::held(&row, &token);
                 Ok(Some(state.holding(&row, Some(&token), Standing::Claimed)))
             }
             Ok(Some(_)) => {
@@ -443,13 +458,21 @@ impl TypedResource for AliasResource {
             diags.extend(alias_import::forget_pending(&prior));
             return Ok(());
         }
-        let pool = self.shared.pool().await?;
         let token = prior.token()?;
         let email = prior.address();
         // The ETag the last read or apply saw (not a secret), kept in private state.
         let etag = private.etag.as_deref().unwrap_or("none");
-        tracing::debug!(email, etag, "releasing alias");
-        match pool.release(prior.row_key()?, &token, prior.release_policy()).await {
+        tracing::debug!(email, etag, seen = private.row.is_some(), "releasing alias");
+        let released = self
+            .shared
+            .release(
+                prior.row_key()?,
+                &token,
+                prior.release_policy(),
+                private.row.as_ref(),
+            )
+            .await?;
+        match released {
             Ok(ReleaseOutcome::NotHeld { .. } | ReleaseOutcome::Missing) => diags.warning(
                 "Alias was not released",
                 format!("The alias {email} no longer carries this resource's claim (it was released or claimed by someone else outside Terraform), so it was left as it is."),
@@ -518,6 +541,7 @@ mod tests {
     fn private_state_round_trips_and_tolerates_garbage() {
         let seen = AliasPrivate {
             etag: Some("W/\"datetime'2026'\"".into()),
+            row: None,
         };
         let bytes = serde_json::to_vec(&seen).unwrap();
         assert_eq!(

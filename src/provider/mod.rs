@@ -14,7 +14,10 @@ pub mod data_pool;
 pub mod docs;
 pub mod validate;
 
-use crate::store::{AliasPool, ClaimBatcher, ClaimRequest, ClaimedAlias, StoreError};
+use crate::store::{
+    AliasPool, BatchSettings, ClaimBatcher, ClaimRequest, ClaimToken, ClaimedAlias, ReleaseBatcher,
+    ReleaseOutcome, ReleasePolicy, SeenRow, StoreError,
+};
 use crate::tfplugin::model::Typed;
 use crate::tfplugin::{
     Ctx, DataSource, Diagnostic, Diagnostics, Provider, Resource, Schema, Value,
@@ -34,9 +37,15 @@ enum Connection {
     Unconfigured,
     /// The provider block still holds unknown values (plan before apply).
     Unknown,
-    /// Connected to the pool table; concurrent creates share the batcher
-    /// (none when `ROOTMAIL_CLAIM_BATCHING` turns it off).
-    Ready(Arc<AliasPool>, Option<Arc<ClaimBatcher>>),
+    /// Connected to the pool table; concurrent creates share the claim
+    /// batcher (none when `ROOTMAIL_CLAIM_BATCHING` turns it off), concurrent
+    /// destroys the release batcher (none when `ROOTMAIL_RELEASE_BATCHING`
+    /// turns it off).
+    Ready(
+        Arc<AliasPool>,
+        Option<Arc<ClaimBatcher>>,
+        Option<Arc<ReleaseBatcher>>,
+    ),
 }
 
 /// Shared between the provider and its resources.
@@ -49,7 +58,7 @@ impl Shared {
     /// The connected pool, or a diagnostic saying why there is none.
     pub async fn pool(&self) -> Result<Arc<AliasPool>, Diagnostic> {
         match &*self.conn.read().await {
-            Connection::Ready(p, _) => Ok(p.clone()),
+            Connection::Ready(p, _, _) => Ok(p.clone()),
             Connection::Unknown => Err(Diagnostic::error(
                 "Provider configuration not known yet",
                 "The provider \"rootmail\" block depends on values known only after apply, so the pool cannot be reached now. Make the provider settings known at plan time (variables or environment variables), or apply the resources it depends on first.",
@@ -69,7 +78,7 @@ impl Shared {
         request: &ClaimRequest,
     ) -> Result<Result<ClaimedAlias, StoreError>, Diagnostic> {
         let batcher = match &*self.conn.read().await {
-            Connection::Ready(_, b) => b.clone(),
+            Connection::Ready(_, b, _) => b.clone(),
             _ => None,
         };
         Ok(match batcher {
@@ -77,6 +86,28 @@ impl Shared {
             // Runs to its end even if Terraform drops the request, so a claim
             // that lands is never left without an owner.
             None => self.pool().await?.claim_to_completion(request).await,
+        })
+    }
+
+    /// Releases an alias: with the row a refresh saw (`seen`) through the
+    /// release batcher, so destroys that run at the same time share
+    /// transactions and need no read; else, or when batching is off, the
+    /// careful release (read, check the token, write). The outer error says
+    /// there is no connection.
+    pub async fn release(
+        &self,
+        alias_id: &str,
+        token: &ClaimToken,
+        policy: ReleasePolicy,
+        seen: Option<&SeenRow>,
+    ) -> Result<Result<ReleaseOutcome, StoreError>, Diagnostic> {
+        let batcher = match &*self.conn.read().await {
+            Connection::Ready(_, _, b) => b.clone(),
+            _ => None,
+        };
+        Ok(match batcher {
+            Some(b) => b.release(alias_id, token, policy, seen).await,
+            None => self.pool().await?.release(alias_id, token, policy).await,
         })
     }
 
@@ -159,9 +190,17 @@ impl Provider for RootmailProvider {
         );
         match AliasPool::connect_with_cancellation(&resolved, ctx.cancellation().clone()) {
             Ok(pool) => {
-                let batcher = claim_batching_enabled(&|k| std::env::var(k).ok())
+                let env = |k: &str| std::env::var(k).ok();
+                let batcher = batching_enabled(&env, CLAIM_BATCHING_ENV)
                     .then(|| Arc::new(ClaimBatcher::new(pool.clone())));
-                *self.shared.conn.write().await = Connection::Ready(Arc::new(pool), batcher);
+                let releases = batching_enabled(&env, RELEASE_BATCHING_ENV).then(|| {
+                    Arc::new(ReleaseBatcher::with_settings(
+                        pool.clone(),
+                        BatchSettings::default(),
+                    ))
+                });
+                *self.shared.conn.write().await =
+                    Connection::Ready(Arc::new(pool), batcher, releases);
             }
             Err(e) => diags.push(config_error(&e)),
         }
@@ -192,11 +231,14 @@ impl Provider for RootmailProvider {
 /// escape hatch; batching is on by default.
 pub const CLAIM_BATCHING_ENV: &str = "ROOTMAIL_CLAIM_BATCHING";
 
-fn claim_batching_enabled(env: &dyn Fn(&str) -> Option<String>) -> bool {
+/// Environment variable that turns release batching off (same values):
+/// each destroy then reads its row before the conditional write, as before,
+/// and does not use the row its refresh saw.
+pub const RELEASE_BATCHING_ENV: &str = "ROOTMAIL_RELEASE_BATCHING";
+
+fn batching_enabled(env: &dyn Fn(&str) -> Option<String>, name: &str) -> bool {
     !matches!(
-        env(CLAIM_BATCHING_ENV)
-            .map(|v| v.trim().to_ascii_lowercase())
-            .as_deref(),
+        env(name).map(|v| v.trim().to_ascii_lowercase()).as_deref(),
         Some("0" | "false" | "no" | "off")
     )
 }
@@ -251,10 +293,12 @@ mod tests {
     #[test]
     fn claim_batching_is_on_unless_turned_off() {
         let with = |v: &'static str| move |k: &str| (k == CLAIM_BATCHING_ENV).then(|| v.to_owned());
-        assert!(claim_batching_enabled(&|_| None));
-        assert!(claim_batching_enabled(&with("1")));
-        assert!(!claim_batching_enabled(&with("off")));
-        assert!(!claim_batching_enabled(&with(" FALSE ")));
-        assert!(!claim_batching_enabled(&with("0")));
+        let on = |env: &dyn Fn(&str) -> Option<String>| batching_enabled(env, CLAIM_BATCHING_ENV);
+        assert!(on(&|_| None));
+        assert!(on(&with("1")));
+        assert!(!on(&with("off")));
+        assert!(!on(&with(" FALSE ")));
+        assert!(!on(&with("0")));
+        assert!(batching_enabled(&with("off"), RELEASE_BATCHING_ENV));
     }
 }

@@ -138,7 +138,7 @@ impl ReleaseBatcher {
         policy: ReleasePolicy,
         seen: Option<&SeenRow>,
     ) -> Result<ReleaseOutcome, StoreError> {
-        let usable = seen.filter(|s| s.alias_id() == alias_id && s.held_by(token));
+        let usable = seen.filter(|s| s.usable_for(alias_id, token));
         let Some(seen) = usable else {
             self.counters.careful.fetch_add(1, Ordering::Relaxed);
             return self.pool.release(alias_id, token, policy).await;

@@ -14,10 +14,6 @@ use serde_json::{Map, Value};
 use super::client::Entity;
 use super::row::{col, AliasRow, ClaimToken};
 
-/// Longest serialized form accepted back (a row is at most 1 MiB in the
-/// table service; ours are a few hundred bytes).
-const MAX_BYTES: usize = 256 * 1024;
-
 /// Format marker, so a later layout is never misread as this one.
 const FORMAT: u32 = 1;
 
@@ -78,25 +74,14 @@ impl SeenRow {
         })
     }
 
-    /// The bytes to keep (JSON).
-    pub fn to_bytes(&self) -> Vec<u8> {
-        serde_json::to_vec(self).unwrap_or_default()
-    }
-
-    /// Reads bytes made by [`SeenRow::to_bytes`]; `None` for anything else
-    /// (empty, another format, damaged), which only means "read again".
-    pub fn from_bytes(bytes: &[u8]) -> Option<SeenRow> {
-        if bytes.is_empty() || bytes.len() > MAX_BYTES {
-            return None;
-        }
-        let seen: SeenRow = serde_json::from_slice(bytes).ok()?;
-        let keyed = seen
-            .columns
-            .get(col::ROW_KEY)
-            .and_then(Value::as_str)
-            .is_some_and(|k| !k.is_empty());
-        (seen.format == FORMAT && keyed && !seen.etag.is_empty() && seen.etag != "*")
-            .then_some(seen)
+    /// True when this is the seen row of `alias_id` while `token` held it,
+    /// in this format (anything else only means "read again").
+    pub fn usable_for(&self, alias_id: &str, token: &ClaimToken) -> bool {
+        self.format == FORMAT
+            && !self.etag.is_empty()
+            && self.etag != "*"
+            && self.alias_id() == alias_id
+            && self.held_by(token)
     }
 
     /// The alias id (row key) of the row.
@@ -156,14 +141,17 @@ mod tests {
     fn keeps_every_column_but_metadata_and_the_token() {
         let token = ClaimToken::generate();
         let seen = SeenRow::of_entity(&entity(token.as_str()), "W/\"1\"", &token).expect("held");
-        let bytes = seen.to_bytes();
+        let bytes = serde_json::to_vec(&seen).expect("json");
         let text = String::from_utf8_lossy(&bytes);
         assert!(!text.contains(token.as_str()), "the token is not copied");
         assert!(!text.contains("odata.metadata") && !text.contains("Timestamp"));
         assert!(text.contains("legacy_note") && text.contains("n@odata.type"));
-        let back = SeenRow::from_bytes(&bytes).expect("round trip");
+        let back: SeenRow = serde_json::from_slice(&bytes).expect("round trip");
         assert_eq!(back, seen);
         assert_eq!(back.alias_id(), "r1");
+        assert!(back.usable_for("r1", &token));
+        assert!(!back.usable_for("r2", &token));
+        assert!(!back.usable_for("r1", &ClaimToken::generate()));
         let (entity, row) = back.read(&token).expect("same token");
         assert_eq!(entity.get("claim_token"), Some(&json!(token.as_str())));
         assert!(row.held_by(&token));
@@ -181,15 +169,13 @@ mod tests {
     }
 
     #[test]
-    fn anything_else_reads_as_nothing() {
-        for junk in [&b""[..], b"{}", b"not json", b"{\"v\":2}"] {
-            assert!(SeenRow::from_bytes(junk).is_none());
-        }
+    fn another_format_is_not_used() {
         let token = ClaimToken::generate();
         let seen = SeenRow::of_entity(&entity(token.as_str()), "W/\"1\"", &token).expect("held");
-        let mut v: Value = serde_json::from_slice(&seen.to_bytes()).expect("json");
+        let mut v: Value = serde_json::to_value(&seen).expect("json");
         v["v"] = json!(2);
-        assert!(SeenRow::from_bytes(&serde_json::to_vec(&v).expect("json")).is_none());
-        assert!(SeenRow::from_bytes(&vec![b' '; MAX_BYTES + 1]).is_none());
+        let later: SeenRow = serde_json::from_value(v).expect("same fields");
+        assert!(!later.usable_for("r1", &token));
+        assert!(serde_json::from_slice::<SeenRow>(b"{}").is_err());
     }
 }

@@ -463,15 +463,13 @@ impl TypedResource for AliasResource {
         // The ETag the last read or apply saw (not a secret), kept in private state.
         let etag = private.etag.as_deref().unwrap_or("none");
         tracing::debug!(email, etag, seen = private.row.is_some(), "releasing alias");
-        let released = self
-            .shared
-            .release(
-                prior.row_key()?,
-                &token,
-                prior.release_policy(),
-                private.row.as_ref(),
-            )
-            .await?;
+        let (key, policy) = (prior.row_key()?, prior.release_policy());
+        // With the row the refresh saw, together with the other destroys of
+        // the moment and without a read; else read, check the token, write.
+        let released = match self.shared.release_batcher().await {
+            Some(b) => b.release(key, &token, policy, private.row.as_ref()).await,
+            None => self.shared.pool().await?.release(key, &token, policy).await,
+        };
         match released {
             Ok(ReleaseOutcome::NotHeld { .. } | ReleaseOutcome::Missing) => diags.warning(
                 "Alias was not released",

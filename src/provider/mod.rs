@@ -15,8 +15,7 @@ pub mod docs;
 pub mod validate;
 
 use crate::store::{
-    AliasPool, BatchSettings, ClaimBatcher, ClaimRequest, ClaimToken, ClaimedAlias, ReleaseBatcher,
-    ReleaseOutcome, ReleasePolicy, SeenRow, StoreError,
+    AliasPool, BatchSettings, ClaimBatcher, ClaimRequest, ClaimedAlias, ReleaseBatcher, StoreError,
 };
 use crate::tfplugin::model::Typed;
 use crate::tfplugin::{
@@ -89,26 +88,13 @@ impl Shared {
         })
     }
 
-    /// Releases an alias: with the row a refresh saw (`seen`) through the
-    /// release batcher, so destroys that run at the same time share
-    /// transactions and need no read; else, or when batching is off, the
-    /// careful release (read, check the token, write). The outer error says
-    /// there is no connection.
-    pub async fn release(
-        &self,
-        alias_id: &str,
-        token: &ClaimToken,
-        policy: ReleasePolicy,
-        seen: Option<&SeenRow>,
-    ) -> Result<Result<ReleaseOutcome, StoreError>, Diagnostic> {
-        let batcher = match &*self.conn.read().await {
+    /// The release batcher, unless `ROOTMAIL_RELEASE_BATCHING` turned it
+    /// off (or there is no connection yet).
+    pub async fn release_batcher(&self) -> Option<Arc<ReleaseBatcher>> {
+        match &*self.conn.read().await {
             Connection::Ready(_, _, b) => b.clone(),
             _ => None,
-        };
-        Ok(match batcher {
-            Some(b) => b.release(alias_id, token, policy, seen).await,
-            None => self.pool().await?.release(alias_id, token, policy).await,
-        })
+        }
     }
 
     /// True while the configuration is unknown (resources then keep state as is).

@@ -467,6 +467,33 @@ async fn forty_plus_kinds_of_bad_input_get_clear_diagnostics_and_change_nothing(
             "Conflicting Azure AD settings",
             "ado_pipeline_service_connection_id",
         ),
+        // Found when the settings are resolved, not by validation: the
+        // attribute comes from the store's typed error. All three pointed at
+        // `storage_account` while it was guessed from the message text.
+        (
+            "provider: partition key with a slash",
+            vec![("partition_key", Value::from("pool/a"))],
+            "partition key",
+            "partition_key",
+        ),
+        (
+            "provider: OIDC without a token",
+            vec![("use_oidc", Value::from(true))],
+            "there is no token",
+            "use_oidc",
+        ),
+        (
+            "provider: client secret without a tenant",
+            vec![
+                (
+                    "client_id",
+                    Value::from("00000000-0000-0000-0000-000000000002"),
+                ),
+                ("client_secret", Value::from("s3cret-value")),
+            ],
+            "needs a tenant id",
+            "tenant_id",
+        ),
     ] {
         let resp = cases
             .client

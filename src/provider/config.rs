@@ -1,82 +1,75 @@
 //! The `provider "rootmail"` block: its schema, its checks, and how it turns
-//! into the store's settings (explicit values win over environment variables).
+//! into the store's settings (explicit values win over environment
+//! variables). The attributes are the store's [`SETTINGS`], plus
+//! `retry_timeout_seconds`.
 
-use crate::store::{SecretString, StoreSettings};
+use std::time::Duration;
+
+use crate::store::settings::{
+    Setting, SettingKind, ACCESS_KEY, ADO_SERVICE_CONNECTION_ID, CLIENT_SECRET, CONNECTION_STRING,
+    ENDPOINT, ENVIRONMENT, OIDC_REQUEST_URL, OIDC_TOKEN, OIDC_TOKEN_FILE_PATH, SAS_TOKEN, SETTINGS,
+    TABLE, USE_AZUREAD, USE_CLI, USE_EMULATOR, USE_MSI, USE_OIDC,
+};
+use crate::store::{RetryBudget, StoreError, StoreSettings};
 use crate::tfplugin::{Attribute, Block, Diagnostic, Diagnostics, Schema, Type, Value};
-use std::path::PathBuf;
+
+/// The attribute that is not a store setting: how long to keep retrying.
+pub const RETRY_TIMEOUT: &str = "retry_timeout_seconds";
+
+/// The settings a provider block can hold (the rest come only from the
+/// environment).
+fn attributes() -> impl Iterator<Item = &'static Setting> {
+    SETTINGS.iter().copied().filter(|s| !s.environment_only)
+}
 
 /// The provider block's schema, with the Markdown docs for docs/index.md.
 pub fn schema() -> Schema {
-    let s = |name: &str, doc: &str| Attribute::optional(name, Type::String).description(doc);
-    let b = |name: &str, doc: &str| Attribute::optional(name, Type::Bool).description(doc);
-    Schema::new(
-        Block::new()
-            .description(
-                "The rootmail provider hands out AWS root-user e-mail aliases from a pool kept in an Azure Table. \
-                 Configure where the table is and exactly one way to authenticate; every setting can also come \
-                 from the environment variable named in its description.",
-            )
-            .attribute(s("storage_account", "Name of the storage account holding the pool table. Environment: `AZURE_STORAGE_ACCOUNT`. Either this or `endpoint` (or a connection string) is needed."))
-            .attribute(s("endpoint", "Full table service endpoint, for sovereign clouds, the Cosmos DB Table API or Azurite, e.g. `https://acct.table.core.windows.net` or `http://127.0.0.1:10002/devstoreaccount1`. Environment: `ROOTMAIL_TABLE_ENDPOINT`."))
-            .attribute(s("table", "Name of the pool table. Defaults to `awsrootaccounts`. Environment: `ROOTMAIL_TABLE_NAME`."))
-            .attribute(s("partition_key", "Partition holding the pool's rows. Defaults to `root`. Environment: `ROOTMAIL_PARTITION_KEY`."))
-            .attribute(s("connection_string", "Storage connection string. Environment: `AZURE_STORAGE_CONNECTION_STRING`.").sensitive())
-            .attribute(s("access_key", "Shared key of the storage account. Environment: `ARM_ACCESS_KEY` or `AZURE_STORAGE_KEY`.").sensitive())
-            .attribute(s("sas_token", "SAS token for the table service with read, add, update and list permissions. Environment: `ARM_SAS_TOKEN` or `AZURE_STORAGE_SAS_TOKEN`.").sensitive())
-            .attribute(b("use_azuread", "Authenticate with Azure AD (Entra ID); the identity needs the `Storage Table Data Contributor` role. Pick the method with `client_secret`, `use_oidc`, `use_msi` or `use_cli`. Environment: `ARM_USE_AZUREAD`."))
-            .attribute(s("tenant_id", "Azure AD tenant id. Environment: `ARM_TENANT_ID` or `AZURE_TENANT_ID`."))
-            .attribute(s("client_id", "Azure AD application (client) id, or the client id of a user-assigned managed identity. Environment: `ARM_CLIENT_ID` or `AZURE_CLIENT_ID`."))
-            .attribute(s("client_secret", "Azure AD client secret. Environment: `ARM_CLIENT_SECRET` or `AZURE_CLIENT_SECRET`.").sensitive())
-            .attribute(b("use_oidc", "Use a federated OIDC token (workload identity federation). The token is `oidc_token`, or read from `oidc_token_file_path`, or requested from Azure DevOps when `ado_pipeline_service_connection_id` is set, or else from GitHub Actions (the job needs `permissions: id-token: write`). A new token is requested whenever Azure AD's token is renewed. Environment: `ARM_USE_OIDC`."))
-            .attribute(s("oidc_token", "The federated OIDC token itself. Environment: `ARM_OIDC_TOKEN`.").sensitive())
-            .attribute(s("oidc_token_file_path", "File holding the federated OIDC token, re-read when it rotates. Environment: `ARM_OIDC_TOKEN_FILE_PATH` or `AZURE_FEDERATED_TOKEN_FILE`."))
-            .attribute(s("oidc_request_url", "Where to request the OIDC token. Environment: `ARM_OIDC_REQUEST_URL`, then `ACTIONS_ID_TOKEN_REQUEST_URL` (GitHub Actions) or `SYSTEM_OIDCREQUESTURI` (Azure DevOps, when a service connection is set)."))
-            .attribute(s("oidc_request_token", "Bearer token for the OIDC token request. Environment: `ARM_OIDC_REQUEST_TOKEN`, then `ACTIONS_ID_TOKEN_REQUEST_TOKEN` (GitHub Actions) or `SYSTEM_ACCESSTOKEN` (Azure DevOps, when a service connection is set).").sensitive())
-            .attribute(s("ado_pipeline_service_connection_id", "Id of the Azure DevOps service connection (workload identity federation) to request the OIDC token for; implies `use_oidc`. Environment: `ARM_ADO_PIPELINE_SERVICE_CONNECTION_ID` or `ARM_OIDC_AZURE_SERVICE_CONNECTION_ID`."))
-            .attribute(s("environment", "The Azure cloud: `public` (default), `usgovernment` or `china`. Selects the Azure AD authority (override it with the `AZURE_AUTHORITY_HOST` environment variable) and the storage endpoint suffix. Environment: `ARM_ENVIRONMENT`."))
-            .attribute(b("use_msi", "Use the managed identity of the machine running Terraform. Environment: `ARM_USE_MSI`."))
-            .attribute(b("use_cli", "Use the account logged in with the Azure CLI (`az login`). Environment: `ARM_USE_CLI`."))
-            .attribute(b("use_emulator", "Use Azurite's well-known development account (local testing only). Environment: `ROOTMAIL_USE_EMULATOR`."))
-            .attribute(
-                Attribute::optional("retry_timeout_seconds", Type::Number)
-                    .description("How long one table operation may keep retrying throttling, server errors and dropped connections before it fails. Defaults to 60."),
-            ),
-    )
+    let block = Block::new().description(
+        "The rootmail provider hands out AWS root-user e-mail aliases from a pool kept in an \
+         Azure Table. Configure where the table is and exactly one way to authenticate; every \
+         setting can also come from the environment variable named in its description.",
+    );
+    let block = attributes().fold(block, |block, setting| {
+        let ty = match setting.kind() {
+            SettingKind::Flag => Type::Bool,
+            SettingKind::Text | SettingKind::Secret | SettingKind::Path => Type::String,
+        };
+        let attribute = Attribute::optional(setting.name, ty).description(setting.description());
+        block.attribute(if setting.is_secret() {
+            attribute.sensitive()
+        } else {
+            attribute
+        })
+    });
+    Schema::new(block.attribute(
+        Attribute::optional(RETRY_TIMEOUT, Type::Number).description(
+            "How long one table operation may keep retrying throttling, server errors and \
+             dropped connections before it fails. Defaults to 60.",
+        ),
+    ))
 }
 
-/// The provider attributes that hold secrets.
-pub const SECRET_ATTRIBUTES: [&str; 6] = [
-    "connection_string",
-    "access_key",
-    "sas_token",
-    "client_secret",
-    "oidc_token",
-    "oidc_request_token",
-];
-
-/// Attaches `d` to the setting `name`, unless it holds a secret: Terraform
-/// prints the source line of the attribute a diagnostic points at, which
-/// would show a secret written in the configuration. Those diagnostics name
-/// the attribute in their text instead.
-pub fn at_setting(d: Diagnostic, name: &str) -> Diagnostic {
-    if SECRET_ATTRIBUTES.contains(&name) {
+/// Attaches `d` to `setting`, unless it holds a secret: Terraform prints the
+/// source line of the attribute a diagnostic points at, which would show a
+/// secret written in the configuration. Those diagnostics name the attribute
+/// in their text instead.
+pub fn at_setting(d: Diagnostic, setting: &Setting) -> Diagnostic {
+    if setting.is_secret() {
         d
     } else {
-        d.at_attr(name)
+        d.at_attr(setting.name)
     }
 }
 
-trait AtNonSecret {
-    fn at_non_secret<'a>(self, names: impl Iterator<Item = &'a str>) -> Diagnostic;
-}
-
-impl AtNonSecret for Diagnostic {
-    /// Attaches to the first of `names` that holds no secret, if any.
-    fn at_non_secret<'a>(self, mut names: impl Iterator<Item = &'a str>) -> Diagnostic {
-        match names.find(|n| !SECRET_ATTRIBUTES.contains(n)) {
-            Some(n) => self.at_attr(n),
-            None => self,
-        }
+/// A store error from resolving or connecting, at the setting it names.
+/// Store errors never carry secrets.
+pub fn config_error(e: &StoreError) -> Diagnostic {
+    let d = Diagnostic::error("Invalid rootmail provider configuration", e.to_string());
+    match e.setting() {
+        Some(setting) if !setting.environment_only => at_setting(d, setting),
+        // Not one attribute's problem (or an environment variable's): the
+        // message names what to change.
+        _ => d,
     }
 }
 
@@ -86,214 +79,191 @@ pub fn has_unknowns(config: &Value) -> bool {
     !config.is_fully_known()
 }
 
-fn text(config: &Value, name: &str) -> Option<String> {
-    config.attr(name).as_str().map(str::to_string)
+fn text(config: &Value, setting: &Setting) -> Option<String> {
+    config.attr(setting.name).as_str().map(str::to_string)
 }
 
-fn flag(config: &Value, name: &str) -> Option<bool> {
-    config.attr(name).as_bool()
+/// Set: a flag that is true, or any other value that is not null.
+fn is_set(config: &Value, setting: &Setting) -> bool {
+    match config.attr(setting.name) {
+        Value::Bool(b) => *b,
+        v => !v.is_null(),
+    }
+}
+
+fn is_http_url(text: &str) -> bool {
+    text.starts_with("https://") || text.starts_with("http://")
 }
 
 /// Checks the explicit settings against each other; environment variables
 /// are not consulted here (they are in [`settings`]).
 pub fn validate(config: &Value) -> Diagnostics {
     let mut d = Diagnostics::new();
-    for name in [
-        "storage_account",
-        "endpoint",
-        "table",
-        "partition_key",
-        "connection_string",
-        "access_key",
-        "sas_token",
-        "tenant_id",
-        "client_id",
-        "client_secret",
-        "oidc_token",
-        "oidc_token_file_path",
-        "oidc_request_url",
-        "oidc_request_token",
-        "ado_pipeline_service_connection_id",
-        "environment",
-    ] {
-        if let Some(v) = text(config, name) {
-            if v.trim().is_empty() {
-                d.push(at_setting(Diagnostic::error("Empty value", format!("`{name}` is set to an empty string. Remove it to use the default or the environment, or give a value.")), name));
-            } else if v.len() > 8192 {
-                d.push(at_setting(
-                    Diagnostic::error(
-                        "Value too long",
-                        format!(
-                            "`{name}` is {} characters long; at most 8192 are accepted.",
-                            v.len()
-                        ),
-                    ),
-                    name,
-                ));
-            } else if v.chars().any(char::is_control) {
-                d.push(at_setting(Diagnostic::error("Control characters in value", format!("`{name}` contains control characters (such as a newline). Remove them.")), name));
-            }
+    for setting in attributes().filter(|s| s.kind() != SettingKind::Flag) {
+        let Some(v) = text(config, setting) else {
+            continue;
+        };
+        let name = setting.name;
+        let problem = if v.trim().is_empty() {
+            Some(("Empty value", format!("`{name}` is set to an empty string. Remove it to use the default or the environment, or give a value.")))
+        } else if v.len() > 8192 {
+            let len = v.len();
+            Some((
+                "Value too long",
+                format!("`{name}` is {len} characters long; at most 8192 are accepted."),
+            ))
+        } else if v.chars().any(char::is_control) {
+            Some((
+                "Control characters in value",
+                format!("`{name}` contains control characters (such as a newline). Remove them."),
+            ))
+        } else {
+            None
+        };
+        if let Some((summary, detail)) = problem {
+            d.push(at_setting(Diagnostic::error(summary, detail), setting));
         }
     }
-    if let Some(t) = text(config, "table") {
-        let ok = (3..=63).contains(&t.len())
-            && t.chars().all(|c| c.is_ascii_alphanumeric())
-            && t.chars().next().is_some_and(|c| c.is_ascii_alphabetic());
-        if !ok {
-            d.push(Diagnostic::error("Invalid table name", "`table` must be 3 to 63 letters and digits and start with a letter, as Azure Table storage requires.").at_attr("table"));
+    let invalid = |setting: &Setting, summary: &str, detail: String| {
+        Diagnostic::error(summary, detail).at_attr(setting.name)
+    };
+    if let Some(t) = text(config, &TABLE) {
+        if crate::store::config::validate_table_name(&t).is_err() {
+            d.push(invalid(&TABLE, "Invalid table name", "`table` must be 3 to 63 letters and digits and start with a letter, as Azure Table storage requires.".into()));
         }
     }
-    if let Some(e) = text(config, "endpoint") {
-        if !(e.starts_with("https://") || e.starts_with("http://")) {
-            d.push(
-                Diagnostic::error(
-                    "Invalid endpoint",
-                    "`endpoint` must be a URL starting with https:// (or http:// for Azurite).",
-                )
-                .at_attr("endpoint"),
-            );
-        }
+    if text(config, &ENDPOINT).is_some_and(|e| !is_http_url(&e)) {
+        d.push(invalid(
+            &ENDPOINT,
+            "Invalid endpoint",
+            "`endpoint` must be a URL starting with https:// (or http:// for Azurite).".into(),
+        ));
     }
-    if let Some(e) = text(config, "environment") {
+    if let Some(e) = text(config, &ENVIRONMENT) {
         if crate::store::CloudEnvironment::parse(&e).is_none() {
-            d.push(
-                Diagnostic::error(
-                    "Unknown Azure environment",
-                    format!("`environment` is `{e}`; use `public`, `usgovernment` or `china`."),
-                )
-                .at_attr("environment"),
-            );
+            d.push(invalid(
+                &ENVIRONMENT,
+                "Unknown Azure environment",
+                format!("`environment` is `{e}`; use `public`, `usgovernment` or `china`."),
+            ));
         }
     }
-    if let Some(u) = text(config, "oidc_request_url") {
-        if !(u.starts_with("https://") || u.starts_with("http://")) {
-            d.push(
-                Diagnostic::error(
-                    "Invalid OIDC request URL",
-                    "`oidc_request_url` must be a URL starting with https://.",
-                )
-                .at_attr("oidc_request_url"),
-            );
-        }
+    if text(config, &OIDC_REQUEST_URL).is_some_and(|u| !is_http_url(&u)) {
+        d.push(invalid(
+            &OIDC_REQUEST_URL,
+            "Invalid OIDC request URL",
+            "`oidc_request_url` must be a URL starting with https://.".into(),
+        ));
     }
-    if let Some(secs) = config.attr("retry_timeout_seconds").as_i64() {
+    if let Some(secs) = config.attr(RETRY_TIMEOUT).as_i64() {
         if !(1..=3600).contains(&secs) {
             d.push(
                 Diagnostic::error(
                     "Invalid retry timeout",
                     "`retry_timeout_seconds` must be between 1 and 3600.",
                 )
-                .at_attr("retry_timeout_seconds"),
+                .at_attr(RETRY_TIMEOUT),
             );
         }
     }
-    // Exactly one way to authenticate, among those written explicitly. Any
-    // Azure AD method implies `use_azuread`, as in the azurerm provider.
-    let set = |n: &str| match config.attr(n) {
-        Value::Bool(b) => *b,
-        v => !v.is_null(),
+    check_methods(config, &mut d);
+    d
+}
+
+/// Exactly one way to authenticate, among those written explicitly. Any
+/// Azure AD method implies `use_azuread`, as in the azurerm provider.
+fn check_methods(config: &Value, d: &mut Diagnostics) {
+    let set = |settings: &[&'static Setting]| -> Vec<&'static Setting> {
+        settings
+            .iter()
+            .copied()
+            .filter(|s| is_set(config, s))
+            .collect()
     };
-    let ad_methods: Vec<&str> = [
-        "client_secret",
-        "use_oidc",
-        "ado_pipeline_service_connection_id",
-        "use_msi",
-        "use_cli",
-    ]
-    .into_iter()
-    .filter(|n| set(n))
-    .collect();
-    let mut methods: Vec<&str> = ["connection_string", "access_key", "sas_token"]
-        .into_iter()
-        .filter(|n| set(n))
-        .collect();
-    if set("use_azuread") || !ad_methods.is_empty() {
-        methods.push(if set("use_azuread") {
-            "use_azuread"
-        } else {
-            ad_methods[0]
-        });
+    let ad_methods = set(&[
+        &CLIENT_SECRET,
+        &USE_OIDC,
+        &ADO_SERVICE_CONNECTION_ID,
+        &USE_MSI,
+        &USE_CLI,
+    ]);
+    let mut methods = set(&[&CONNECTION_STRING, &ACCESS_KEY, &SAS_TOKEN]);
+    if is_set(config, &USE_AZUREAD) {
+        methods.push(&USE_AZUREAD);
+    } else if let Some(first) = ad_methods.first() {
+        methods.push(first);
     }
-    if set("use_emulator") {
-        methods.push("use_emulator");
-    }
+    methods.extend(set(&[&USE_EMULATOR]));
     if methods.len() > 1 {
-        let listed = super::validate::code_list(&methods);
-        d.push(
-            Diagnostic::error(
-                "Conflicting authentication settings",
-                format!("Exactly one way to authenticate may be set, but {listed} are. Keep one of them."),
-            )
-            .at_non_secret(methods.iter().rev().copied()),
-        );
+        d.push(conflict(
+            "Conflicting authentication settings",
+            |listed| format!("Exactly one way to authenticate may be set, but {listed} are. Keep one of them."),
+            &methods,
+        ));
     }
     if ad_methods.len() > 1 {
-        let listed = super::validate::code_list(&ad_methods);
-        d.push(
-            Diagnostic::error(
-                "Conflicting Azure AD settings",
-                format!("Pick one Azure AD method; {listed} are all set."),
-            )
-            .at_attr(ad_methods[ad_methods.len() - 1]),
-        );
+        d.push(conflict(
+            "Conflicting Azure AD settings",
+            |listed| format!("Pick one Azure AD method; {listed} are all set."),
+            &ad_methods,
+        ));
     }
-    if flag(config, "use_azuread") == Some(false) {
+    if config.attr(USE_AZUREAD.name).as_bool() == Some(false) {
         if let Some(m) = ad_methods.first() {
-            d.push(
-                at_setting(Diagnostic::error("Azure AD method without Azure AD", format!("`{m}` is an Azure AD method, but `use_azuread` is false. Remove one of them.")), m),
-            );
+            let name = m.name;
+            d.push(at_setting(Diagnostic::error("Azure AD method without Azure AD", format!("`{name}` is an Azure AD method, but `use_azuread` is false. Remove one of them.")), m));
         }
     }
-    let sources: Vec<&str> = [
-        "oidc_token",
-        "oidc_token_file_path",
-        "ado_pipeline_service_connection_id",
+    let sources: Vec<&'static Setting> = [
+        &OIDC_TOKEN,
+        &OIDC_TOKEN_FILE_PATH,
+        &ADO_SERVICE_CONNECTION_ID,
     ]
     .into_iter()
-    .filter(|n| text(config, n).is_some())
+    .filter(|s| text(config, s).is_some())
     .collect();
     if sources.len() > 1 {
-        let listed = super::validate::code_list(&sources);
-        d.push(
-            Diagnostic::error(
-                "Conflicting OIDC token settings",
-                format!("Give the OIDC token one way only; {listed} are all set."),
-            )
-            .at_non_secret(sources.iter().rev().copied()),
-        );
+        d.push(conflict(
+            "Conflicting OIDC token settings",
+            |listed| format!("Give the OIDC token one way only; {listed} are all set."),
+            &sources,
+        ));
     }
-    d
+}
+
+/// An error about settings that exclude each other, at the last of them
+/// that holds no secret.
+fn conflict(
+    summary: &str,
+    detail: impl FnOnce(&str) -> String,
+    settings: &[&'static Setting],
+) -> Diagnostic {
+    let names: Vec<&str> = settings.iter().map(|s| s.name).collect();
+    let d = Diagnostic::error(summary, detail(&super::validate::code_list(&names)));
+    match settings.iter().rev().find(|s| !s.is_secret()) {
+        Some(s) => d.at_attr(s.name),
+        None => d,
+    }
 }
 
 /// The explicit settings for the store; unset ones fall back to the
 /// environment in `StoreSettings::resolve`.
 pub fn settings(config: &Value) -> StoreSettings {
-    let secret = |n: &str| text(config, n).map(SecretString::new);
-    StoreSettings {
-        account: text(config, "storage_account"),
-        endpoint: text(config, "endpoint"),
-        table: text(config, "table"),
-        partition_key: text(config, "partition_key"),
-        connection_string: secret("connection_string"),
-        access_key: secret("access_key"),
-        sas_token: secret("sas_token"),
-        tenant_id: text(config, "tenant_id"),
-        client_id: text(config, "client_id"),
-        client_secret: secret("client_secret"),
-        use_oidc: flag(config, "use_oidc"),
-        oidc_token: secret("oidc_token"),
-        oidc_token_file_path: text(config, "oidc_token_file_path").map(PathBuf::from),
-        oidc_request_url: text(config, "oidc_request_url"),
-        oidc_request_token: secret("oidc_request_token"),
-        ado_service_connection_id: text(config, "ado_pipeline_service_connection_id"),
-        environment: text(config, "environment"),
-        authority_host: None,
-        ca_file: None,
-        use_msi: flag(config, "use_msi"),
-        use_cli: flag(config, "use_cli"),
-        use_azuread: flag(config, "use_azuread"),
-        use_emulator: flag(config, "use_emulator"),
-        retry: None,
-        claim_page_size: None,
+    let mut settings = StoreSettings::default();
+    for setting in attributes() {
+        match config.attr(setting.name) {
+            Value::Bool(b) => setting.set_flag(&mut settings, *b),
+            v => {
+                if let Some(text) = v.as_str() {
+                    // Text into a text setting cannot fail (only flags parse).
+                    let _ = setting.set(&mut settings, text);
+                }
+            }
+        }
     }
+    if let Some(secs) = config.attr(RETRY_TIMEOUT).as_i64() {
+        let total = Duration::from_secs(secs.clamp(1, 3600) as u64);
+        settings.retry = Some(RetryBudget::for_total(total));
+    }
+    settings
 }

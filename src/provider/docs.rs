@@ -166,6 +166,15 @@ fn index() -> DocPage {
     s.push_str(include_str!("../../examples/provider/security.md"));
     s.push('\n');
     s.push_str(&schema_sections(&schema));
+    s.push_str("\n### Environment Variables Only\n\n");
+    for setting in crate::store::SETTINGS.iter().filter(|s| s.environment_only) {
+        let names: Vec<String> = setting.env.iter().map(|n| format!("`{n}`")).collect();
+        s.push_str(&format!(
+            "- {} (Environment variable) {}\n",
+            names.join(" or "),
+            setting.doc
+        ));
+    }
     DocPage {
         path: "index.md".into(),
         content: s,

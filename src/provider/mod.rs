@@ -145,25 +145,10 @@ impl Provider for RootmailProvider {
             *self.shared.conn.write().await = Connection::Unknown;
             return diags;
         }
-        let mut settings = config::settings(cfg);
-        if let Some(secs) = cfg.attr("retry_timeout_seconds").as_i64() {
-            let total = std::time::Duration::from_secs(secs.clamp(1, 3600) as u64);
-            let default = crate::store::RetryBudget::default();
-            settings.retry = Some(crate::store::RetryBudget {
-                total,
-                // A short budget still leaves room for retries after one
-                // request hangs: each attempt gets at most a third of it.
-                per_request: default
-                    .per_request
-                    .min(total / 3)
-                    .max(std::time::Duration::from_secs(1)),
-                ..default
-            });
-        }
-        let resolved = match settings.resolve(&|k| std::env::var(k).ok()) {
+        let resolved = match config::settings(cfg).resolve(&|k| std::env::var(k).ok()) {
             Ok(r) => r,
             Err(e) => {
-                diags.push(config_error(&e));
+                diags.push(config::config_error(&e));
                 return diags;
             }
         };
@@ -188,7 +173,7 @@ impl Provider for RootmailProvider {
                 *self.shared.conn.write().await =
                     Connection::Ready(Arc::new(pool), batcher, releases);
             }
-            Err(e) => diags.push(config_error(&e)),
+            Err(e) => diags.push(config::config_error(&e)),
         }
         diags
     }
@@ -229,32 +214,6 @@ fn batching_enabled(env: &dyn Fn(&str) -> Option<String>, name: &str) -> bool {
     )
 }
 
-/// Store configuration errors, tied to the attribute they are about when
-/// the message names one.
-fn config_error(e: &StoreError) -> Diagnostic {
-    let text = e.to_string();
-    let attr = [
-        "connection_string",
-        "access_key",
-        "sas_token",
-        "client_secret",
-        "oidc_token_file_path",
-        "oidc_token",
-        "tenant_id",
-        "client_id",
-        "endpoint",
-        "storage_account",
-        "table",
-    ]
-    .into_iter()
-    .find(|a| text.contains(a));
-    let d = Diagnostic::error("Invalid rootmail provider configuration", text.clone());
-    match attr {
-        Some(a) => config::at_setting(d, a),
-        None => d.at_attr("storage_account"),
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -267,7 +226,7 @@ mod tests {
             ..Default::default()
         };
         let err = settings.resolve(&|_| None).expect_err("plain http refused");
-        let d = config_error(&err);
+        let d = config::config_error(&err);
         assert_eq!(
             d.path,
             Some(crate::tfplugin::AttributePath::attr("endpoint"))

@@ -19,12 +19,12 @@ use azure_identity::{
 use azure_storage::StorageCredentials;
 use time::OffsetDateTime;
 
-use super::config::{
-    Credential, CredentialKind, ParsedConnectionString, SecretString, EMULATOR_KEY,
-};
+use super::credential::{Credential, CredentialKind, ParsedConnectionString, EMULATOR_KEY};
 use super::error::StoreError;
 use super::federation::FederatedAssertion;
 use super::network::HttpClients;
+use super::secret::SecretString;
+use super::settings::{ConfigError, ACCESS_KEY, CONNECTION_STRING, SAS_TOKEN};
 
 /// Adapts an `azure_identity` 1.x credential to the legacy `TokenCredential`
 /// trait, and keeps the token for the whole process until shortly before it
@@ -142,7 +142,13 @@ pub(crate) fn storage_credentials(
     http: &HttpClients,
 ) -> Result<StorageCredentials, StoreError> {
     let kind = credential.kind();
-    let bad = |what: String| StoreError::Config(format!("{kind}: {what}"));
+    // Only the three secrets below can be malformed here.
+    let setting = match credential {
+        Credential::SasToken(_) => &SAS_TOKEN,
+        Credential::ConnectionString(_) => &CONNECTION_STRING,
+        _ => &ACCESS_KEY,
+    };
+    let bad = |what: String| StoreError::from(ConfigError::new(setting, format!("{kind}: {what}")));
     let entra = |e: azure_core::Error| StoreError::Credential {
         credential: kind,
         message: error_chain(&e),
@@ -288,54 +294,75 @@ mod tests {
     }
     use azure_core_legacy::auth::TokenCredential as LegacyTokenCredential;
 
-    #[derive(Debug)]
-    struct FixedToken;
+    /// An identity for the bridge: answers request `n` with a token `tok-<n>`
+    /// that lives `lifetime`, or refuses as Azure AD does when there is none;
+    /// remembers the scopes it was asked for.
+    #[derive(Debug, Default)]
+    struct TestIdentity {
+        requests: std::sync::atomic::AtomicU32,
+        lifetime: Option<time::Duration>,
+        scopes: std::sync::Mutex<Vec<String>>,
+    }
+
+    impl TestIdentity {
+        fn new(lifetime: Option<time::Duration>) -> Arc<TestIdentity> {
+            Arc::new(TestIdentity {
+                lifetime,
+                ..Default::default()
+            })
+        }
+
+        fn requests(&self) -> u32 {
+            self.requests.load(std::sync::atomic::Ordering::SeqCst)
+        }
+    }
 
     #[async_trait::async_trait]
-    impl ModernTokenCredential for FixedToken {
+    impl ModernTokenCredential for TestIdentity {
         async fn get_token(
             &self,
             scopes: &[&str],
             _options: Option<azure_core::credentials::TokenRequestOptions<'_>>,
         ) -> azure_core::Result<azure_core::credentials::AccessToken> {
-            assert_eq!(scopes, ["https://storage.azure.com/.default"]);
+            if let Ok(mut seen) = self.scopes.lock() {
+                seen.extend(scopes.iter().map(|s| s.to_string()));
+            }
+            let n = self
+                .requests
+                .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            let Some(lifetime) = self.lifetime else {
+                return Err(azure_core::Error::with_message(
+                    azure_core::error::ErrorKind::Credential,
+                    "AADSTS700016: application not found",
+                ));
+            };
             Ok(azure_core::credentials::AccessToken::new(
-                "tok-123",
-                time::OffsetDateTime::UNIX_EPOCH + time::Duration::hours(1),
-            ))
-        }
-    }
-
-    #[derive(Debug)]
-    struct Refusing;
-
-    #[async_trait::async_trait]
-    impl ModernTokenCredential for Refusing {
-        async fn get_token(
-            &self,
-            _scopes: &[&str],
-            _options: Option<azure_core::credentials::TokenRequestOptions<'_>>,
-        ) -> azure_core::Result<azure_core::credentials::AccessToken> {
-            Err(azure_core::Error::with_message(
-                azure_core::error::ErrorKind::Credential,
-                "AADSTS700016: application not found",
+                format!("tok-{n}"),
+                OffsetDateTime::now_utc() + lifetime,
             ))
         }
     }
 
     #[tokio::test]
     async fn bridge_hands_modern_tokens_to_the_legacy_client() {
-        let bridge = EntraTokenBridge::new(Arc::new(FixedToken), CredentialKind::ClientSecret);
+        let identity = TestIdentity::new(Some(time::Duration::hours(1)));
+        let bridge = EntraTokenBridge::new(identity.clone(), CredentialKind::ClientSecret);
+        let before = OffsetDateTime::now_utc();
         let token = bridge
             .get_token(&["https://storage.azure.com/.default"])
             .await
             .expect("token");
-        assert_eq!(token.token.secret(), "tok-123");
-        assert_eq!(
-            token.expires_on,
-            time::OffsetDateTime::UNIX_EPOCH + time::Duration::hours(1)
+        assert_eq!(token.token.secret(), "tok-0");
+        let lifetime = token.expires_on - before;
+        assert!(
+            lifetime > time::Duration::minutes(59) && lifetime < time::Duration::minutes(61),
+            "{lifetime}"
         );
-        let failing = EntraTokenBridge::new(Arc::new(Refusing), CredentialKind::Federated);
+        assert_eq!(
+            *identity.scopes.lock().expect("scopes"),
+            ["https://storage.azure.com/.default"]
+        );
+        let failing = EntraTokenBridge::new(TestIdentity::new(None), CredentialKind::Federated);
         let err = failing.get_token(&["x"]).await.expect_err("refused");
         assert_eq!(err.kind(), &LegacyErrorKind::Credential);
         assert!(error_chain(&err).contains("AADSTS700016"), "{err}");
@@ -369,36 +396,18 @@ mod tests {
         }
     }
 
-    #[derive(Debug)]
-    struct Counting(std::sync::atomic::AtomicU32, time::Duration);
-
-    #[async_trait::async_trait]
-    impl ModernTokenCredential for Counting {
-        async fn get_token(
-            &self,
-            _scopes: &[&str],
-            _options: Option<azure_core::credentials::TokenRequestOptions<'_>>,
-        ) -> azure_core::Result<azure_core::credentials::AccessToken> {
-            let n = self.0.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
-            Ok(azure_core::credentials::AccessToken::new(
-                format!("tok-{n}"),
-                OffsetDateTime::now_utc() + self.1,
-            ))
-        }
-    }
-
     #[tokio::test]
     async fn bridge_keeps_a_token_until_shortly_before_it_expires() {
-        let long = Arc::new(Counting(Default::default(), time::Duration::hours(1)));
+        let long = TestIdentity::new(Some(time::Duration::hours(1)));
         let bridge = EntraTokenBridge::new(long.clone(), CredentialKind::ClientSecret);
         for _ in 0..5 {
             let t = bridge.get_token(&["s"]).await.expect("token");
             assert_eq!(t.token.secret(), "tok-0");
         }
-        assert_eq!(long.0.load(std::sync::atomic::Ordering::SeqCst), 1);
+        assert_eq!(long.requests(), 1);
         assert!(!format!("{bridge:?}").contains("tok-0"));
         // A token about to expire is replaced before it is handed out.
-        let short = Arc::new(Counting(Default::default(), time::Duration::seconds(1)));
+        let short = TestIdentity::new(Some(time::Duration::seconds(1)));
         let bridge = EntraTokenBridge::new(short.clone(), CredentialKind::ClientSecret);
         bridge.get_token(&["s"]).await.expect("token");
         tokio::time::sleep(std::time::Duration::from_millis(800)).await;

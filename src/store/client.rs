@@ -28,6 +28,7 @@ use super::config::{CredentialKind, RetryBudget, StoreConfig};
 use super::error::StoreError;
 use super::network::HttpClients;
 use super::odata::escape_literal;
+use super::settings::{ConfigError, ENDPOINT};
 
 /// The user agent prefix sent with every request.
 pub const USER_AGENT: &str = concat!("terraform-provider-rootmail/", env!("CARGO_PKG_VERSION"));
@@ -110,14 +111,17 @@ impl TableIo {
         super::config::validate_table_name(&config.table)?;
         super::config::validate_key("partition key", &config.partition_key)?;
         let url = url::Url::parse(&config.endpoint).map_err(|e| {
-            StoreError::Config(format!(
-                "table endpoint `{}` is not a URL: {e}",
-                config.endpoint
-            ))
+            ConfigError::new(
+                &ENDPOINT,
+                format!("table endpoint `{}` is not a URL: {e}", config.endpoint),
+            )
         })?;
         // Also for configs built without `StoreSettings::resolve`.
         super::config::check_transport(&url, &config.credential).map_err(|why| {
-            StoreError::Config(format!("table endpoint `{}`: {why}", config.endpoint))
+            ConfigError::new(
+                &ENDPOINT,
+                format!("table endpoint `{}`: {why}", config.endpoint),
+            )
         })?;
         let http = HttpClients::new(config.ca_file.as_deref())?;
         let credentials = storage_credentials(

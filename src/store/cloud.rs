@@ -1,7 +1,7 @@
 //! The Azure clouds: which Azure AD authority issues tokens and which DNS
 //! suffix storage accounts live under (`ARM_ENVIRONMENT`, as in azurerm).
 
-use super::error::StoreError;
+use super::settings::{ConfigError, AUTHORITY_HOST};
 
 /// An Azure cloud.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -43,14 +43,17 @@ impl CloudEnvironment {
 }
 
 /// `AZURE_AUTHORITY_HOST` must be an https URL (tokens travel over it).
-pub(crate) fn check_authority_host(host: &str) -> Result<String, StoreError> {
+pub(crate) fn check_authority_host(host: &str) -> Result<String, ConfigError> {
     let host = host.trim().trim_end_matches('/');
     match url::Url::parse(host) {
         Ok(url) if url.scheme() == "https" && url.host_str().is_some() => Ok(host.to_owned()),
-        _ => Err(StoreError::Config(format!(
-            "AZURE_AUTHORITY_HOST `{host}` is not an https URL (e.g. \
-             https://login.microsoftonline.us)"
-        ))),
+        _ => Err(ConfigError::new(
+            &AUTHORITY_HOST,
+            format!(
+                "AZURE_AUTHORITY_HOST `{host}` is not an https URL (e.g. \
+                 https://login.microsoftonline.us)"
+            ),
+        )),
     }
 }
 

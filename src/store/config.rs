@@ -1,89 +1,28 @@
 //! Where the pool lives and how to authenticate: [`StoreSettings`] (what a
-//! user set, all optional), resolved with environment fallbacks into a
-//! [`StoreConfig`]. See the table in the module docs of [`crate::store`] for the
-//! exact variables. Secrets are held in [`SecretString`], which never prints.
+//! user set, all optional, declared in [`super::settings`]) resolved with
+//! environment fallbacks into a [`StoreConfig`].
 
-use std::fmt;
 use std::path::PathBuf;
-use std::time::Duration;
 
 use super::cloud::check_authority_host;
 pub use super::cloud::CloudEnvironment;
-pub use super::credential::{Credential, CredentialKind, FederatedToken};
+use super::credential::ParsedConnectionString;
+pub use super::credential::{
+    Credential, CredentialKind, FederatedToken, EMULATOR_ACCOUNT, EMULATOR_ENDPOINT,
+};
 use super::error::StoreError;
+pub use super::retry::RetryBudget;
+pub use super::secret::SecretString;
+pub use super::settings::StoreSettings;
+use super::settings::{
+    ConfigError, Setting, CONNECTION_STRING, ENDPOINT, ENVIRONMENT, PARTITION_KEY, STORAGE_ACCOUNT,
+    TABLE,
+};
 
 /// The table the legacy tools use.
 pub const DEFAULT_TABLE: &str = "awsrootaccounts";
 /// The partition every legacy row lives in.
 pub const DEFAULT_PARTITION_KEY: &str = "root";
-/// Azurite's well-known account (documented publicly; not a secret).
-pub const EMULATOR_ACCOUNT: &str = "devstoreaccount1";
-pub(crate) const EMULATOR_KEY: &str =
-    "Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw==";
-/// Azurite's default table endpoint.
-pub const EMULATOR_ENDPOINT: &str = "http://127.0.0.1:10002/devstoreaccount1";
-
-/// A secret value: usable, but `Debug` and `Display` show `<redacted>`.
-#[derive(Clone, PartialEq, Eq)]
-pub struct SecretString(String);
-
-impl SecretString {
-    pub fn new(value: impl Into<String>) -> SecretString {
-        SecretString(value.into())
-    }
-    /// The secret itself; only for handing to the client, never for messages.
-    pub fn expose(&self) -> &str {
-        &self.0
-    }
-}
-
-impl fmt::Debug for SecretString {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("<redacted>")
-    }
-}
-
-impl fmt::Display for SecretString {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("<redacted>")
-    }
-}
-
-impl From<&str> for SecretString {
-    fn from(s: &str) -> Self {
-        SecretString::new(s)
-    }
-}
-
-impl From<String> for SecretString {
-    fn from(s: String) -> Self {
-        SecretString::new(s)
-    }
-}
-
-/// Retry and timeout limits for every table request.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct RetryBudget {
-    /// Total time one operation may spend retrying throttling/5xx/network errors.
-    pub total: Duration,
-    /// Limit for one HTTP round trip (including reading the body).
-    pub per_request: Duration,
-    /// First backoff; doubles per attempt, with full jitter.
-    pub initial_backoff: Duration,
-    /// Largest single backoff.
-    pub max_backoff: Duration,
-}
-
-impl Default for RetryBudget {
-    fn default() -> Self {
-        RetryBudget {
-            total: Duration::from_secs(60),
-            per_request: Duration::from_secs(30),
-            initial_backoff: Duration::from_millis(200),
-            max_backoff: Duration::from_secs(10),
-        }
-    }
-}
 
 /// A fully resolved store configuration.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -129,80 +68,6 @@ impl StoreConfig {
 
 pub(crate) const DEFAULT_CLAIM_PAGE_SIZE: u32 = 50;
 
-/// What a user configured explicitly; every field optional. Unset fields fall
-/// back to the environment in [`StoreSettings::resolve`].
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct StoreSettings {
-    pub account: Option<String>,
-    pub endpoint: Option<String>,
-    pub table: Option<String>,
-    pub partition_key: Option<String>,
-    pub connection_string: Option<SecretString>,
-    pub access_key: Option<SecretString>,
-    pub sas_token: Option<SecretString>,
-    pub tenant_id: Option<String>,
-    pub client_id: Option<String>,
-    pub client_secret: Option<SecretString>,
-    pub use_oidc: Option<bool>,
-    pub oidc_token: Option<SecretString>,
-    pub oidc_token_file_path: Option<PathBuf>,
-    /// Where to request the OIDC token (GitHub Actions or Azure DevOps).
-    pub oidc_request_url: Option<String>,
-    /// The bearer token for that request.
-    pub oidc_request_token: Option<SecretString>,
-    /// The Azure DevOps service connection to request the OIDC token for.
-    pub ado_service_connection_id: Option<String>,
-    /// `public`, `usgovernment` or `china`.
-    pub environment: Option<String>,
-    /// Overrides the environment's Azure AD authority.
-    pub authority_host: Option<String>,
-    /// Extra CA certificates (PEM) for every HTTP client.
-    pub ca_file: Option<PathBuf>,
-    pub use_msi: Option<bool>,
-    pub use_cli: Option<bool>,
-    pub use_azuread: Option<bool>,
-    pub use_emulator: Option<bool>,
-    pub retry: Option<RetryBudget>,
-    pub claim_page_size: Option<u32>,
-}
-
-/// Environment variable names, in fallback order per setting.
-pub mod env {
-    pub const ACCOUNT: &[&str] = &["AZURE_STORAGE_ACCOUNT", "ROOTMAIL_STORAGE_ACCOUNT"];
-    pub const ENDPOINT: &[&str] = &["ROOTMAIL_TABLE_ENDPOINT"];
-    pub const TABLE: &[&str] = &["ROOTMAIL_TABLE_NAME"];
-    pub const PARTITION_KEY: &[&str] = &["ROOTMAIL_PARTITION_KEY"];
-    pub const CONNECTION_STRING: &[&str] = &["AZURE_STORAGE_CONNECTION_STRING"];
-    pub const ACCESS_KEY: &[&str] = &["ARM_ACCESS_KEY", "AZURE_STORAGE_KEY"];
-    pub const SAS_TOKEN: &[&str] = &["ARM_SAS_TOKEN", "AZURE_STORAGE_SAS_TOKEN"];
-    pub const TENANT_ID: &[&str] = &["ARM_TENANT_ID", "AZURE_TENANT_ID"];
-    pub const CLIENT_ID: &[&str] = &["ARM_CLIENT_ID", "AZURE_CLIENT_ID"];
-    pub const CLIENT_SECRET: &[&str] = &["ARM_CLIENT_SECRET", "AZURE_CLIENT_SECRET"];
-    pub const USE_OIDC: &[&str] = &["ARM_USE_OIDC"];
-    pub const OIDC_TOKEN: &[&str] = &["ARM_OIDC_TOKEN"];
-    pub const OIDC_TOKEN_FILE_PATH: &[&str] =
-        &["ARM_OIDC_TOKEN_FILE_PATH", "AZURE_FEDERATED_TOKEN_FILE"];
-    /// Tried first for both pipelines; then [`GITHUB_REQUEST_URL`] or
-    /// [`ADO_REQUEST_URL`] depending on whether a service connection is set.
-    pub const OIDC_REQUEST_URL: &[&str] = &["ARM_OIDC_REQUEST_URL"];
-    pub const OIDC_REQUEST_TOKEN: &[&str] = &["ARM_OIDC_REQUEST_TOKEN"];
-    pub const GITHUB_REQUEST_URL: &[&str] = &["ACTIONS_ID_TOKEN_REQUEST_URL"];
-    pub const GITHUB_REQUEST_TOKEN: &[&str] = &["ACTIONS_ID_TOKEN_REQUEST_TOKEN"];
-    pub const ADO_REQUEST_URL: &[&str] = &["SYSTEM_OIDCREQUESTURI"];
-    pub const ADO_REQUEST_TOKEN: &[&str] = &["SYSTEM_ACCESSTOKEN"];
-    pub const ADO_SERVICE_CONNECTION_ID: &[&str] = &[
-        "ARM_ADO_PIPELINE_SERVICE_CONNECTION_ID",
-        "ARM_OIDC_AZURE_SERVICE_CONNECTION_ID",
-    ];
-    pub const ENVIRONMENT: &[&str] = &["ARM_ENVIRONMENT"];
-    pub const AUTHORITY_HOST: &[&str] = &["AZURE_AUTHORITY_HOST"];
-    pub const CA_FILE: &[&str] = &["SSL_CERT_FILE"];
-    pub const USE_MSI: &[&str] = &["ARM_USE_MSI"];
-    pub const USE_CLI: &[&str] = &["ARM_USE_CLI"];
-    pub const USE_AZUREAD: &[&str] = &["ARM_USE_AZUREAD"];
-    pub const USE_EMULATOR: &[&str] = &["ROOTMAIL_USE_EMULATOR"];
-}
-
 impl StoreSettings {
     /// Fills unset fields from the environment (`lookup` is `std::env::var` in
     /// production, a map in tests) and picks one credential.
@@ -214,123 +79,34 @@ impl StoreSettings {
         &self,
         lookup: &dyn Fn(&str) -> Option<String>,
     ) -> Result<StoreConfig, StoreError> {
-        let from_env = |names: &[&str]| -> Option<String> {
-            names
-                .iter()
-                .filter_map(|n| lookup(n))
-                .map(|v| v.trim().to_owned())
-                .find(|v| !v.is_empty())
-        };
-        let flag = |names: &[&str]| -> Result<Option<bool>, StoreError> {
-            match from_env(names) {
-                None => Ok(None),
-                Some(v) => parse_bool(&v).map(Some).ok_or_else(|| {
-                    StoreError::Config(format!(
-                        "{} must be true or false, got `{v}`",
-                        names.first().copied().unwrap_or("flag")
-                    ))
-                }),
-            }
-        };
-        let ado_service_connection_id = self
-            .ado_service_connection_id
-            .clone()
-            .or_else(|| from_env(env::ADO_SERVICE_CONNECTION_ID));
-        // A service connection means Azure DevOps; otherwise GitHub Actions.
-        let (pipeline_url, pipeline_token) = if ado_service_connection_id.is_some() {
-            (env::ADO_REQUEST_URL, env::ADO_REQUEST_TOKEN)
-        } else {
-            (env::GITHUB_REQUEST_URL, env::GITHUB_REQUEST_TOKEN)
-        };
-        let merged = StoreSettings {
-            account: self.account.clone().or_else(|| from_env(env::ACCOUNT)),
-            endpoint: self.endpoint.clone().or_else(|| from_env(env::ENDPOINT)),
-            table: self.table.clone().or_else(|| from_env(env::TABLE)),
-            partition_key: self
-                .partition_key
-                .clone()
-                .or_else(|| from_env(env::PARTITION_KEY)),
-            connection_string: self
-                .connection_string
-                .clone()
-                .or_else(|| from_env(env::CONNECTION_STRING).map(SecretString::new)),
-            access_key: self
-                .access_key
-                .clone()
-                .or_else(|| from_env(env::ACCESS_KEY).map(SecretString::new)),
-            sas_token: self
-                .sas_token
-                .clone()
-                .or_else(|| from_env(env::SAS_TOKEN).map(SecretString::new)),
-            tenant_id: self.tenant_id.clone().or_else(|| from_env(env::TENANT_ID)),
-            client_id: self.client_id.clone().or_else(|| from_env(env::CLIENT_ID)),
-            client_secret: self
-                .client_secret
-                .clone()
-                .or_else(|| from_env(env::CLIENT_SECRET).map(SecretString::new)),
-            use_oidc: self.use_oidc.or(flag(env::USE_OIDC)?),
-            oidc_token: self
-                .oidc_token
-                .clone()
-                .or_else(|| from_env(env::OIDC_TOKEN).map(SecretString::new)),
-            oidc_token_file_path: self
-                .oidc_token_file_path
-                .clone()
-                .or_else(|| from_env(env::OIDC_TOKEN_FILE_PATH).map(PathBuf::from)),
-            oidc_request_url: self
-                .oidc_request_url
-                .clone()
-                .or_else(|| from_env(env::OIDC_REQUEST_URL))
-                .or_else(|| from_env(pipeline_url)),
-            oidc_request_token: self.oidc_request_token.clone().or_else(|| {
-                from_env(env::OIDC_REQUEST_TOKEN)
-                    .or_else(|| from_env(pipeline_token))
-                    .map(SecretString::new)
-            }),
-            ado_service_connection_id,
-            environment: self
-                .environment
-                .clone()
-                .or_else(|| from_env(env::ENVIRONMENT)),
-            authority_host: self
-                .authority_host
-                .clone()
-                .or_else(|| from_env(env::AUTHORITY_HOST)),
-            ca_file: self
-                .ca_file
-                .clone()
-                .or_else(|| from_env(env::CA_FILE).map(PathBuf::from)),
-            use_msi: self.use_msi.or(flag(env::USE_MSI)?),
-            use_cli: self.use_cli.or(flag(env::USE_CLI)?),
-            use_azuread: self.use_azuread.or(flag(env::USE_AZUREAD)?),
-            use_emulator: self.use_emulator.or(flag(env::USE_EMULATOR)?),
-            retry: self.retry,
-            claim_page_size: self.claim_page_size,
-        };
+        let merged = self.with_environment(lookup)?;
         // The explicit settings choose the method if they define one; its
         // details may still come from the environment.
-        let method = match self.choose_method(false).or(merged.choose_method(true)) {
-            Some(m) => m,
-            None => {
-                return Err(StoreError::Config(
+        let method = self
+            .choose_method(false)
+            .or(merged.choose_method(true))
+            .ok_or_else(|| {
+                ConfigError::general(
                     "no credential configured: set a connection string, an access key, a SAS \
                      token, or Azure AD settings (client secret, OIDC, managed identity or \
-                     Azure CLI), or use the emulator"
-                        .to_owned(),
-                ))
-            }
-        };
+                     Azure CLI), or use the emulator",
+                )
+            })?;
         let credential = merged.build_credential(method)?;
-        merged.into_config(credential)
+        Ok(merged.into_config(credential)?)
     }
 
-    fn into_config(self, credential: Credential) -> Result<StoreConfig, StoreError> {
+    fn into_config(self, credential: Credential) -> Result<StoreConfig, ConfigError> {
+        // The checks the table client makes again, here tied to their setting.
+        let invalid = |setting: &'static Setting| {
+            move |e: StoreError| ConfigError::new(setting, e.to_string())
+        };
         let table = self.table.unwrap_or_else(|| DEFAULT_TABLE.to_owned());
-        validate_table_name(&table)?;
+        validate_table_name(&table).map_err(invalid(&TABLE))?;
         let partition_key = self
             .partition_key
             .unwrap_or_else(|| DEFAULT_PARTITION_KEY.to_owned());
-        validate_key("partition key", &partition_key)?;
+        validate_key("partition key", &partition_key).map_err(invalid(&PARTITION_KEY))?;
 
         // The connection string may name the account and the endpoint itself.
         let (cs_account, cs_endpoint) = match &credential {
@@ -342,10 +118,13 @@ impl StoreSettings {
         };
         let cloud = match &self.environment {
             Some(name) => CloudEnvironment::parse(name).ok_or_else(|| {
-                StoreError::Config(format!(
-                    "unknown Azure environment `{name}` (ARM_ENVIRONMENT / `environment`): use \
-                     public, usgovernment or china"
-                ))
+                ConfigError::new(
+                    &ENVIRONMENT,
+                    format!(
+                        "unknown Azure environment `{name}` (ARM_ENVIRONMENT / `environment`): \
+                         use public, usgovernment or china"
+                    ),
+                )
             })?,
             None => CloudEnvironment::Public,
         };
@@ -369,40 +148,57 @@ impl StoreSettings {
             }
         });
         let endpoint = endpoint.ok_or_else(|| {
-            StoreError::Config(
+            ConfigError::new(
+                &STORAGE_ACCOUNT,
                 "no storage account: set the account name (AZURE_STORAGE_ACCOUNT) or the table \
-                 endpoint (ROOTMAIL_TABLE_ENDPOINT)"
-                    .to_owned(),
+                 endpoint (ROOTMAIL_TABLE_ENDPOINT)",
             )
         })?;
         let endpoint = endpoint.trim_end_matches('/').to_owned();
         let parsed = url::Url::parse(&endpoint).map_err(|e| {
-            StoreError::Config(format!("table endpoint `{endpoint}` is not a URL: {e}"))
+            ConfigError::new(
+                &ENDPOINT,
+                format!("table endpoint `{endpoint}` is not a URL: {e}"),
+            )
         })?;
         if let Err(why) = check_transport(&parsed, &credential) {
             // Name the setting the endpoint came from, so the user knows what to change.
-            let setting = if from_connection_string {
-                "the connection_string (AZURE_STORAGE_CONNECTION_STRING) sets                  DefaultEndpointsProtocol=http or an http TableEndpoint"
+            let (setting, source) = if from_connection_string {
+                (
+                    &CONNECTION_STRING,
+                    "the connection_string (AZURE_STORAGE_CONNECTION_STRING) sets \
+                     DefaultEndpointsProtocol=http or an http TableEndpoint",
+                )
             } else {
-                "the endpoint setting (ROOTMAIL_TABLE_ENDPOINT, --endpoint) is an http:// URL"
+                (
+                    &ENDPOINT,
+                    "the endpoint setting (ROOTMAIL_TABLE_ENDPOINT, --endpoint) is an http:// URL",
+                )
             };
-            return Err(StoreError::Config(format!(
-                "{setting}: {why}. Use https://, or point it at a loopback address \
-                 (127.0.0.1, ::1, localhost) for a local emulator"
-            )));
+            return Err(ConfigError::new(
+                setting,
+                format!(
+                    "{source}: {why}. Use https://, or point it at a loopback address \
+                     (127.0.0.1, ::1, localhost) for a local emulator"
+                ),
+            ));
         }
         let account = match account {
             Some(a) => a,
             None => account_from_endpoint(&parsed).ok_or_else(|| {
-                StoreError::Config(format!(
-                    "cannot tell the storage account name from endpoint `{endpoint}`; set it \
-                     explicitly"
-                ))
+                ConfigError::new(
+                    &STORAGE_ACCOUNT,
+                    format!(
+                        "cannot tell the storage account name from endpoint `{endpoint}`; set it \
+                         explicitly"
+                    ),
+                )
             })?,
         };
         if matches!(credential, Credential::SharedKey { .. }) && account.is_empty() {
-            return Err(StoreError::Config(
-                "a shared key needs the storage account name".to_owned(),
+            return Err(ConfigError::new(
+                &STORAGE_ACCOUNT,
+                "a shared key needs the storage account name",
             ));
         }
         Ok(StoreConfig {
@@ -452,14 +248,6 @@ fn is_loopback(url: &url::Url) -> bool {
             name == "localhost" || name.ends_with(".localhost")
         }
         None => false,
-    }
-}
-
-fn parse_bool(v: &str) -> Option<bool> {
-    match v.trim().to_ascii_lowercase().as_str() {
-        "1" | "true" | "yes" | "on" => Some(true),
-        "0" | "false" | "no" | "off" => Some(false),
-        _ => None,
     }
 }
 
@@ -513,71 +301,10 @@ pub(crate) fn validate_key(field: &'static str, value: &str) -> Result<(), Store
     }
 }
 
-/// The parts of a connection string the store uses.
-pub(crate) struct ParsedConnectionString {
-    pub account: Option<String>,
-    pub key: Option<SecretString>,
-    pub sas: Option<SecretString>,
-    pub table_endpoint: Option<String>,
-    pub use_development_storage: bool,
-}
-
-impl ParsedConnectionString {
-    pub(crate) fn parse(text: &str) -> Result<ParsedConnectionString, StoreError> {
-        let mut out = ParsedConnectionString {
-            account: None,
-            key: None,
-            sas: None,
-            table_endpoint: None,
-            use_development_storage: false,
-        };
-        let mut protocol = "https".to_owned();
-        let mut suffix = "core.windows.net".to_owned();
-        for part in text.split(';').map(str::trim).filter(|p| !p.is_empty()) {
-            // Values (keys, SAS) may contain '=', so split at the first one only.
-            let (name, value) = part.split_once('=').ok_or_else(|| {
-                StoreError::Config("connection string has a part without `=`".to_owned())
-            })?;
-            match name.trim() {
-                "AccountName" => out.account = Some(value.to_owned()),
-                "AccountKey" => out.key = Some(SecretString::new(value)),
-                "SharedAccessSignature" => out.sas = Some(SecretString::new(value)),
-                "TableEndpoint" => {
-                    out.table_endpoint = Some(value.trim_end_matches('/').to_owned())
-                }
-                "DefaultEndpointsProtocol" => protocol = value.to_owned(),
-                "EndpointSuffix" => suffix = value.to_owned(),
-                "UseDevelopmentStorage" => {
-                    out.use_development_storage = parse_bool(value).unwrap_or(false)
-                }
-                _ => {}
-            }
-        }
-        if out.use_development_storage {
-            out.account
-                .get_or_insert_with(|| EMULATOR_ACCOUNT.to_owned());
-            out.key
-                .get_or_insert_with(|| SecretString::new(EMULATOR_KEY));
-            out.table_endpoint
-                .get_or_insert_with(|| EMULATOR_ENDPOINT.to_owned());
-        }
-        if out.table_endpoint.is_none() {
-            if let Some(a) = &out.account {
-                out.table_endpoint = Some(format!("{protocol}://{a}.table.{suffix}"));
-            }
-        }
-        if out.key.is_none() && out.sas.is_none() {
-            return Err(StoreError::Config(
-                "connection string has neither AccountKey nor SharedAccessSignature".to_owned(),
-            ));
-        }
-        Ok(out)
-    }
-}
-
 #[cfg(test)]
 pub(super) mod tests {
     use super::*;
+    use crate::store::settings::{CLIENT_ID, CLIENT_SECRET, TENANT_ID};
     use std::collections::HashMap;
 
     /// An environment made of `vars`, for the settings readers (also used by
@@ -590,14 +317,18 @@ pub(super) mod tests {
         move |k| map.get(k).cloned()
     }
 
+    /// Resolves nothing but the environment `vars`.
+    pub(in crate::store) fn from_env(vars: &[(&str, &str)]) -> Result<StoreConfig, StoreError> {
+        StoreSettings::default().resolve(&lookup(vars))
+    }
+
     #[test]
     fn access_key_from_arm_env() {
-        let cfg = StoreSettings::default()
-            .resolve(&lookup(&[
-                ("AZURE_STORAGE_ACCOUNT", "acct"),
-                ("ARM_ACCESS_KEY", "c2VjcmV0"),
-            ]))
-            .expect("config");
+        let cfg = from_env(&[
+            ("AZURE_STORAGE_ACCOUNT", "acct"),
+            ("ARM_ACCESS_KEY", "c2VjcmV0"),
+        ])
+        .expect("config");
         assert_eq!(cfg.account, "acct");
         assert_eq!(cfg.endpoint, "https://acct.table.core.windows.net");
         assert_eq!(cfg.table, DEFAULT_TABLE);
@@ -607,13 +338,15 @@ pub(super) mod tests {
 
     #[test]
     fn explicit_credential_beats_environment() {
-        let explicit = StoreSettings {
-            account: Some("acct".into()),
-            tenant_id: Some("t".into()),
-            client_id: Some("c".into()),
-            client_secret: Some("s".into()),
-            ..Default::default()
-        };
+        let mut explicit = StoreSettings::default();
+        for (setting, value) in [
+            (&STORAGE_ACCOUNT, "acct"),
+            (&TENANT_ID, "t"),
+            (&CLIENT_ID, "c"),
+            (&CLIENT_SECRET, "s"),
+        ] {
+            setting.set(&mut explicit, value).expect("text");
+        }
         let cfg = explicit
             .resolve(&lookup(&[("ARM_ACCESS_KEY", "k")]))
             .expect("config");
@@ -622,17 +355,16 @@ pub(super) mod tests {
 
     #[test]
     fn oidc_with_token_file_and_azuread_only() {
-        let cfg = StoreSettings::default()
-            .resolve(&lookup(&[
-                ("AZURE_STORAGE_ACCOUNT", "acct"),
-                ("ARM_ACCESS_KEY", "k"),
-                ("ARM_USE_AZUREAD", "true"),
-                ("ARM_USE_OIDC", "true"),
-                ("AZURE_TENANT_ID", "t"),
-                ("AZURE_CLIENT_ID", "c"),
-                ("AZURE_FEDERATED_TOKEN_FILE", "/var/run/token"),
-            ]))
-            .expect("config");
+        let cfg = from_env(&[
+            ("AZURE_STORAGE_ACCOUNT", "acct"),
+            ("ARM_ACCESS_KEY", "k"),
+            ("ARM_USE_AZUREAD", "true"),
+            ("ARM_USE_OIDC", "true"),
+            ("AZURE_TENANT_ID", "t"),
+            ("AZURE_CLIENT_ID", "c"),
+            ("AZURE_FEDERATED_TOKEN_FILE", "/var/run/token"),
+        ])
+        .expect("config");
         assert_eq!(
             cfg.credential,
             Credential::Federated {
@@ -645,22 +377,12 @@ pub(super) mod tests {
 
     #[test]
     fn msi_and_cli_fallback() {
-        let cfg = StoreSettings::default()
-            .resolve(&lookup(&[
-                ("AZURE_STORAGE_ACCOUNT", "a"),
-                ("ARM_USE_MSI", "true"),
-            ]))
-            .expect("config");
+        let cfg =
+            from_env(&[("AZURE_STORAGE_ACCOUNT", "a"), ("ARM_USE_MSI", "true")]).expect("config");
         assert_eq!(cfg.credential.kind(), CredentialKind::ManagedIdentity);
-        let cfg = StoreSettings::default()
-            .resolve(&lookup(&[("AZURE_STORAGE_ACCOUNT", "a")]))
-            .expect("config");
+        let cfg = from_env(&[("AZURE_STORAGE_ACCOUNT", "a")]).expect("config");
         assert_eq!(cfg.credential.kind(), CredentialKind::AzureCli);
-        let err = StoreSettings::default()
-            .resolve(&lookup(&[
-                ("AZURE_STORAGE_ACCOUNT", "a"),
-                ("ARM_USE_CLI", "false"),
-            ]))
+        let err = from_env(&[("AZURE_STORAGE_ACCOUNT", "a"), ("ARM_USE_CLI", "false")])
             .expect_err("no credential");
         assert!(err.to_string().contains("no credential"), "{err}");
     }
@@ -669,23 +391,18 @@ pub(super) mod tests {
     fn connection_string_gives_account_and_endpoint() {
         let cs = "DefaultEndpointsProtocol=http;AccountName=devstoreaccount1;AccountKey=a2V5==;\
                   TableEndpoint=http://127.0.0.1:1234/devstoreaccount1;";
-        let cfg = StoreSettings::default()
-            .resolve(&lookup(&[("AZURE_STORAGE_CONNECTION_STRING", cs)]))
-            .expect("config");
+        let cfg = from_env(&[("AZURE_STORAGE_CONNECTION_STRING", cs)]).expect("config");
         assert_eq!(cfg.account, "devstoreaccount1");
         assert_eq!(cfg.endpoint, "http://127.0.0.1:1234/devstoreaccount1");
         let cs = "AccountName=x;AccountKey=k;EndpointSuffix=core.chinacloudapi.cn";
-        let cfg = StoreSettings::default()
-            .resolve(&lookup(&[("AZURE_STORAGE_CONNECTION_STRING", cs)]))
-            .expect("config");
+        let cfg = from_env(&[("AZURE_STORAGE_CONNECTION_STRING", cs)]).expect("config");
         assert_eq!(cfg.endpoint, "https://x.table.core.chinacloudapi.cn");
     }
 
     #[test]
     fn plain_http_only_to_loopback_or_the_emulator() {
         let remote = |vars: &[(&str, &str)]| {
-            StoreSettings::default()
-                .resolve(&lookup(vars))
+            from_env(vars)
                 .map(|c| c.endpoint)
                 .map_err(|e| e.to_string())
         };
@@ -796,9 +513,7 @@ pub(super) mod tests {
         .resolve(&lookup(&[]))
         .expect_err("bad table");
         assert!(err.to_string().contains("bad-name"));
-        let err = StoreSettings::default()
-            .resolve(&lookup(&[("ARM_USE_MSI", "maybe")]))
-            .expect_err("bad flag");
+        let err = from_env(&[("ARM_USE_MSI", "maybe")]).expect_err("bad flag");
         assert!(err.to_string().contains("ARM_USE_MSI"));
     }
 }

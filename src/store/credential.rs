@@ -1,12 +1,23 @@
 //! Which credential the settings ask for, and the kinds there are: the
-//! choice among methods (first match wins, explicit settings first), and the
-//! details each needs, with errors that name the missing variable.
+//! choice among methods (first match wins, explicit settings first), the
+//! details each needs (with errors that name the missing variable), and the
+//! parts of a connection string.
 
 use std::fmt;
 use std::path::PathBuf;
 
-use super::config::{SecretString, StoreSettings};
-use super::error::StoreError;
+use super::secret::SecretString;
+use super::settings::{
+    parse_bool, ConfigError, StoreSettings, CLIENT_ID, CONNECTION_STRING, OIDC_REQUEST_TOKEN,
+    OIDC_REQUEST_URL, TENANT_ID, USE_OIDC,
+};
+
+/// Azurite's well-known account (documented publicly; not a secret).
+pub const EMULATOR_ACCOUNT: &str = "devstoreaccount1";
+pub(crate) const EMULATOR_KEY: &str =
+    "Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw==";
+/// Azurite's default table endpoint.
+pub const EMULATOR_ENDPOINT: &str = "http://127.0.0.1:10002/devstoreaccount1";
 
 /// Where a federated (OIDC) token comes from.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -82,7 +93,6 @@ impl Credential {
     /// True when this signs with the emulator's published key (nothing secret
     /// to protect), directly or through a development connection string.
     pub fn is_emulator(&self) -> bool {
-        use super::config::{ParsedConnectionString, EMULATOR_KEY};
         match self {
             Credential::Emulator => true,
             Credential::SharedKey { key } => key.expose() == EMULATOR_KEY,
@@ -210,26 +220,22 @@ impl StoreSettings {
     }
 
     /// The credential for `method`, or an error naming what is missing.
-    pub(super) fn build_credential(&self, method: Method) -> Result<Credential, StoreError> {
-        let missing = |what: &str| StoreError::Config(what.to_owned());
+    pub(super) fn build_credential(&self, method: Method) -> Result<Credential, ConfigError> {
+        // The method was chosen because its secret is there.
+        let secret = |value: &Option<SecretString>| {
+            value
+                .clone()
+                .ok_or_else(|| ConfigError::general("the chosen credential has no secret"))
+        };
         Ok(match method {
             Method::Emulator => Credential::Emulator,
-            Method::ConnectionString => Credential::ConnectionString(
-                self.connection_string
-                    .clone()
-                    .ok_or_else(|| missing("no connection string"))?,
-            ),
+            Method::ConnectionString => {
+                Credential::ConnectionString(secret(&self.connection_string)?)
+            }
             Method::SharedKey => Credential::SharedKey {
-                key: self
-                    .access_key
-                    .clone()
-                    .ok_or_else(|| missing("no access key"))?,
+                key: secret(&self.access_key)?,
             },
-            Method::SasToken => Credential::SasToken(
-                self.sas_token
-                    .clone()
-                    .ok_or_else(|| missing("no SAS token"))?,
-            ),
+            Method::SasToken => Credential::SasToken(secret(&self.sas_token)?),
             Method::Oidc => {
                 let token = self.federated_token()?;
                 let what = match &token {
@@ -249,10 +255,7 @@ impl StoreSettings {
                 Credential::ClientSecret {
                     tenant_id,
                     client_id,
-                    secret: self
-                        .client_secret
-                        .clone()
-                        .ok_or_else(|| missing("no client secret"))?,
+                    secret: secret(&self.client_secret)?,
                 }
             }
             Method::ManagedIdentity => Credential::ManagedIdentity {
@@ -266,28 +269,35 @@ impl StoreSettings {
 
     /// Where the OIDC token comes from: given, a file, or requested from
     /// Azure DevOps (a service connection is set) or GitHub Actions.
-    fn federated_token(&self) -> Result<FederatedToken, StoreError> {
+    fn federated_token(&self) -> Result<FederatedToken, ConfigError> {
         if let Some(t) = &self.oidc_token {
             return Ok(FederatedToken::Value(t.clone()));
         }
         if let Some(p) = &self.oidc_token_file_path {
             return Ok(FederatedToken::File(p.clone()));
         }
+        let (url, token) = (&self.oidc_request_url, &self.oidc_request_token);
         if let Some(id) = &self.ado_service_connection_id {
-            let request_url = self.oidc_request_url.clone().ok_or_else(|| {
-                StoreError::Config(format!(
-                    "Azure DevOps OIDC (service connection `{id}`) needs the OIDC request URL: \
-                     SYSTEM_OIDCREQUESTURI is not set (Azure Pipelines sets it in every job; \
-                     outside a pipeline set ARM_OIDC_REQUEST_URL)"
-                ))
+            let request_url = url.clone().ok_or_else(|| {
+                ConfigError::new(
+                    &OIDC_REQUEST_URL,
+                    format!(
+                        "Azure DevOps OIDC (service connection `{id}`) needs the OIDC request \
+                         URL: SYSTEM_OIDCREQUESTURI is not set (Azure Pipelines sets it in every \
+                         job; outside a pipeline set ARM_OIDC_REQUEST_URL)"
+                    ),
+                )
             })?;
-            let request_token = self.oidc_request_token.clone().ok_or_else(|| {
-                StoreError::Config(format!(
-                    "Azure DevOps OIDC (service connection `{id}`) needs the job's access token: \
-                     SYSTEM_ACCESSTOKEN is not set (map it in the step: \
-                     `env: SYSTEM_ACCESSTOKEN: $(System.AccessToken)`, or set \
-                     ARM_OIDC_REQUEST_TOKEN)"
-                ))
+            let request_token = token.clone().ok_or_else(|| {
+                ConfigError::new(
+                    &OIDC_REQUEST_TOKEN,
+                    format!(
+                        "Azure DevOps OIDC (service connection `{id}`) needs the job's access \
+                         token: SYSTEM_ACCESSTOKEN is not set (map it in the step: \
+                         `env: SYSTEM_ACCESSTOKEN: $(System.AccessToken)`, or set \
+                         ARM_OIDC_REQUEST_TOKEN)"
+                    ),
+                )
             })?;
             return Ok(FederatedToken::AzureDevOps {
                 request_url: request_url.trim().to_owned(),
@@ -295,48 +305,125 @@ impl StoreSettings {
                 service_connection_id: id.clone(),
             });
         }
-        match (&self.oidc_request_url, &self.oidc_request_token) {
-            (Some(url), Some(token)) => Ok(FederatedToken::GitHubActions {
-                request_url: url.trim().to_owned(),
-                request_token: token.clone(),
-            }),
-            (Some(_), None) => Err(StoreError::Config(
+        let (setting, message) = match (url, token) {
+            (Some(url), Some(token)) => {
+                return Ok(FederatedToken::GitHubActions {
+                    request_url: url.trim().to_owned(),
+                    request_token: token.clone(),
+                })
+            }
+            (Some(_), None) => (
+                &OIDC_REQUEST_TOKEN,
                 "GitHub Actions OIDC needs the request token: ACTIONS_ID_TOKEN_REQUEST_TOKEN is \
                  not set (give the job `permissions: id-token: write`, or set \
-                 ARM_OIDC_REQUEST_TOKEN)"
-                    .to_owned(),
-            )),
-            (None, Some(_)) => Err(StoreError::Config(
+                 ARM_OIDC_REQUEST_TOKEN)",
+            ),
+            (None, Some(_)) => (
+                &OIDC_REQUEST_URL,
                 "GitHub Actions OIDC needs the request URL: ACTIONS_ID_TOKEN_REQUEST_URL is not \
-                 set (give the job `permissions: id-token: write`, or set ARM_OIDC_REQUEST_URL)"
-                    .to_owned(),
-            )),
-            (None, None) => Err(StoreError::Config(
+                 set (give the job `permissions: id-token: write`, or set ARM_OIDC_REQUEST_URL)",
+            ),
+            (None, None) => (
+                &USE_OIDC,
                 "OIDC is enabled but there is no token: set ARM_OIDC_TOKEN or \
                  ARM_OIDC_TOKEN_FILE_PATH (or AZURE_FEDERATED_TOKEN_FILE); in GitHub Actions give \
                  the job `permissions: id-token: write` so ACTIONS_ID_TOKEN_REQUEST_URL and \
                  ACTIONS_ID_TOKEN_REQUEST_TOKEN are set; in Azure DevOps set \
-                 ARM_ADO_PIPELINE_SERVICE_CONNECTION_ID and SYSTEM_ACCESSTOKEN"
-                    .to_owned(),
+                 ARM_ADO_PIPELINE_SERVICE_CONNECTION_ID and SYSTEM_ACCESSTOKEN",
+            ),
+        };
+        Err(ConfigError::new(setting, message))
+    }
+
+    /// Both ids, or an error at the one missing (the tenant when both are).
+    fn tenant_and_client(&self, what: &str) -> Result<(String, String), ConfigError> {
+        match (&self.tenant_id, &self.client_id) {
+            (Some(t), Some(c)) => Ok((t.clone(), c.clone())),
+            (tenant, _) => Err(ConfigError::new(
+                if tenant.is_none() {
+                    &TENANT_ID
+                } else {
+                    &CLIENT_ID
+                },
+                format!(
+                    "Azure AD {what} authentication needs a tenant id (ARM_TENANT_ID) and a \
+                     client id (ARM_CLIENT_ID)"
+                ),
             )),
         }
     }
+}
 
-    fn tenant_and_client(&self, what: &str) -> Result<(String, String), StoreError> {
-        match (&self.tenant_id, &self.client_id) {
-            (Some(t), Some(c)) => Ok((t.clone(), c.clone())),
-            _ => Err(StoreError::Config(format!(
-                "Azure AD {what} authentication needs a tenant id (ARM_TENANT_ID) and a client id \
-                 (ARM_CLIENT_ID)"
-            ))),
+/// The parts of a connection string the store uses.
+pub(crate) struct ParsedConnectionString {
+    pub account: Option<String>,
+    pub key: Option<SecretString>,
+    pub sas: Option<SecretString>,
+    pub table_endpoint: Option<String>,
+    pub use_development_storage: bool,
+}
+
+impl ParsedConnectionString {
+    pub(crate) fn parse(text: &str) -> Result<ParsedConnectionString, ConfigError> {
+        let mut out = ParsedConnectionString {
+            account: None,
+            key: None,
+            sas: None,
+            table_endpoint: None,
+            use_development_storage: false,
+        };
+        let mut protocol = "https".to_owned();
+        let mut suffix = "core.windows.net".to_owned();
+        for part in text.split(';').map(str::trim).filter(|p| !p.is_empty()) {
+            // Values (keys, SAS) may contain '=', so split at the first one only.
+            let (name, value) = part.split_once('=').ok_or_else(|| {
+                ConfigError::new(
+                    &CONNECTION_STRING,
+                    "connection string has a part without `=`",
+                )
+            })?;
+            match name.trim() {
+                "AccountName" => out.account = Some(value.to_owned()),
+                "AccountKey" => out.key = Some(SecretString::new(value)),
+                "SharedAccessSignature" => out.sas = Some(SecretString::new(value)),
+                "TableEndpoint" => {
+                    out.table_endpoint = Some(value.trim_end_matches('/').to_owned())
+                }
+                "DefaultEndpointsProtocol" => protocol = value.to_owned(),
+                "EndpointSuffix" => suffix = value.to_owned(),
+                "UseDevelopmentStorage" => {
+                    out.use_development_storage = parse_bool(value).unwrap_or(false)
+                }
+                _ => {}
+            }
         }
+        if out.use_development_storage {
+            out.account
+                .get_or_insert_with(|| EMULATOR_ACCOUNT.to_owned());
+            out.key
+                .get_or_insert_with(|| SecretString::new(EMULATOR_KEY));
+            out.table_endpoint
+                .get_or_insert_with(|| EMULATOR_ENDPOINT.to_owned());
+        }
+        if out.table_endpoint.is_none() {
+            if let Some(a) = &out.account {
+                out.table_endpoint = Some(format!("{protocol}://{a}.table.{suffix}"));
+            }
+        }
+        if out.key.is_none() && out.sas.is_none() {
+            return Err(ConfigError::new(
+                &CONNECTION_STRING,
+                "connection string has neither AccountKey nor SharedAccessSignature",
+            ));
+        }
+        Ok(out)
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::store::config::tests::lookup;
+    use crate::store::config::tests::{from_env, lookup};
 
     const PIPELINE_IDS: [(&str, &str); 3] = [
         ("AZURE_STORAGE_ACCOUNT", "acct"),
@@ -356,9 +443,7 @@ mod tests {
             ("ACTIONS_ID_TOKEN_REQUEST_TOKEN", "gh-request-secret"),
             ("SYSTEM_OIDCREQUESTURI", "https://ado.example/oidc"),
         ]);
-        let cfg = StoreSettings::default()
-            .resolve(&lookup(&vars))
-            .expect("config");
+        let cfg = from_env(&vars).expect("config");
         assert_eq!(cfg.credential.kind(), CredentialKind::GitHubOidc);
         assert_eq!(
             cfg.credential,
@@ -374,9 +459,7 @@ mod tests {
         assert!(!format!("{cfg:?}").contains("gh-request-secret"));
         // ARM_OIDC_REQUEST_* win over the pipeline's own variables.
         vars.push(("ARM_OIDC_REQUEST_URL", "https://override.example/t"));
-        let cfg = StoreSettings::default()
-            .resolve(&lookup(&vars))
-            .expect("config");
+        let cfg = from_env(&vars).expect("config");
         assert!(matches!(cfg.credential, Credential::Federated {
             token: FederatedToken::GitHubActions { ref request_url, .. }, ..
         } if request_url == "https://override.example/t"));
@@ -391,17 +474,13 @@ mod tests {
             ("SYSTEM_ACCESSTOKEN", "ado-secret"),
             ("ACTIONS_ID_TOKEN_REQUEST_URL", "https://gh.example/t"),
         ]);
-        let cfg = StoreSettings::default()
-            .resolve(&lookup(&vars))
-            .expect("config");
+        let cfg = from_env(&vars).expect("config");
         assert_eq!(cfg.credential.kind(), CredentialKind::AzureDevOpsOidc);
         assert!(matches!(cfg.credential, Credential::Federated {
             token: FederatedToken::AzureDevOps { ref request_url, ref service_connection_id, .. }, ..
         } if request_url == "https://ado.example/oidc" && service_connection_id == "sc-1"));
         vars.retain(|(k, _)| *k != "SYSTEM_ACCESSTOKEN");
-        let err = StoreSettings::default()
-            .resolve(&lookup(&vars))
-            .expect_err("no token");
+        let err = from_env(&vars).expect_err("no token");
         assert!(err.to_string().contains("SYSTEM_ACCESSTOKEN"), "{err}");
     }
 
@@ -409,14 +488,10 @@ mod tests {
     fn missing_pipeline_variables_are_named() {
         let mut vars = PIPELINE_IDS.to_vec();
         vars.push(("ARM_USE_OIDC", "true"));
-        let err = StoreSettings::default()
-            .resolve(&lookup(&vars))
-            .expect_err("none");
+        let err = from_env(&vars).expect_err("none");
         assert!(err.to_string().contains("id-token: write"), "{err}");
         vars.push(("ACTIONS_ID_TOKEN_REQUEST_URL", "https://gh.example/t"));
-        let err = StoreSettings::default()
-            .resolve(&lookup(&vars))
-            .expect_err("no token");
+        let err = from_env(&vars).expect_err("no token");
         assert!(
             err.to_string().contains("ACTIONS_ID_TOKEN_REQUEST_TOKEN"),
             "{err}"
@@ -434,31 +509,24 @@ mod tests {
     #[test]
     fn clouds_pick_authority_and_suffix() {
         let mut vars = vec![("AZURE_STORAGE_ACCOUNT", "acct"), ("ARM_USE_CLI", "true")];
-        let cfg = StoreSettings::default()
-            .resolve(&lookup(&vars))
-            .expect("config");
+        let cfg = from_env(&vars).expect("config");
         assert_eq!(cfg.authority_host, "https://login.microsoftonline.com");
         vars.push(("ARM_ENVIRONMENT", "usgovernment"));
-        let cfg = StoreSettings::default()
-            .resolve(&lookup(&vars))
-            .expect("config");
+        let cfg = from_env(&vars).expect("config");
         assert_eq!(cfg.endpoint, "https://acct.table.core.usgovcloudapi.net");
         assert_eq!(cfg.authority_host, "https://login.microsoftonline.us");
         vars.push(("AZURE_AUTHORITY_HOST", "https://127.0.0.1:8443/"));
         vars.push(("SSL_CERT_FILE", "/etc/corp-ca.pem"));
-        let cfg = StoreSettings::default()
-            .resolve(&lookup(&vars))
-            .expect("config");
+        let cfg = from_env(&vars).expect("config");
         assert_eq!(cfg.authority_host, "https://127.0.0.1:8443");
         assert_eq!(cfg.ca_file, Some(PathBuf::from("/etc/corp-ca.pem")));
         vars.push(("ARM_ENVIRONMENT", "mars"));
-        let err = StoreSettings::default()
-            .resolve(&lookup(&[
-                ("ARM_ENVIRONMENT", "mars"),
-                ("ARM_USE_CLI", "true"),
-                ("AZURE_STORAGE_ACCOUNT", "a"),
-            ]))
-            .expect_err("unknown cloud");
+        let err = from_env(&[
+            ("ARM_ENVIRONMENT", "mars"),
+            ("ARM_USE_CLI", "true"),
+            ("AZURE_STORAGE_ACCOUNT", "a"),
+        ])
+        .expect_err("unknown cloud");
         assert!(err.to_string().contains("ARM_ENVIRONMENT"), "{err}");
     }
 }

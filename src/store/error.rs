@@ -4,15 +4,16 @@
 
 use std::time::Duration;
 
-use super::config::CredentialKind;
+use super::credential::CredentialKind;
 use super::row::AliasStatus;
+use super::settings::{ConfigError, Setting};
 
 /// Everything a store operation can fail with.
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
     /// The configuration cannot be turned into a client.
     #[error("invalid store configuration: {0}")]
-    Config(String),
+    Config(#[from] ConfigError),
 
     /// No free alias is left (in the whole pool, or in the requested mailbox).
     #[error("the alias pool is exhausted: no free alias{} in table `{table}`", mailbox_suffix(.mailbox))]
@@ -152,6 +153,14 @@ fn code_suffix(code: &Option<String>) -> String {
 }
 
 impl StoreError {
+    /// The setting to change, for a configuration that cannot be used.
+    pub fn setting(&self) -> Option<&'static Setting> {
+        match self {
+            StoreError::Config(e) => e.setting(),
+            _ => None,
+        }
+    }
+
     /// True for errors a caller might succeed with by trying again later.
     pub fn is_transient(&self) -> bool {
         matches!(

@@ -16,48 +16,25 @@
 //! so a released row is the legacy row it was; every ownership change is
 //! conditional on the row's real ETag; anything not free keeps `in_use = true`.
 //!
-//! # Environment variables
-//! Explicit settings always win; for each unset setting the variables are
-//! tried in the order listed. Credential choice, first match wins:
-//! emulator → connection string → access key → SAS token (these three are
-//! skipped when `use_azuread` is true) → OIDC → client secret → managed
-//! identity → Azure CLI (also the last resort unless `ARM_USE_CLI=false`,
-//! as in the azurerm provider). A credential fully defined by explicit
-//! settings beats any credential defined only by the environment.
-//!
-//! | setting | variables |
-//! |---|---|
-//! | `account` | `AZURE_STORAGE_ACCOUNT`, `ROOTMAIL_STORAGE_ACCOUNT` |
-//! | `endpoint` (full table endpoint: Azurite, sovereign clouds, Cosmos DB) | `ROOTMAIL_TABLE_ENDPOINT` |
-//! | `table` (default `awsrootaccounts`) | `ROOTMAIL_TABLE_NAME` |
-//! | `partition_key` (default `root`) | `ROOTMAIL_PARTITION_KEY` |
-//! | `connection_string` | `AZURE_STORAGE_CONNECTION_STRING` |
-//! | `access_key` | `ARM_ACCESS_KEY`, `AZURE_STORAGE_KEY` |
-//! | `sas_token` | `ARM_SAS_TOKEN`, `AZURE_STORAGE_SAS_TOKEN` |
-//! | `tenant_id` | `ARM_TENANT_ID`, `AZURE_TENANT_ID` |
-//! | `client_id` | `ARM_CLIENT_ID`, `AZURE_CLIENT_ID` |
-//! | `client_secret` | `ARM_CLIENT_SECRET`, `AZURE_CLIENT_SECRET` |
-//! | `use_oidc` | `ARM_USE_OIDC` |
-//! | `oidc_token` | `ARM_OIDC_TOKEN` |
-//! | `oidc_token_file_path` | `ARM_OIDC_TOKEN_FILE_PATH`, `AZURE_FEDERATED_TOKEN_FILE` |
-//! | `oidc_request_url` | `ARM_OIDC_REQUEST_URL`, then `ACTIONS_ID_TOKEN_REQUEST_URL` (GitHub Actions) or `SYSTEM_OIDCREQUESTURI` (Azure DevOps, when a service connection is set) |
-//! | `oidc_request_token` | `ARM_OIDC_REQUEST_TOKEN`, then `ACTIONS_ID_TOKEN_REQUEST_TOKEN` or `SYSTEM_ACCESSTOKEN` |
-//! | `ado_service_connection_id` | `ARM_ADO_PIPELINE_SERVICE_CONNECTION_ID`, `ARM_OIDC_AZURE_SERVICE_CONNECTION_ID` |
-//! | `environment` (`public`, `usgovernment`, `china`) | `ARM_ENVIRONMENT` |
-//! | `authority_host` | `AZURE_AUTHORITY_HOST` |
-//! | `ca_file` (extra CA certificates, PEM) | `SSL_CERT_FILE` |
-//! | `use_msi` | `ARM_USE_MSI` (user-assigned identity: `client_id`) |
-//! | `use_cli` | `ARM_USE_CLI` |
-//! | `use_azuread` | `ARM_USE_AZUREAD` |
-//! | `use_emulator` | `ROOTMAIL_USE_EMULATOR` |
+//! # Settings and environment variables
+//! Every setting is declared once in [`settings::SETTINGS`]: its name (the
+//! provider attribute and the CLI flag), its environment variables, whether
+//! it is secret, and its docs (docs/index.md shows them all). Explicit
+//! settings always win; for each unset setting the variables are tried in
+//! the order listed. Credential choice, first match wins: emulator →
+//! connection string → access key → SAS token (these three are skipped when
+//! `use_azuread` is true) → OIDC → client secret → managed identity → Azure
+//! CLI (also the last resort unless `ARM_USE_CLI=false`, as in the azurerm
+//! provider). A credential fully defined by explicit settings beats any
+//! credential defined only by the environment. A configuration that cannot
+//! be used fails with [`StoreError::Config`], whose [`ConfigError`] names the
+//! setting to change.
 //!
 //! With OIDC the token is `oidc_token`, else the file, else requested from
 //! Azure DevOps (service connection set) or GitHub Actions; see
 //! `federation`. Every HTTP client (table and identity) honours
 //! `HTTPS_PROXY`/`NO_PROXY` and trusts `SSL_CERT_FILE` on top of the system's
 //! roots. Azure AD tokens are kept per process and renewed before they expire.
-//!
-//! The names are also available as constants in [`config::env`].
 //! Flags accept `true/false`, `1/0`, `yes/no`, `on/off`.
 //!
 //! # Claims at scale
@@ -97,16 +74,19 @@ mod network;
 pub mod odata;
 mod pool;
 mod release_batch;
+mod retry;
 mod row;
+mod secret;
 mod seen;
+pub mod settings;
 mod takeover;
 
 pub use batch::{BatchCounts, BatchSettings, ClaimBatcher};
 pub use client::USER_AGENT;
-pub use config::{
-    CloudEnvironment, Credential, CredentialKind, FederatedToken, RetryBudget, SecretString,
-    StoreConfig, StoreSettings, DEFAULT_PARTITION_KEY, DEFAULT_TABLE, EMULATOR_ACCOUNT,
-    EMULATOR_ENDPOINT,
+pub use cloud::CloudEnvironment;
+pub use config::{StoreConfig, DEFAULT_PARTITION_KEY, DEFAULT_TABLE};
+pub use credential::{
+    Credential, CredentialKind, FederatedToken, EMULATOR_ACCOUNT, EMULATOR_ENDPOINT,
 };
 pub use error::StoreError;
 pub use pool::{
@@ -114,7 +94,10 @@ pub use pool::{
     LinkTarget, PoolStats, ReleaseOutcome, ReleasePolicy, StatusCounts, DEFAULT_QUARANTINE_DAYS,
 };
 pub use release_batch::{ReleaseBatcher, ReleaseCounts};
+pub use retry::RetryBudget;
 pub use row::{col as columns, AliasRow, AliasStatus, ClaimToken};
+pub use secret::SecretString;
 pub use seen::SeenRow;
+pub use settings::{ConfigError, Setting, SettingKind, StoreSettings, SETTINGS};
 pub use takeover::{SeenClaim, TakeOverRequest, TakeOverScope};
 pub use tokio_util::sync::CancellationToken;

@@ -10,6 +10,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use super::error::StoreError;
+use super::settings::{ConfigError, CA_FILE};
 
 /// The clients for the two SDK generations, sharing one network setup.
 #[derive(Debug, Clone)]
@@ -32,17 +33,23 @@ impl HttpClients {
     pub(crate) fn new(ca_file: Option<&Path>) -> Result<HttpClients, StoreError> {
         let pem = match ca_file {
             Some(path) => Some(std::fs::read(path).map_err(|e| {
-                StoreError::Config(format!(
-                    "cannot read the CA certificates in SSL_CERT_FILE ({}): {e}",
-                    path.display()
+                StoreError::from(ConfigError::new(
+                    &CA_FILE,
+                    format!(
+                        "cannot read the CA certificates in SSL_CERT_FILE ({}): {e}",
+                        path.display()
+                    ),
                 ))
             })?),
             None => None,
         };
         let bad_pem = |path: Option<&Path>| {
-            StoreError::Config(format!(
-                "SSL_CERT_FILE ({}) holds no PEM certificate that can be used",
-                path.map(|p| p.display().to_string()).unwrap_or_default()
+            StoreError::from(ConfigError::new(
+                &CA_FILE,
+                format!(
+                    "SSL_CERT_FILE ({}) holds no PEM certificate that can be used",
+                    path.map(|p| p.display().to_string()).unwrap_or_default()
+                ),
             ))
         };
 
@@ -75,10 +82,12 @@ impl HttpClients {
             direct = direct.tls_certs_only(roots);
         }
         let legacy = legacy.build().map_err(|e| {
-            StoreError::Config(format!("cannot set up the HTTP client for the table: {e}"))
+            ConfigError::general(format!("cannot set up the HTTP client for the table: {e}"))
         })?;
         let identity_error = |e: reqwest::Error| {
-            StoreError::Config(format!("cannot set up the HTTP client for Azure AD: {e}"))
+            StoreError::from(ConfigError::general(format!(
+                "cannot set up the HTTP client for Azure AD: {e}"
+            )))
         };
         Ok(HttpClients {
             legacy: Arc::new(legacy),

@@ -1,0 +1,309 @@
+//! The settings themselves. Names, variables and their order are what users
+//! write: change them only with care (and `make docs`).
+
+use super::{PipelineEnv, Setting, Slot};
+
+/// Every setting, in the order the provider and the CLI show them.
+pub const SETTINGS: &[&Setting] = &[
+    &STORAGE_ACCOUNT,
+    &ENDPOINT,
+    &TABLE,
+    &PARTITION_KEY,
+    &CONNECTION_STRING,
+    &ACCESS_KEY,
+    &SAS_TOKEN,
+    &USE_AZUREAD,
+    &TENANT_ID,
+    &CLIENT_ID,
+    &CLIENT_SECRET,
+    &USE_OIDC,
+    &OIDC_TOKEN,
+    &OIDC_TOKEN_FILE_PATH,
+    &OIDC_REQUEST_URL,
+    &OIDC_REQUEST_TOKEN,
+    &ADO_SERVICE_CONNECTION_ID,
+    &ENVIRONMENT,
+    &AUTHORITY_HOST,
+    &CA_FILE,
+    &USE_MSI,
+    &USE_CLI,
+    &USE_EMULATOR,
+];
+
+pub const STORAGE_ACCOUNT: Setting = Setting {
+    name: "storage_account",
+    env: &["AZURE_STORAGE_ACCOUNT", "ROOTMAIL_STORAGE_ACCOUNT"],
+    pipeline_env: None,
+    summary: "Storage account name",
+    doc: "Name of the storage account holding the pool table. Either this or `endpoint` (or a \
+          connection string) is needed.",
+    value_name: "NAME",
+    environment_only: false,
+    slot: |s| Slot::Text(&mut s.account),
+};
+
+pub const ENDPOINT: Setting = Setting {
+    name: "endpoint",
+    env: &["ROOTMAIL_TABLE_ENDPOINT"],
+    pipeline_env: None,
+    summary: "Full table endpoint, e.g. Azurite's http://127.0.0.1:10002/devstoreaccount1",
+    doc: "Full table service endpoint, for sovereign clouds, the Cosmos DB Table API or \
+          Azurite, e.g. `https://acct.table.core.windows.net` or \
+          `http://127.0.0.1:10002/devstoreaccount1`.",
+    value_name: "URL",
+    environment_only: false,
+    slot: |s| Slot::Text(&mut s.endpoint),
+};
+
+pub const TABLE: Setting = Setting {
+    name: "table",
+    env: &["ROOTMAIL_TABLE_NAME"],
+    pipeline_env: None,
+    summary: "Table name (default awsrootaccounts)",
+    doc: "Name of the pool table. Defaults to `awsrootaccounts`.",
+    value_name: "NAME",
+    environment_only: false,
+    slot: |s| Slot::Text(&mut s.table),
+};
+
+pub const PARTITION_KEY: Setting = Setting {
+    name: "partition_key",
+    env: &["ROOTMAIL_PARTITION_KEY"],
+    pipeline_env: None,
+    summary: "Partition key (default root)",
+    doc: "Partition holding the pool's rows. Defaults to `root`.",
+    value_name: "KEY",
+    environment_only: false,
+    slot: |s| Slot::Text(&mut s.partition_key),
+};
+
+pub const CONNECTION_STRING: Setting = Setting {
+    name: "connection_string",
+    env: &["AZURE_STORAGE_CONNECTION_STRING"],
+    pipeline_env: None,
+    summary: "Storage connection string",
+    doc: "Storage connection string.",
+    value_name: "TEXT",
+    environment_only: false,
+    slot: |s| Slot::Secret(&mut s.connection_string),
+};
+
+pub const ACCESS_KEY: Setting = Setting {
+    name: "access_key",
+    env: &["ARM_ACCESS_KEY", "AZURE_STORAGE_KEY"],
+    pipeline_env: None,
+    summary: "Shared key of the storage account",
+    doc: "Shared key of the storage account.",
+    value_name: "KEY",
+    environment_only: false,
+    slot: |s| Slot::Secret(&mut s.access_key),
+};
+
+pub const SAS_TOKEN: Setting = Setting {
+    name: "sas_token",
+    env: &["ARM_SAS_TOKEN", "AZURE_STORAGE_SAS_TOKEN"],
+    pipeline_env: None,
+    summary: "SAS token for the table service",
+    doc: "SAS token for the table service with read, add, update and list permissions.",
+    value_name: "TOKEN",
+    environment_only: false,
+    slot: |s| Slot::Secret(&mut s.sas_token),
+};
+
+pub const USE_AZUREAD: Setting = Setting {
+    name: "use_azuread",
+    env: &["ARM_USE_AZUREAD"],
+    pipeline_env: None,
+    summary: "Only Azure AD credentials, never keys or SAS",
+    doc: "Authenticate with Azure AD (Entra ID); the identity needs the `Storage Table Data \
+          Contributor` role. Pick the method with `client_secret`, `use_oidc`, `use_msi` or \
+          `use_cli`.",
+    value_name: "",
+    environment_only: false,
+    slot: |s| Slot::Flag(&mut s.use_azuread),
+};
+
+pub const TENANT_ID: Setting = Setting {
+    name: "tenant_id",
+    env: &["ARM_TENANT_ID", "AZURE_TENANT_ID"],
+    pipeline_env: None,
+    summary: "Azure AD tenant",
+    doc: "Azure AD tenant id.",
+    value_name: "ID",
+    environment_only: false,
+    slot: |s| Slot::Text(&mut s.tenant_id),
+};
+
+pub const CLIENT_ID: Setting = Setting {
+    name: "client_id",
+    env: &["ARM_CLIENT_ID", "AZURE_CLIENT_ID"],
+    pipeline_env: None,
+    summary: "Azure AD application (client) id, or a user-assigned managed identity's",
+    doc: "Azure AD application (client) id, or the client id of a user-assigned managed \
+          identity.",
+    value_name: "ID",
+    environment_only: false,
+    slot: |s| Slot::Text(&mut s.client_id),
+};
+
+pub const CLIENT_SECRET: Setting = Setting {
+    name: "client_secret",
+    env: &["ARM_CLIENT_SECRET", "AZURE_CLIENT_SECRET"],
+    pipeline_env: None,
+    summary: "Azure AD client secret",
+    doc: "Azure AD client secret.",
+    value_name: "SECRET",
+    environment_only: false,
+    slot: |s| Slot::Secret(&mut s.client_secret),
+};
+
+pub const USE_OIDC: Setting = Setting {
+    name: "use_oidc",
+    env: &["ARM_USE_OIDC"],
+    pipeline_env: None,
+    summary: "Azure AD workload identity; the token from ARM_OIDC_TOKEN, \
+              ARM_OIDC_TOKEN_FILE_PATH, Azure DevOps (with a service connection) or GitHub \
+              Actions",
+    doc: "Use a federated OIDC token (workload identity federation). The token is \
+          `oidc_token`, or read from `oidc_token_file_path`, or requested from Azure DevOps when \
+          `ado_pipeline_service_connection_id` is set, or else from GitHub Actions (the job needs \
+          `permissions: id-token: write`). A new token is requested whenever Azure AD's token is \
+          renewed.",
+    value_name: "",
+    environment_only: false,
+    slot: |s| Slot::Flag(&mut s.use_oidc),
+};
+
+pub const OIDC_TOKEN: Setting = Setting {
+    name: "oidc_token",
+    env: &["ARM_OIDC_TOKEN"],
+    pipeline_env: None,
+    summary: "The federated OIDC token",
+    doc: "The federated OIDC token itself.",
+    value_name: "TOKEN",
+    environment_only: false,
+    slot: |s| Slot::Secret(&mut s.oidc_token),
+};
+
+pub const OIDC_TOKEN_FILE_PATH: Setting = Setting {
+    name: "oidc_token_file_path",
+    env: &["ARM_OIDC_TOKEN_FILE_PATH", "AZURE_FEDERATED_TOKEN_FILE"],
+    pipeline_env: None,
+    summary: "File holding the OIDC token (not the token itself)",
+    doc: "File holding the federated OIDC token, re-read when it rotates.",
+    value_name: "PATH",
+    environment_only: false,
+    slot: |s| Slot::Path(&mut s.oidc_token_file_path),
+};
+
+pub const OIDC_REQUEST_URL: Setting = Setting {
+    name: "oidc_request_url",
+    env: &["ARM_OIDC_REQUEST_URL"],
+    pipeline_env: Some(PipelineEnv {
+        github: "ACTIONS_ID_TOKEN_REQUEST_URL",
+        azure_devops: "SYSTEM_OIDCREQUESTURI",
+    }),
+    summary: "Where to request the OIDC token",
+    doc: "Where to request the OIDC token.",
+    value_name: "URL",
+    environment_only: false,
+    slot: |s| Slot::Text(&mut s.oidc_request_url),
+};
+
+pub const OIDC_REQUEST_TOKEN: Setting = Setting {
+    name: "oidc_request_token",
+    env: &["ARM_OIDC_REQUEST_TOKEN"],
+    pipeline_env: Some(PipelineEnv {
+        github: "ACTIONS_ID_TOKEN_REQUEST_TOKEN",
+        azure_devops: "SYSTEM_ACCESSTOKEN",
+    }),
+    summary: "Bearer token for the OIDC token request",
+    doc: "Bearer token for the OIDC token request.",
+    value_name: "TOKEN",
+    environment_only: false,
+    slot: |s| Slot::Secret(&mut s.oidc_request_token),
+};
+
+pub const ADO_SERVICE_CONNECTION_ID: Setting = Setting {
+    name: "ado_pipeline_service_connection_id",
+    env: &[
+        "ARM_ADO_PIPELINE_SERVICE_CONNECTION_ID",
+        "ARM_OIDC_AZURE_SERVICE_CONNECTION_ID",
+    ],
+    pipeline_env: None,
+    summary: "Azure DevOps service connection to request the OIDC token for",
+    doc: "Id of the Azure DevOps service connection (workload identity federation) to request \
+          the OIDC token for; implies `use_oidc`.",
+    value_name: "ID",
+    environment_only: false,
+    slot: |s| Slot::Text(&mut s.ado_service_connection_id),
+};
+
+pub const ENVIRONMENT: Setting = Setting {
+    name: "environment",
+    env: &["ARM_ENVIRONMENT"],
+    pipeline_env: None,
+    summary: "Azure cloud: public, usgovernment or china",
+    doc: "The Azure cloud: `public` (default), `usgovernment` or `china`. Selects the Azure AD \
+          authority (override it with the `AZURE_AUTHORITY_HOST` environment variable) and the \
+          storage endpoint suffix.",
+    value_name: "NAME",
+    environment_only: false,
+    slot: |s| Slot::Text(&mut s.environment),
+};
+
+pub const AUTHORITY_HOST: Setting = Setting {
+    name: "authority_host",
+    env: &["AZURE_AUTHORITY_HOST"],
+    pipeline_env: None,
+    summary: "Azure AD authority, overriding the cloud's",
+    doc: "The Azure AD authority, e.g. `https://login.microsoftonline.us`; overrides the one \
+          `environment` selects.",
+    value_name: "URL",
+    environment_only: true,
+    slot: |s| Slot::Text(&mut s.authority_host),
+};
+
+pub const CA_FILE: Setting = Setting {
+    name: "ca_file",
+    env: &["SSL_CERT_FILE"],
+    pipeline_env: None,
+    summary: "Extra CA certificates (PEM) for every HTTP client",
+    doc: "PEM file of CA certificates trusted by every HTTP client, besides the system's.",
+    value_name: "PATH",
+    environment_only: true,
+    slot: |s| Slot::Path(&mut s.ca_file),
+};
+
+pub const USE_MSI: Setting = Setting {
+    name: "use_msi",
+    env: &["ARM_USE_MSI"],
+    pipeline_env: None,
+    summary: "Azure AD managed identity (user-assigned: with --client-id)",
+    doc: "Use the managed identity of the machine running Terraform.",
+    value_name: "",
+    environment_only: false,
+    slot: |s| Slot::Flag(&mut s.use_msi),
+};
+
+pub const USE_CLI: Setting = Setting {
+    name: "use_cli",
+    env: &["ARM_USE_CLI"],
+    pipeline_env: None,
+    summary: "Azure AD token from the logged-in Azure CLI",
+    doc: "Use the account logged in with the Azure CLI (`az login`).",
+    value_name: "",
+    environment_only: false,
+    slot: |s| Slot::Flag(&mut s.use_cli),
+};
+
+pub const USE_EMULATOR: Setting = Setting {
+    name: "use_emulator",
+    env: &["ROOTMAIL_USE_EMULATOR"],
+    pipeline_env: None,
+    summary: "Use the Azurite emulator's well-known account and key",
+    doc: "Use Azurite's well-known development account (local testing only).",
+    value_name: "",
+    environment_only: false,
+    slot: |s| Slot::Flag(&mut s.use_emulator),
+};

@@ -4,6 +4,7 @@
 //! own table; the table's state is set up and checked with the store API.
 
 use testkit::azurite;
+use testkit::cli::{rootmail, CliTable};
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
@@ -11,85 +12,21 @@ use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
 use rootmail::store::{
-    AdoptRequest, AliasFilter, AliasPool, AliasRow, AliasStatus, ClaimRequest, ClaimToken,
-    LegacyRow, LinkTarget, ReleaseOutcome, ReleasePolicy, StoreConfig,
+    AdoptRequest, AliasRow, AliasStatus, ClaimRequest, ClaimToken, LegacyRow, LinkTarget,
+    ReleaseOutcome, ReleasePolicy,
 };
 use serde_json::Value as Json;
 
 const MAILBOX_1: &str = "comp001@company.com";
 const MAILBOX_2: &str = "comp002@company.com";
 
-/// Every variable that could choose another table or credential than the test's.
-const ISOLATE: &[&str] = &[
-    "AZURE_STORAGE_ACCOUNT",
-    "ROOTMAIL_STORAGE_ACCOUNT",
-    "ROOTMAIL_TABLE_ENDPOINT",
-    "ROOTMAIL_TABLE_NAME",
-    "ROOTMAIL_PARTITION_KEY",
-    "ROOTMAIL_USE_EMULATOR",
-    "AZURE_STORAGE_CONNECTION_STRING",
-    "ARM_ACCESS_KEY",
-    "AZURE_STORAGE_KEY",
-    "ARM_SAS_TOKEN",
-    "AZURE_STORAGE_SAS_TOKEN",
-    "ARM_CLIENT_SECRET",
-    "AZURE_CLIENT_SECRET",
-    "ARM_OIDC_TOKEN",
-    "ARM_USE_OIDC",
-    "ARM_USE_MSI",
-    "ARM_USE_CLI",
-    "ARM_USE_AZUREAD",
-    "ARM_TENANT_ID",
-    "ARM_CLIENT_ID",
-    "AZURE_TENANT_ID",
-    "AZURE_CLIENT_ID",
-    "ARM_OIDC_TOKEN_FILE_PATH",
-    "AZURE_FEDERATED_TOKEN_FILE",
-    "ROOTMAIL_TEST_HOLD_BEFORE_WRITE",
-];
-
-/// One test's table, reachable both through the CLI and the store API.
-struct Fixture {
-    table: String,
-    pool: AliasPool,
-    rt: tokio::runtime::Runtime,
+/// What these tests look up and set up through the store beyond [`CliTable`]'s own.
+trait StoreAccess {
+    fn row(&self, email: &str) -> AliasRow;
+    fn claim(&self, owner: &str, mailbox: &str) -> (AliasRow, ClaimToken);
 }
 
-impl Fixture {
-    fn new(prefix: &str) -> Fixture {
-        let az = azurite::shared();
-        let table = azurite::unique_table_name(prefix);
-        let pool =
-            AliasPool::connect(&StoreConfig::emulator(az.endpoint(), &table)).expect("connect");
-        let rt = tokio::runtime::Runtime::new().expect("runtime");
-        Fixture { table, pool, rt }
-    }
-
-    fn with_table(prefix: &str) -> Fixture {
-        let f = Fixture::new(prefix);
-        f.rt.block_on(f.pool.ensure_table()).expect("create table");
-        f
-    }
-
-    /// The CLI pointed at this table through the environment, as demo.sh does.
-    fn cli(&self) -> Command {
-        let mut c = bare_cli();
-        c.env("ROOTMAIL_TABLE_ENDPOINT", azurite::shared().endpoint())
-            .env("ROOTMAIL_USE_EMULATOR", "true")
-            .env("ROOTMAIL_TABLE_NAME", &self.table);
-        c
-    }
-
-    fn run(&self, args: &[&str]) -> Output {
-        run(self.cli().args(args))
-    }
-
-    fn rows(&self) -> Vec<AliasRow> {
-        self.rt
-            .block_on(self.pool.list(&AliasFilter::default()))
-            .expect("list")
-    }
-
+impl StoreAccess for CliTable {
     fn row(&self, email: &str) -> AliasRow {
         self.rt
             .block_on(self.pool.find_by_email(email))
@@ -109,15 +46,6 @@ impl Fixture {
             .expect("claim");
         (c.alias, c.token)
     }
-}
-
-fn bare_cli() -> Command {
-    let mut c = Command::new(env!("CARGO_BIN_EXE_rootmail"));
-    for v in ISOLATE {
-        c.env_remove(v);
-    }
-    c.stdin(Stdio::null());
-    c
 }
 
 fn run(cmd: &mut Command) -> Output {
@@ -164,7 +92,7 @@ fn json(o: &Output) -> Json {
 
 #[test]
 fn import_of_3000_lines_is_idempotent_and_reports_invalid_lines() {
-    let f = Fixture::new("import3000");
+    let f = CliTable::new("import3000");
     let dir = tempfile::tempdir().expect("tempdir");
     let file = dir.path().join("aliases.csv");
     let mut text = String::from("address,mailbox\n");
@@ -258,7 +186,7 @@ fn import_of_3000_lines_is_idempotent_and_reports_invalid_lines() {
 
 #[test]
 fn import_without_table_asks_for_create_table() {
-    let f = Fixture::new("notable");
+    let f = CliTable::new("notable");
     let dir = tempfile::tempdir().expect("tempdir");
     let file = dir.path().join("a.csv");
     std::fs::write(&file, format!("aws_1@company.com,{MAILBOX_1}\n")).expect("write");
@@ -269,7 +197,7 @@ fn import_without_table_asks_for_create_table() {
 
 #[test]
 fn exchange_exports_import_the_secondary_smtp_addresses() {
-    let f = Fixture::new("exchange");
+    let f = CliTable::new("exchange");
     let dir = tempfile::tempdir().expect("tempdir");
     // Export-Csv of Get-Mailbox with the collection as one field.
     let csv_export = dir.path().join("export.csv");
@@ -333,7 +261,7 @@ fn exchange_exports_import_the_secondary_smtp_addresses() {
 
 #[test]
 fn generate_writes_the_exchange_script_and_csv_but_no_rows() {
-    let f = Fixture::with_table("generate");
+    let f = CliTable::with_table("generate");
     let dir = tempfile::tempdir().expect("tempdir");
     let out_dir = dir.path().join("new");
     let out = f.run(&[
@@ -421,7 +349,7 @@ fn generate_writes_the_exchange_script_and_csv_but_no_rows() {
 /// 10 aliases in comp001, 5 in comp002; comp001: 3 claimed by alice (one
 /// linked), 1 quarantined; comp002: 1 claimed by bob, 1 retired.
 struct Seeded {
-    f: Fixture,
+    f: CliTable,
     alice: Vec<String>,
     bob: String,
     linked: String,
@@ -430,7 +358,7 @@ struct Seeded {
 }
 
 fn seeded(prefix: &str) -> Seeded {
-    let f = Fixture::with_table(prefix);
+    let f = CliTable::with_table(prefix);
     f.rt.block_on(async {
         f.pool
             .seed(MAILBOX_1, "company.com", 10)
@@ -603,7 +531,7 @@ fn list_filters_match_the_table() {
 
 #[test]
 fn release_with_a_token_refuses_a_row_held_by_another_claim() {
-    let f = Fixture::with_table("token");
+    let f = CliTable::with_table("token");
     f.rt.block_on(f.pool.seed(MAILBOX_1, "company.com", 3))
         .expect("seed");
     let (row, token) = f.claim("alice@company.com", MAILBOX_1);
@@ -643,7 +571,7 @@ fn release_with_a_token_refuses_a_row_held_by_another_claim() {
 }
 
 /// Starts `alias …` holding before its write; returns once it has read the row.
-fn start_held(f: &Fixture, hold: &Path, args: &[&str]) -> std::process::Child {
+fn start_held(f: &CliTable, hold: &Path, args: &[&str]) -> std::process::Child {
     let child = f
         .cli()
         .args(args)
@@ -666,7 +594,7 @@ fn start_held(f: &Fixture, hold: &Path, args: &[&str]) -> std::process::Child {
 
 #[test]
 fn release_refuses_when_the_claim_changed_after_it_was_shown() {
-    let f = Fixture::with_table("race");
+    let f = CliTable::with_table("race");
     f.rt.block_on(f.pool.seed(MAILBOX_1, "company.com", 3))
         .expect("seed");
     let (row, token) = f.claim("alice@company.com", MAILBOX_1);
@@ -734,7 +662,7 @@ fn release_refuses_when_the_claim_changed_after_it_was_shown() {
 
 #[test]
 fn changes_without_yes_and_without_a_terminal_are_refused() {
-    let f = Fixture::with_table("noyes");
+    let f = CliTable::with_table("noyes");
     f.rt.block_on(f.pool.seed(MAILBOX_1, "company.com", 3))
         .expect("seed");
     let (row, token) = f.claim("alice@company.com", MAILBOX_1);
@@ -767,7 +695,7 @@ fn changes_without_yes_and_without_a_terminal_are_refused() {
 
 #[test]
 fn link_and_retire_with_yes() {
-    let f = Fixture::with_table("link");
+    let f = CliTable::with_table("link");
     f.rt.block_on(f.pool.seed(MAILBOX_1, "company.com", 3))
         .expect("seed");
     let (row, token) = f.claim("alice@company.com", MAILBOX_1);
@@ -852,7 +780,7 @@ fn secrets_never_appear_in_output() {
         ),
     ];
     for (variable, value, endpoint) in cases {
-        let mut cmd = bare_cli();
+        let mut cmd = rootmail();
         cmd.env(variable, &value).args([
             "--storage-account",
             "devstoreaccount1",
@@ -877,13 +805,13 @@ fn secrets_never_appear_in_output() {
 
 #[test]
 fn help_and_version() {
-    let out = run(bare_cli().arg("--version"));
+    let out = run(rootmail().arg("--version"));
     assert_ok(&out);
     assert_eq!(
         stdout(&out).trim(),
         format!("rootmail {}", env!("CARGO_PKG_VERSION"))
     );
-    let out = run(bare_cli().arg("--help"));
+    let out = run(rootmail().arg("--help"));
     assert_ok(&out);
     let so = stdout(&out);
     for needle in [
@@ -894,11 +822,11 @@ fn help_and_version() {
     ] {
         assert!(so.contains(needle), "help lacks {needle}:\n{so}");
     }
-    let out = run(bare_cli().args(["pool", "import", "--help"]));
+    let out = run(rootmail().args(["pool", "import", "--help"]));
     assert_ok(&out);
     assert!(stdout(&out).contains("SMTP:"), "{}", stdout(&out));
     // No table configured at all: a clear message, not a panic.
-    let out = run(bare_cli().args(["--use-emulator", "--endpoint", "not a url", "pool", "stats"]));
+    let out = run(rootmail().args(["--use-emulator", "--endpoint", "not a url", "pool", "stats"]));
     assert_eq!(out.status.code(), Some(1));
     assert!(stderr(&out).contains("not a URL"), "{}", stderr(&out));
 }

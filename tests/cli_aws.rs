@@ -5,82 +5,29 @@
 //! with accounts created and closed in a real Organizations API (moto_server
 //! on loopback, driven with boto3), including `--fix`.
 
-use testkit::{azurite, moto};
+use testkit::cli::CliTable;
+use testkit::moto;
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::io::Write;
-use std::process::{Command, Output, Stdio};
+use std::process::Output;
 
 use rootmail::store::audit::{parse_accounts, FindingKind};
 use rootmail::store::{
-    AliasFilter, AliasPool, AliasRow, AliasStatus, AliasUpdate, ClaimRequest, ClaimToken,
-    LegacyRow, LinkTarget, ReleasePolicy, StoreConfig, StoreError,
+    AliasRow, AliasStatus, AliasUpdate, ClaimRequest, ClaimToken, LegacyRow, LinkTarget,
+    ReleasePolicy, StoreError,
 };
 use serde_json::Value as Json;
 
 const MAILBOX: &str = "comp001@company.com";
 
-struct Fixture {
-    table: String,
-    pool: AliasPool,
-    rt: tokio::runtime::Runtime,
+/// What these tests look up and set up through the store beyond [`CliTable`]'s own.
+trait StoreAccess {
+    fn row(&self, id: &str) -> AliasRow;
+    fn legacy(&self, mutate: impl FnOnce(&mut LegacyRow)) -> LegacyRow;
+    fn claim(&self, purpose: &str) -> (AliasRow, ClaimToken);
 }
 
-impl Fixture {
-    fn new(prefix: &str) -> Fixture {
-        let table = azurite::unique_table_name(prefix);
-        let pool = AliasPool::connect(&StoreConfig::emulator(azurite::shared().endpoint(), &table))
-            .expect("connect");
-        let rt = tokio::runtime::Runtime::new().expect("runtime");
-        rt.block_on(pool.ensure_table()).expect("create table");
-        Fixture { table, pool, rt }
-    }
-
-    fn cli(&self) -> Command {
-        let mut c = Command::new(env!("CARGO_BIN_EXE_rootmail"));
-        for (name, _) in std::env::vars() {
-            if name.starts_with("ARM_")
-                || name.starts_with("AZURE_")
-                || name.starts_with("ROOTMAIL_")
-            {
-                c.env_remove(name);
-            }
-        }
-        c.env("ROOTMAIL_TABLE_ENDPOINT", azurite::shared().endpoint())
-            .env("ROOTMAIL_USE_EMULATOR", "true")
-            .env("ROOTMAIL_TABLE_NAME", &self.table)
-            .stdin(Stdio::null());
-        c
-    }
-
-    fn run(&self, args: &[&str]) -> Output {
-        self.cli().args(args).output().expect("run rootmail")
-    }
-
-    fn run_with_stdin(&self, args: &[&str], input: &str) -> Output {
-        let mut child = self
-            .cli()
-            .args(args)
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("run rootmail");
-        child
-            .stdin
-            .take()
-            .expect("stdin")
-            .write_all(input.as_bytes())
-            .expect("write stdin");
-        child.wait_with_output().expect("wait")
-    }
-
-    fn rows(&self) -> Vec<AliasRow> {
-        self.rt
-            .block_on(self.pool.list(&AliasFilter::default()))
-            .expect("list")
-    }
-
+impl StoreAccess for CliTable {
     fn row(&self, id: &str) -> AliasRow {
         self.rt
             .block_on(self.pool.get(id))
@@ -146,7 +93,7 @@ fn assert_invalid(stderr: &str, expected: &[(usize, &str)]) {
 
 #[test]
 fn import_refuses_what_aws_refuses_and_stores_lower_case() {
-    let f = Fixture::new("awsimport");
+    let f = CliTable::with_table("awsimport");
     let long = format!("{}@company.com", "l".repeat(53));
     let mut csv = String::from("address,mailbox\n");
     let mut expected: Vec<(usize, String)> = Vec::new();
@@ -279,7 +226,7 @@ fn import_refuses_what_aws_refuses_and_stores_lower_case() {
 #[test]
 fn generate_refuses_domains_that_make_addresses_aws_refuses() {
     let dir = tempfile::tempdir().expect("tmp");
-    let f = Fixture::new("awsgen");
+    let f = CliTable::with_table("awsgen");
     let long_domain = "a-very-long-subdomain.company.com"; // 41 + 33 > 64
     let out = f.run(&[
         "pool",
@@ -359,7 +306,7 @@ fn organization(moto: &moto::Moto, emails: &BTreeMap<&str, String>, close: &[&st
 
 #[test]
 fn audit_finds_every_problem_and_fixes_what_it_can() {
-    let f = Fixture::new("awsaudit");
+    let f = CliTable::with_table("awsaudit");
     // The pool: one row per finding, plus rows that are fine.
     let free = f.legacy(|_| {});
     let (unlinked, _) = f.claim("unlinked");

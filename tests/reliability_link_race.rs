@@ -3,9 +3,9 @@
 //! holds the conditional write while the racer writes): the expected account
 //! is compared inside the ETag-guarded write, so the other link survives.
 
+use testkit::cli::rootmail_on;
 use testkit::{azurite, fault_proxy, reliability, terraform};
 
-use std::process::{Command, Stdio};
 use std::time::Duration;
 
 use fault_proxy::{Fault, FaultProxy, Target};
@@ -153,27 +153,15 @@ fn cli_link_of_a_tokenless_row_writes_only_the_row_it_showed() {
         .block_on(pool.pool.insert_legacy_row(&legacy))
         .expect("insert");
     let cli = || {
-        let mut c = Command::new(env!("CARGO_BIN_EXE_rootmail"));
-        for (name, _) in std::env::vars() {
-            if name.starts_with("ARM_")
-                || name.starts_with("AZURE_")
-                || name.starts_with("ROOTMAIL_")
-            {
-                c.env_remove(name);
-            }
-        }
-        c.env("ROOTMAIL_TABLE_ENDPOINT", proxy.endpoint())
-            .env("ROOTMAIL_USE_EMULATOR", "true")
-            .env("ROOTMAIL_TABLE_NAME", &pool.table)
-            .stdin(Stdio::null())
-            .args([
-                "alias",
-                "link",
-                &legacy.aws_mail,
-                "--account",
-                MINE,
-                "--yes",
-            ]);
+        let mut c = rootmail_on(&proxy.endpoint(), &pool.table);
+        c.args([
+            "alias",
+            "link",
+            &legacy.aws_mail,
+            "--account",
+            MINE,
+            "--yes",
+        ]);
         c.output().expect("run rootmail")
     };
     // Another tool hands the alias to someone else after it was shown.

@@ -6,6 +6,7 @@
 pub mod azure_ad;
 pub mod azurite;
 pub mod azurite_disk;
+pub mod cli;
 pub mod e2e_pool;
 pub mod fault_proxy;
 pub mod moto;

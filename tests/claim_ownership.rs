@@ -7,17 +7,16 @@
 //! Afterwards every row that carries a claim token carries one that a caller
 //! received, and a claim whose caller went away is given back.
 
-use testkit::{azurite, fault_proxy};
-
 use std::collections::HashSet;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use fault_proxy::{Fault, FaultProxy, Target};
 use rootmail::store::{
     AliasFilter, AliasPool, AliasStatus, BatchSettings, CancellationToken, ClaimBatcher,
     ClaimRequest, RetryBudget, StoreConfig, StoreError,
 };
+use testkit::azurite;
+use testkit::fault_proxy::{Fault, FaultProxy, Target};
 
 /// The steps of a claim as requests on the wire.
 #[derive(Debug, Clone, Copy, PartialEq)]

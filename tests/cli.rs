@@ -3,9 +3,6 @@
 //! fixes with their confirmation and concurrency refusals. Each test has its
 //! own table; the table's state is set up and checked with the store API.
 
-use testkit::azurite;
-use testkit::cli::{rootmail, CliTable};
-
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 use std::process::{Command, Output, Stdio};
@@ -16,6 +13,8 @@ use rootmail::store::{
     ReleaseOutcome, ReleasePolicy,
 };
 use serde_json::Value as Json;
+use testkit::azurite;
+use testkit::cli::{rootmail, CliTable};
 
 const MAILBOX_1: &str = "comp001@company.com";
 const MAILBOX_2: &str = "comp002@company.com";

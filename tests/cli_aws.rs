@@ -5,9 +5,6 @@
 //! with accounts created and closed in a real Organizations API (moto_server
 //! on loopback, driven with boto3), including `--fix`.
 
-use testkit::cli::CliTable;
-use testkit::moto;
-
 use std::collections::{BTreeMap, BTreeSet};
 use std::process::Output;
 
@@ -17,6 +14,8 @@ use rootmail::store::{
     ReleasePolicy, StoreError,
 };
 use serde_json::Value as Json;
+use testkit::cli::CliTable;
+use testkit::moto;
 
 const MAILBOX: &str = "comp001@company.com";
 

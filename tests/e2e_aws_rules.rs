@@ -5,22 +5,13 @@
 //! refuses, an explicit `release` of a used alias warns at plan time, state
 //! written by the previous schema keeps working, and e-mail lookups ignore case.
 
-use testkit::{azurite, reliability, table_tool, terraform};
-
-use reliability::{Pool, MAILBOX, OWNER};
 use rootmail::store::{AliasStatus, LegacyRow};
 use serde_json::Value as Json;
-use terraform::TerraformDir;
+use testkit::pool::{Pool, MAILBOX, OWNER};
+use testkit::table_tool;
+use testkit::terraform::TerraformDir;
 
 const ACCOUNT: &str = "123456789012";
-
-fn seeded(prefix: &str, count: usize) -> Pool {
-    Pool::seeded(
-        &azurite::shared().endpoint(),
-        azurite::unique_table_name(prefix),
-        count,
-    )
-}
 
 /// Two aliases; `used` is linked to an account, `spare` is not.
 fn two_aliases_tf(pool: &Pool, on_destroy: Option<&str>, linked: bool) -> String {
@@ -76,7 +67,7 @@ fn row_by_email(pool: &Pool, email: &str) -> rootmail::store::AliasRow {
 
 #[test]
 fn used_alias_is_retired_and_unused_one_released_on_destroy() {
-    let pool = seeded("awsdestroy", 3);
+    let pool = Pool::in_shared_azurite("awsdestroy", 3);
     let before = pool.snapshot();
     let dir = TerraformDir::new();
     dir.write("main.tf", &two_aliases_tf(&pool, None, true));
@@ -142,7 +133,7 @@ fn strip_timestamp(row: &table_tool::Row) -> table_tool::Row {
 
 #[test]
 fn explicit_release_of_a_used_alias_warns_at_plan_time_and_does_it() {
-    let pool = seeded("awswarn", 2);
+    let pool = Pool::in_shared_azurite("awswarn", 2);
     let dir = TerraformDir::new();
     dir.write("main.tf", &two_aliases_tf(&pool, None, true));
     dir.run_ok(&["apply", "-auto-approve", "-no-color"]);
@@ -206,7 +197,7 @@ fn explicit_release_of_a_used_alias_warns_at_plan_time_and_does_it() {
 
 #[test]
 fn a_pool_whose_only_free_aliases_are_used_or_invalid_is_exhausted() {
-    let pool = seeded("awsexhaust", 0);
+    let pool = Pool::in_shared_azurite("awsexhaust", 0);
     // An old-style row freed by an older tool without clearing the account,
     // and a free row whose address AWS refuses.
     let mut used = LegacyRow::free(MAILBOX, "company.com");
@@ -259,7 +250,7 @@ fn a_pool_whose_only_free_aliases_are_used_or_invalid_is_exhausted() {
 
 #[test]
 fn state_of_the_previous_schema_keeps_working() {
-    let pool = seeded("awsupgrade", 2);
+    let pool = Pool::in_shared_azurite("awsupgrade", 2);
     let dir = TerraformDir::new();
     let config = |on_destroy: &str| {
         pool.provider_block()
@@ -319,7 +310,7 @@ fn state_of_the_previous_schema_keeps_working() {
 
 #[test]
 fn e_mail_lookups_ignore_case() {
-    let pool = seeded("awscase", 0);
+    let pool = Pool::in_shared_azurite("awscase", 0);
     // An old row written in mixed case, as an older import kept it.
     let mut old = LegacyRow::free(MAILBOX, "company.com");
     old.aws_mail = format!("Aws_{}@Company.COM", old.id);
@@ -362,7 +353,7 @@ fn accounts_hcl(accounts: &[(&str, &str, &str)]) -> String {
 
 #[test]
 fn audit_data_source_reports_used_addresses_and_drives_a_check_block() {
-    let pool = seeded("awsauditds", 2);
+    let pool = Pool::in_shared_azurite("awsauditds", 2);
     let dir = TerraformDir::new();
     dir.write("main.tf", &two_aliases_tf(&pool, None, true));
     dir.run_ok(&["apply", "-auto-approve", "-no-color"]);

@@ -8,14 +8,13 @@
 //! One Azurite and one token server serve the whole file; every test has its
 //! own table and its own client id, so the server's counts are per test.
 
-use testkit::{azure_ad, azurite, terraform};
-
 use std::path::PathBuf;
 use std::sync::OnceLock;
 
-use azure_ad::{IdentityServer, ADO_SERVICE_CONNECTION, TENANT};
 use rootmail::store::{AliasFilter, AliasPool, Credential, StoreConfig};
-use terraform::TerraformDir;
+use testkit::azure_ad::{IdentityServer, ADO_SERVICE_CONNECTION, TENANT};
+use testkit::terraform::TerraformDir;
+use testkit::{azure_ad, azurite, terraform};
 
 const OWNER: &str = "platform-team@company.com";
 const MAILBOX: &str = "comp001@company.com";

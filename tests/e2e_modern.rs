@@ -8,13 +8,12 @@
 //! PATH of version ≥ 1.5. Without one these tests say so and return, unless
 //! `ROOTMAIL_REQUIRE_MODERN_TERRAFORM=1` (set by `.ci/run`) makes them fail.
 
-use testkit::{e2e_pool, terraform};
-
-use e2e_pool::{legacy_claim, Pool, OWNER};
 use rootmail::store::{AliasStatus, ClaimRequest, ReleasePolicy};
 use serde_json::Value as Json;
 use std::collections::BTreeSet;
-use terraform::{flat, TerraformDir};
+use testkit::pool::{legacy_claim, Pool, OWNER};
+use testkit::terraform;
+use testkit::terraform::{flat, TerraformDir};
 
 const OLD_OWNER: &str = "old-pipeline@company.com";
 
@@ -49,7 +48,7 @@ fn state_values(dir: &TerraformDir) -> std::collections::BTreeMap<String, Json> 
 
 #[test]
 fn import_blocks_with_for_each_adopt_fifty_old_style_claims() {
-    let pool = Pool::seeded("migrate50", 5);
+    let pool = Pool::in_shared_azurite("migrate50", 5);
     let legacy: Vec<_> = (0..50).map(|_| legacy_claim(OLD_OWNER)).collect();
     pool.insert(&legacy);
     // A claim some other Terraform state holds (it has a token): not to be migrated.
@@ -68,7 +67,7 @@ fn import_blocks_with_for_each_adopt_fifty_old_style_claims() {
         "main.tf",
         &(pool.provider_block() + include_str!("../examples/migrating/inventory/main.tf")),
     );
-    let before = pool.snapshot();
+    let before = pool.columns();
     inventory.run_ok(&["apply", "-auto-approve", "-no-color"]);
     pool.assert_unchanged(&before, "the inventory apply");
     let listed = inventory.run_ok(&["output", "-json", "legacy_aliases"]);
@@ -99,7 +98,7 @@ fn import_blocks_with_for_each_adopt_fifty_old_style_claims() {
     pool.assert_unchanged(&before, "a plan with 50 import blocks");
 
     dir.run_ok(&["apply", "-no-color", "-parallelism=10", "tfplan"]);
-    let after = pool.snapshot();
+    let after = pool.columns();
     let values = state_values(&dir);
     assert_eq!(values.len(), 50);
     for row in &legacy {
@@ -127,7 +126,7 @@ fn import_blocks_with_for_each_adopt_fifty_old_style_claims() {
 
 #[test]
 fn generated_config_plans_only_the_import_and_the_adoption() {
-    let pool = Pool::seeded("genconfig", 2);
+    let pool = Pool::in_shared_azurite("genconfig", 2);
     let old = legacy_claim(OLD_OWNER);
     pool.insert(std::slice::from_ref(&old));
     let Some(dir) = modern() else { return };
@@ -139,7 +138,7 @@ fn generated_config_plans_only_the_import_and_the_adoption() {
                 old.aws_mail
             )),
     );
-    let before = pool.snapshot();
+    let before = pool.columns();
     let plan = dir.run_ok(&[
         "plan",
         "-generate-config-out=generated.tf",
@@ -225,7 +224,7 @@ fn generated_config_plans_only_the_import_and_the_adoption() {
 
 #[test]
 fn import_blocks_for_free_retired_quarantined_and_unknown_aliases_fail_and_write_nothing() {
-    let pool = Pool::seeded("importbad", 3);
+    let pool = Pool::in_shared_azurite("importbad", 3);
     let rows = pool.rows(Some(AliasStatus::Free));
     let (free, to_retire, to_quarantine) = (&rows[0], &rows[1], &rows[2]);
     pool.rt.block_on(async {
@@ -252,7 +251,7 @@ fn import_blocks_for_free_retired_quarantined_and_unknown_aliases_fail_and_write
         }
     });
     let Some(dir) = modern() else { return };
-    let before = pool.snapshot();
+    let before = pool.columns();
     for (id, summary, hint) in [
         (
             free.email.clone(),
@@ -288,7 +287,7 @@ fn import_blocks_for_free_retired_quarantined_and_unknown_aliases_fail_and_write
 
 #[test]
 fn another_states_claim_is_refused_and_taken_over_only_when_asked_in_apply() {
-    let pool = Pool::seeded("takeover", 3);
+    let pool = Pool::in_shared_azurite("takeover", 3);
     let Some(first) = modern() else { return };
     let Some(second) = modern() else { return };
     first.write(
@@ -301,7 +300,7 @@ fn another_states_claim_is_refused_and_taken_over_only_when_asked_in_apply() {
         .as_str()
         .expect("email")
         .to_string();
-    let before = pool.snapshot();
+    let before = pool.columns();
 
     second.write("main.tf", &import_tf(&pool, &email));
     let refused = second.run_err(&["plan", "-no-color"]);
@@ -373,7 +372,7 @@ fn another_states_claim_is_refused_and_taken_over_only_when_asked_in_apply() {
 #[test]
 fn an_alias_claimed_anew_between_plan_and_apply_is_not_adopted() {
     use rootmail::store::{TakeOverRequest, TakeOverScope};
-    let pool = Pool::seeded("planapply", 1);
+    let pool = Pool::in_shared_azurite("planapply", 1);
     let old = legacy_claim(OLD_OWNER);
     pool.insert(std::slice::from_ref(&old));
     let Some(dir) = modern() else { return };
@@ -392,7 +391,7 @@ fn an_alias_claimed_anew_between_plan_and_apply_is_not_adopted() {
             seen: None,
         }))
         .expect("the other state adopts it");
-    let before = pool.snapshot();
+    let before = pool.columns();
     let out = dir.run_err(&["apply", "-no-color", "tfplan"]);
     let text = flat(&out.stderr);
     assert!(
@@ -414,7 +413,7 @@ fn an_alias_claimed_anew_between_plan_and_apply_is_not_adopted() {
 
 #[test]
 fn moved_keeps_and_removed_forgets_without_releasing() {
-    let pool = Pool::seeded("movedrm", 4);
+    let pool = Pool::in_shared_azurite("movedrm", 4);
     let Some(dir) = modern() else { return };
     let resource = |name: &str| {
         format!("resource \"rootmail_alias\" \"{name}\" {{\n  owner = \"{OWNER}\"\n}}\n")
@@ -424,7 +423,7 @@ fn moved_keeps_and_removed_forgets_without_releasing() {
         &(pool.provider_block() + &resource("a") + &resource("b")),
     );
     dir.run_ok(&["apply", "-auto-approve", "-no-color"]);
-    let applied = pool.snapshot();
+    let applied = pool.columns();
 
     dir.write(
         "main.tf",
@@ -470,13 +469,13 @@ fn moved_keeps_and_removed_forgets_without_releasing() {
 
 #[test]
 fn check_block_warns_when_the_pool_runs_low() {
-    let pool = Pool::seeded("check", 3);
+    let pool = Pool::in_shared_azurite("check", 3);
     let Some(dir) = modern() else { return };
     let check = |min: u32| {
         pool.provider_block()
             + &include_str!("../examples/pool-check/main.tf").replace("= 50", &format!("= {min}"))
     };
-    let before = pool.snapshot();
+    let before = pool.columns();
     dir.write("main.tf", &check(10));
     let low = dir.run_ok(&["plan", "-no-color"]);
     assert!(
@@ -500,7 +499,7 @@ fn check_block_warns_when_the_pool_runs_low() {
 
 #[test]
 fn unknown_values_from_terraform_data_flow_through_plan_and_apply() {
-    let pool = Pool::seeded("unknowns", 3);
+    let pool = Pool::in_shared_azurite("unknowns", 3);
     let Some(dir) = modern() else { return };
     dir.write(
         "main.tf",
@@ -529,7 +528,7 @@ resource "rootmail_alias_account" "a" {{
 "#
             )),
     );
-    let before = pool.snapshot();
+    let before = pool.columns();
     let plan = dir.run_ok(&["plan", "-no-color"]);
     assert!(plan.stdout.contains("4 to add"), "{}", plan.stdout);
     pool.assert_unchanged(&before, "a plan with unknown values");

@@ -2,12 +2,10 @@
 //! `terraform init` installs the provider from a filesystem mirror with no
 //! network, as pipelines without a public registry do.
 
-use testkit::terraform;
-
 use sha2_lite::sha256_hex;
 use std::path::Path;
 use std::process::Command;
-use terraform::{Cli, TerraformDir};
+use testkit::terraform::{Cli, TerraformDir};
 
 /// A tiny SHA-256 via the system's python, to check SHA256SUMS independently
 /// of the script that wrote it.

@@ -2,13 +2,12 @@
 //! against a real Azurite. Each test has its own table and runs twice: with
 //! Terraform 1.0.3 (the floor) and with a modern Terraform (≥ 1.5).
 
-use testkit::{azurite, e2e_pool, terraform};
-
-use e2e_pool::{legacy_claim, Pool, MAILBOX, OWNER};
 use rootmail::store::AliasStatus;
 use serde_json::{Map, Value as Json};
 use std::collections::{BTreeMap, BTreeSet};
-use terraform::{Cli, TerraformDir};
+use testkit::pool::{legacy_claim, Pool, MAILBOX, OWNER};
+use testkit::terraform::{Cli, TerraformDir};
+use testkit::{azurite, terraform};
 
 /// The legacy columns of every row, which destroy must bring back exactly.
 fn legacy_columns(
@@ -82,8 +81,8 @@ fn emails(dir: &TerraformDir) -> Vec<String> {
 }
 
 fn twenty_aliases_apply_replan_update_and_destroy(cli: Cli) {
-    let pool = Pool::seeded("twenty", 30);
-    let before = pool.snapshot();
+    let pool = Pool::in_shared_azurite("twenty", 30);
+    let before = pool.columns();
     let Some(dir) = TerraformDir::for_cli(cli) else {
         return;
     };
@@ -143,11 +142,11 @@ fn twenty_aliases_apply_replan_update_and_destroy(cli: Cli) {
 
     dir.run_ok(&["destroy", "-auto-approve", "-parallelism=10", "-no-color"]);
     assert_eq!(pool.rows(Some(AliasStatus::Free)).len(), 30);
-    assert_eq!(legacy_columns(&pool.snapshot()), legacy_columns(&before));
+    assert_eq!(legacy_columns(&pool.columns()), legacy_columns(&before));
 }
 
 fn two_terraform_processes_never_share_an_alias(cli: Cli) {
-    let pool = Pool::seeded("twoproc", 24);
+    let pool = Pool::in_shared_azurite("twoproc", 24);
     let Some(dirs) = (0..2)
         .map(|_| {
             let d = TerraformDir::for_cli(cli)?;
@@ -174,7 +173,7 @@ fn two_terraform_processes_never_share_an_alias(cli: Cli) {
 }
 
 fn import_reads_and_the_apply_adopts_an_old_style_claim(cli: Cli) {
-    let pool = Pool::seeded("import", 3);
+    let pool = Pool::in_shared_azurite("import", 3);
     // A row claimed by the old function app: in_use, user_mail, no token.
     let old = legacy_claim(OWNER);
     pool.insert(std::slice::from_ref(&old));
@@ -186,7 +185,7 @@ fn import_reads_and_the_apply_adopts_an_old_style_claim(cli: Cli) {
         &(pool.provider_block()
             + &format!("resource \"rootmail_alias\" \"old\" {{\n  owner = \"{OWNER}\"\n}}\n")),
     );
-    let before = pool.snapshot();
+    let before = pool.columns();
     dir.run_ok(&["import", "-no-color", "rootmail_alias.old", &old.aws_mail]);
     pool.assert_unchanged(&before, "terraform import");
 
@@ -246,7 +245,7 @@ fn import_reads_and_the_apply_adopts_an_old_style_claim(cli: Cli) {
 
     // A free alias is not imported (that would claim it without any apply).
     let free = pool.rows(Some(AliasStatus::Free)).remove(0);
-    let before = pool.snapshot();
+    let before = pool.columns();
     let refused = dir2.run_err(&["import", "-no-color", "rootmail_alias.x", &free.email]);
     let text = terraform::flat(&refused.stderr);
     assert!(
@@ -267,7 +266,7 @@ fn import_reads_and_the_apply_adopts_an_old_style_claim(cli: Cli) {
 }
 
 fn released_behind_terraforms_back_is_planned_again(cli: Cli) {
-    let pool = Pool::seeded("drift", 3);
+    let pool = Pool::in_shared_azurite("drift", 3);
     let Some(dir) = TerraformDir::for_cli(cli) else {
         return;
     };
@@ -300,7 +299,7 @@ fn released_behind_terraforms_back_is_planned_again(cli: Cli) {
 }
 
 fn link_and_data_sources_show_what_the_table_holds(cli: Cli) {
-    let pool = Pool::seeded("link", 5);
+    let pool = Pool::in_shared_azurite("link", 5);
     let Some(dir) = TerraformDir::for_cli(cli) else {
         return;
     };
@@ -396,7 +395,7 @@ output "per_mailbox_total" {{
 }
 
 fn exhausted_pool_fails_clearly_and_keeps_what_was_claimed(cli: Cli) {
-    let pool = Pool::seeded("exhaust", 5);
+    let pool = Pool::in_shared_azurite("exhaust", 5);
     let Some(dir) = TerraformDir::for_cli(cli) else {
         return;
     };
@@ -422,7 +421,7 @@ fn exhausted_pool_fails_clearly_and_keeps_what_was_claimed(cli: Cli) {
 }
 
 fn bad_configuration_gets_diagnostics_on_the_attribute(cli: Cli) {
-    let pool = Pool::seeded("badcfg", 1);
+    let pool = Pool::in_shared_azurite("badcfg", 1);
     let Some(dir) = TerraformDir::for_cli(cli) else {
         return;
     };
@@ -490,7 +489,7 @@ fn bad_configuration_gets_diagnostics_on_the_attribute(cli: Cli) {
 /// States written by earlier versions have no `status`; an update planned
 /// without a refresh must still apply consistently.
 fn a_state_written_before_status_existed_still_plans_and_applies(cli: Cli) {
-    let pool = Pool::seeded("oldstate", 2);
+    let pool = Pool::in_shared_azurite("oldstate", 2);
     let Some(dir) = TerraformDir::for_cli(cli) else {
         return;
     };

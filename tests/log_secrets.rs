@@ -6,8 +6,6 @@
 //! by a loopback endpoint speaking App Service's managed-identity protocol,
 //! so a real `Authorization: Bearer` header goes to Azurite.
 
-use testkit::{azurite, reliability, terraform};
-
 use std::io::{BufRead, BufReader, Write};
 use std::net::TcpListener;
 use std::process::{Command, Stdio};
@@ -15,8 +13,9 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Instant;
 
-use reliability::Pool;
-use terraform::TerraformDir;
+use testkit::pool::Pool;
+use testkit::terraform::TerraformDir;
+use testkit::{azurite, terraform};
 
 const BEARER: &str = "eyJ0eXAiOiJKV1QifQ.RootmailFakeBearerToken0101.c2lnbmF0dXJl";
 const IDENTITY_HEADER: &str = "RootmailFakeIdentityHeader0102";
@@ -194,7 +193,7 @@ fn assert_clean(who: &str, kind: &str, text: &str, secrets: &[String]) {
 fn the_cli_at_trace_level_logs_no_credential_of_any_kind() {
     let started = Instant::now();
     let az = azurite::shared();
-    let pool = Pool::seeded(&az.endpoint(), azurite::unique_table_name("clilog"), 3);
+    let pool = Pool::in_shared_azurite("clilog", 3);
     let (msi, served) = identity_endpoint();
     let mut bytes = 0;
     let kinds = kinds(&msi);
@@ -247,7 +246,7 @@ fn the_cli_at_trace_level_logs_no_credential_of_any_kind() {
 fn the_provider_at_trace_level_logs_no_credential_of_any_kind() {
     let started = Instant::now();
     let az = azurite::shared();
-    let pool = Pool::seeded(&az.endpoint(), azurite::unique_table_name("provlog"), 3);
+    let pool = Pool::in_shared_azurite("provlog", 3);
     let (msi, served) = identity_endpoint();
     let config = format!(
         "{}\nprovider \"rootmail\" {{\n  endpoint = \"{}\"\n  table    = \"{}\"\n  retry_timeout_seconds = 3\n}}\n\

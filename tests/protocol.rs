@@ -1,13 +1,12 @@
 //! The go-plugin transport, tested from outside: the built binary is started the
 //! way Terraform starts it and driven by a real tonic client over real mTLS.
 
-use testkit::plugin_client;
-
 use std::time::{Duration, Instant};
 
-use plugin_client::{connect, provider_command, ClientIdentity, Launch, PluginProcess};
 use rootmail::proto::tfplugin6 as tf;
 use rootmail::tfplugin::Value;
+use testkit::plugin_client;
+use testkit::plugin_client::{connect, provider_command, ClientIdentity, Launch, PluginProcess};
 use tonic_health::pb::health_check_response::ServingStatus;
 use tonic_health::pb::HealthCheckRequest;
 

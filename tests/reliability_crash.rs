@@ -4,16 +4,16 @@
 //! converge, with nothing handed out twice and (with `claim_key`, or after a
 //! graceful stop) nothing leaked.
 
-use testkit::{azurite, azurite_disk, fault_proxy, reliability, terraform};
-
 use std::time::{Duration, Instant};
 
-use fault_proxy::{Fault, FaultProxy, Target};
-use reliability::{
+use testkit::fault_proxy::{Fault, FaultProxy, Target};
+use testkit::pool::Pool;
+use testkit::reliability::{
     aliases_tf, assert_state_matches_table, processes_in, signal, state_emails, wait_for_process,
-    wait_until, Pool, PROVIDER_EXE,
+    wait_until, PROVIDER_EXE,
 };
-use terraform::TerraformDir;
+use testkit::terraform::TerraformDir;
+use testkit::{azurite, azurite_disk, terraform};
 
 const COUNT: usize = 20;
 const APPLY: [&str; 4] = ["apply", "-auto-approve", "-parallelism=10", "-no-color"];
@@ -53,7 +53,7 @@ fn converge(dir: &TerraformDir, pool: &Pool) {
 #[test]
 fn provider_killed_mid_apply_next_apply_converges_without_leaks() {
     let az = azurite::shared();
-    let pool = Pool::seeded(&az.endpoint(), azurite::unique_table_name("sigkill"), 30);
+    let pool = Pool::in_shared_azurite("sigkill", 30);
     let proxy = FaultProxy::start(&az.endpoint());
     proxy.set(Target::All, Fault::Delay(SLOW));
     let dir = TerraformDir::new();
@@ -89,7 +89,7 @@ fn provider_killed_mid_apply_next_apply_converges_without_leaks() {
 #[test]
 fn ctrl_c_stops_gracefully_and_state_stays_consistent_even_without_claim_key() {
     let az = azurite::shared();
-    let pool = Pool::seeded(&az.endpoint(), azurite::unique_table_name("sigint"), 30);
+    let pool = Pool::in_shared_azurite("sigint", 30);
     let proxy = FaultProxy::start(&az.endpoint());
     proxy.set(Target::All, Fault::Delay(SLOW));
     let dir = TerraformDir::new();

@@ -3,23 +3,23 @@
 //! connections, responses that come too late or never (ambiguous writes), and
 //! a writer racing the provider between its read and its write.
 
-use testkit::{azurite, fault_proxy, reliability, terraform};
-
 use std::collections::BTreeSet;
 use std::time::{Duration, Instant};
 
-use fault_proxy::{Fault, FaultProxy, Target};
-use reliability::{
-    aliases_tf, assert_state_matches_table, distinct, state_emails, wait_until, Pool, OWNER,
-};
 use serde_json::json;
-use terraform::TerraformDir;
+use testkit::azurite;
+use testkit::fault_proxy::{Fault, FaultProxy, Target};
+use testkit::pool::{Pool, OWNER};
+use testkit::reliability::{
+    aliases_tf, assert_state_matches_table, distinct, state_emails, wait_until,
+};
+use testkit::terraform::TerraformDir;
 
 const APPLY: [&str; 4] = ["apply", "-auto-approve", "-parallelism=10", "-no-color"];
 
 fn setup(prefix: &str, count: usize) -> (Pool, FaultProxy) {
     let az = azurite::shared();
-    let pool = Pool::seeded(&az.endpoint(), azurite::unique_table_name(prefix), count);
+    let pool = Pool::in_shared_azurite(prefix, count);
     let proxy = FaultProxy::start(&az.endpoint());
     (pool, proxy)
 }

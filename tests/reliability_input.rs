@@ -5,16 +5,15 @@
 //! diagnostic (on the attribute when there is one), the process must stay up
 //! and answer the next call, and no row of any table may change.
 
-use testkit::{azurite, plugin_client, table_tool};
-
-use plugin_client::PluginProcess;
 use rand::Rng;
 use rootmail::proto::tfplugin6 as tf;
 use rootmail::provider::{data_alias, data_aliases, Shared};
 use rootmail::store::{AliasPool, StoreConfig};
 use rootmail::tfplugin::{DataSource, Type, Value};
 use serde_json::json;
-use table_tool::RawTable;
+use testkit::azurite;
+use testkit::plugin_client::PluginProcess;
+use testkit::table_tool::RawTable;
 use tf::provider_client::ProviderClient;
 use tonic::transport::Channel;
 

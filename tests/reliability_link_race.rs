@@ -3,23 +3,22 @@
 //! holds the conditional write while the racer writes): the expected account
 //! is compared inside the ETag-guarded write, so the other link survives.
 
-use testkit::cli::rootmail_on;
-use testkit::{azurite, fault_proxy, reliability, terraform};
-
 use std::time::Duration;
 
-use fault_proxy::{Fault, FaultProxy, Target};
-use reliability::{Pool, OWNER};
 use rootmail::store::LegacyRow;
 use serde_json::json;
-use terraform::TerraformDir;
+use testkit::azurite;
+use testkit::cli::rootmail_on;
+use testkit::fault_proxy::{Fault, FaultProxy, Target};
+use testkit::pool::{Pool, OWNER};
+use testkit::terraform::TerraformDir;
 
 const MINE: &str = "123456789012";
 const RACER: &str = "210987654321";
 
 fn setup(prefix: &str, count: usize) -> (Pool, FaultProxy) {
     let az = azurite::shared();
-    let pool = Pool::seeded(&az.endpoint(), azurite::unique_table_name(prefix), count);
+    let pool = Pool::in_shared_azurite(prefix, count);
     let proxy = FaultProxy::start(&az.endpoint());
     (pool, proxy)
 }

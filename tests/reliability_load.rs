@@ -3,15 +3,15 @@
 //! out twice, nothing may be lost, and destroy must leave the table exactly as
 //! it was.
 
-use testkit::{azurite, fault_proxy, reliability, table_tool, terraform};
-
 use std::collections::BTreeSet;
 use std::time::{Duration, Instant};
 
-use reliability::{aliases_tf, distinct, state_emails, Pool, OWNER};
 use serde_json::json;
-use table_tool::LegacyClaim;
-use terraform::TerraformDir;
+use testkit::pool::{Pool, OWNER};
+use testkit::reliability::{aliases_tf, distinct, state_emails};
+use testkit::table_tool::LegacyClaim;
+use testkit::terraform::TerraformDir;
+use testkit::{azurite, fault_proxy, terraform};
 
 const PROCESSES: usize = 8;
 const PER_PROCESS: usize = 25;
@@ -21,7 +21,7 @@ fn eight_parallel_applies_share_two_hundred_aliases_and_destroy_restores_the_tab
     let started = Instant::now();
     let az = azurite::shared();
     let total = PROCESSES * PER_PROCESS;
-    let pool = Pool::seeded(&az.endpoint(), azurite::unique_table_name("load"), total);
+    let pool = Pool::in_shared_azurite("load", total);
     // Columns another tool added to a few rows (with types the store does not
     // know) must come back exactly, type annotations included.
     pool.rt.block_on(async {
@@ -180,7 +180,7 @@ fn old_function_app_claiming_beside_terraform_never_shares_an_alias() {
     // Together they take the whole pool, so they keep meeting on the same rows.
     const LEGACY_MAX: usize = 10;
     let az = azurite::shared();
-    let pool = Pool::seeded(&az.endpoint(), azurite::unique_table_name("compat"), 40);
+    let pool = Pool::in_shared_azurite("compat", 40);
     let proxy = fault_proxy::FaultProxy::start(&az.endpoint());
     let dir = TerraformDir::new();
     dir.write(

@@ -13,8 +13,9 @@
 
 use testkit::{azurite, plugin_client, reliability, terraform};
 
-use reliability::{aliases_tf, Pool};
+use reliability::aliases_tf;
 use terraform::{TerraformDir, TerraformOutput};
+use testkit::pool::Pool;
 
 /// Recognisable fake secrets (valid base64 where the format needs it, so
 /// they get as far as signing a request).
@@ -46,7 +47,7 @@ fn visible(dir: &TerraformDir, out: &TerraformOutput) -> String {
 #[test]
 fn secrets_never_appear_in_output_trace_logs_or_diagnostics() {
     let az = azurite::shared();
-    let pool = Pool::seeded(&az.endpoint(), azurite::unique_table_name("secrets"), 4);
+    let pool = Pool::in_shared_azurite("secrets", 4);
     let endpoint = az.endpoint();
     let (sas, sas_sig) = valid_sas();
     // The signature percent-encoded, as it travels in a URL.

@@ -1,79 +1,12 @@
-//! Shared set-up of the reliability tests: a seeded pool table, provider
-//! blocks and configurations for terraform, reading what state and the table
-//! hold, and finding the processes terraform started (to kill or interrupt them).
+//! Shared set-up of the reliability tests: configurations for terraform,
+//! reading what state and the table hold, and finding the processes terraform started (to kill or interrupt them).
 
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use rootmail::store::{AliasFilter, AliasPool, AliasRow, AliasStatus, StoreConfig};
-
-use crate::table_tool::RawTable;
-use crate::terraform::{self, TerraformDir};
-
-pub const OWNER: &str = "platform-team@company.com";
-pub const MAILBOX: &str = "comp001@company.com";
-
-/// A table with free aliases, reachable through the store and directly.
-pub struct Pool {
-    pub table: String,
-    /// Where Azurite really is (the provider may be pointed elsewhere, e.g. a proxy).
-    pub endpoint: String,
-    pub pool: AliasPool,
-    pub raw: RawTable,
-    pub rt: tokio::runtime::Runtime,
-}
-
-impl Pool {
-    /// A new table at `endpoint` with `count` free aliases in the legacy layout.
-    pub fn seeded(endpoint: &str, table: String, count: usize) -> Pool {
-        let pool = AliasPool::connect(&StoreConfig::emulator(endpoint, &table)).expect("connect");
-        let rt = tokio::runtime::Runtime::new().expect("runtime");
-        rt.block_on(async {
-            pool.ensure_table().await.expect("create table");
-            pool.seed(MAILBOX, "company.com", count)
-                .await
-                .expect("seed");
-        });
-        Pool {
-            raw: RawTable::new(endpoint, &table),
-            table,
-            endpoint: endpoint.to_owned(),
-            pool,
-            rt,
-        }
-    }
-
-    /// The provider block for this table at `endpoint`, plus `extra` lines.
-    pub fn provider_block_at(&self, endpoint: &str, extra: &str) -> String {
-        format!(
-            "{}\nprovider \"rootmail\" {{\n  endpoint     = \"{endpoint}\"\n  use_emulator = true\n  table        = \"{}\"\n  {extra}\n}}\n",
-            terraform::required_providers_block(),
-            self.table
-        )
-    }
-
-    pub fn provider_block(&self) -> String {
-        self.provider_block_at(&self.endpoint, "")
-    }
-
-    pub fn rows(&self, status: Option<AliasStatus>) -> Vec<AliasRow> {
-        self.rt
-            .block_on(self.pool.list(&AliasFilter {
-                status,
-                ..Default::default()
-            }))
-            .expect("list")
-    }
-
-    pub fn claimed(&self) -> Vec<AliasRow> {
-        self.rows(Some(AliasStatus::Claimed))
-    }
-
-    pub fn snapshot(&self) -> std::collections::BTreeMap<String, crate::table_tool::Row> {
-        self.rt.block_on(self.raw.snapshot())
-    }
-}
+use crate::pool::{Pool, OWNER};
+use crate::terraform::TerraformDir;
 
 /// `count` aliases named `name`; with `keyed`, each has `claim_key = "<name>-<i>"`.
 pub fn aliases_tf(name: &str, count: usize, keyed: bool) -> String {

@@ -541,7 +541,7 @@ fn etag_core(etag: &str) -> &str {
 }
 
 fn private_state_carries_the_row_etag_from_read_to_destroy(cli: Cli) {
-    let pool = Pool::seeded("private", 2);
+    let pool = Pool::in_shared_azurite("private", 2);
     let Some(dir) = TerraformDir::for_cli(cli) else {
         return;
     };

@@ -5,23 +5,23 @@
 //! changed since, the release takes the careful path with today's outcome;
 //! a destroy whose provider is killed converges on the next run.
 
-use testkit::{azurite, fault_proxy, reliability, terraform};
-
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-use fault_proxy::{Fault, FaultProxy, RequestRecord, Target};
-use reliability::{aliases_tf, signal, state_emails, wait_for_process, wait_until, Pool};
 use rootmail::store::AliasStatus;
 use serde_json::json;
-use terraform::{Cli, TerraformDir};
+use testkit::fault_proxy::{Fault, FaultProxy, RequestRecord, Target};
+use testkit::pool::Pool;
+use testkit::reliability::{aliases_tf, signal, state_emails, wait_for_process, wait_until};
+use testkit::terraform::{Cli, TerraformDir};
+use testkit::{azurite, reliability};
 
 const COUNT: usize = 12;
 
 fn setup(prefix: &str, free: usize, cli: Cli) -> Option<(Pool, FaultProxy, TerraformDir)> {
     let dir = TerraformDir::for_cli(cli)?;
     let az = azurite::shared();
-    let pool = Pool::seeded(&az.endpoint(), azurite::unique_table_name(prefix), free);
+    let pool = Pool::in_shared_azurite(prefix, free);
     let proxy = FaultProxy::start(&az.endpoint());
     dir.write(
         "main.tf",

@@ -15,7 +15,8 @@ pub mod docs;
 pub mod validate;
 
 use crate::store::{
-    AliasPool, BatchSettings, ClaimBatcher, ClaimRequest, ClaimedAlias, ReleaseBatcher, StoreError,
+    AliasPool, AliasRow, BatchSettings, ClaimBatcher, ClaimRequest, ClaimedAlias, ReadCoalescer,
+    ReleaseBatcher, StoreError,
 };
 use crate::tfplugin::model::Typed;
 use crate::tfplugin::{
@@ -39,11 +40,13 @@ enum Connection {
     /// Connected to the pool table; concurrent creates share the claim
     /// batcher (none when `ROOTMAIL_CLAIM_BATCHING` turns it off), concurrent
     /// destroys the release batcher (none when `ROOTMAIL_RELEASE_BATCHING`
-    /// turns it off).
+    /// turns it off), concurrent refreshes the read coalescer (none when
+    /// `ROOTMAIL_READ_BATCHING` turns it off).
     Ready(
         Arc<AliasPool>,
         Option<Arc<ClaimBatcher>>,
         Option<Arc<ReleaseBatcher>>,
+        Option<Arc<ReadCoalescer>>,
     ),
 }
 
@@ -57,7 +60,7 @@ impl Shared {
     /// The connected pool, or a diagnostic saying why there is none.
     pub async fn pool(&self) -> Result<Arc<AliasPool>, Diagnostic> {
         match &*self.conn.read().await {
-            Connection::Ready(p, _, _) => Ok(p.clone()),
+            Connection::Ready(p, ..) => Ok(p.clone()),
             Connection::Unknown => Err(Diagnostic::error(
                 "Provider configuration not known yet",
                 "The provider \"rootmail\" block depends on values known only after apply, so the pool cannot be reached now. Make the provider settings known at plan time (variables or environment variables), or apply the resources it depends on first.",
@@ -77,7 +80,7 @@ impl Shared {
         request: &ClaimRequest,
     ) -> Result<Result<ClaimedAlias, StoreError>, Diagnostic> {
         let batcher = match &*self.conn.read().await {
-            Connection::Ready(_, b, _) => b.clone(),
+            Connection::Ready(_, b, _, _) => b.clone(),
             _ => None,
         };
         Ok(match batcher {
@@ -92,9 +95,26 @@ impl Shared {
     /// off (or there is no connection yet).
     pub async fn release_batcher(&self) -> Option<Arc<ReleaseBatcher>> {
         match &*self.conn.read().await {
-            Connection::Ready(_, _, b) => b.clone(),
+            Connection::Ready(_, _, b, _) => b.clone(),
             _ => None,
         }
+    }
+
+    /// Reads one alias row for a refresh: through the read coalescer, so
+    /// refreshes that run at the same time share requests, or as a point
+    /// read when coalescing is off. The outer error says there is no connection.
+    pub async fn read_alias(
+        &self,
+        alias_id: &str,
+    ) -> Result<Result<Option<AliasRow>, StoreError>, Diagnostic> {
+        let reader = match &*self.conn.read().await {
+            Connection::Ready(_, _, _, r) => r.clone(),
+            _ => None,
+        };
+        Ok(match reader {
+            Some(r) => r.get(alias_id).await,
+            None => self.pool().await?.get(alias_id).await,
+        })
     }
 
     /// True while the configuration is unknown (resources then keep state as is).
@@ -164,6 +184,11 @@ impl Provider for RootmailProvider {
                 let env = |k: &str| std::env::var(k).ok();
                 let batcher = batching_enabled(&env, CLAIM_BATCHING_ENV)
                     .then(|| Arc::new(ClaimBatcher::new(pool.clone())));
+                // A new coalescer per configuration: Terraform configures the
+                // provider at the start of every run, so no snapshot of an
+                // earlier run (a reattached provider) ever answers this one.
+                let reader = batching_enabled(&env, READ_BATCHING_ENV)
+                    .then(|| Arc::new(ReadCoalescer::new(pool.clone())));
                 let releases = batching_enabled(&env, RELEASE_BATCHING_ENV).then(|| {
                     Arc::new(ReleaseBatcher::with_settings(
                         pool.clone(),
@@ -171,7 +196,7 @@ impl Provider for RootmailProvider {
                     ))
                 });
                 *self.shared.conn.write().await =
-                    Connection::Ready(Arc::new(pool), batcher, releases);
+                    Connection::Ready(Arc::new(pool), batcher, releases, reader);
             }
             Err(e) => diags.push(config::config_error(&e)),
         }
@@ -206,6 +231,10 @@ pub const CLAIM_BATCHING_ENV: &str = "ROOTMAIL_CLAIM_BATCHING";
 /// each destroy then reads its row before the conditional write, as before,
 /// and does not use the row its refresh saw.
 pub const RELEASE_BATCHING_ENV: &str = "ROOTMAIL_RELEASE_BATCHING";
+
+/// Environment variable that turns read coalescing off (same values): each
+/// refresh then reads its row with its own point read.
+pub const READ_BATCHING_ENV: &str = "ROOTMAIL_READ_BATCHING";
 
 fn batching_enabled(env: &dyn Fn(&str) -> Option<String>, name: &str) -> bool {
     !matches!(
@@ -245,5 +274,6 @@ mod tests {
         assert!(!on(&with(" FALSE ")));
         assert!(!on(&with("0")));
         assert!(batching_enabled(&with("off"), RELEASE_BATCHING_ENV));
+        assert!(batching_enabled(&with("off"), READ_BATCHING_ENV));
     }
 }

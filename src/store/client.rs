@@ -88,7 +88,45 @@ pub(crate) struct TableIo {
     credential: CredentialKind,
     budget: RetryBudget,
     requests: Arc<AtomicU64>,
+    writes: Arc<WriteCount>,
     pub(crate) cancel: CancellationToken,
+}
+
+/// Writes this process started and finished, so that a snapshot of the
+/// partition (see `reads.rs`) is only used while none of our own writes
+/// could have changed a row in it.
+#[derive(Debug, Default)]
+pub(crate) struct WriteCount {
+    started: AtomicU64,
+    finished: AtomicU64,
+}
+
+impl WriteCount {
+    /// Writes started so far, if none is in flight now.
+    pub(crate) fn quiet(&self) -> Option<u64> {
+        let finished = self.finished.load(Ordering::SeqCst);
+        let started = self.started.load(Ordering::SeqCst);
+        (started == finished).then_some(started)
+    }
+
+    /// Writes started so far (in flight or done).
+    pub(crate) fn started(&self) -> u64 {
+        self.started.load(Ordering::SeqCst)
+    }
+
+    fn begin(self: &Arc<Self>) -> WriteGuard {
+        self.started.fetch_add(1, Ordering::SeqCst);
+        WriteGuard(Arc::clone(self))
+    }
+}
+
+/// Marks a write finished when dropped (also when its future is dropped).
+struct WriteGuard(Arc<WriteCount>);
+
+impl Drop for WriteGuard {
+    fn drop(&mut self) {
+        self.0.finished.fetch_add(1, Ordering::SeqCst);
+    }
 }
 
 impl std::fmt::Debug for TableIo {
@@ -161,6 +199,7 @@ impl TableIo {
             credential: config.credential.kind(),
             budget: config.retry,
             requests,
+            writes: Arc::default(),
             cancel,
         })
     }
@@ -181,6 +220,7 @@ impl TableIo {
                 ..self.budget
             },
             requests: Arc::clone(&self.requests),
+            writes: Arc::clone(&self.writes),
             cancel: CancellationToken::new(),
         }
     }
@@ -188,6 +228,11 @@ impl TableIo {
     /// HTTP requests sent so far (every attempt counts).
     pub(crate) fn request_count(&self) -> u64 {
         self.requests.load(Ordering::Relaxed)
+    }
+
+    /// This process's writes to the table (with every clone and detached copy).
+    pub(crate) fn writes(&self) -> &WriteCount {
+        &self.writes
     }
 
     /// Runs one table request with the retry policy: throttling (429/503), other
@@ -210,6 +255,7 @@ impl TableIo {
         F: FnMut() -> Fut,
         Fut: Future<Output = azure_core_legacy::Result<T>>,
     {
+        let _writing = self.writes.begin();
         self.run_with(operation, true, attempt).await
     }
 
@@ -483,6 +529,7 @@ impl TableIo {
             }
             async move { tx?.into_future().await }
         };
+        let _writing = self.writes.begin();
         let resp = self
             .run("insert aliases", make)
             .await

@@ -43,6 +43,11 @@
 //! candidate query and one entity-group transaction of ETag-conditional
 //! Merges; see its module for the guarantees. `make bench` measures it.
 //!
+//! [`ReadCoalescer`] does the same for reads (Terraform refreshing many
+//! aliases at once): point reads for a handful, a query by row keys for
+//! more, and a short-lived snapshot of the partition's claimed rows during
+//! a long burst; see its module for how fresh its answers are.
+//!
 //! # Requests
 //! Each request has a per-request timeout; throttling (429/503), other 5xx,
 //! 408 and network errors are retried with full-jitter exponential backoff
@@ -73,6 +78,7 @@ mod link;
 mod network;
 pub mod odata;
 mod pool;
+mod reads;
 mod release_batch;
 mod retry;
 mod row;
@@ -93,6 +99,7 @@ pub use pool::{
     AdoptRequest, AliasFilter, AliasPool, AliasUpdate, ClaimRequest, ClaimedAlias, LegacyRow,
     LinkTarget, PoolStats, ReleaseOutcome, ReleasePolicy, StatusCounts, DEFAULT_QUARANTINE_DAYS,
 };
+pub use reads::{ReadCoalescer, ReadCounts, ReadSettings};
 pub use release_batch::{ReleaseBatcher, ReleaseCounts};
 pub use retry::RetryBudget;
 pub use row::{col as columns, AliasRow, AliasStatus, ClaimToken};

@@ -4,8 +4,7 @@
 //! client or by this process's own writes, are never answered from an
 //! older snapshot beyond its limits.
 
-#[path = "support/azurite.rs"]
-mod azurite;
+use testkit::azurite;
 
 use std::sync::Arc;
 use std::time::Duration;

@@ -399,7 +399,8 @@ impl TypedResource for AliasResource {
             return alias_import::read_pending(&pool, state, pending, private, diags).await;
         }
         let token = state.token()?;
-        match pool.get(state.row_key()?).await {
+        // Through the read coalescer: refreshes running together share requests.
+        match self.shared.read_alias(state.row_key()?).await? {
             Ok(Some(row)) if row.held_by(&token) => {
                 *private = AliasPrivate::held(&row, &token);
                 Ok(Some(state.holding(&row, Some(&token), Standing::Claimed)))

@@ -12,7 +12,7 @@ use std::time::Duration;
 use futures::future::join_all;
 use rootmail::store::{
     AliasPool, AliasRow, AliasUpdate, ClaimBatcher, ClaimRequest, ClaimedAlias, ReadCoalescer,
-    ReadSettings, ReleasePolicy, StoreConfig,
+    ReadSettings, ReleasePolicy, SeenRow, StoreConfig,
 };
 use tokio::sync::Semaphore;
 
@@ -284,4 +284,56 @@ async fn this_process_writes_retire_the_snapshot_at_once() {
         "updated by this process"
     );
     assert!(!got[1].as_ref().expect("row").in_use);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn rows_seen_for_a_later_release_are_the_ones_a_point_read_sees() {
+    let pool = pool("readsseen", 70).await;
+    let claimed = claim_many(&pool, 60).await;
+    // Keyed queries first, then a snapshot: both kinds of answer are checked.
+    let settings = ReadSettings {
+        snapshot_after: 30,
+        ..short_lived()
+    };
+    let reader = Arc::new(ReadCoalescer::with_settings(pool.clone(), settings));
+    let slots = Arc::new(Semaphore::new(10));
+    let reads = claimed.iter().map(|c| {
+        let (reader, slots, c) = (Arc::clone(&reader), Arc::clone(&slots), c.clone());
+        tokio::spawn(async move {
+            let _slot = slots.acquire_owned().await.expect("semaphore");
+            let row = reader.get(&c.alias.id).await.expect("read").expect("row");
+            let seen = SeenRow::of(&row, &c.token);
+            (row, seen)
+        })
+    });
+    let got: Vec<_> = join_all(reads)
+        .await
+        .into_iter()
+        .map(|r| r.expect("task"))
+        .collect();
+    let counts = reader.counts();
+    assert!(
+        counts.snapshots >= 1 && counts.key_queries >= 1,
+        "{counts:?}"
+    );
+    for (c, got) in claimed.iter().zip(got) {
+        let expected = pool
+            .get(&c.alias.id)
+            .await
+            .expect("point read")
+            .expect("row");
+        let (row, seen) = got;
+        let seen = seen.expect("held by its token");
+        assert_eq!(row, expected);
+        assert_eq!(Some(&seen), SeenRow::of(&expected, &c.token).as_ref());
+        assert_eq!(seen.etag(), c.alias.etag());
+    }
+    // Somebody else's token sees the row but no claim to keep.
+    let other = rootmail::store::ClaimToken::generate();
+    let row = reader
+        .get(&claimed[0].alias.id)
+        .await
+        .expect("read")
+        .expect("row");
+    assert!(SeenRow::of(&row, &other).is_none());
 }

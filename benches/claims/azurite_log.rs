@@ -105,6 +105,29 @@ impl LoggedAzurite {
     }
 }
 
+impl LoggedAzurite {
+    /// Writes refused so far because a row had changed (HTTP 412): single
+    /// requests, and entity-group transactions holding a 412 (the whole
+    /// transaction then failed).
+    pub(crate) fn precondition_failures(&self) -> (u64, u64) {
+        std::thread::sleep(Duration::from_millis(300));
+        let Ok(file) = std::fs::File::open(&self.log) else {
+            return (0, 0);
+        };
+        let (mut single, mut transactions) = (0, 0);
+        for line in BufReader::new(file).lines().map_while(Result::ok) {
+            if line.contains("ErrorMiddleware: Set HTTP code: 412") {
+                single += 1;
+            } else if line.contains("TableHandler:batch() Raw response string")
+                && line.contains("412 Precondition Failed")
+            {
+                transactions += 1;
+            }
+        }
+        (single, transactions)
+    }
+}
+
 #[derive(Default, Clone, Debug)]
 pub(crate) struct RequestCounts {
     pub(crate) total: u64,

@@ -16,12 +16,16 @@ mod charts;
 mod matrix;
 mod naive;
 mod options;
+mod pipelines;
+mod plan_refresh;
 mod report;
 mod startup;
 mod terraform_runs;
 
 use crate::matrix::claims_section;
 use crate::options::Options;
+use crate::pipelines::pipelines_section;
+use crate::plan_refresh::plan_refresh_section;
 use crate::report::{azurite_version, load_average, machine, secs, today};
 use crate::startup::startup_section;
 use crate::terraform_runs::terraform_section;
@@ -44,7 +48,15 @@ fn main() -> Result<()> {
     let mut sections = String::new();
     let mut summary: Vec<String> = Vec::new();
     let mut timings: HashMap<&str, Duration> = HashMap::new();
-    for name in ["claims", "terraform", "startup"] {
+    // "terraform" includes the plan and pipelines sections; they can also
+    // be asked for alone (`--sections plan-refresh,pipelines`).
+    for name in [
+        "claims",
+        "terraform",
+        "plan-refresh",
+        "pipelines",
+        "startup",
+    ] {
         if !opts.wants(name) {
             continue;
         }
@@ -53,7 +65,13 @@ fn main() -> Result<()> {
         runtime.block_on(async {
             match name {
                 "claims" => claims_section(&opts, &mut sections, &mut summary).await,
-                "terraform" => terraform_section(&opts, &mut sections, &mut summary).await,
+                "terraform" => {
+                    terraform_section(&opts, &mut sections, &mut summary).await?;
+                    plan_refresh_section(&opts, &mut sections, &mut summary).await?;
+                    pipelines_section(&opts, &mut sections, &mut summary).await
+                }
+                "plan-refresh" => plan_refresh_section(&opts, &mut sections, &mut summary).await,
+                "pipelines" => pipelines_section(&opts, &mut sections, &mut summary).await,
                 _ => startup_section(&opts, &mut sections, &mut summary).await,
             }
         })?;
@@ -76,12 +94,13 @@ are shared with other engineers' builds and tests, so absolute numbers carry noi
 columns of one run.",
         load_average()
     );
-    let _ = writeln!(
+    let _ =
+        writeln!(
         doc,
         "- Azurite {} (in-memory), on loopback; Terraform 1.0.3; total benchmark time {} s ({}).\n",
         azurite_version(),
         secs(started.elapsed()),
-        ["claims", "terraform", "startup"]
+        ["claims", "terraform", "plan-refresh", "pipelines", "startup"]
             .iter()
             .filter_map(|n| timings.get(n).map(|t| format!("{n} {} s", secs(*t))))
             .collect::<Vec<_>>()

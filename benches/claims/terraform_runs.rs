@@ -24,10 +24,10 @@ pub(crate) fn tf_dir(endpoint: &str, table: &str, batching: bool) -> terraform::
     let mut dir = terraform::TerraformDir::new();
     // No debug logging: it would dominate the timings.
     dir.env("TF_LOG", "");
-    dir.env(
-        "ROOTMAIL_CLAIM_BATCHING",
-        if batching { "on" } else { "off" },
-    );
+    // "one by one" turns off every coalescing: claims and reads.
+    for knob in ["ROOTMAIL_CLAIM_BATCHING", "ROOTMAIL_READ_BATCHING"] {
+        dir.env(knob, if batching { "on" } else { "off" });
+    }
     dir.write(
         "provider.tf",
         &format!(
@@ -50,16 +50,26 @@ pub(crate) fn aliases_tf(count: usize, with_keys: bool) -> String {
 }
 
 pub(crate) struct TfRun {
-    label: String,
-    wall: Duration,
-    requests: RequestCounts,
+    pub(crate) label: String,
+    pub(crate) wall: Duration,
+    pub(crate) requests: RequestCounts,
     per: usize,
     peak_rss_kb: Option<u64>,
 }
 
 impl TfRun {
-    fn per_alias(&self) -> f64 {
+    pub(crate) fn per_alias(&self) -> f64 {
         self.requests.total as f64 / self.per as f64
+    }
+
+    /// "N s, M requests (breakdown)".
+    pub(crate) fn describe_short(&self) -> String {
+        format!(
+            "{} s, {} requests ({})",
+            secs(self.wall),
+            self.requests.total,
+            self.requests.describe()
+        )
     }
 }
 
@@ -252,8 +262,9 @@ last several waves); in a long apply the waves break up as slots free at differe
 create arriving alone costs one Merge on a cached candidate, so the amortized cost moves towards \
 1 request per alias but stays below the 2 of one-by-one claims. With `claim_key` each batch also \
 looks its keys up (one query per 14 keys). A destroy costs 3 requests per alias: Terraform's \
-refresh (a point read), then the release's own read and conditional Merge. A plan reads each alias \
-once (a point read, run concurrently by Terraform).\n"
+refresh (a point read), then the release's own read and conditional Merge. A plan's refreshes \
+are coalesced (row-key queries, and a snapshot of the partition for long bursts; see the plan \
+section below); one by one, a plan reads each alias once with a point read.\n"
     );
     let _ = writeln!(
         doc,

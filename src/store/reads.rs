@@ -25,15 +25,16 @@ use std::time::{Duration, Instant};
 use futures::future::join_all;
 use tokio::sync::{mpsc, oneshot};
 
+use super::batch::{collect, BatchSettings, KEYS_PER_QUERY};
+use super::client::Entity;
 use super::config::validate_key;
 use super::error::StoreError;
 use super::odata::{and_all, eq_bool, eq_str, or_any};
 use super::pool::{protocol, AliasPool};
-use super::row::{col, AliasRow, SELECT_ALL_KNOWN};
+use super::row::{col, AliasRow};
 
-/// The table service accepts at most 15 comparisons in one `$filter`; one is
-/// the partition key.
-const KEYS_PER_QUERY: usize = 14;
+/// Most reads served as one batch.
+const MAX_BATCH: usize = 1000;
 
 /// Up to this many pending reads are point reads; more share a query.
 const POINT_READS_UP_TO: usize = 2;
@@ -64,7 +65,7 @@ impl Default for ReadSettings {
             snapshot_after: 40,
             snapshot_max_age: Duration::from_secs(5),
             burst_gap: Duration::from_secs(1),
-            snapshot_max_pages: 20,
+            snapshot_max_pages: 10,
         }
     }
 }
@@ -96,7 +97,10 @@ struct Counters {
     snapshot_pages: AtomicU64,
 }
 
-type Answer = Result<Option<AliasRow>, StoreError>;
+/// A row as read, with every column (as a point read returns it) and its ETag.
+type Read = (Entity, String);
+
+type Answer = Result<Option<Read>, StoreError>;
 
 struct Pending {
     alias_id: String,
@@ -153,7 +157,18 @@ impl ReadCoalescer {
 
     /// The row with this id, like [`AliasPool::get`] (`None` when absent),
     /// served together with whatever other reads arrive at about the same time.
-    pub async fn get(&self, alias_id: &str) -> Answer {
+    pub async fn get(&self, alias_id: &str) -> Result<Option<AliasRow>, StoreError> {
+        match self.read(alias_id).await? {
+            None => Ok(None),
+            // Every column is kept, as a point read keeps them, so the row
+            // can be kept for a release without a read (see `SeenRow`).
+            Some((entity, etag)) => AliasRow::from_full_entity(&entity, Some(&etag))
+                .map(Some)
+                .map_err(|m| protocol("read alias", m)),
+        }
+    }
+
+    async fn read(&self, alias_id: &str) -> Answer {
         validate_key("alias id", alias_id)?;
         self.counters.reads.fetch_add(1, Ordering::Relaxed);
         let (reply, answer) = oneshot::channel();
@@ -163,7 +178,7 @@ impl ReadCoalescer {
         };
         if self.queue.send(pending).is_err() {
             // The worker is gone (runtime shutting down): read directly.
-            return self.pool.get(alias_id).await;
+            return self.pool.io.get(alias_id).await;
         }
         match answer.await {
             Ok(result) => result,
@@ -176,7 +191,7 @@ impl ReadCoalescer {
 
 /// The partition's claimed rows as one moment saw them.
 struct Snapshot {
-    rows: HashMap<String, AliasRow>,
+    rows: HashMap<String, Read>,
     taken: Instant,
     /// This process's writes started before the snapshot was taken.
     writes: u64,
@@ -203,23 +218,14 @@ struct Worker {
 
 impl Worker {
     async fn run(mut self, mut rx: mpsc::UnboundedReceiver<Pending>) {
+        let collecting = BatchSettings {
+            linger: self.settings.linger,
+            max_wait: self.settings.max_wait,
+            max_batch: MAX_BATCH,
+            ..BatchSettings::default()
+        };
         while let Some(first) = rx.recv().await {
-            let mut batch = vec![first];
-            let deadline = Instant::now() + self.settings.max_wait;
-            loop {
-                while let Ok(p) = rx.try_recv() {
-                    batch.push(p);
-                }
-                let now = Instant::now();
-                if now >= deadline {
-                    break;
-                }
-                let wait = self.settings.linger.min(deadline - now);
-                match tokio::time::timeout(wait, rx.recv()).await {
-                    Ok(Some(p)) => batch.push(p),
-                    Ok(None) | Err(_) => break,
-                }
-            }
+            let batch = collect(&mut rx, first, &collecting).await;
             self.serve(batch).await;
         }
     }
@@ -313,14 +319,14 @@ impl Worker {
         let mut from = None;
         let mut pages = 0u64;
         loop {
+            // Every column, as a point read returns them.
             let (page, next) = io
-                .query_page(&filter, Some(SELECT_ALL_KNOWN), Some(1000), from.as_ref())
+                .query_page(&filter, None, Some(1000), from.as_ref())
                 .await?;
             pages += 1;
-            for entity in &page {
-                let row =
-                    AliasRow::from_entity(entity, None).map_err(|m| protocol("read aliases", m))?;
-                rows.insert(row.id.clone(), row);
+            for entity in page {
+                let (key, read) = keyed(entity)?;
+                rows.insert(key, read);
             }
             match next {
                 Some(n) if (pages as usize) < self.settings.snapshot_max_pages => from = Some(n),
@@ -354,7 +360,7 @@ async fn read_by_key(pool: AliasPool, counters: Arc<Counters>, reads: Vec<Pendin
             counters.point_reads.fetch_add(1, Ordering::Relaxed);
             let pool = &pool;
             async move {
-                let answer = pool.get(&p.alias_id).await;
+                let answer = pool.io.get(&p.alias_id).await;
                 let _ = p.reply.send(answer);
             }
         });
@@ -383,7 +389,7 @@ async fn read_by_key(pool: AliasPool, counters: Arc<Counters>, reads: Vec<Pendin
                     tracing::debug!(error = %e, "query by row keys failed; reading one by one");
                     let point = chunk.into_iter().map(|p| async move {
                         counters.point_reads.fetch_add(1, Ordering::Relaxed);
-                        let answer = pool.get(&p.alias_id).await;
+                        let answer = pool.io.get(&p.alias_id).await;
                         let _ = p.reply.send(answer);
                     });
                     join_all(point).await;
@@ -394,20 +400,41 @@ async fn read_by_key(pool: AliasPool, counters: Arc<Counters>, reads: Vec<Pendin
     join_all(queries).await;
 }
 
-/// The rows with these keys, by key.
+/// The rows with these keys (every column), by key.
 async fn query_keys(
     pool: &AliasPool,
     reads: &[Pending],
-) -> Result<HashMap<String, AliasRow>, StoreError> {
+) -> Result<HashMap<String, Read>, StoreError> {
     let io = &pool.io;
     let filter = and_all([
         eq_str(col::PARTITION_KEY, &io.partition_key),
         or_any(reads.iter().map(|p| eq_str(col::ROW_KEY, &p.alias_id))),
     ]);
-    let mut found = HashMap::new();
-    for entity in io.query_all(&filter, Some(SELECT_ALL_KNOWN)).await? {
-        let row = AliasRow::from_entity(&entity, None).map_err(|m| protocol("read alias", m))?;
-        found.insert(row.id.clone(), row);
+    io.query_all(&filter, None)
+        .await?
+        .into_iter()
+        .map(keyed)
+        .collect()
+}
+
+/// A queried entity by its row key, with the ETag the query reported for it
+/// (the one a point read returns in its header).
+fn keyed(mut entity: Entity) -> Result<(String, Read), StoreError> {
+    let key = entity
+        .get(col::ROW_KEY)
+        .and_then(serde_json::Value::as_str)
+        .map(str::to_owned);
+    let etag = match entity.remove("odata.etag") {
+        Some(serde_json::Value::String(e)) if !e.is_empty() => e,
+        _ => {
+            return Err(protocol(
+                "read alias",
+                "entity without odata.etag".to_owned(),
+            ))
+        }
+    };
+    match key {
+        Some(key) => Ok((key, (entity, etag))),
+        None => Err(protocol("read alias", "entity without RowKey".to_owned())),
     }
-    Ok(found)
 }

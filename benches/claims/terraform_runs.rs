@@ -24,8 +24,12 @@ pub(crate) fn tf_dir(endpoint: &str, table: &str, batching: bool) -> terraform::
     let mut dir = terraform::TerraformDir::new();
     // No debug logging: it would dominate the timings.
     dir.env("TF_LOG", "");
-    // "one by one" turns off every coalescing: claims and reads.
-    for knob in ["ROOTMAIL_CLAIM_BATCHING", "ROOTMAIL_READ_BATCHING"] {
+    // "one by one" turns off every coalescing: claims, reads and releases.
+    for knob in [
+        "ROOTMAIL_CLAIM_BATCHING",
+        "ROOTMAIL_READ_BATCHING",
+        "ROOTMAIL_RELEASE_BATCHING",
+    ] {
         dir.env(knob, if batching { "on" } else { "off" });
     }
     dir.write(

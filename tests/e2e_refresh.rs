@@ -7,9 +7,9 @@
 //! outlives a run (reattached) never answers the next run from an older
 //! snapshot.
 
-use testkit::{azurite, e2e_pool, table_tool, terraform};
+use testkit::pool::{Pool, OWNER};
+use testkit::terraform;
 
-use e2e_pool::{Pool, OWNER};
 use rootmail::store::{AliasRow, AliasStatus, AliasUpdate, ReleasePolicy};
 use terraform::{Cli, DebugProvider, TerraformDir, TerraformOutput};
 
@@ -27,7 +27,7 @@ fn modern_refresh_of_many_aliases_reports_changes_as_point_reads_do() {
 
 #[test]
 fn a_reattached_provider_never_answers_a_run_from_an_earlier_runs_snapshot() {
-    let pool = Pool::seeded("reattach", COUNT + 10);
+    let pool = Pool::in_shared_azurite("reattach", COUNT + 10);
     let Some(mut dir) = TerraformDir::for_cli(Cli::Floor) else {
         return;
     };
@@ -128,7 +128,7 @@ fn reported(out: &TerraformOutput) -> Vec<String> {
 }
 
 fn refresh_of_many_aliases_reports_changes_as_point_reads_do(cli: Cli) {
-    let pool = Pool::seeded("refresh", COUNT + 10);
+    let pool = Pool::in_shared_azurite("refresh", COUNT + 10);
     let Some(mut dir) = TerraformDir::for_cli(cli) else {
         return;
     };
@@ -165,7 +165,7 @@ fn refresh_of_many_aliases_reports_changes_as_point_reads_do(cli: Cli) {
         ))
         .expect("release");
     let reclaimed = &rows[41];
-    let raw = table_tool::RawTable::new(&azurite::shared().endpoint(), &pool.table);
+    let raw = &pool.raw;
     pool.rt.block_on(async {
         let (_, etag) = raw.get(&reclaimed.id).await.expect("row");
         let body = serde_json::json!({

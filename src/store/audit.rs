@@ -12,11 +12,11 @@ use std::fmt;
 use serde_json::{Map, Value};
 
 use super::address::normalize_email;
-use super::client::Write;
-use super::conditional::Written;
+use super::change::RowChange;
+use super::conditional::Merged;
 use super::error::StoreError;
 use super::pool::AliasPool;
-use super::row::{col, status_value, AliasRow, AliasStatus};
+use super::row::{AliasRow, AliasStatus};
 use super::AliasFilter;
 
 /// One AWS account as listed by Organizations.
@@ -346,44 +346,31 @@ impl AliasPool {
             return Ok(finding.row.clone());
         };
         let row = &finding.row;
-        let mut body = Map::new();
-        let account = match fix {
-            Fix::LinkAndRetire { account } => {
-                body.insert(col::IN_USE.into(), Value::Bool(true));
-                body.insert(col::STATUS.into(), status_value::RETIRED.into());
-                body.insert(
-                    col::RETIRED_REASON.into(),
-                    format!(
-                        "used by AWS account {account} (found by rootmail audit); AWS never frees \
-                         a root address"
-                    )
-                    .into(),
-                );
-                account
-            }
-            Fix::Link { account } => account,
+        let (account, retire) = match fix {
+            Fix::LinkAndRetire { account } => (account, true),
+            Fix::Link { account } => (account, false),
         };
-        body.insert(col::AWS_ACCOUNT_ID.into(), account.clone().into());
-        body.insert(col::USED_BY_ACCOUNT.into(), account.clone().into());
-        let done = |now: &AliasRow| {
-            now.aws_account_id == *account
-                && (matches!(fix, Fix::Link { .. }) || now.status == AliasStatus::Retired)
+        let retired = RowChange {
+            in_use: Some(true),
+            status: Some(AliasStatus::Retired),
+            retired_reason: Some(format!(
+                "used by AWS account {account} (found by rootmail audit); AWS never frees a \
+                 root address"
+            )),
+            ..RowChange::default()
         };
-        match self
-            .write_row(row, &body, Write::Merge, "fix alias", done)
-            .await?
-        {
-            Written::Applied(_) => {
-                self.get(&row.id)
-                    .await?
-                    .ok_or_else(|| StoreError::AliasNotFound {
-                        table: self.table_name().to_owned(),
-                        alias_id: row.id.clone(),
-                    })
+        let change = RowChange {
+            aws_account_id: Some(account.clone()),
+            used_by: Some(account.clone()),
+            ..if retire {
+                retired
+            } else {
+                RowChange::default()
             }
-            // An attempt whose answer was lost did apply it.
-            Written::Landed(now) => Ok(*now),
-            Written::Changed | Written::Missing => Err(StoreError::Changed {
+        };
+        match self.merge_change(row, &change, "fix alias").await? {
+            Merged::Row(now) => Ok(*now),
+            Merged::Changed | Merged::Missing => Err(StoreError::Changed {
                 alias_id: row.id.clone(),
             }),
         }

@@ -32,11 +32,12 @@ use rand::seq::SliceRandom;
 use time::OffsetDateTime;
 use tokio::sync::{mpsc, oneshot};
 
-use super::client::{into_store, BatchWrite, Fail, Write};
-use super::conditional::{deliver, may_have_landed};
+use super::change::RowChange;
+use super::client::{BatchWrite, Write};
+use super::conditional::{deliver, Failure};
 use super::error::StoreError;
 use super::odata::{and_all, eq_bool, eq_str, ge_str, lt_str, or_any};
-use super::pool::{check_text, claim_body, claimed_alias, AliasPool, ClaimRequest, ClaimedAlias};
+use super::pool::{AliasPool, ClaimRequest, ClaimedAlias};
 use super::row::{col, AliasRow, AliasStatus, ClaimToken, SELECT_ALL_KNOWN};
 
 /// Most writes an entity-group transaction may hold.
@@ -205,7 +206,7 @@ impl Worker {
         // 1. Requests the single path would refuse are refused the same way.
         let mut valid = Vec::with_capacity(batch.len());
         for p in batch {
-            match check_request(&p.request) {
+            match p.request.check() {
                 Ok(()) => valid.push(p),
                 Err(e) => deliver(&self.pool, p.reply, Err(e)).await,
             }
@@ -372,12 +373,8 @@ impl Worker {
                 if row.status != AliasStatus::Claimed || !keys.contains(&key) {
                     continue;
                 }
-                if let Some(token) = row.claim_token.clone() {
-                    found.entry(key).or_insert(ClaimedAlias {
-                        alias: row,
-                        token,
-                        existing: true,
-                    });
+                if let Some(claimed) = ClaimedAlias::existing(row) {
+                    found.entry(key).or_insert(claimed);
                 }
             }
         }
@@ -524,16 +521,16 @@ async fn claim_together(
             Err(e) => (vec![(p, Err(e))], Vec::new(), false),
         };
     }
-    let mut ops = Vec::with_capacity(plan.len());
-    let mut times = Vec::with_capacity(plan.len());
-    for ((p, row), token) in plan.iter().zip(&tokens) {
-        let (body, claimed_at) = claim_body(row, &p.request, token, now);
-        ops.push((row, body));
-        times.push(claimed_at);
-    }
-    let writes: Vec<BatchWrite> = ops
+    let changes: Vec<_> = plan
         .iter()
-        .map(|(row, body)| BatchWrite {
+        .zip(&tokens)
+        .map(|((p, row), token)| p.request.change(row, token, now))
+        .collect();
+    let bodies: Vec<_> = changes.iter().map(RowChange::body).collect();
+    let writes: Vec<BatchWrite> = plan
+        .iter()
+        .zip(&bodies)
+        .map(|((_, row), body)| BatchWrite {
             row_key: &row.id,
             body,
             etag: row.etag(),
@@ -546,36 +543,32 @@ async fn claim_together(
             let done = plan
                 .into_iter()
                 .zip(tokens)
-                .zip(times)
+                .zip(changes)
                 .zip(etags)
-                .map(|((((p, row), token), claimed_at), etag)| {
-                    let claimed = claimed_alias(
-                        &row,
-                        &p.request,
-                        &token,
-                        claimed_at,
-                        etag.unwrap_or_default(),
-                    );
+                .map(|((((p, row), token), change), etag)| {
+                    let claimed = ClaimedAlias {
+                        alias: change.applied_to(&row, etag.unwrap_or_default()),
+                        token,
+                        existing: false,
+                    };
                     (p, Ok(claimed))
                 })
                 .collect();
             (done, Vec::new(), false)
         }
         Err(fail) => {
-            let (conflicted, ambiguous, cancelled) = match &fail {
-                Fail::Precondition { after_retry } => {
-                    pool.conflicts.fetch_add(1, Ordering::Relaxed);
-                    (true, *after_retry, false)
-                }
-                Fail::Store(e) => (
+            let failure = pool.failure(fail, "claim aliases");
+            let (conflicted, ambiguous, cancelled) = match &failure {
+                Failure::Changed { ambiguous } => (true, *ambiguous, false),
+                Failure::Failed { error, ambiguous } => (
                     false,
-                    may_have_landed(e),
-                    matches!(e, StoreError::Cancelled { .. }),
+                    *ambiguous,
+                    matches!(error, StoreError::Cancelled { .. }),
                 ),
-                Fail::EntityNotFound | Fail::Conflict => (false, false, false),
+                Failure::Missing => (false, false, false),
             };
             counters.failed_transactions.fetch_add(1, Ordering::Relaxed);
-            tracing::debug!(error = %into_store(fail, "claim aliases"), "batch not applied as sent");
+            tracing::debug!(?failure, "batch not applied as sent");
             // An attempt whose answer was lost, or a cancellation while a
             // retry waited, may have committed: a row that carries its
             // token is that claim's, and its caller gets it (also after a
@@ -620,25 +613,6 @@ async fn claim_together(
     }
 }
 
-/// The same checks [`AliasPool::claim`] makes before touching the table.
-fn check_request(request: &ClaimRequest) -> Result<(), StoreError> {
-    check_text("owner", &request.owner)?;
-    check_text("purpose", &request.purpose)?;
-    if let Some(m) = &request.mailbox {
-        check_text("mailbox", m)?;
-    }
-    if let Some(key) = &request.claim_key {
-        check_text("claim_key", key)?;
-        if key.is_empty() {
-            return Err(StoreError::InvalidInput {
-                field: "claim_key",
-                reason: "must not be empty".to_owned(),
-            });
-        }
-    }
-    Ok(())
-}
-
 pub(super) fn chunked<T>(items: Vec<T>, size: usize) -> Vec<Vec<T>> {
     let mut out = Vec::new();
     let mut current = Vec::with_capacity(size);
@@ -673,7 +647,7 @@ mod tests {
             ..Default::default()
         };
         assert!(matches!(
-            check_request(&empty_key),
+            empty_key.check(),
             Err(StoreError::InvalidInput {
                 field: "claim_key",
                 ..
@@ -683,7 +657,7 @@ mod tests {
             owner: "x".repeat(2000),
             ..Default::default()
         };
-        assert!(check_request(&long_owner).is_err());
-        assert!(check_request(&ClaimRequest::default()).is_ok());
+        assert!(long_owner.check().is_err());
+        assert!(ClaimRequest::default().check().is_ok());
     }
 }

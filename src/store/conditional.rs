@@ -8,12 +8,19 @@
 //! the caller, so no claim is made that nobody knows about. A claim whose
 //! caller has gone away meanwhile is given back, on its token only.
 
+use std::future::Future;
+
 use tokio::sync::oneshot;
 
+use super::change::RowChange;
 use super::client::{into_store, Entity, Fail, Write};
 use super::error::StoreError;
 use super::pool::{AliasPool, ClaimRequest, ClaimedAlias, ReleaseOutcome, ReleasePolicy};
 use super::row::AliasRow;
+
+/// How often a conditional write on one row is retried after HTTP 412 before
+/// giving up with [`StoreError::Contended`].
+const MAX_WRITE_ATTEMPTS: u32 = 8;
 
 /// How a conditional write of one row ended.
 #[derive(Debug)]
@@ -29,6 +36,17 @@ pub(super) enum Written {
     Landed(Box<AliasRow>),
 }
 
+/// How [`AliasPool::merge_change`] ended.
+#[derive(Debug)]
+pub(super) enum Merged {
+    /// Written (or found written): the row now.
+    Row(Box<AliasRow>),
+    /// The row changed since it was read (HTTP 412).
+    Changed,
+    /// The row does not exist (any more).
+    Missing,
+}
+
 /// Errors after which an attempt may have reached the table and been
 /// applied: the service stayed unreachable after a request went out, the
 /// caller cancelled while a retry waited, or the answer could not be read.
@@ -39,7 +57,41 @@ pub(super) fn may_have_landed(e: &StoreError) -> bool {
     )
 }
 
+/// What a failed conditional write means, decided in one place for single
+/// writes and transactions alike.
+#[derive(Debug)]
+pub(super) enum Failure {
+    /// HTTP 412 (counted in [`AliasPool::conflict_count`]); `ambiguous` when
+    /// an earlier attempt of this very write may have changed the row.
+    Changed { ambiguous: bool },
+    /// The row does not exist (any more).
+    Missing,
+    /// Any other error; `ambiguous` when the write may still have landed.
+    Failed { error: StoreError, ambiguous: bool },
+}
+
 impl AliasPool {
+    /// Sorts out a failed conditional write (and counts a lost race).
+    pub(super) fn failure(&self, fail: Fail, operation: &'static str) -> Failure {
+        match fail {
+            Fail::Precondition { after_retry } => {
+                self.conflicts
+                    .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                Failure::Changed {
+                    ambiguous: after_retry,
+                }
+            }
+            Fail::EntityNotFound => Failure::Missing,
+            other => {
+                let error = into_store(other, operation);
+                Failure::Failed {
+                    ambiguous: may_have_landed(&error),
+                    error,
+                }
+            }
+        }
+    }
+
     /// Writes `body` into `row` (Merge or Replace) if its ETag still matches.
     /// When the outcome is unclear, reads the row back and reports
     /// [`Written::Landed`] if `landed` recognises the write in it.
@@ -59,25 +111,70 @@ impl AliasPool {
             Ok(etag) => return Ok(Written::Applied(etag)),
             Err(fail) => fail,
         };
-        match fail {
-            Fail::Precondition { after_retry } => {
-                self.conflicts
-                    .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-                if after_retry {
+        match self.failure(fail, operation) {
+            Failure::Changed { ambiguous } => {
+                if ambiguous {
                     if let Some(now) = self.read_back(&row.id, &landed).await? {
                         return Ok(Written::Landed(Box::new(now)));
                     }
                 }
                 Ok(Written::Changed)
             }
-            Fail::EntityNotFound => Ok(Written::Missing),
-            Fail::Store(e) if may_have_landed(&e) => match self.read_back(&row.id, &landed).await {
+            Failure::Missing => Ok(Written::Missing),
+            Failure::Failed {
+                error,
+                ambiguous: true,
+            } => match self.read_back(&row.id, &landed).await {
                 Ok(Some(now)) => Ok(Written::Landed(Box::new(now))),
                 // Not applied, or it cannot be told: the first error says why.
-                Ok(None) | Err(_) => Err(e),
+                Ok(None) | Err(_) => Err(error),
             },
-            other => Err(into_store(other, operation)),
+            Failure::Failed { error, .. } => Err(error),
         }
+    }
+
+    /// Merges `change` into `row` if its ETag still matches: the row as it is
+    /// afterwards, or `None` when it changed meanwhile (read it again) or is gone.
+    pub(super) async fn merge_change(
+        &self,
+        row: &AliasRow,
+        change: &RowChange,
+        operation: &'static str,
+    ) -> Result<Merged, StoreError> {
+        let written = self
+            .write_row(row, &change.body(), Write::Merge, operation, |now| {
+                change.shows_in(now)
+            })
+            .await?;
+        Ok(match written {
+            Written::Applied(etag) => Merged::Row(Box::new(change.applied_to(row, etag))),
+            // A timed-out or cancelled attempt was ours.
+            Written::Landed(now) => Merged::Row(now),
+            Written::Changed => Merged::Changed,
+            Written::Missing => Merged::Missing,
+        })
+    }
+
+    /// Runs `attempt` (read the row, decide, write conditionally) until it
+    /// settles; `Ok(None)` means the row changed since it was read, so it is
+    /// read again and decided anew, at most [`MAX_WRITE_ATTEMPTS`] times.
+    pub(super) async fn until_settled<T, Fut>(
+        &self,
+        alias_id: &str,
+        mut attempt: impl FnMut() -> Fut,
+    ) -> Result<T, StoreError>
+    where
+        Fut: Future<Output = Result<Option<T>, StoreError>>,
+    {
+        for _ in 0..MAX_WRITE_ATTEMPTS {
+            if let Some(done) = attempt().await? {
+                return Ok(done);
+            }
+        }
+        Err(StoreError::Contended {
+            alias_id: alias_id.to_owned(),
+            attempts: MAX_WRITE_ATTEMPTS,
+        })
     }
 
     /// The row now, if `landed` recognises a write in it. Runs even after

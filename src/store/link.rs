@@ -4,11 +4,9 @@
 //! cleared. Linking also records the use in `used_by_account`, which
 //! unlinking keeps: AWS never frees an address an account was created with.
 
-use serde_json::{Map, Value};
-
+use super::change::RowChange;
 use super::error::StoreError;
 use super::pool::{check_account_id, AliasPool, LinkTarget};
-use super::row::col;
 
 impl AliasPool {
     /// Records the AWS account that uses the alias. Linking to the same
@@ -35,12 +33,11 @@ impl AliasPool {
         let from = from.map(str::to_owned);
         self.modify_target(target, "link account", move |row| {
             let current = row.aws_account_id.as_str();
-            let mut body = Map::new();
             if current == to {
-                if row.used_by != to {
-                    body.insert(col::USED_BY_ACCOUNT.into(), to.clone().into());
-                }
-                return Ok(body);
+                return Ok(RowChange {
+                    used_by: Some(to.clone()).filter(|to| row.used_by != *to),
+                    ..RowChange::default()
+                });
             }
             if !current.is_empty() && from.as_deref() != Some(current) {
                 return Err(StoreError::AlreadyLinked {
@@ -48,9 +45,11 @@ impl AliasPool {
                     linked: current.to_owned(),
                 });
             }
-            body.insert(col::AWS_ACCOUNT_ID.into(), to.clone().into());
-            body.insert(col::USED_BY_ACCOUNT.into(), to.clone().into());
-            Ok(body)
+            Ok(RowChange {
+                aws_account_id: Some(to.clone()),
+                used_by: Some(to.clone()),
+                ..RowChange::default()
+            })
         })
         .await
     }
@@ -65,9 +64,8 @@ impl AliasPool {
     ) -> Result<super::AliasRow, StoreError> {
         let expected = expected.to_owned();
         self.modify_target(target, "unlink account", move |row| {
-            let mut body = Map::new();
             if row.aws_account_id.is_empty() {
-                return Ok(body);
+                return Ok(RowChange::default());
             }
             if row.aws_account_id != expected {
                 return Err(StoreError::LinkMismatch {
@@ -76,12 +74,12 @@ impl AliasPool {
                     found: row.aws_account_id.clone(),
                 });
             }
-            body.insert(col::AWS_ACCOUNT_ID.into(), Value::from(""));
-            if row.used_by.is_empty() {
+            Ok(RowChange {
+                aws_account_id: Some(String::new()),
                 // A row linked before the column existed: keep the use.
-                body.insert(col::USED_BY_ACCOUNT.into(), expected.clone().into());
-            }
-            Ok(body)
+                used_by: Some(expected.clone()).filter(|_| row.used_by.is_empty()),
+                ..RowChange::default()
+            })
         })
         .await
     }

@@ -67,6 +67,7 @@ pub mod address;
 pub mod audit;
 mod auth;
 mod batch;
+mod change;
 mod client;
 mod cloud;
 mod conditional;

@@ -49,21 +49,21 @@ pub fn le_datetime(column: &'static str, value: OffsetDateTime) -> String {
 
 /// Joins clauses with `and`, each in parentheses.
 pub fn and_all<I: IntoIterator<Item = String>>(clauses: I) -> String {
-    clauses
-        .into_iter()
-        .map(|c| format!("({c})"))
-        .collect::<Vec<_>>()
-        .join(" and ")
+    joined(clauses, " and ")
 }
 
 /// Joins clauses with `or`, each in parentheses (callers keep to the
 /// service's limit of 15 comparisons per filter).
 pub fn or_any<I: IntoIterator<Item = String>>(clauses: I) -> String {
+    joined(clauses, " or ")
+}
+
+fn joined<I: IntoIterator<Item = String>>(clauses: I, operator: &str) -> String {
     clauses
         .into_iter()
         .map(|c| format!("({c})"))
         .collect::<Vec<_>>()
-        .join(" or ")
+        .join(operator)
 }
 
 #[cfg(test)]

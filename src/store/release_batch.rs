@@ -29,8 +29,8 @@ use time::OffsetDateTime;
 use tokio::sync::{mpsc, oneshot};
 
 use super::batch::{chunked, collect, BatchSettings, KEYS_PER_QUERY, MAX_TRANSACTION};
-use super::client::{into_store, BatchWrite, Entity, Fail};
-use super::conditional::may_have_landed;
+use super::client::{BatchWrite, Entity};
+use super::conditional::Failure;
 use super::error::StoreError;
 use super::odata::{and_all, eq_str, or_any};
 use super::pool::{AliasPool, ReleaseChange, ReleaseOutcome, ReleasePolicy};
@@ -250,21 +250,24 @@ async fn release_together(pool: &AliasPool, counters: &Counters, mut items: Vec<
             Err(fail) => fail,
         };
         counters.failed_transactions.fetch_add(1, Ordering::Relaxed);
-        let ambiguous = match &fail {
-            Fail::Precondition { after_retry } => {
-                pool.conflicts.fetch_add(1, Ordering::Relaxed);
-                *after_retry
-            }
-            Fail::EntityNotFound => false,
-            Fail::Store(e) if may_have_landed(e) => true,
+        let failure = pool.failure(fail, "release aliases");
+        let ambiguous = match &failure {
+            Failure::Changed { ambiguous } => *ambiguous,
+            Failure::Missing => false,
+            Failure::Failed {
+                ambiguous: true, ..
+            } => true,
             // Refused as a whole for another reason (a bad row, …): each
             // row on its own says which.
-            Fail::Store(_) | Fail::Conflict => {
-                tracing::debug!(error = %into_store(fail, "release aliases"), "release batch refused; releasing one by one");
+            Failure::Failed { error, .. } => {
+                tracing::debug!(%error, "release batch refused; releasing one by one");
                 break;
             }
         };
-        tracing::debug!(error = %into_store(fail, "release aliases"), "release batch not applied as sent; reading its rows");
+        tracing::debug!(
+            ?failure,
+            "release batch not applied as sent; reading its rows"
+        );
         // After a cancellation the rows must still be told apart.
         let reader = if ambiguous {
             pool.detached()

@@ -134,10 +134,16 @@ pub struct AliasRow {
     pub root_mailbox: String,
     /// The AWS account using it; empty until linked.
     pub aws_account_id: String,
+    /// Free text about what it is for.
     pub purpose: String,
+    /// The token of the current claim; `None` when free or when an older
+    /// tool claimed it.
     pub claim_token: Option<ClaimToken>,
+    /// The idempotency key the claim was made with, if any.
     pub claim_key: Option<String>,
+    /// When this provider claimed it (millisecond precision).
     pub claimed_at: Option<OffsetDateTime>,
+    /// When a quarantine ends.
     pub reusable_after: Option<OffsetDateTime>,
     pub status: AliasStatus,
     /// The AWS account that used the alias (`used_by_account`), kept after

@@ -4,12 +4,12 @@
 //! pool's one conditional write, so a row that changed since it was read is
 //! read again and re-checked, never overwritten.
 
-use serde_json::{Map, Value};
 use time::OffsetDateTime;
 
+use super::change::RowChange;
 use super::error::StoreError;
-use super::pool::{check_text, AliasPool, ClaimedAlias, MAX_WRITE_ATTEMPTS};
-use super::row::{col, put_time, status_value, to_millis, AliasRow, AliasStatus, ClaimToken};
+use super::pool::{check_given, AliasPool, ClaimedAlias};
+use super::row::{AliasRow, AliasStatus, ClaimToken};
 
 /// Which claims [`AliasPool::take_over`] may replace.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -57,96 +57,78 @@ impl AliasPool {
     /// retired aliases are refused, and so is a row carrying a token unless
     /// `scope` is [`TakeOverScope::AnyClaim`].
     pub async fn take_over(&self, request: &TakeOverRequest) -> Result<ClaimedAlias, StoreError> {
-        for (field, value) in [
+        check_given([
             ("owner", &request.owner),
             ("purpose", &request.purpose),
             ("claim_key", &request.claim_key),
-        ] {
-            if let Some(v) = value {
-                check_text(field, v)?;
-            }
-        }
+        ])?;
         let token = ClaimToken::generate();
-        let now = OffsetDateTime::now_utc();
-        for _ in 0..MAX_WRITE_ATTEMPTS {
-            let row =
-                self.get(&request.alias_id)
-                    .await?
-                    .ok_or_else(|| StoreError::AliasNotFound {
-                        table: self.table_name().to_owned(),
-                        alias_id: request.alias_id.clone(),
-                    })?;
-            if row.held_by(&token) {
-                // An earlier attempt whose answer was lost did land.
-                return Ok(ClaimedAlias {
-                    alias: row,
-                    token,
-                    existing: false,
-                });
-            }
-            if row.email != request.email {
-                return Err(StoreError::InvalidInput {
-                    field: "email",
-                    reason: format!(
-                        "alias `{}` now has the address `{}`, not `{}`",
-                        row.id, row.email, request.email
-                    ),
-                });
-            }
-            if row.status != AliasStatus::Claimed {
-                return Err(StoreError::WrongStatus {
-                    alias_id: row.id.clone(),
-                    status: row.status,
-                    reason: "only claimed aliases can be taken over",
-                });
-            }
-            if let Some(seen) = &request.seen {
-                if seen.owner != row.owner || seen.claimed_at != row.claimed_at {
-                    return Err(StoreError::ClaimChanged { alias_id: row.id });
-                }
-            }
-            if row.claim_token.is_some() && request.scope == TakeOverScope::Untokened {
-                return Err(StoreError::WrongStatus {
-                    alias_id: row.id.clone(),
-                    status: row.status,
-                    reason: "it carries the claim token of another owner (another Terraform \
-                             state or rootmail claim)",
-                });
-            }
-            let change = |_: &AliasRow| {
-                let mut body = Map::new();
-                body.insert(col::IN_USE.into(), Value::Bool(true));
-                body.insert(col::STATUS.into(), status_value::CLAIMED.into());
-                body.insert(col::CLAIM_TOKEN.into(), token.as_str().into());
-                body.insert(
-                    col::CLAIM_KEY.into(),
-                    request.claim_key.clone().unwrap_or_default().into(),
-                );
-                if let Some(o) = &request.owner {
-                    body.insert(col::USER_MAIL.into(), o.clone().into());
-                }
-                if let Some(p) = &request.purpose {
-                    body.insert(col::PURPOSE.into(), p.clone().into());
-                }
-                put_time(&mut body, col::CLAIMED_AT, now);
-                Ok(body)
-            };
-            if let Some(mut alias) = self.write_change(row, &change, "take over alias").await? {
-                alias.claim_token = Some(token.clone());
-                alias.claim_key = request.claim_key.clone().filter(|k| !k.is_empty());
-                alias.status = AliasStatus::Claimed;
-                alias.in_use = true;
-                alias.claimed_at = Some(to_millis(now));
-                return Ok(ClaimedAlias {
-                    alias,
-                    token,
-                    existing: false,
-                });
+        let change = RowChange {
+            owner: request.owner.clone(),
+            purpose: request.purpose.clone(),
+            claim_key: Some(request.claim_key.clone()),
+            ..RowChange::claim(&token, OffsetDateTime::now_utc())
+        };
+        self.until_settled(&request.alias_id, || {
+            self.take_over_once(request, &token, &change)
+        })
+        .await
+    }
+
+    /// One read-check-write round of [`AliasPool::take_over`]; `None` when
+    /// the row changed meanwhile.
+    async fn take_over_once(
+        &self,
+        request: &TakeOverRequest,
+        token: &ClaimToken,
+        change: &RowChange,
+    ) -> Result<Option<ClaimedAlias>, StoreError> {
+        let row = self
+            .get(&request.alias_id)
+            .await?
+            .ok_or_else(|| self.alias_not_found(&request.alias_id))?;
+        let claimed = |alias| ClaimedAlias {
+            alias,
+            token: token.clone(),
+            existing: false,
+        };
+        if row.held_by(token) {
+            // An earlier attempt whose answer was lost did land.
+            return Ok(Some(claimed(row)));
+        }
+        if row.email != request.email {
+            return Err(StoreError::InvalidInput {
+                field: "email",
+                reason: format!(
+                    "alias `{}` now has the address `{}`, not `{}`",
+                    row.id, row.email, request.email
+                ),
+            });
+        }
+        if row.status != AliasStatus::Claimed {
+            return Err(StoreError::WrongStatus {
+                alias_id: row.id.clone(),
+                status: row.status,
+                reason: "only claimed aliases can be taken over",
+            });
+        }
+        if let Some(seen) = &request.seen {
+            if seen.owner != row.owner || seen.claimed_at != row.claimed_at {
+                return Err(StoreError::ClaimChanged { alias_id: row.id });
             }
         }
-        Err(StoreError::Contended {
-            alias_id: request.alias_id.clone(),
-            attempts: MAX_WRITE_ATTEMPTS,
-        })
+        if row.claim_token.is_some() && request.scope == TakeOverScope::Untokened {
+            return Err(StoreError::WrongStatus {
+                alias_id: row.id.clone(),
+                status: row.status,
+                reason: "it carries the claim token of another owner (another Terraform \
+                         state or rootmail claim)",
+            });
+        }
+        let decide = |_: &AliasRow| Ok(change.clone());
+        Ok(self
+            .write_change(row, &decide, "take over alias")
+            .await?
+            .map(claimed))
     }
 }

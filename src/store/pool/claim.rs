@@ -2,18 +2,16 @@
 //! ETag-conditional Merge, found a page of random candidates at a time.
 
 use rand::seq::SliceRandom;
-use serde_json::{Map, Value};
 use time::OffsetDateTime;
 
 use super::super::address::{normalize_email, same_email};
-use super::super::client::{Continuation, Write};
-use super::super::conditional::Written;
+use super::super::change::RowChange;
+use super::super::client::Continuation;
+use super::super::conditional::Merged;
 use super::super::error::StoreError;
 use super::super::odata::{and_all, eq_bool, eq_str, ge_str, le_datetime, lt_str, or_any};
-use super::super::row::{
-    col, put_time, status_value, AliasRow, AliasStatus, ClaimToken, SELECT_ALL_KNOWN,
-};
-use super::{check_text, AliasPool};
+use super::super::row::{col, status_value, AliasRow, AliasStatus, ClaimToken, SELECT_ALL_KNOWN};
+use super::{check_given, check_text, AliasPool};
 
 /// Upper bound on candidate pages one claim walks through (each lost page
 /// means other claimers won, so this is only a guard against a livelock).
@@ -45,6 +43,53 @@ pub struct ClaimedAlias {
     pub existing: bool,
 }
 
+impl ClaimRequest {
+    /// Refuses a request no claim path may send to the table: overlong
+    /// text, or an empty claim key.
+    pub fn check(&self) -> Result<(), StoreError> {
+        check_text("owner", &self.owner)?;
+        check_text("purpose", &self.purpose)?;
+        check_given([("mailbox", &self.mailbox), ("claim_key", &self.claim_key)])?;
+        if self.claim_key.as_deref() == Some("") {
+            return Err(StoreError::InvalidInput {
+                field: "claim_key",
+                reason: "must not be empty".to_owned(),
+            });
+        }
+        Ok(())
+    }
+
+    /// The change that claims `row` for this request with `token` at `now`.
+    /// Shared by single claims and batched ones.
+    pub(in crate::store) fn change(
+        &self,
+        row: &AliasRow,
+        token: &ClaimToken,
+        now: OffsetDateTime,
+    ) -> RowChange {
+        RowChange {
+            owner: Some(self.owner.clone()),
+            purpose: Some(self.purpose.clone()),
+            claim_key: Some(self.claim_key.clone()),
+            // A quarantined row's old account is long gone; it starts unlinked.
+            aws_account_id: (row.status == AliasStatus::Quarantined).then(String::new),
+            ..RowChange::claim(token, now)
+        }
+    }
+}
+
+impl ClaimedAlias {
+    /// The claim a row already carries (found by claim key, or adopted).
+    pub(in crate::store) fn existing(row: AliasRow) -> Option<ClaimedAlias> {
+        let token = row.claim_token.clone()?;
+        Some(ClaimedAlias {
+            alias: row,
+            token,
+            existing: true,
+        })
+    }
+}
+
 impl AliasPool {
     /// Claims one free alias (or one whose quarantine is over), ETag-conditionally.
     ///
@@ -53,19 +98,8 @@ impl AliasPool {
     /// a lost race (412) moves on to the next candidate, and a used-up page is
     /// fetched again. Truly free rows are preferred over expired quarantines.
     pub async fn claim(&self, request: &ClaimRequest) -> Result<ClaimedAlias, StoreError> {
-        check_text("owner", &request.owner)?;
-        check_text("purpose", &request.purpose)?;
-        if let Some(m) = &request.mailbox {
-            check_text("mailbox", m)?;
-        }
+        request.check()?;
         if let Some(key) = &request.claim_key {
-            check_text("claim_key", key)?;
-            if key.is_empty() {
-                return Err(StoreError::InvalidInput {
-                    field: "claim_key",
-                    reason: "must not be empty".to_owned(),
-                });
-            }
             if let Some(existing) = self.find_claim_by_key(key).await? {
                 return Ok(existing);
             }
@@ -220,8 +254,7 @@ impl AliasPool {
         row: &AliasRow,
         request: &ClaimRequest,
     ) -> Result<Option<ClaimedAlias>, StoreError> {
-        check_text("owner", &request.owner)?;
-        check_text("purpose", &request.purpose)?;
+        request.check()?;
         let claimable =
             row.status == AliasStatus::Free || row.quarantine_over(OffsetDateTime::now_utc());
         if !claimable {
@@ -240,26 +273,20 @@ impl AliasPool {
         request: &ClaimRequest,
         token: &ClaimToken,
     ) -> Result<Option<ClaimedAlias>, StoreError> {
-        let (body, claimed_at) = claim_body(row, request, token, OffsetDateTime::now_utc());
-        let written = self
-            .write_row(row, &body, Write::Merge, "claim alias", |now| {
-                now.held_by(token)
-            })
-            .await?;
-        Ok(match written {
-            Written::Applied(etag) => {
-                let claimed = claimed_alias(row, request, token, claimed_at, etag);
-                tracing::debug!(alias_id = %claimed.alias.id, "claimed alias");
-                Some(claimed)
-            }
-            // A timed-out or cancelled attempt was ours: the caller gets it.
-            Written::Landed(current) => Some(ClaimedAlias {
-                alias: *current,
-                token: token.clone(),
-                existing: false,
-            }),
-            Written::Changed | Written::Missing => None,
-        })
+        let change = request.change(row, token, OffsetDateTime::now_utc());
+        Ok(
+            match self.merge_change(row, &change, "claim alias").await? {
+                Merged::Row(alias) => {
+                    tracing::debug!(alias_id = %alias.id, "claimed alias");
+                    Some(ClaimedAlias {
+                        alias: *alias,
+                        token: token.clone(),
+                        existing: false,
+                    })
+                }
+                Merged::Changed | Merged::Missing => None,
+            },
+        )
     }
 
     async fn find_claim_by_key(&self, key: &str) -> Result<Option<ClaimedAlias>, StoreError> {
@@ -272,66 +299,7 @@ impl AliasPool {
             .iter()
             .filter_map(|e| AliasRow::from_entity(e, None).ok())
             .filter(|r| r.status == AliasStatus::Claimed && r.claim_key.as_deref() == Some(key))
-            .find_map(|r| {
-                r.claim_token.clone().map(|token| ClaimedAlias {
-                    alias: r,
-                    token,
-                    existing: true,
-                })
-            });
+            .find_map(ClaimedAlias::existing);
         Ok(found)
-    }
-}
-
-/// The Merge body that claims `row` for `request` with `token`, and the
-/// claim time as stored. Shared by single claims and batched ones.
-pub(in crate::store) fn claim_body(
-    row: &AliasRow,
-    request: &ClaimRequest,
-    token: &ClaimToken,
-    now: OffsetDateTime,
-) -> (Map<String, Value>, OffsetDateTime) {
-    let mut body = Map::new();
-    body.insert(col::IN_USE.into(), Value::Bool(true));
-    body.insert(col::USER_MAIL.into(), request.owner.clone().into());
-    body.insert(col::PURPOSE.into(), request.purpose.clone().into());
-    body.insert(col::CLAIM_TOKEN.into(), token.as_str().into());
-    body.insert(
-        col::CLAIM_KEY.into(),
-        request.claim_key.clone().unwrap_or_default().into(),
-    );
-    body.insert(col::STATUS.into(), status_value::CLAIMED.into());
-    let claimed_at = put_time(&mut body, col::CLAIMED_AT, now);
-    if row.status == AliasStatus::Quarantined {
-        // The old account is long gone; the alias starts unlinked.
-        body.insert(col::AWS_ACCOUNT_ID.into(), "".into());
-    }
-    (body, claimed_at)
-}
-
-/// `row` as it is after [`claim_body`] was merged into it with new ETag `etag`.
-pub(in crate::store) fn claimed_alias(
-    row: &AliasRow,
-    request: &ClaimRequest,
-    token: &ClaimToken,
-    claimed_at: OffsetDateTime,
-    etag: String,
-) -> ClaimedAlias {
-    let mut alias = row.clone();
-    alias.in_use = true;
-    alias.owner = request.owner.clone();
-    alias.purpose = request.purpose.clone();
-    alias.claim_token = Some(token.clone());
-    alias.claim_key = request.claim_key.clone();
-    alias.claimed_at = Some(claimed_at);
-    if row.status == AliasStatus::Quarantined {
-        alias.aws_account_id.clear();
-    }
-    alias.status = AliasStatus::Claimed;
-    alias.etag = etag;
-    ClaimedAlias {
-        alias,
-        token: token.clone(),
-        existing: false,
     }
 }

@@ -10,7 +10,7 @@ use super::super::config::validate_key;
 use super::super::error::StoreError;
 use super::super::odata::{and_all, eq_bool, eq_str, or_any};
 use super::super::row::{col, status_value, AliasRow, AliasStatus, SELECT_ALL_KNOWN};
-use super::{check_text, protocol, AliasPool};
+use super::{check_given, check_text, protocol, AliasPool};
 
 /// Filters for [`AliasPool::list`]; all set fields must match.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -73,6 +73,22 @@ impl AliasPool {
             Some((entity, etag)) => AliasRow::from_full_entity(&entity, Some(&etag))
                 .map(Some)
                 .map_err(|m| protocol("read alias", m)),
+        }
+    }
+
+    /// The error for a row that is not there.
+    pub(in crate::store) fn alias_not_found(&self, alias_id: &str) -> StoreError {
+        StoreError::AliasNotFound {
+            table: self.io.table_name.clone(),
+            alias_id: alias_id.to_owned(),
+        }
+    }
+
+    /// The error for an address no row has.
+    pub(in crate::store) fn email_not_found(&self, email: &str) -> StoreError {
+        StoreError::EmailNotFound {
+            table: self.io.table_name.clone(),
+            email: email.to_owned(),
         }
     }
 
@@ -159,12 +175,7 @@ impl AliasPool {
         // Owner and mailbox are e-mail addresses, compared without regard to
         // case; `$filter` cannot fold case, so they are matched here.
         let mut clauses = vec![eq_str(col::PARTITION_KEY, &self.io.partition_key)];
-        if let Some(o) = &filter.owner {
-            check_text("owner", o)?;
-        }
-        if let Some(m) = &filter.mailbox {
-            check_text("mailbox", m)?;
-        }
+        check_given([("owner", &filter.owner), ("mailbox", &filter.mailbox)])?;
         match filter.status {
             Some(AliasStatus::Free) => clauses.push(eq_bool(col::IN_USE, false)),
             Some(AliasStatus::Quarantined) => {

@@ -25,7 +25,6 @@ use super::client::TableIo;
 use super::config::StoreConfig;
 use super::error::StoreError;
 
-pub(super) use claim::{claim_body, claimed_alias};
 pub use claim::{ClaimRequest, ClaimedAlias};
 pub use lifecycle::{AdoptRequest, AliasUpdate, LinkTarget};
 pub use lookups::{AliasFilter, PoolStats, StatusCounts};
@@ -36,10 +35,6 @@ pub use seeding::LegacyRow;
 /// Quarantine length when none is given: AWS keeps a closed account's root
 /// address reserved for 90 days.
 pub const DEFAULT_QUARANTINE_DAYS: u32 = 90;
-
-/// How often a conditional write on one row is retried after HTTP 412 before
-/// giving up with [`StoreError::Contended`].
-pub(super) const MAX_WRITE_ATTEMPTS: u32 = 8;
 
 /// Longest accepted owner/purpose/mailbox/e-mail text (the table allows 64 KiB).
 const MAX_TEXT: usize = 1024;
@@ -107,6 +102,18 @@ pub(super) fn check_text(field: &'static str, value: &str) -> Result<(), StoreEr
             field,
             reason: format!("longer than {MAX_TEXT} bytes"),
         });
+    }
+    Ok(())
+}
+
+/// [`check_text`] for each optional field that is given.
+pub(super) fn check_given<const N: usize>(
+    fields: [(&'static str, &Option<String>); N],
+) -> Result<(), StoreError> {
+    for (field, value) in fields {
+        if let Some(v) = value {
+            check_text(field, v)?;
+        }
     }
     Ok(())
 }

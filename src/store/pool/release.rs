@@ -3,15 +3,15 @@
 //! conditionally, look again on 412). The coalesced releases of
 //! `release_batch.rs` write the same change and fall back to this path.
 
-use serde_json::{Map, Value};
 use time::OffsetDateTime;
 
+use super::super::change::RowChange;
 use super::super::client::{Entity, Write};
 use super::super::conditional::Written;
 use super::super::config::validate_key;
 use super::super::error::StoreError;
-use super::super::row::{col, put_time, status_value, AliasRow, AliasStatus, ClaimToken};
-use super::{protocol, AliasPool, DEFAULT_QUARANTINE_DAYS, MAX_WRITE_ATTEMPTS};
+use super::super::row::{col, to_millis, AliasRow, AliasStatus, ClaimToken};
+use super::{protocol, AliasPool, DEFAULT_QUARANTINE_DAYS};
 
 /// What happens to an alias on release.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -92,47 +92,55 @@ impl ReleaseChange {
         now: OffsetDateTime,
     ) -> ReleaseChange {
         let policy = resolve(policy, row);
-        let mut body = Map::new();
-        body.insert(col::CLAIM_TOKEN.into(), "".into());
-        body.insert(col::CLAIM_KEY.into(), "".into());
-        let mut reusable_after = None;
-        match policy {
-            // A plain release puts the row back exactly in the legacy
-            // layout: the columns this store added go away, the rest stay.
-            ReleasePolicy::Release => {
-                return ReleaseChange {
-                    policy,
-                    body: released_entity(entity),
-                    write: Write::Replace,
-                    reusable_after,
+        let given_back = RowChange {
+            claim_token: Some(None),
+            claim_key: Some(None),
+            ..RowChange::default()
+        };
+        let change = match policy {
+            // The legacy columns set free, written over the row as read
+            // (see `released_entity`).
+            ReleasePolicy::Release => RowChange {
+                in_use: Some(false),
+                owner: Some(String::new()),
+                aws_account_id: Some(String::new()),
+                ..RowChange::default()
+            },
+            ReleasePolicy::Quarantine { days } => RowChange {
+                in_use: Some(true),
+                status: Some(AliasStatus::Quarantined),
+                // Asked for explicitly: the alias comes back after the wait.
+                used_by: Some(String::new()),
+                reusable_after: Some(to_millis(now + time::Duration::days(i64::from(days)))),
+                ..given_back
+            },
+            ReleasePolicy::Retire | ReleasePolicy::RetireIfUsed => {
+                let account = row.used_by_account();
+                RowChange {
+                    in_use: Some(true),
+                    status: Some(AliasStatus::Retired),
+                    used_by: account.map(str::to_owned),
+                    retired_reason: Some(match account {
+                        Some(account) => {
+                            format!("used by AWS account {account}; AWS never frees a root address")
+                        }
+                        None => "retired on request".to_owned(),
+                    }),
+                    ..given_back
                 }
             }
-            ReleasePolicy::Quarantine { days } => {
-                let until = now + time::Duration::days(i64::from(days));
-                body.insert(col::IN_USE.into(), Value::Bool(true));
-                body.insert(col::STATUS.into(), status_value::QUARANTINED.into());
-                // Asked for explicitly: the alias comes back after the wait.
-                body.insert(col::USED_BY_ACCOUNT.into(), "".into());
-                reusable_after = Some(put_time(&mut body, col::REUSABLE_AFTER, until));
-            }
-            ReleasePolicy::Retire | ReleasePolicy::RetireIfUsed => {
-                body.insert(col::IN_USE.into(), Value::Bool(true));
-                body.insert(col::STATUS.into(), status_value::RETIRED.into());
-                let reason = match row.used_by_account() {
-                    Some(account) => {
-                        body.insert(col::USED_BY_ACCOUNT.into(), account.into());
-                        format!("used by AWS account {account}; AWS never frees a root address")
-                    }
-                    None => "retired on request".to_owned(),
-                };
-                body.insert(col::RETIRED_REASON.into(), reason.into());
-            }
-        }
+        };
+        // A plain release puts the row back exactly in the legacy layout:
+        // the columns this store added go away, the rest stay.
+        let (body, write) = match policy {
+            ReleasePolicy::Release => (released_entity(entity, &change), Write::Replace),
+            _ => (change.body(), Write::Merge),
+        };
         ReleaseChange {
             policy,
             body,
-            write: Write::Merge,
-            reusable_after,
+            write,
+            reusable_after: change.reusable_after,
         }
     }
 
@@ -178,47 +186,56 @@ impl AliasPool {
         mut read: Option<(Entity, String)>,
     ) -> Result<ReleaseOutcome, StoreError> {
         validate_key("alias id", alias_id)?;
-        for _ in 0..MAX_WRITE_ATTEMPTS {
-            let (entity, etag) = match read.take() {
-                Some(known) => known,
-                None => match self.io.get(alias_id).await? {
-                    Some(fresh) => fresh,
-                    None => return Ok(ReleaseOutcome::Missing),
-                },
-            };
-            let row = AliasRow::from_entity(&entity, Some(&etag))
-                .map_err(|m| protocol("release alias", m))?;
-            if !row.held_by(token) {
-                return Ok(ReleaseOutcome::NotHeld { status: row.status });
-            }
-            let change = ReleaseChange::new(&entity, &row, policy, OffsetDateTime::now_utc());
-            let written = self
-                .write_row(&row, &change.body, change.write, "release alias", |now| {
-                    change.landed(now, token)
-                })
-                .await?;
-            match written {
-                Written::Applied(_) => {
-                    tracing::debug!(alias_id, policy = ?change.policy, "released alias");
-                    return Ok(change.outcome(None));
-                }
-                // Our earlier, timed-out write did land.
-                Written::Landed(now) => return Ok(change.outcome(Some(&now))),
-                Written::Changed => {}
-                Written::Missing => return Ok(ReleaseOutcome::Missing),
-            }
+        self.until_settled(alias_id, || {
+            self.release_once(alias_id, token, policy, read.take())
+        })
+        .await
+    }
+
+    /// One round of the careful release; `None` when the row changed since
+    /// it was read.
+    async fn release_once(
+        &self,
+        alias_id: &str,
+        token: &ClaimToken,
+        policy: ReleasePolicy,
+        read: Option<(Entity, String)>,
+    ) -> Result<Option<ReleaseOutcome>, StoreError> {
+        let (entity, etag) = match read {
+            Some(known) => known,
+            None => match self.io.get(alias_id).await? {
+                Some(fresh) => fresh,
+                None => return Ok(Some(ReleaseOutcome::Missing)),
+            },
+        };
+        let row = AliasRow::from_entity(&entity, Some(&etag))
+            .map_err(|m| protocol("release alias", m))?;
+        if !row.held_by(token) {
+            return Ok(Some(ReleaseOutcome::NotHeld { status: row.status }));
         }
-        Err(StoreError::Contended {
-            alias_id: alias_id.to_owned(),
-            attempts: MAX_WRITE_ATTEMPTS,
+        let change = ReleaseChange::new(&entity, &row, policy, OffsetDateTime::now_utc());
+        let written = self
+            .write_row(&row, &change.body, change.write, "release alias", |now| {
+                change.landed(now, token)
+            })
+            .await?;
+        Ok(match written {
+            Written::Applied(_) => {
+                tracing::debug!(alias_id, policy = ?change.policy, "released alias");
+                Some(change.outcome(None))
+            }
+            // Our earlier, timed-out write did land.
+            Written::Landed(now) => Some(change.outcome(Some(&now))),
+            Written::Changed => None,
+            Written::Missing => Some(ReleaseOutcome::Missing),
         })
     }
 }
 
 /// The body that replaces a released row: every column as read (including
 /// other tools' columns and their type annotations) except the service's
-/// metadata and the columns this store added, with the legacy columns set free.
-fn released_entity(entity: &Entity) -> Entity {
+/// metadata and the columns this store added, with `freed` written over it.
+fn released_entity(entity: &Entity, freed: &RowChange) -> Entity {
     let added = |name: &str| {
         let base = name.strip_suffix("@odata.type").unwrap_or(name);
         ADDED_COLUMNS.contains(&base) || base == "Timestamp"
@@ -228,12 +245,7 @@ fn released_entity(entity: &Entity) -> Entity {
         .filter(|(k, _)| !k.starts_with("odata.") && !added(k))
         .map(|(k, v)| (k.clone(), v.clone()))
         .collect();
-    body.insert(col::IN_USE.into(), Value::Bool(false));
-    body.insert(col::USER_MAIL.into(), "".into());
-    body.insert(col::AWS_ACCOUNT_ID.into(), "".into());
-    for typed in [col::IN_USE, col::USER_MAIL, col::AWS_ACCOUNT_ID] {
-        body.remove(&format!("{typed}@odata.type"));
-    }
+    freed.merge_into(&mut body);
     body
 }
 

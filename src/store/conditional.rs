@@ -50,7 +50,7 @@ pub(super) enum Merged {
 /// Errors after which an attempt may have reached the table and been
 /// applied: the service stayed unreachable after a request went out, the
 /// caller cancelled while a retry waited, or the answer could not be read.
-pub(super) fn may_have_landed(e: &StoreError) -> bool {
+fn may_have_landed(e: &StoreError) -> bool {
     matches!(
         e,
         StoreError::Unavailable { .. } | StoreError::Cancelled { .. } | StoreError::Protocol { .. }

@@ -130,6 +130,9 @@ impl RowChange {
         if let Some(t) = self.reusable_after {
             row.reusable_after = Some(to_millis(t));
         }
+        // Every column as read, if kept, changes too: a release decided on
+        // them later must see this write.
+        row.columns = row.columns.merged(&self.body());
         row.etag = etag;
         row
     }
@@ -175,12 +178,16 @@ mod tests {
         (entity, row)
     }
 
-    /// The in-memory copy equals what a read of the merged row gives.
+    /// The in-memory copy equals what a read of the merged row gives, every
+    /// column included.
     fn assert_copy_matches_table(change: &RowChange) {
-        let (mut entity, row) = claimed_row();
+        let (mut entity, _) = claimed_row();
+        let row = AliasRow::from_full_entity(&entity, Some("e1")).expect("full row");
         entity.extend(change.body());
-        let read = AliasRow::from_entity(&entity, Some("e2")).expect("merged row");
-        assert_eq!(change.applied_to(&row, "e2".into()), read, "{change:?}");
+        let read = AliasRow::from_full_entity(&entity, Some("e2")).expect("merged row");
+        let copy = change.applied_to(&row, "e2".into());
+        assert_eq!(copy, read, "{change:?}");
+        assert_eq!(copy.columns.get(), read.columns.get(), "{change:?}");
         assert!(change.shows_in(&read), "{change:?}");
     }
 

@@ -167,6 +167,15 @@ impl Columns {
     pub(crate) fn get(&self) -> Option<&Map<String, Value>> {
         self.0.as_deref()
     }
+
+    /// These columns once `body` was merged into them (none stay none).
+    pub(crate) fn merged(&self, body: &Map<String, Value>) -> Columns {
+        Columns(self.0.as_ref().map(|all| {
+            let mut all = Map::clone(all);
+            all.extend(body.clone());
+            std::sync::Arc::new(all)
+        }))
+    }
 }
 
 impl PartialEq for Columns {

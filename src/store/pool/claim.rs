@@ -68,11 +68,11 @@ impl ClaimRequest {
         now: OffsetDateTime,
     ) -> RowChange {
         RowChange {
+            // A quarantined row's old account is long gone; it starts unlinked.
+            aws_account_id: (row.status == AliasStatus::Quarantined).then(String::new),
             owner: Some(self.owner.clone()),
             purpose: Some(self.purpose.clone()),
             claim_key: Some(self.claim_key.clone()),
-            // A quarantined row's old account is long gone; it starts unlinked.
-            aws_account_id: (row.status == AliasStatus::Quarantined).then(String::new),
             ..RowChange::claim(token, now)
         }
     }

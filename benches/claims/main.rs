@@ -133,8 +133,9 @@ candidate. Two round trips when uncontended.
 a few ms in one provider process share one `claim_key` lookup (`or` of up to 14 keys per query), \
 one candidate query, and one entity-group transaction of ETag-conditional Merges. Candidates left \
 over from a query are kept for up to 10 s and used by the next batch; a stale one makes the \
-transaction fail atomically (412), and then each claim of that batch is retried on its own with \
-fresh candidates, so every guarantee of a single claim holds.
+transaction fail atomically (412); the batch is then tried once more as one transaction on fresh \
+candidates from a new query, and what still fails is retried claim by claim, so every guarantee of \
+a single claim holds.
 - **Naive**: what older tools do — `$top=1` of `in_use eq false`, Merge with the ETag, give up on a \
 conflict. Concurrent claimers all read the same first row, so all but one fail.
 - **Pool size**: on Azure Table storage the claim query is a range scan from a random RowKey in one \

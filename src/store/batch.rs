@@ -8,10 +8,11 @@
 //! - the claims go out as ETag-conditional Merges in one entity-group
 //!   transaction (all rows share the pool's partition).
 //!
-//! A transaction is all or nothing: if one row changed meanwhile (HTTP 412)
-//! nothing is written, and each claim of that batch is then retried on its
-//! own through [`AliasPool::claim`]'s path, which moves on to fresh
-//! candidates. Every guarantee of a single claim holds: conditional writes
+//! A transaction is all or nothing: if one row changed meanwhile (HTTP 412,
+//! usually another process claiming from the same rows) nothing is written;
+//! the batch is then tried once more as a whole on fresh candidates from a
+//! new query, and claims still left over are retried on their own through
+//! [`AliasPool::claim`]'s path, which moves on to fresh candidates. Every guarantee of a single claim holds: conditional writes
 //! only, one alias never goes to two claimers, a claim key returns its
 //! existing claim (also when the same key appears twice in one batch), the
 //! mailbox filter applies, and each request gets its own `PoolExhausted`.
@@ -253,63 +254,18 @@ impl Worker {
         }
 
         // 3. Candidates per mailbox filter, then one transaction per group.
-        let mut groups: BTreeMap<Option<String>, Vec<Pending>> = BTreeMap::new();
-        for p in leaders {
-            groups.entry(p.request.mailbox.clone()).or_default().push(p);
-        }
-        let mut plans: Vec<Vec<(Pending, AliasRow)>> = Vec::new();
-        // A row may be a candidate of two mailbox filters (any / its own):
-        // never put it in two transactions of one batch.
-        let mut used: HashSet<String> = HashSet::new();
-        for (mailbox, members) in groups {
-            let candidates = match self
-                .take_candidates(&mailbox, members.len(), &mut used)
-                .await
-            {
-                Ok(c) => c,
-                Err(e) => {
-                    tracing::debug!(error = %e, "candidate query failed; claiming one by one");
-                    Vec::new()
-                }
-            };
-            let mut paired = Vec::new();
-            let mut members = members.into_iter();
-            for candidate in candidates {
-                match members.next() {
-                    Some(p) => paired.push((p, candidate)),
-                    None => break,
-                }
-            }
-            singles.extend(members);
-            for chunk in chunked(paired, self.settings.max_batch) {
-                plans.push(chunk);
-            }
-        }
+        //    A transaction that lost a race (another process took one of its
+        //    rows) is tried once more as a whole, on fresh candidates from a
+        //    new query, before its claims fall back to the single path: two
+        //    requests for the batch instead of about three per claim.
+        let mut results: HashMap<String, ClaimedAlias> = HashMap::new();
+        let (unpaired, lost) = self.claim_in_transactions(leaders, &mut results).await;
+        singles.extend(unpaired);
+        let (unpaired, lost) = self.claim_in_transactions(lost, &mut results).await;
+        singles.extend(unpaired);
+        singles.extend(lost);
         let pool = &self.pool;
         let counters = &self.counters;
-        let mut results: HashMap<String, ClaimedAlias> = HashMap::new();
-        let mut failed_tx = false;
-        let outcomes = join_all(
-            plans
-                .into_iter()
-                .map(|plan| claim_together(pool, counters, plan)),
-        )
-        .await;
-        for (done, retry, conflicted) in outcomes {
-            failed_tx |= conflicted;
-            for (p, result) in done {
-                if let (Some(key), Ok(claimed)) = (&p.request.claim_key, &result) {
-                    results.insert(key.clone(), claimed.clone());
-                }
-                deliver(pool, p.reply, result).await;
-            }
-            singles.extend(retry);
-        }
-        if failed_tx {
-            // Somebody else is claiming from the same rows: do not reuse
-            // what may be stale.
-            self.cache.clear();
-        }
 
         // 4. Everything else one by one, concurrently (fresh candidates each).
         let single = singles.into_iter().map(|p| async move {
@@ -346,6 +302,79 @@ impl Worker {
         for (p, result) in join_all(follow).await {
             deliver(pool, p.reply, result).await;
         }
+    }
+
+    /// Pairs claims with candidates and claims each group in one
+    /// transaction; answered claims are delivered (and recorded by key).
+    /// Returns the claims left without a candidate, and the claims of
+    /// transactions that were not applied (a row had changed).
+    async fn claim_in_transactions(
+        &mut self,
+        claims: Vec<Pending>,
+        results: &mut HashMap<String, ClaimedAlias>,
+    ) -> (Vec<Pending>, Vec<Pending>) {
+        let mut unpaired = Vec::new();
+        if claims.is_empty() {
+            return (unpaired, Vec::new());
+        }
+        let mut groups: BTreeMap<Option<String>, Vec<Pending>> = BTreeMap::new();
+        for p in claims {
+            groups.entry(p.request.mailbox.clone()).or_default().push(p);
+        }
+        let mut plans: Vec<Vec<(Pending, AliasRow)>> = Vec::new();
+        // A row may be a candidate of two mailbox filters (any / its own):
+        // never put it in two transactions of one batch.
+        let mut used: HashSet<String> = HashSet::new();
+        for (mailbox, members) in groups {
+            let candidates = match self
+                .take_candidates(&mailbox, members.len(), &mut used)
+                .await
+            {
+                Ok(c) => c,
+                Err(e) => {
+                    tracing::debug!(error = %e, "candidate query failed; claiming one by one");
+                    Vec::new()
+                }
+            };
+            let mut paired = Vec::new();
+            let mut members = members.into_iter();
+            for candidate in candidates {
+                match members.next() {
+                    Some(p) => paired.push((p, candidate)),
+                    None => break,
+                }
+            }
+            unpaired.extend(members);
+            for chunk in chunked(paired, self.settings.max_batch) {
+                plans.push(chunk);
+            }
+        }
+        let pool = &self.pool;
+        let counters = &self.counters;
+        let outcomes = join_all(
+            plans
+                .into_iter()
+                .map(|plan| claim_together(pool, counters, plan)),
+        )
+        .await;
+        let mut lost = Vec::new();
+        let mut conflicted = false;
+        for (done, retry, conflict) in outcomes {
+            conflicted |= conflict;
+            for (p, result) in done {
+                if let (Some(key), Ok(claimed)) = (&p.request.claim_key, &result) {
+                    results.insert(key.clone(), claimed.clone());
+                }
+                deliver(pool, p.reply, result).await;
+            }
+            lost.extend(retry);
+        }
+        if conflicted {
+            // Somebody else is claiming from the same rows: do not reuse
+            // what may be stale.
+            self.cache.clear();
+        }
+        (unpaired, lost)
     }
 
     /// Existing claims for these keys, by key (up to 14 keys per query).

@@ -20,6 +20,56 @@ pub(crate) struct Startup {
     first_schema: Option<Duration>,
     idle_rss_kb: u64,
     schema_json: Duration,
+    phases: Phases,
+}
+
+/// Where the time of one `providers schema -json` goes, from terraform's own trace
+/// log (median of each phase over the rounds).
+#[derive(Default, Clone, Copy)]
+struct Phases {
+    /// Terraform making its AutoMTLS client certificate: before it starts any
+    /// plugin, the same work whatever the provider.
+    client_certificate: Duration,
+    /// From terraform starting the plugin to seeing it exit: the plugin's own
+    /// start-up, the mTLS connection, GetProviderSchema and shutdown.
+    plugin: Duration,
+}
+
+/// The timestamp at the start of a terraform log line (RFC 3339, ms).
+fn log_time(line: &str) -> Option<time::OffsetDateTime> {
+    let stamp = line.split_whitespace().next()?;
+    time::OffsetDateTime::parse(stamp, &time::format_description::well_known::Rfc3339).ok()
+}
+
+/// Runs `providers schema -json` at trace level `rounds` times and splits each run
+/// into [`Phases`] by the lines terraform logs around a plugin's life.
+fn schema_json_phases(dir: &mut terraform::TerraformDir, rounds: usize) -> Result<Phases> {
+    dir.env("TF_LOG", "trace");
+    let mut certificate = Vec::new();
+    let mut plugin = Vec::new();
+    for _ in 0..rounds {
+        let out = dir.run(&["providers", "schema", "-json"]);
+        if !out.success() {
+            bail!("providers schema -json failed: {}", out.stderr);
+        }
+        let at = |needle: &str| {
+            out.stderr
+                .lines()
+                .filter(|l| l.contains(needle))
+                .find_map(log_time)
+                .ok_or_else(|| anyhow!("terraform's trace log has no line with {needle:?}"))
+        };
+        let mtls = at("configuring client automatic mTLS")?;
+        let started = at("provider: starting plugin")?;
+        let exited = at("provider: plugin exited")?;
+        certificate.push((started - mtls).unsigned_abs());
+        plugin.push((exited - started).unsigned_abs());
+    }
+    dir.env("TF_LOG", "");
+    Ok(Phases {
+        client_certificate: median(certificate),
+        plugin: median(plugin),
+    })
 }
 
 /// exec → handshake line and idle RSS, the way Terraform starts a plugin
@@ -151,6 +201,9 @@ pub(crate) async fn startup_section(
                     .collect::<Result<Vec<_>>>()?,
             )
         };
+        // The trace log goes to stderr here, not to the directory's log file.
+        dir.env("TF_LOG_PATH", "");
+        let phases = schema_json_phases(&mut dir, rounds)?;
         let startup = Startup {
             name: name.to_owned(),
             binary_mib: std::fs::metadata(&binary)?.len() as f64 / 1024.0 / 1024.0,
@@ -158,6 +211,7 @@ pub(crate) async fn startup_section(
             first_schema,
             idle_rss_kb: median(rss).as_millis() as u64,
             schema_json,
+            phases,
         };
         println!(
             "{}: {:.1} MiB, exec->handshake {} ms, exec->first schema {}, idle RSS {:.1} MiB, `providers schema -json` {} ms",
@@ -177,15 +231,35 @@ pub(crate) async fn startup_section(
         "terraform alone (no provider): `providers schema -json` {} ms",
         ms(bare_time)
     );
+    // The provider's share: `providers schema -json` minus terraform alone.
+    let share = |s: &Startup| s.schema_json.saturating_sub(bare_time);
+    let go = results.iter().find(|s| s.name.contains("(Go")).map(share);
+    let ratio = |d: Duration| match go {
+        Some(g) if !g.is_zero() => format!("{:.2}", d.as_secs_f64() / g.as_secs_f64()),
+        _ => "–".into(),
+    };
+    let go_plugin = results
+        .iter()
+        .find(|s| s.name.contains("(Go"))
+        .map(|s| s.phases.plugin);
+    let plugin_ratio = |d: Duration| match go_plugin {
+        Some(g) if !g.is_zero() => format!("{:.2}", d.as_secs_f64() / g.as_secs_f64()),
+        _ => "–".into(),
+    };
     for r in &results {
         summary.push(format!(
-            "{}: {:.1} MiB binary, exec → handshake {} ms, idle RSS {:.1} MiB, `terraform providers schema -json` {} ms (terraform alone {} ms).",
+            "{}: {:.1} MiB binary, exec → handshake {} ms, idle RSS {:.1} MiB, `terraform providers schema -json` {} ms (terraform alone {} ms): the provider's share {} ms ({} of the Go provider's), of which terraform's own client certificate {} ms and the plugin's life inside terraform {} ms ({} of the Go provider's).",
             r.name,
             r.binary_mib,
             ms(r.handshake),
             r.idle_rss_kb as f64 / 1024.0,
             ms(r.schema_json),
-            ms(bare_time)
+            ms(bare_time),
+            ms(share(r)),
+            ratio(share(r)),
+            ms(r.phases.client_certificate),
+            ms(r.phases.plugin),
+            plugin_ratio(r.phases.plugin),
         ));
     }
 
@@ -197,29 +271,42 @@ does (magic cookie, `PLUGIN_PROTOCOL_VERSIONS=5,6`, an AutoMTLS client certifica
 handshake line on stdout. *exec → first schema*: to the answer of the first GetProviderSchema \
 over mTLS (protocol 6 client of the test suite; not measured for the protocol-5 Go provider). \
 *idle RSS*: VmRSS 0.5 s after the handshake. *`providers schema -json`*: wall time of the \
-real terraform loading the provider and printing its schema (terraform alone, with no \
-provider: {} ms). Binary sizes are the shipped files (ours: release profile, stripped).\n\n\
-Without `PLUGIN_CLIENT_CERT` this provider prints its handshake about 5 ms after exec; with it \
-(as Terraform always starts plugins) most of the time to the handshake is one-time CPU work \
-before the line is printed: a profile shows aws-lc's jitter-entropy seeding (`jent_*`), pulled \
-in by the aws-lc-rs crypto provider that verifies Terraform's P-521 client certificate. \
-Building that verifier lazily (after the handshake line) would take it back to ~5 ms.\n",
+real terraform loading the provider and printing its schema; *share*: that minus terraform \
+alone with no provider ({} ms). Binary sizes are the shipped files (ours: release profile, \
+stripped).\n\n\
+The share splits into two phases, read from terraform's own trace log in separate runs \
+(logging makes those runs slower, so the phases need not add up to the share): \
+*client certificate*, from `configuring client automatic mTLS` to `starting plugin`, is \
+terraform generating its P-521 AutoMTLS certificate before it starts any plugin: the same \
+work for every provider, outside the provider's reach. *plugin*, from `starting plugin` to \
+`plugin exited`, is everything the plugin is part of: its start-up and handshake, the mTLS \
+connection (terraform signs with its P-521 key, we verify with RustCrypto's `p521`), \
+GetProviderSchema and shutdown.\n\n\
+Start-up no longer seeds aws-lc's CPU-jitter entropy (an earlier profile found it to be most of \
+our time to the handshake): Terraform's P-521 signatures are verified with `p521`, and our own \
+certificate key is made and used with ring. The client certificate is still required and \
+pinned.\n",
         ms(bare_time)
     );
     let _ = writeln!(
         doc,
-        "| provider | binary MiB | exec → handshake ms | exec → first schema ms | idle RSS MiB | `providers schema -json` ms |\n|---|---:|---:|---:|---:|---:|"
+        "| provider | binary MiB | exec → handshake ms | exec → first schema ms | idle RSS MiB | `providers schema -json` ms | share ms | share vs Go | client certificate ms | plugin ms | plugin vs Go |\n|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
     );
     for s in &results {
         let _ = writeln!(
             doc,
-            "| {} | {:.1} | {} | {} | {:.1} | {} |",
+            "| {} | {:.1} | {} | {} | {:.1} | {} | {} | {} | {} | {} | {} |",
             s.name,
             s.binary_mib,
             ms(s.handshake),
             s.first_schema.map(ms).unwrap_or_else(|| "–".into()),
             s.idle_rss_kb as f64 / 1024.0,
-            ms(s.schema_json)
+            ms(s.schema_json),
+            ms(share(s)),
+            ratio(share(s)),
+            ms(s.phases.client_certificate),
+            ms(s.phases.plugin),
+            plugin_ratio(s.phases.plugin),
         );
     }
     let _ = writeln!(doc);

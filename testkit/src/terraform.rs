@@ -300,26 +300,29 @@ impl TerraformDir {
         let mut child = command.spawn().expect("spawn terraform");
         let stdout = read_in_background(child.stdout.take().expect("stdout"));
         let stderr = read_in_background(child.stderr.take().expect("stderr"));
-        let status = loop {
-            if let Some(status) = child.try_wait().expect("wait for terraform") {
-                break status;
-            }
-            if started.elapsed() > COMMAND_TIMEOUT {
-                let _ = child.kill();
-                let _ = child.wait();
+        // Waited for on a thread, so `elapsed` is exact (benchmarks time
+        // `providers schema -json` with it) rather than rounded up to a poll.
+        let pid = child.id();
+        let (done, waited) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            let _ = done.send((child.wait(), Instant::now()));
+        });
+        let (status, ended) = match waited.recv_timeout(COMMAND_TIMEOUT) {
+            Ok((status, ended)) => (status.expect("wait for terraform"), ended),
+            Err(_) => {
+                let _ = Command::new("kill").args(["-9", &pid.to_string()]).status();
                 panic!(
                     "terraform {args:?} ran over {COMMAND_TIMEOUT:?} and was killed\n--- log tail\n{}",
                     tail(&self.log(), 60)
                 );
             }
-            std::thread::sleep(Duration::from_millis(20));
         };
         TerraformOutput {
             args: args.iter().map(|a| a.to_string()).collect(),
             status,
             stdout: stdout.join().expect("stdout reader"),
             stderr: stderr.join().expect("stderr reader"),
-            elapsed: started.elapsed(),
+            elapsed: ended - started,
         }
     }
 

@@ -13,6 +13,7 @@ use testkit::{azurite, plugin_client, terraform};
 
 mod azurite_log;
 mod charts;
+mod destroy_runs;
 mod matrix;
 mod naive;
 mod options;

@@ -75,6 +75,19 @@ impl TfRun {
             self.requests.describe()
         )
     }
+
+    /// One line for the report's summary.
+    pub(crate) fn summary(&self) -> String {
+        format!(
+            "terraform {}: {:.2} requests per alias, {} s{}.",
+            self.label,
+            self.per_alias(),
+            secs(self.wall),
+            self.peak_rss_kb
+                .map(|kb| format!(", provider peak RSS {:.1} MiB", kb as f64 / 1024.0))
+                .unwrap_or_default()
+        )
+    }
 }
 
 pub(crate) fn timed(
@@ -240,16 +253,10 @@ pub(crate) async fn terraform_section(
         .iter()
         .filter(|r| r.label.starts_with("apply") || r.label.starts_with("plan with"))
     {
-        summary.push(format!(
-            "terraform {}: {:.2} requests per alias, {} s{}.",
-            r.label,
-            r.requests.total as f64 / r.per as f64,
-            secs(r.wall),
-            r.peak_rss_kb
-                .map(|kb| format!(", provider peak RSS {:.1} MiB", kb as f64 / 1024.0))
-                .unwrap_or_default()
-        ));
+        summary.push(r.summary());
     }
+    // Destroy at scale, coalesced against one by one (own summary lines).
+    crate::destroy_runs::destroy_runs(&az, opts, &mut runs, summary).await?;
     let _ = writeln!(
         doc,
         "## 2–3. Terraform: coalesced creates, refresh, memory\n"
@@ -260,15 +267,20 @@ pub(crate) async fn terraform_section(
 with `--debug`; requests are counted from Azurite's log (one `RequestMethod=` line per HTTP \
 request; checked against the store's own counter before the runs: {logged} = {counted}). \
 Terraform's own logging is off. \"one by one\" is the same binary with \
-`ROOTMAIL_CLAIM_BATCHING=off`. How to read it: at `-parallelism=10` Terraform sends its \
+`ROOTMAIL_CLAIM_BATCHING=off`, `ROOTMAIL_READ_BATCHING=off` and `ROOTMAIL_RELEASE_BATCHING=off`. How to read it: at `-parallelism=10` Terraform sends its \
 creates in waves, which the batcher serves with one transaction each (candidates from one query \
 last several waves); in a long apply the waves break up as slots free at different times, and a \
 create arriving alone costs one Merge on a cached candidate, so the amortized cost moves towards \
 1 request per alias but stays below the 2 of one-by-one claims. With `claim_key` each batch also \
-looks its keys up (one query per 14 keys). A destroy costs 3 requests per alias: Terraform's \
-refresh (a point read), then the release's own read and conditional Merge. A plan's refreshes \
-are coalesced (row-key queries, and a snapshot of the partition for long bursts; see the plan \
-section below); one by one, a plan reads each alias once with a point read.\n"
+looks its keys up (one query per 14 keys). A destroy one by one costs 3 requests per alias: \
+Terraform's refresh (a point read), then the release's own read and conditional write. With \
+coalesced releases the refresh keeps the row it read (ETag and columns) in Terraform's private \
+state, and the destroys that arrive together (about 10 at `-parallelism=10`) go out as one \
+entity-group transaction of writes conditional on those ETags, without reading again; a row that \
+changed since the refresh fails its transaction (412), the batch's rows are read again with one \
+query and the unchanged ones sent again, the changed one released the careful way. A plan's \
+refreshes are coalesced (row-key queries, and a snapshot of the partition for long bursts; see \
+the plan section below); one by one, a plan reads each alias once with a point read.\n"
     );
     let _ = writeln!(
         doc,

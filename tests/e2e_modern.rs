@@ -211,11 +211,7 @@ fn generated_config_plans_only_the_import_and_the_adoption() {
     pool.assert_unchanged(&before, "planning the generated configuration");
 
     dir.run_ok(&["apply", "-auto-approve", "-no-color"]);
-    let row = pool
-        .rt
-        .block_on(pool.pool.get(&old.id))
-        .expect("get")
-        .expect("row");
+    let row = pool.row(&old.id);
     assert!(row.claim_token.is_some(), "the apply adopts the alias");
     let replan = dir.run(&["plan", "-detailed-exitcode", "-no-color"]);
     assert_eq!(replan.status.code(), Some(0), "{}", replan.stdout);
@@ -399,11 +395,7 @@ fn an_alias_claimed_anew_between_plan_and_apply_is_not_adopted() {
         "{text}"
     );
     pool.assert_unchanged(&before, "an apply of a stale adoption");
-    let row = pool
-        .rt
-        .block_on(pool.pool.get(&old.id))
-        .expect("get")
-        .expect("row");
+    let row = pool.row(&old.id);
     assert_eq!(
         row.claim_token,
         Some(other.token),

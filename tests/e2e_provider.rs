@@ -209,11 +209,7 @@ fn import_reads_and_the_apply_adopts_an_old_style_claim(cli: Cli) {
     pool.assert_unchanged(&before, "terraform plan after import");
 
     dir.run_ok(&["apply", "-auto-approve", "-no-color"]);
-    let row = pool
-        .rt
-        .block_on(pool.pool.get(&old.id))
-        .expect("get")
-        .expect("row");
+    let row = pool.row(&old.id);
     let token = row
         .claim_token
         .clone()

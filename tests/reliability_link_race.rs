@@ -102,11 +102,7 @@ fn unlink_and_relink_never_wipe_a_link_made_in_between() {
         .expect("held write");
     assert_eq!(held.status, Some(412), "the stale write was refused");
     assert_eq!(
-        pool.rt
-            .block_on(pool.pool.get(&row.id))
-            .expect("get")
-            .expect("row")
-            .aws_account_id,
+        pool.row(&row.id).aws_account_id,
         RACER,
         "the racer's link survives"
     );
@@ -132,14 +128,7 @@ fn unlink_and_relink_never_wipe_a_link_made_in_between() {
     );
     assert!(!update.success(), "the relink must be refused");
     assert!(update.stderr.contains(RACER), "{}", update.stderr);
-    assert_eq!(
-        pool.rt
-            .block_on(pool.pool.get(&row.id))
-            .expect("get")
-            .expect("row")
-            .aws_account_id,
-        RACER
-    );
+    assert_eq!(pool.row(&row.id).aws_account_id, RACER);
 }
 
 #[test]
@@ -177,11 +166,7 @@ fn cli_link_of_a_tokenless_row_writes_only_the_row_it_showed() {
         "refused: {}",
         String::from_utf8_lossy(&out.stderr)
     );
-    let row = pool
-        .rt
-        .block_on(pool.pool.get(&legacy.id))
-        .expect("get")
-        .expect("row");
+    let row = pool.row(&legacy.id);
     assert_eq!(row.aws_account_id, "", "nothing was written");
     assert_eq!(row.owner, "someone-else@company.com");
 }

@@ -76,6 +76,14 @@ impl Pool {
             .expect("list")
     }
 
+    /// The row `id`, which must exist.
+    pub fn row(&self, id: &str) -> AliasRow {
+        self.rt
+            .block_on(self.pool.get(id))
+            .expect("get")
+            .expect("row")
+    }
+
     pub fn claimed(&self) -> Vec<AliasRow> {
         self.rows(Some(AliasStatus::Claimed))
     }

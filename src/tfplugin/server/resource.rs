@@ -50,11 +50,7 @@ impl<P: Provider> ProviderService<P> {
             )
             .into());
         }
-        let raw = req
-            .raw_state
-            .as_ref()
-            .map(|r| r.json.as_slice())
-            .unwrap_or(b"null");
+        let raw = raw_json(req.raw_state.as_ref());
         let mut value = decode_state_json(&e.schema, raw)?;
         if req.version < e.schema.version && !value.is_null() {
             value = e.imp.upgrade_state(req.version, value);
@@ -75,11 +71,7 @@ impl<P: Provider> ProviderService<P> {
             )
             .into());
         };
-        let raw = req
-            .raw_identity
-            .as_ref()
-            .map(|r| r.json.as_slice())
-            .unwrap_or(b"null");
+        let raw = raw_json(req.raw_identity.as_ref());
         let v = Value::from_json(ty, raw).map_err(|err| {
             Diagnostics::from(Diagnostic::error(
                 "Invalid stored identity",
@@ -196,6 +188,11 @@ impl<P: Provider> ProviderService<P> {
         }
         Ok((imported, diags))
     }
+}
+
+/// Stored JSON as Terraform sent it; none is null.
+fn raw_json(raw: Option<&pb::RawState>) -> &[u8] {
+    raw.map(|r| r.json.as_slice()).unwrap_or(b"null")
 }
 
 fn identity_data(entry: &ResourceEntry, state: &Value) -> Option<pb::ResourceIdentityData> {

@@ -9,7 +9,7 @@ use rand::Rng;
 use rootmail::proto::tfplugin6 as tf;
 use rootmail::provider::{data_alias, data_aliases, Shared};
 use rootmail::store::{AliasPool, StoreConfig};
-use rootmail::tfplugin::{DataSource, Type, Value};
+use rootmail::tfplugin::{Declared, Type, Value};
 use serde_json::json;
 use testkit::azurite;
 use testkit::plugin_client::PluginProcess;
@@ -138,10 +138,10 @@ async fn forty_plus_kinds_of_bad_input_get_clear_diagnostics_and_change_nothing(
     let alias_ty = rootmail::provider::alias::schema().value_type();
     let account_ty = rootmail::provider::alias_account::schema().value_type();
     let config_ty = rootmail::provider::config::schema().value_type();
-    let aliases_ty = data_aliases::AliasesDataSource::new(Shared::default())
+    let aliases_ty = data_aliases::AliasesDataSource(Shared::default())
         .schema()
         .value_type();
-    let alias_ds_ty = data_alias::AliasDataSource::new(Shared::default())
+    let alias_ds_ty = data_alias::AliasDataSource(Shared::default())
         .schema()
         .value_type();
 

@@ -13,10 +13,10 @@ use crate::store::{
     AliasRow, AliasUpdate, ClaimRequest, ClaimToken, ReleaseOutcome, ReleasePolicy, SeenRow,
     StoreError,
 };
-use crate::tfplugin::model::{self, null_as_default, TypedResource};
+use crate::tfplugin::model::{self, null_as_default, Call, Outcome, TypedResource};
 use crate::tfplugin::{
-    Attribute, Block, Ctx, Diagnostic, Diagnostics, IdentityAttribute, IdentitySchema,
-    PlannedChange, Schema, Type, Value,
+    Attribute, Block, Ctx, Diagnostic, IdentityAttribute, IdentitySchema, PlannedChange,
+    ResourcePlan, Schema, Type, Value,
 };
 use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
@@ -293,33 +293,15 @@ fn claim_error(e: &StoreError) -> Diagnostic {
     }
 }
 
-/// The resource type.
-pub struct AliasResource {
-    shared: Shared,
-}
+/// The resource type, sharing the provider's connection.
+pub struct AliasResource(pub Shared);
 
-impl AliasResource {
-    /// The resource, sharing the provider's connection.
-    pub fn new(shared: Shared) -> Self {
-        AliasResource { shared }
-    }
-}
+declare!(AliasResource, "rootmail_alias", checked_schema);
 
 // ---- CRUD -------------------------------------------------------------------
 
 #[async_trait]
-impl TypedResource for AliasResource {
-    type Model = Alias;
-    type Private = AliasPrivate;
-
-    fn type_name(&self) -> &'static str {
-        "rootmail_alias"
-    }
-
-    fn schema(&self) -> Schema {
-        schema()
-    }
-
+impl ResourcePlan for AliasResource {
     fn identity_schema(&self) -> Option<IdentitySchema> {
         Some(IdentitySchema {
             version: 0,
@@ -337,10 +319,6 @@ impl TypedResource for AliasResource {
         Some(Value::object([(IDENTITY_EMAIL, Value::from(email))]))
     }
 
-    async fn validate(&self, config: &Value) -> Diagnostics {
-        checked_schema().validate(config)
-    }
-
     fn upgrade_state(&self, version: i64, mut state: Value) -> Value {
         let release = model::plain_value(&OnDestroy::Release).ok();
         if version < 1 && release.as_ref() == Some(state.attr(ON_DESTROY)) {
@@ -353,67 +331,57 @@ impl TypedResource for AliasResource {
     }
 
     async fn modify_plan(&self, _ctx: &Ctx, change: &mut PlannedChange) {
-        alias_plan::warn_about_used_alias(&self.shared, change).await;
+        alias_plan::warn_about_used_alias(&self.0, change).await;
         if change.is_destroy() {
             return;
         }
         alias_import::plan_adoption(change);
         alias_plan::warn_about_idle_quarantine_days(change);
     }
+}
 
-    async fn create(
-        &self,
-        _ctx: &Ctx,
-        planned: Alias,
-        private: &mut AliasPrivate,
-        _diags: &mut Diagnostics,
-    ) -> Result<Alias, Diagnostics> {
+#[async_trait]
+impl TypedResource for AliasResource {
+    type Model = Alias;
+    type Private = AliasPrivate;
+
+    async fn create(&self, call: &mut Call<AliasPrivate>, planned: Alias) -> Outcome<Alias> {
         let request = ClaimRequest {
             owner: planned.owner.clone(),
             purpose: planned.purpose.clone().unwrap_or_default(),
             mailbox: planned.mailbox.clone(),
             claim_key: planned.claim_key.clone(),
         };
-        let claimed = self
-            .shared
-            .claim(&request)
-            .await?
-            .map_err(|e| claim_error(&e))?;
+        let claimed = self.0.claim(&request).await?.map_err(|e| claim_error(&e))?;
         tracing::info!(email = %claimed.alias.email, "claimed alias");
-        *private = AliasPrivate::seen(&claimed.alias);
+        call.private = AliasPrivate::seen(&claimed.alias);
         Ok(planned.holding(&claimed.alias, Some(&claimed.token), Standing::Claimed))
     }
 
-    async fn read(
-        &self,
-        _ctx: &Ctx,
-        state: Alias,
-        private: &mut AliasPrivate,
-        diags: &mut Diagnostics,
-    ) -> Result<Option<Alias>, Diagnostics> {
-        if self.shared.is_unknown().await {
+    async fn read(&self, call: &mut Call<AliasPrivate>, state: Alias) -> Outcome<Option<Alias>> {
+        if self.0.is_unknown().await {
             return Ok(Some(state));
         }
-        let pool = self.shared.pool().await?;
+        let pool = self.0.pool().await?;
         if let Some(pending) = state.pending() {
-            return alias_import::read_pending(&pool, state, pending, private, diags).await;
+            return alias_import::read_pending(&pool, call, state, pending).await;
         }
         let token = state.token()?;
         // Through the read coalescer: refreshes running together share requests.
-        match self.shared.read_alias(state.row_key()?).await? {
+        match self.0.read_alias(state.row_key()?).await? {
             Ok(Some(row)) if row.held_by(&token) => {
-                *private = AliasPrivate::held(&row, &token);
+                call.private = AliasPrivate::held(&row, &token);
                 Ok(Some(state.holding(&row, Some(&token), Standing::Claimed)))
             }
             Ok(Some(_)) => {
-                diags.warning(
+                call.diags.warning(
                     "Alias no longer claimed by this resource",
                     format!("The alias {} was released or claimed by someone else outside Terraform. It was removed from state; the next apply claims a new alias.", state.address()),
                 );
                 Ok(None)
             }
             Ok(None) => {
-                diags.warning(
+                call.diags.warning(
                     "Alias no longer in the pool",
                     format!("The alias {} was deleted from the pool table. It was removed from state; the next apply claims a new alias.", state.address()),
                 );
@@ -425,15 +393,13 @@ impl TypedResource for AliasResource {
 
     async fn update(
         &self,
-        _ctx: &Ctx,
+        call: &mut Call<AliasPrivate>,
         prior: Alias,
         planned: Alias,
-        private: &mut AliasPrivate,
-        _diags: &mut Diagnostics,
-    ) -> Result<Alias, Diagnostics> {
-        let pool = self.shared.pool().await?;
+    ) -> Outcome<Alias> {
+        let pool = self.0.pool().await?;
         if let Some(pending) = prior.pending() {
-            return alias_import::adopt(&pool, &prior, planned, pending, private).await;
+            return alias_import::adopt(&pool, call, &prior, planned, pending).await;
         }
         let token = prior.token()?;
         let change = AliasUpdate {
@@ -444,35 +410,30 @@ impl TypedResource for AliasResource {
             .update(prior.row_key()?, &token, &change)
             .await
             .map_err(|e| store_diag("Could not update the alias", &e))?;
-        *private = AliasPrivate::seen(&row);
+        call.private = AliasPrivate::seen(&row);
         Ok(planned.holding(&row, Some(&token), Standing::Claimed))
     }
 
-    async fn delete(
-        &self,
-        _ctx: &Ctx,
-        prior: Alias,
-        private: AliasPrivate,
-        diags: &mut Diagnostics,
-    ) -> Result<(), Diagnostics> {
+    async fn delete(&self, call: &mut Call<AliasPrivate>, prior: Alias) -> Outcome<()> {
         if prior.pending().is_some() {
-            diags.extend(alias_import::forget_pending(&prior));
+            call.diags.extend(alias_import::forget_pending(&prior));
             return Ok(());
         }
         let token = prior.token()?;
         let email = prior.address();
         // The ETag the last read or apply saw (not a secret), kept in private state.
-        let etag = private.etag.as_deref().unwrap_or("none");
-        tracing::debug!(email, etag, seen = private.row.is_some(), "releasing alias");
+        let etag = call.private.etag.as_deref().unwrap_or("none");
+        let seen = call.private.row.as_ref();
+        tracing::debug!(email, etag, seen = seen.is_some(), "releasing alias");
         let (key, policy) = (prior.row_key()?, prior.release_policy());
         // With the row the refresh saw, together with the other destroys of
         // the moment and without a read; else read, check the token, write.
-        let released = match self.shared.release_batcher().await {
-            Some(b) => b.release(key, &token, policy, private.row.as_ref()).await,
-            None => self.shared.pool().await?.release(key, &token, policy).await,
+        let released = match self.0.release_batcher().await {
+            Some(b) => b.release(key, &token, policy, seen).await,
+            None => self.0.pool().await?.release(key, &token, policy).await,
         };
         match released {
-            Ok(ReleaseOutcome::NotHeld { .. } | ReleaseOutcome::Missing) => diags.warning(
+            Ok(ReleaseOutcome::NotHeld { .. } | ReleaseOutcome::Missing) => call.diags.warning(
                 "Alias was not released",
                 format!("The alias {email} no longer carries this resource's claim (it was released or claimed by someone else outside Terraform), so it was left as it is."),
             ),
@@ -482,14 +443,8 @@ impl TypedResource for AliasResource {
         Ok(())
     }
 
-    async fn import(
-        &self,
-        _ctx: &Ctx,
-        id: &str,
-        private: &mut AliasPrivate,
-        diags: &mut Diagnostics,
-    ) -> Result<Alias, Diagnostics> {
-        alias_import::import(&self.shared, id, private, diags).await
+    async fn import(&self, call: &mut Call<AliasPrivate>, id: &str) -> Outcome<Alias> {
+        alias_import::import(&self.0, call, id).await
     }
 }
 

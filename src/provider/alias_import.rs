@@ -11,7 +11,7 @@
 use super::alias::{Alias, AliasPrivate, CLAIMED_AT, CLAIM_TOKEN, STATUS};
 use super::{store_diag, validate, Shared};
 use crate::store::{AliasPool, AliasStatus, SeenClaim, StoreError, TakeOverRequest, TakeOverScope};
-use crate::tfplugin::model;
+use crate::tfplugin::model::{self, Call, Outcome};
 use crate::tfplugin::{Diagnostic, Diagnostics, PlannedChange, Value};
 use serde::{Deserialize, Serialize};
 use std::fmt;
@@ -82,12 +82,7 @@ fn nothing_written(summary: &str, detail: String) -> Diagnostics {
 
 /// ImportResourceState: reads the row by address and builds a state that is
 /// not adopted yet. Never writes.
-pub async fn import(
-    shared: &Shared,
-    id: &str,
-    private: &mut AliasPrivate,
-    diags: &mut Diagnostics,
-) -> Result<Alias, Diagnostics> {
+pub async fn import(shared: &Shared, call: &mut Call<AliasPrivate>, id: &str) -> Outcome<Alias> {
     let (takeover, email) = match id.trim().strip_prefix(TAKEOVER_PREFIX) {
         Some(rest) => (true, rest.trim()),
         None => (false, id.trim()),
@@ -143,23 +138,22 @@ pub async fn import(
         }
     };
     if !validate::is_email(&row.owner) {
-        diags.warning(
+        call.diags.warning(
             "Alias has no owner e-mail recorded",
             format!("The pool records no valid owner e-mail (`user_mail`) for {email}. Set `owner` in the configuration; the apply that adopts the alias records it."),
         );
     }
-    *private = AliasPrivate::seen(&row);
+    call.private = AliasPrivate::seen(&row);
     Ok(Alias::default().holding(&row, None, standing))
 }
 
 /// ReadResource for an imported, not yet adopted alias. Never writes.
 pub async fn read_pending(
     pool: &AliasPool,
+    call: &mut Call<AliasPrivate>,
     state: Alias,
     pending: Standing,
-    private: &mut AliasPrivate,
-    diags: &mut Diagnostics,
-) -> Result<Option<Alias>, Diagnostics> {
+) -> Outcome<Option<Alias>> {
     let gone = |diags: &mut Diagnostics, what: &str| {
         diags.warning(
             "Imported alias is no longer claimed",
@@ -171,11 +165,11 @@ pub async fn read_pending(
         Ok(Some(row))
             if row.status == AliasStatus::Claimed && Some(&row.email) == state.email.as_ref() =>
         {
-            *private = AliasPrivate::seen(&row);
+            call.private = AliasPrivate::seen(&row);
             Ok(Some(state.holding(&row, None, pending)))
         }
-        Ok(Some(row)) => gone(diags, &format!("is now {}", row.status)),
-        Ok(None) => gone(diags, "was deleted from the pool table"),
+        Ok(Some(row)) => gone(&mut call.diags, &format!("is now {}", row.status)),
+        Ok(None) => gone(&mut call.diags, "was deleted from the pool table"),
         Err(e) => Err(store_diag("Could not read the alias", &e).into()),
     }
 }
@@ -216,11 +210,11 @@ pub fn plan_adoption(change: &mut PlannedChange) {
 /// claim token, conditionally on the row's ETag.
 pub async fn adopt(
     pool: &AliasPool,
+    call: &mut Call<AliasPrivate>,
     prior: &Alias,
     planned: Alias,
     pending: Standing,
-    private: &mut AliasPrivate,
-) -> Result<Alias, Diagnostics> {
+) -> Outcome<Alias> {
     let request = TakeOverRequest {
         alias_id: prior.row_key()?.to_owned(),
         email: prior.row_email()?.to_owned(),
@@ -242,7 +236,7 @@ pub async fn adopt(
     match pool.take_over(&request).await {
         Ok(claimed) => {
             tracing::info!(email = %claimed.alias.email, standing = %pending, "adopted alias");
-            *private = AliasPrivate::seen(&claimed.alias);
+            call.private = AliasPrivate::seen(&claimed.alias);
             Ok(planned.holding(&claimed.alias, Some(&claimed.token), Standing::Claimed))
         }
         Err(StoreError::WrongStatus {
@@ -276,7 +270,7 @@ pub fn forget_pending(prior: &Alias) -> Diagnostics {
 mod tests {
     use super::super::alias::{self, AliasResource, QuarantineDays, ON_DESTROY, QUARANTINE_DAYS};
     use super::*;
-    use crate::tfplugin::model::TypedResource;
+    use crate::tfplugin::ResourcePlan;
     use crate::tfplugin::{plan, Ctx};
 
     #[test]
@@ -311,7 +305,7 @@ mod tests {
         let mut proposed = prior.clone();
         proposed.set_attr(QUARANTINE_DAYS, config.attr(QUARANTINE_DAYS).clone());
         let mut change = plan::plan(&schema, &prior, &proposed, &config);
-        let resource = AliasResource::new(Shared::default());
+        let resource = AliasResource(Shared::default());
         resource.modify_plan(&Ctx::default(), &mut change).await;
         change
     }

@@ -1,12 +1,14 @@
 //! `data "rootmail_alias"`: looks one alias up by e-mail or by AWS account.
+//!
+//! The file reads top to bottom: docs, schema, model, read.
 
-use super::validate::Check;
+use super::validate::{Check, CheckedSchema};
 use super::{store_diag, Shared};
 use crate::store::{AliasRow, AliasStatus};
-use crate::tfplugin::{
-    Attribute, Block, Ctx, DataSource, Diagnostic, Diagnostics, Schema, StateResult, Type, Value,
-};
+use crate::tfplugin::model::{Call, Outcome, TypedDataSource};
+use crate::tfplugin::{Attribute, Block, Diagnostic, Diagnostics, Type, Value};
 use async_trait::async_trait;
+use serde::{Deserialize, Serialize};
 use time::format_description::well_known::Rfc3339;
 
 /// Registry docs text.
@@ -14,22 +16,16 @@ pub const DOC: &str =
     "Looks up one alias of the pool by exactly one of `email` or `aws_account_id`, \
 for example to find which alias an existing AWS account uses.";
 
-/// The data source type.
-pub struct AliasDataSource {
-    shared: Shared,
-}
+// ---- Schema -----------------------------------------------------------------
 
-impl AliasDataSource {
-    /// The data source, sharing the provider's connection.
-    pub fn new(shared: Shared) -> Self {
-        AliasDataSource { shared }
-    }
-}
+/// The two ways to look an alias up; exactly one is given.
+const EMAIL: &str = "email";
+const AWS_ACCOUNT_ID: &str = "aws_account_id";
 
 /// The attributes describing one alias row, shared with `rootmail_aliases`.
 pub fn row_attributes() -> Vec<(&'static str, &'static str)> {
     vec![
-        ("email", "The alias e-mail address."),
+        (EMAIL, "The alias e-mail address."),
         ("alias_id", "The alias's row key (a GUID)."),
         (
             "mailbox",
@@ -38,7 +34,7 @@ pub fn row_attributes() -> Vec<(&'static str, &'static str)> {
         ("status", "`free`, `claimed`, `quarantined` or `retired`."),
         ("owner", "Who claimed it (`user_mail`), or empty."),
         ("purpose", "What it was claimed for, or empty."),
-        ("aws_account_id", "The linked AWS account, or empty."),
+        (AWS_ACCOUNT_ID, "The linked AWS account, or empty."),
         ("claimed_at", "When it was claimed (RFC 3339), or empty."),
         (
             "claim_type",
@@ -57,26 +53,53 @@ pub fn row_type() -> Type {
     )
 }
 
-/// One row as an object value of [`row_type`].
-pub fn row_value(row: &AliasRow) -> Value {
-    Value::object([
-        ("email", Value::from(row.email.as_str())),
-        ("alias_id", Value::from(row.id.as_str())),
-        ("mailbox", Value::from(row.root_mailbox.as_str())),
-        ("status", Value::from(row.status.as_str())),
-        ("owner", Value::from(row.owner.as_str())),
-        ("purpose", Value::from(row.purpose.as_str())),
-        ("aws_account_id", Value::from(row.aws_account_id.as_str())),
-        (
-            "claimed_at",
-            Value::from(
-                row.claimed_at
-                    .and_then(|t| t.format(&Rfc3339).ok())
-                    .unwrap_or_default(),
-            ),
-        ),
-        ("claim_type", Value::from(claim_type(row))),
-    ])
+fn checked_schema() -> CheckedSchema {
+    let mut schema = CheckedSchema::new(Block::new().description(DOC)).attribute(
+        Attribute::computed("id", Type::String).description("The alias e-mail address."),
+    );
+    for (name, doc) in row_attributes() {
+        schema = match name {
+            EMAIL => schema.checked(Attribute::optional_computed(name, Type::String).description("The alias to look up, or (when looking up by account) the alias found."), Check::Email),
+            AWS_ACCOUNT_ID => schema.checked(Attribute::optional_computed(name, Type::String).description("The 12-digit AWS account whose alias to look up, or the account linked to the alias found."), Check::AwsAccountId),
+            _ => schema.attribute(Attribute::computed(name, Type::String).description(doc)),
+        };
+    }
+    schema
+}
+
+// ---- Model ------------------------------------------------------------------
+
+/// One alias row as the data sources show it (an element of `rootmail_aliases`).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct AliasEntry {
+    pub email: String,
+    pub alias_id: String,
+    pub mailbox: String,
+    pub status: String,
+    pub owner: String,
+    pub purpose: String,
+    pub aws_account_id: String,
+    pub claimed_at: String,
+    pub claim_type: String,
+}
+
+impl From<&AliasRow> for AliasEntry {
+    fn from(row: &AliasRow) -> Self {
+        AliasEntry {
+            email: row.email.clone(),
+            alias_id: row.id.clone(),
+            mailbox: row.root_mailbox.clone(),
+            status: row.status.as_str().to_owned(),
+            owner: row.owner.clone(),
+            purpose: row.purpose.clone(),
+            aws_account_id: row.aws_account_id.clone(),
+            claimed_at: row
+                .claimed_at
+                .and_then(|t| t.format(&Rfc3339).ok())
+                .unwrap_or_default(),
+            claim_type: claim_type(row).to_owned(),
+        }
+    }
 }
 
 fn claim_type(row: &AliasRow) -> &'static str {
@@ -87,75 +110,117 @@ fn claim_type(row: &AliasRow) -> &'static str {
     }
 }
 
-#[async_trait]
-impl DataSource for AliasDataSource {
-    fn type_name(&self) -> &'static str {
-        "rootmail_alias"
-    }
+/// `data "rootmail_alias"`: the lookup (`email` or `aws_account_id`) and the
+/// alias found.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct AliasLookup {
+    pub id: Option<String>,
+    pub email: Option<String>,
+    pub alias_id: Option<String>,
+    pub mailbox: Option<String>,
+    pub status: Option<String>,
+    pub owner: Option<String>,
+    pub purpose: Option<String>,
+    pub aws_account_id: Option<String>,
+    pub claimed_at: Option<String>,
+    pub claim_type: Option<String>,
+}
 
-    fn schema(&self) -> Schema {
-        let mut b = Block::new().description(DOC).attribute(
-            Attribute::computed("id", Type::String).description("The alias e-mail address."),
-        );
-        for (name, doc) in row_attributes() {
-            b = b.attribute(match name {
-                "email" => Attribute::optional_computed(name, Type::String).description("The alias to look up, or (when looking up by account) the alias found."),
-                "aws_account_id" => Attribute::optional_computed(name, Type::String).description("The 12-digit AWS account whose alias to look up, or the account linked to the alias found."),
-                _ => Attribute::computed(name, Type::String).description(doc),
-            });
+impl From<AliasEntry> for AliasLookup {
+    fn from(found: AliasEntry) -> Self {
+        AliasLookup {
+            id: Some(found.email.clone()),
+            email: Some(found.email),
+            alias_id: Some(found.alias_id),
+            mailbox: Some(found.mailbox),
+            status: Some(found.status),
+            owner: Some(found.owner),
+            purpose: Some(found.purpose),
+            aws_account_id: Some(found.aws_account_id),
+            claimed_at: Some(found.claimed_at),
+            claim_type: Some(found.claim_type),
         }
-        Schema::new(b)
     }
+}
 
-    async fn validate(&self, config: &Value) -> Diagnostics {
-        let mut d = Diagnostics::new();
-        let email = config.attr("email");
-        let account = config.attr("aws_account_id");
-        if email.is_known() && account.is_known() && email.is_null() == account.is_null() {
-            d.push(
-                Diagnostic::error(
-                    "Exactly one of email and aws_account_id",
-                    "Look an alias up by exactly one of `email` or `aws_account_id`.",
-                )
-                .at_attr(if email.is_null() {
-                    "email"
-                } else {
-                    "aws_account_id"
-                }),
-            );
-        }
-        Check::Email.apply(config, "email", &mut d);
-        Check::AwsAccountId.apply(config, "aws_account_id", &mut d);
-        d
-    }
+// ---- Read -------------------------------------------------------------------
 
-    async fn read(&self, _ctx: &Ctx, config: &Value) -> StateResult {
-        let pool = match self.shared.pool().await {
-            Ok(p) => p,
-            Err(d) => return StateResult::failed(d),
-        };
-        let (found, what) = if let Some(email) = config.attr("email").as_str() {
-            (pool.find_by_email(email).await, format!("e-mail {email}"))
+/// The data source type, sharing the provider's connection.
+pub struct AliasDataSource(pub Shared);
+
+fn exactly_one() -> Diagnostic {
+    Diagnostic::error(
+        format!("Exactly one of {EMAIL} and {AWS_ACCOUNT_ID}"),
+        format!("Look an alias up by exactly one of `{EMAIL}` or `{AWS_ACCOUNT_ID}`."),
+    )
+}
+
+/// Exactly one of the two ways to look up is given (each is checked by the schema).
+fn validate_lookup(config: &Value) -> Diagnostics {
+    let mut d = Diagnostics::new();
+    let (email, account) = (config.attr(EMAIL), config.attr(AWS_ACCOUNT_ID));
+    if email.is_known() && account.is_known() && email.is_null() == account.is_null() {
+        let at = if email.is_null() {
+            EMAIL
         } else {
-            let account = config.attr("aws_account_id").as_str().unwrap_or_default();
-            (
+            AWS_ACCOUNT_ID
+        };
+        d.push(exactly_one().at_attr(at));
+    }
+    d
+}
+
+declare!(
+    AliasDataSource,
+    "rootmail_alias",
+    checked_schema,
+    validate_lookup
+);
+
+#[async_trait]
+impl TypedDataSource for AliasDataSource {
+    type Model = AliasLookup;
+
+    async fn read(&self, _: &mut Call<()>, config: AliasLookup) -> Outcome<AliasLookup> {
+        let pool = self.0.pool().await?;
+        let (found, what) = match (&config.email, &config.aws_account_id) {
+            (Some(email), _) => (pool.find_by_email(email).await, format!("e-mail {email}")),
+            (None, Some(account)) => (
                 pool.find_by_account_id(account)
                     .await
                     .map(|rows| rows.into_iter().next()),
                 format!("AWS account {account}"),
-            )
+            ),
+            (None, None) => return Err(exactly_one().into()),
         };
         match found {
-            Ok(Some(row)) => {
-                let mut v = row_value(&row);
-                v.set_attr("id", Value::from(row.email.as_str()));
-                StateResult::ok(v)
-            }
-            Ok(None) => StateResult::failed(Diagnostic::error(
+            Ok(Some(row)) => Ok(AliasEntry::from(&row).into()),
+            Ok(None) => Err(Diagnostic::error(
                 "Alias not found",
                 format!("No alias of the pool matches {what}."),
-            )),
-            Err(e) => StateResult::failed(store_diag("Could not look the alias up", &e)),
+            )
+            .into()),
+            Err(e) => Err(store_diag("Could not look the alias up", &e).into()),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::tfplugin::model;
+
+    #[test]
+    fn the_models_match_the_schemas() {
+        let entry = AliasEntry {
+            email: "a@company.com".into(),
+            ..AliasEntry::default()
+        };
+        let rows = row_attributes()
+            .into_iter()
+            .map(|(n, _)| n)
+            .collect::<Vec<_>>();
+        assert_eq!(model::fields::<AliasEntry>(), rows);
+        model::check_model(&checked_schema().schema(), &AliasLookup::from(entry)).unwrap();
     }
 }

@@ -1,14 +1,16 @@
 //! `data "rootmail_aliases"`: lists aliases by owner, mailbox and status;
 //! with `status = "claimed"` it finds claims no Terraform state may own.
+//!
+//! The file reads top to bottom: docs, schema, model, read.
 
-use super::data_alias::{row_type, row_value};
-use super::validate::Check;
+use super::data_alias::{row_type, AliasEntry};
+use super::validate::{Check, CheckedSchema};
 use super::{store_diag, Shared};
 use crate::store::{AliasFilter, AliasStatus};
-use crate::tfplugin::{
-    Attribute, Block, Ctx, DataSource, Diagnostics, Schema, StateResult, Type, Value,
-};
+use crate::tfplugin::model::{self, Call, Outcome, TypedDataSource};
+use crate::tfplugin::{Attribute, Block, Type};
 use async_trait::async_trait;
+use serde::{Deserialize, Serialize};
 
 /// Registry docs text.
 pub const DOC: &str =
@@ -16,64 +18,100 @@ pub const DOC: &str =
 `status`. Claimed aliases never linked to an AWS account are the likely leftovers of interrupted \
 pipelines that ran without `claim_key`.";
 
-/// The data source type.
-pub struct AliasesDataSource {
-    shared: Shared,
+/// The type name, also the `id` of every listing.
+const TYPE_NAME: &str = "rootmail_aliases";
+
+fn checked_schema() -> CheckedSchema {
+    CheckedSchema::new(Block::new().description(DOC))
+        .attribute(Attribute::computed("id", Type::String).description("A fixed identifier for this listing."))
+        .checked(Attribute::optional("owner", Type::String).description("Only aliases claimed by this owner (`user_mail`)."), Check::Email)
+        .checked(Attribute::optional("mailbox", Type::String).description("Only aliases of this shared mailbox."), Check::Email)
+        .checked(Attribute::optional("status", Type::String).description("Only aliases in this status: `free`, `claimed`, `quarantined` or `retired`."), Check::OneOf(model::variants::<Status>()))
+        .attribute(Attribute::computed("aliases", Type::List(Box::new(row_type()))).description("The matching aliases, each with `email`, `alias_id`, `mailbox`, `status`, `owner`, `purpose`, `aws_account_id`, `claimed_at` and `claim_type`."))
 }
 
-impl AliasesDataSource {
-    /// The data source, sharing the provider's connection.
-    pub fn new(shared: Shared) -> Self {
-        AliasesDataSource { shared }
+/// The status a listing asks for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Status {
+    Free,
+    Claimed,
+    Quarantined,
+    Retired,
+}
+
+impl From<Status> for AliasStatus {
+    fn from(status: Status) -> Self {
+        match status {
+            Status::Free => AliasStatus::Free,
+            Status::Claimed => AliasStatus::Claimed,
+            Status::Quarantined => AliasStatus::Quarantined,
+            Status::Retired => AliasStatus::Retired,
+        }
     }
 }
 
-const STATUSES: [&str; 4] = ["free", "claimed", "quarantined", "retired"];
+/// `data "rootmail_aliases"`: the filters and the aliases they match.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct AliasListing {
+    pub id: Option<String>,
+    pub owner: Option<String>,
+    pub mailbox: Option<String>,
+    pub status: Option<Status>,
+    pub aliases: Option<Vec<AliasEntry>>,
+}
+
+/// The data source type, sharing the provider's connection.
+pub struct AliasesDataSource(pub Shared);
+
+declare!(AliasesDataSource, TYPE_NAME, checked_schema);
 
 #[async_trait]
-impl DataSource for AliasesDataSource {
-    fn type_name(&self) -> &'static str {
-        "rootmail_aliases"
-    }
+impl TypedDataSource for AliasesDataSource {
+    type Model = AliasListing;
 
-    fn schema(&self) -> Schema {
-        Schema::new(
-            Block::new()
-                .description(DOC)
-                .attribute(Attribute::computed("id", Type::String).description("A fixed identifier for this listing."))
-                .attribute(Attribute::optional("owner", Type::String).description("Only aliases claimed by this owner (`user_mail`)."))
-                .attribute(Attribute::optional("mailbox", Type::String).description("Only aliases of this shared mailbox."))
-                .attribute(Attribute::optional("status", Type::String).description("Only aliases in this status: `free`, `claimed`, `quarantined` or `retired`."))
-                .attribute(Attribute::computed("aliases", Type::List(Box::new(row_type()))).description("The matching aliases, each with `email`, `alias_id`, `mailbox`, `status`, `owner`, `purpose`, `aws_account_id`, `claimed_at` and `claim_type`.")),
-        )
-    }
-
-    async fn validate(&self, config: &Value) -> Diagnostics {
-        let mut d = Diagnostics::new();
-        Check::Email.apply(config, "owner", &mut d);
-        Check::Email.apply(config, "mailbox", &mut d);
-        Check::OneOf(&STATUSES).apply(config, "status", &mut d);
-        d
-    }
-
-    async fn read(&self, _ctx: &Ctx, config: &Value) -> StateResult {
-        let pool = match self.shared.pool().await {
-            Ok(p) => p,
-            Err(d) => return StateResult::failed(d),
-        };
+    async fn read(&self, _: &mut Call<()>, config: AliasListing) -> Outcome<AliasListing> {
         let filter = AliasFilter {
-            owner: config.attr("owner").as_str().map(str::to_string),
-            mailbox: config.attr("mailbox").as_str().map(str::to_string),
-            status: config.attr("status").as_str().and_then(AliasStatus::parse),
+            owner: config.owner.clone(),
+            mailbox: config.mailbox.clone(),
+            status: config.status.map(AliasStatus::from),
         };
-        match pool.list(&filter).await {
-            Ok(rows) => {
-                let mut state = config.clone();
-                state.set_attr("id", Value::from("rootmail_aliases"));
-                state.set_attr("aliases", Value::List(rows.iter().map(row_value).collect()));
-                StateResult::ok(state)
-            }
-            Err(e) => StateResult::failed(store_diag("Could not list aliases", &e)),
-        }
+        let rows = self
+            .0
+            .pool()
+            .await?
+            .list(&filter)
+            .await
+            .map_err(|e| store_diag("Could not list aliases", &e))?;
+        Ok(AliasListing {
+            id: Some(TYPE_NAME.to_owned()),
+            aliases: Some(rows.iter().map(AliasEntry::from).collect()),
+            ..config
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_model_matches_the_schema() {
+        let sample = AliasListing {
+            status: Some(Status::Retired),
+            aliases: Some(vec![AliasEntry::default()]),
+            ..AliasListing::default()
+        };
+        model::check_model(&checked_schema().schema(), &sample).unwrap();
+        assert_eq!(
+            model::variants::<Status>(),
+            [
+                AliasStatus::Free,
+                AliasStatus::Claimed,
+                AliasStatus::Quarantined,
+                AliasStatus::Retired
+            ]
+            .map(AliasStatus::as_str)
+        );
     }
 }

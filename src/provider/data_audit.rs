@@ -1,13 +1,16 @@
 //! `data "rootmail_audit"`: the pool compared with the AWS accounts that
 //! exist, the same check as `rootmail audit`, for a `check` block or a
 //! `postcondition` that stops a pipeline before a used address goes out again.
+//!
+//! The file reads top to bottom: docs, schema, model, read.
 
+use super::validate::CheckedSchema;
 use super::{store_diag, Shared};
 use crate::store::audit::{parse_accounts, Finding, Severity};
-use crate::tfplugin::{
-    Attribute, Block, Ctx, DataSource, Diagnostic, Diagnostics, Schema, StateResult, Type, Value,
-};
+use crate::tfplugin::model::{Call, Outcome, TypedDataSource};
+use crate::tfplugin::{Attribute, Block, Diagnostic, Diagnostics, Type, Value};
 use async_trait::async_trait;
+use serde::{Deserialize, Serialize};
 
 /// Registry docs text.
 pub const DOC: &str = "Compares the pool with the AWS accounts that really exist and reports what \
@@ -24,17 +27,8 @@ with `rootmail audit --fix`.\n\n\
 check \"root_mail_pool\" {\n  data \"rootmail_audit\" \"this\" {\n    accounts_json = jsonencode(data.aws_organizations_organization.this.accounts)\n  }\n\n  \
 assert {\n    condition     = data.rootmail_audit.this.critical == 0\n    error_message = join(\"\\n\", [for f in data.rootmail_audit.this.findings : f.message if f.severity == \"critical\"])\n  }\n}\n```";
 
-/// The data source type.
-pub struct AuditDataSource {
-    shared: Shared,
-}
-
-impl AuditDataSource {
-    /// The data source, sharing the provider's connection.
-    pub fn new(shared: Shared) -> Self {
-        AuditDataSource { shared }
-    }
-}
+/// The one attribute the configuration sets.
+const ACCOUNTS_JSON: &str = "accounts_json";
 
 const FINDING_FIELDS: [&str; 7] = [
     "kind",
@@ -55,88 +49,120 @@ fn finding_type() -> Type {
     )
 }
 
-fn finding_value(f: &Finding) -> Value {
-    Value::object([
-        ("kind", Value::from(f.kind.as_str())),
-        ("severity", Value::from(f.severity().as_str())),
-        ("email", Value::from(f.row.email.as_str())),
-        ("alias_id", Value::from(f.row.id.as_str())),
-        ("alias_status", Value::from(f.row.status.as_str())),
-        ("aws_account_id", Value::from(f.account_id.as_str())),
-        ("message", Value::from(f.message.as_str())),
-    ])
+/// The schema of `data "rootmail_audit"` (its one check is `validate_accounts`).
+fn checked_schema() -> CheckedSchema {
+    CheckedSchema::new(
+        Block::new()
+            .description(DOC)
+            .attribute(Attribute::computed("id", Type::String).description("The table and partition audited."))
+            .attribute(Attribute::required(ACCOUNTS_JSON, Type::String).description("The AWS accounts as JSON: `jsonencode(data.aws_organizations_organization.<name>.accounts)`, or the output of `aws organizations list-accounts`."))
+            .attribute(Attribute::computed("findings", Type::List(Box::new(finding_type()))).description("Every finding, critical ones first, each with `kind`, `severity` (`critical` or `warning`), `email`, `alias_id`, `alias_status`, `aws_account_id` (the account concerned) and `message`."))
+            .attribute(Attribute::computed("critical", Type::Number).description("How many findings are critical (an address in use could be handed out again)."))
+            .attribute(Attribute::computed("warnings", Type::Number).description("How many findings are warnings."))
+            .attribute(Attribute::computed("aliases_checked", Type::Number).description("Rows of the pool compared."))
+            .attribute(Attribute::computed("accounts_checked", Type::Number).description("AWS accounts compared.")),
+    )
 }
 
+/// One finding (an element of `findings`).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct FindingEntry {
+    pub kind: String,
+    pub severity: String,
+    pub email: String,
+    pub alias_id: String,
+    pub alias_status: String,
+    pub aws_account_id: String,
+    pub message: String,
+}
+
+impl From<&Finding> for FindingEntry {
+    fn from(f: &Finding) -> Self {
+        FindingEntry {
+            kind: f.kind.as_str().to_owned(),
+            severity: f.severity().as_str().to_owned(),
+            email: f.row.email.clone(),
+            alias_id: f.row.id.clone(),
+            alias_status: f.row.status.as_str().to_owned(),
+            aws_account_id: f.account_id.clone(),
+            message: f.message.clone(),
+        }
+    }
+}
+
+/// `data "rootmail_audit"`: the accounts given and what the audit found.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Audit {
+    pub id: Option<String>,
+    pub accounts_json: String,
+    pub findings: Option<Vec<FindingEntry>>,
+    pub critical: Option<usize>,
+    pub warnings: Option<usize>,
+    pub aliases_checked: Option<usize>,
+    pub accounts_checked: Option<usize>,
+}
+
+/// The data source type, sharing the provider's connection.
+pub struct AuditDataSource(pub Shared);
+
+fn invalid_accounts(detail: String) -> Diagnostic {
+    Diagnostic::error(format!("Invalid {ACCOUNTS_JSON}"), detail).at_attr(ACCOUNTS_JSON)
+}
+
+/// `accounts_json` parses, when it is known.
+fn validate_accounts(config: &Value) -> Diagnostics {
+    let mut d = Diagnostics::new();
+    if let Some(text) = config.attr(ACCOUNTS_JSON).as_str() {
+        if let Err(e) = parse_accounts(text) {
+            d.push(invalid_accounts(format!("{e}. Pass `jsonencode(data.aws_organizations_organization.<name>.accounts)` or the output of `aws organizations list-accounts`.")));
+        }
+    }
+    d
+}
+
+declare!(
+    AuditDataSource,
+    "rootmail_audit",
+    checked_schema,
+    validate_accounts
+);
+
 #[async_trait]
-impl DataSource for AuditDataSource {
-    fn type_name(&self) -> &'static str {
-        "rootmail_audit"
-    }
+impl TypedDataSource for AuditDataSource {
+    type Model = Audit;
 
-    fn schema(&self) -> Schema {
-        Schema::new(
-            Block::new()
-                .description(DOC)
-                .attribute(Attribute::computed("id", Type::String).description("The table and partition audited."))
-                .attribute(Attribute::required("accounts_json", Type::String).description("The AWS accounts as JSON: `jsonencode(data.aws_organizations_organization.<name>.accounts)`, or the output of `aws organizations list-accounts`."))
-                .attribute(Attribute::computed("findings", Type::List(Box::new(finding_type()))).description("Every finding, critical ones first, each with `kind`, `severity` (`critical` or `warning`), `email`, `alias_id`, `alias_status`, `aws_account_id` (the account concerned) and `message`."))
-                .attribute(Attribute::computed("critical", Type::Number).description("How many findings are critical (an address in use could be handed out again)."))
-                .attribute(Attribute::computed("warnings", Type::Number).description("How many findings are warnings."))
-                .attribute(Attribute::computed("aliases_checked", Type::Number).description("Rows of the pool compared."))
-                .attribute(Attribute::computed("accounts_checked", Type::Number).description("AWS accounts compared.")),
-        )
+    async fn read(&self, _: &mut Call<()>, config: Audit) -> Outcome<Audit> {
+        let accounts = parse_accounts(&config.accounts_json).map_err(invalid_accounts)?;
+        let pool = self.0.pool().await?;
+        let report = pool
+            .audit(&accounts)
+            .await
+            .map_err(|e| store_diag("Could not audit the pool", &e))?;
+        Ok(Audit {
+            id: Some(format!("{}/{}", pool.table_name(), pool.partition_key())),
+            findings: Some(report.findings.iter().map(FindingEntry::from).collect()),
+            critical: Some(report.count(Severity::Critical)),
+            warnings: Some(report.count(Severity::Warning)),
+            aliases_checked: Some(report.aliases),
+            accounts_checked: Some(report.accounts),
+            ..config
+        })
     }
+}
 
-    async fn validate(&self, config: &Value) -> Diagnostics {
-        let mut d = Diagnostics::new();
-        if let Some(text) = config.attr("accounts_json").as_str() {
-            if let Err(e) = parse_accounts(text) {
-                d.push(
-                    Diagnostic::error("Invalid accounts_json", format!("{e}. Pass `jsonencode(data.aws_organizations_organization.<name>.accounts)` or the output of `aws organizations list-accounts`."))
-                        .at_attr("accounts_json"),
-                );
-            }
-        }
-        d
-    }
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::tfplugin::model;
 
-    async fn read(&self, _ctx: &Ctx, config: &Value) -> StateResult {
-        let accounts = match parse_accounts(config.attr("accounts_json").as_str().unwrap_or("")) {
-            Ok(a) => a,
-            Err(e) => {
-                return StateResult::failed(
-                    Diagnostic::error("Invalid accounts_json", e).at_attr("accounts_json"),
-                )
-            }
+    #[test]
+    fn the_models_match_the_schema() {
+        assert_eq!(model::fields::<FindingEntry>(), FINDING_FIELDS);
+        let sample = Audit {
+            findings: Some(vec![FindingEntry::default()]),
+            critical: Some(1),
+            ..Audit::default()
         };
-        let pool = match self.shared.pool().await {
-            Ok(p) => p,
-            Err(d) => return StateResult::failed(d),
-        };
-        match pool.audit(&accounts).await {
-            Ok(report) => {
-                let mut state = config.clone();
-                state.set_attr(
-                    "id",
-                    Value::from(format!("{}/{}", pool.table_name(), pool.partition_key())),
-                );
-                state.set_attr(
-                    "findings",
-                    Value::List(report.findings.iter().map(finding_value).collect()),
-                );
-                state.set_attr(
-                    "critical",
-                    Value::from(report.count(Severity::Critical) as i64),
-                );
-                state.set_attr(
-                    "warnings",
-                    Value::from(report.count(Severity::Warning) as i64),
-                );
-                state.set_attr("aliases_checked", Value::from(report.aliases as i64));
-                state.set_attr("accounts_checked", Value::from(report.accounts as i64));
-                StateResult::ok(state)
-            }
-            Err(e) => StateResult::failed(store_diag("Could not audit the pool", &e)),
-        }
+        model::check_model(&checked_schema().schema(), &sample).unwrap();
     }
 }

@@ -1,31 +1,21 @@
 //! `data "rootmail_pool"`: how many aliases are free, claimed, quarantined
 //! and retired, in total and per shared mailbox — for a `postcondition` that
 //! stops a pipeline before the pool runs dry.
+//!
+//! The file reads top to bottom: docs, schema, model, read.
 
-use super::validate::Check;
+use super::validate::{Check, CheckedSchema};
 use super::{store_diag, Shared};
 use crate::store::StatusCounts;
-use crate::tfplugin::{
-    Attribute, Block, Ctx, DataSource, Diagnostics, Schema, StateResult, Type, Value,
-};
+use crate::tfplugin::model::{Call, Outcome, TypedDataSource};
+use crate::tfplugin::{Attribute, Block, Type};
 use async_trait::async_trait;
+use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
 /// Registry docs text.
 pub const DOC: &str = "Counts the aliases of the pool by status, in total and per shared mailbox. Use it in a \
 `postcondition` to stop a pipeline before the pool runs dry:\n\n```terraform\ndata \"rootmail_pool\" \"this\" {\n  lifecycle {\n    postcondition {\n      condition     = self.free >= 10\n      error_message = \"Fewer than 10 free root-mail aliases left: add more to the pool.\"\n    }\n  }\n}\n```";
-
-/// The data source type.
-pub struct PoolDataSource {
-    shared: Shared,
-}
-
-impl PoolDataSource {
-    /// The data source, sharing the provider's connection.
-    pub fn new(shared: Shared) -> Self {
-        PoolDataSource { shared }
-    }
-}
 
 const COUNTS: [(&str, &str); 6] = [
     ("total", "All aliases."),
@@ -51,76 +41,119 @@ fn counts_type() -> Type {
     )
 }
 
-fn counts_value(c: &StatusCounts) -> Value {
-    Value::object([
-        ("total", Value::from(c.total as i64)),
-        (
-            "free",
-            Value::from(c.free.saturating_sub(c.unusable) as i64),
-        ),
-        ("unusable", Value::from(c.unusable as i64)),
-        ("claimed", Value::from(c.claimed as i64)),
-        ("quarantined", Value::from(c.quarantined as i64)),
-        ("retired", Value::from(c.retired as i64)),
-    ])
+fn checked_schema() -> CheckedSchema {
+    let mut schema = CheckedSchema::new(Block::new().description(DOC))
+        .attribute(
+            Attribute::computed("id", Type::String).description("The table and partition counted."),
+        )
+        .checked(
+            Attribute::optional("mailbox", Type::String)
+                .description("Count only this shared mailbox."),
+            Check::Email,
+        );
+    for (name, doc) in COUNTS {
+        schema = schema.attribute(Attribute::computed(name, Type::Number).description(doc));
+    }
+    schema.attribute(
+        Attribute::computed("per_mailbox", Type::Map(Box::new(counts_type())))
+            .description("The same counts for each shared mailbox, keyed by its address."),
+    )
 }
 
+/// The counts of one set of aliases (an element of `per_mailbox`).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Counts {
+    pub total: u64,
+    pub free: u64,
+    pub unusable: u64,
+    pub claimed: u64,
+    pub quarantined: u64,
+    pub retired: u64,
+}
+
+impl From<&StatusCounts> for Counts {
+    fn from(c: &StatusCounts) -> Self {
+        Counts {
+            total: c.total,
+            // `free` counts what a claim can take: unusable rows are not.
+            free: c.free.saturating_sub(c.unusable),
+            unusable: c.unusable,
+            claimed: c.claimed,
+            quarantined: c.quarantined,
+            retired: c.retired,
+        }
+    }
+}
+
+/// `data "rootmail_pool"`: the mailbox asked about and the counts.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct PoolCounts {
+    pub id: Option<String>,
+    pub mailbox: Option<String>,
+    pub total: Option<u64>,
+    pub free: Option<u64>,
+    pub unusable: Option<u64>,
+    pub claimed: Option<u64>,
+    pub quarantined: Option<u64>,
+    pub retired: Option<u64>,
+    pub per_mailbox: Option<BTreeMap<String, Counts>>,
+}
+
+impl PoolCounts {
+    fn with(self, all: Counts, per_mailbox: BTreeMap<String, Counts>) -> PoolCounts {
+        PoolCounts {
+            total: Some(all.total),
+            free: Some(all.free),
+            unusable: Some(all.unusable),
+            claimed: Some(all.claimed),
+            quarantined: Some(all.quarantined),
+            retired: Some(all.retired),
+            per_mailbox: Some(per_mailbox),
+            ..self
+        }
+    }
+}
+
+/// The data source type, sharing the provider's connection.
+pub struct PoolDataSource(pub Shared);
+
+declare!(PoolDataSource, "rootmail_pool", checked_schema);
+
 #[async_trait]
-impl DataSource for PoolDataSource {
-    fn type_name(&self) -> &'static str {
-        "rootmail_pool"
-    }
+impl TypedDataSource for PoolDataSource {
+    type Model = PoolCounts;
 
-    fn schema(&self) -> Schema {
-        let mut b = Block::new()
-            .description(DOC)
-            .attribute(
-                Attribute::computed("id", Type::String)
-                    .description("The table and partition counted."),
-            )
-            .attribute(
-                Attribute::optional("mailbox", Type::String)
-                    .description("Count only this shared mailbox."),
-            );
-        for (name, doc) in COUNTS {
-            b = b.attribute(Attribute::computed(name, Type::Number).description(doc));
+    async fn read(&self, _: &mut Call<()>, config: PoolCounts) -> Outcome<PoolCounts> {
+        let pool = self.0.pool().await?;
+        let stats = pool
+            .stats(config.mailbox.as_deref())
+            .await
+            .map_err(|e| store_diag("Could not count the pool", &e))?;
+        let per_mailbox = stats
+            .by_mailbox
+            .iter()
+            .map(|(m, c)| (m.clone(), Counts::from(c)))
+            .collect();
+        let id = format!("{}/{}", pool.table_name(), pool.partition_key());
+        Ok(PoolCounts {
+            id: Some(id),
+            ..config
         }
-        b = b.attribute(
-            Attribute::computed("per_mailbox", Type::Map(Box::new(counts_type())))
-                .description("The same counts for each shared mailbox, keyed by its address."),
-        );
-        Schema::new(b)
+        .with(Counts::from(&stats.all), per_mailbox))
     }
+}
 
-    async fn validate(&self, config: &Value) -> Diagnostics {
-        let mut d = Diagnostics::new();
-        Check::Email.apply(config, "mailbox", &mut d);
-        d
-    }
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::tfplugin::model;
 
-    async fn read(&self, _ctx: &Ctx, config: &Value) -> StateResult {
-        let pool = match self.shared.pool().await {
-            Ok(p) => p,
-            Err(d) => return StateResult::failed(d),
-        };
-        let mailbox = config.attr("mailbox").as_str();
-        match pool.stats(mailbox).await {
-            Ok(stats) => {
-                let mut state = counts_value(&stats.all);
-                state.set_attr(
-                    "id",
-                    Value::from(format!("{}/{}", pool.table_name(), pool.partition_key())),
-                );
-                state.set_attr("mailbox", config.attr("mailbox").clone());
-                let per: BTreeMap<String, Value> = stats
-                    .by_mailbox
-                    .iter()
-                    .map(|(m, c)| (m.clone(), counts_value(c)))
-                    .collect();
-                state.set_attr("per_mailbox", Value::Map(per));
-                StateResult::ok(state)
-            }
-            Err(e) => StateResult::failed(store_diag("Could not count the pool", &e)),
-        }
+    #[test]
+    fn the_models_match_the_schema() {
+        let counts = COUNTS.iter().map(|(n, _)| *n).collect::<Vec<_>>();
+        assert_eq!(model::fields::<Counts>(), counts);
+        let per = BTreeMap::from([("m@company.com".to_string(), Counts::default())]);
+        let sample = PoolCounts::default().with(Counts::default(), per);
+        model::check_model(&checked_schema().schema(), &sample).unwrap();
     }
 }

@@ -26,63 +26,48 @@ const DATA_SOURCE: Kind = Kind {
     folder: "data-sources",
 };
 
-/// Every page of the docs.
+/// Every page of the docs: the provider, then each resource and data source
+/// the provider offers, in its order.
 pub fn pages() -> Vec<DocPage> {
-    vec![
-        index(),
-        page(
-            &RESOURCE,
-            "rootmail_alias",
-            &super::alias::schema(),
-            include_str!("../../examples/resources/rootmail_alias/resource.tf"),
-            Some(super::alias::IMPORT_DOC),
-        ),
-        page(
-            &RESOURCE,
-            "rootmail_alias_account",
-            &super::alias_account::schema(),
-            include_str!("../../examples/resources/rootmail_alias_account/resource.tf"),
-            Some(super::alias_account::IMPORT_DOC),
-        ),
-        page(
-            &DATA_SOURCE,
-            "rootmail_alias",
-            &data_schema("rootmail_alias"),
-            include_str!("../../examples/data-sources/rootmail_alias/data-source.tf"),
-            None,
-        ),
-        page(
-            &DATA_SOURCE,
-            "rootmail_aliases",
-            &data_schema("rootmail_aliases"),
-            include_str!("../../examples/data-sources/rootmail_aliases/data-source.tf"),
-            None,
-        ),
-        page(
-            &DATA_SOURCE,
-            "rootmail_pool",
-            &data_schema("rootmail_pool"),
-            include_str!("../../examples/data-sources/rootmail_pool/data-source.tf"),
-            None,
-        ),
-        page(
-            &DATA_SOURCE,
-            "rootmail_audit",
-            &data_schema("rootmail_audit"),
-            include_str!("../../examples/data-sources/rootmail_audit/data-source.tf"),
-            None,
-        ),
-    ]
+    use crate::tfplugin::Provider;
+    let provider = super::RootmailProvider::new();
+    let resources = provider.resources().into_iter();
+    let data_sources = provider.data_sources().into_iter();
+    let types = resources
+        .map(|r| (&RESOURCE, r.type_name(), r.schema()))
+        .chain(data_sources.map(|d| (&DATA_SOURCE, d.type_name(), d.schema())));
+    std::iter::once(index())
+        .chain(types.map(|(kind, name, schema)| page(kind, name, &schema)))
+        .collect()
 }
 
-fn data_schema(name: &str) -> Schema {
-    use crate::tfplugin::Provider;
-    super::RootmailProvider::new()
-        .data_sources()
-        .into_iter()
-        .find(|d| d.type_name() == name)
-        .map(|d| d.schema())
-        .unwrap_or_default()
+/// The example configuration of a type, from `examples/<folder>/<name>/`.
+fn example(kind: &Kind, name: &str) -> &'static str {
+    macro_rules! examples {
+        ($(($folder:literal, $name:literal, $file:literal)),* $(,)?) => {
+            match (kind.folder, name) {
+                $(($folder, $name) => include_str!(concat!("../../examples/", $folder, "/", $name, "/", $file)),)*
+                _ => "",
+            }
+        };
+    }
+    examples!(
+        ("resources", "rootmail_alias", "resource.tf"),
+        ("resources", "rootmail_alias_account", "resource.tf"),
+        ("data-sources", "rootmail_alias", "data-source.tf"),
+        ("data-sources", "rootmail_aliases", "data-source.tf"),
+        ("data-sources", "rootmail_pool", "data-source.tf"),
+        ("data-sources", "rootmail_audit", "data-source.tf"),
+    )
+}
+
+/// The import section of a resource that can be imported.
+fn import_doc(kind: &Kind, name: &str) -> Option<&'static str> {
+    match (kind.folder, name) {
+        ("resources", "rootmail_alias") => Some(super::alias::IMPORT_DOC),
+        ("resources", "rootmail_alias_account") => Some(super::alias_account::IMPORT_DOC),
+        _ => None,
+    }
 }
 
 fn type_label(t: &Type) -> String {
@@ -133,7 +118,8 @@ fn schema_sections(schema: &Schema) -> String {
     out
 }
 
-fn page(kind: &Kind, name: &str, schema: &Schema, example: &str, import: Option<&str>) -> DocPage {
+fn page(kind: &Kind, name: &str, schema: &Schema) -> DocPage {
+    let example = example(kind, name);
     let short = name.trim_start_matches("rootmail_");
     let mut s = format!(
         "---\npage_title: \"{name} {sub} - rootmail\"\nsubcategory: \"\"\ndescription: |-\n  {first}\n---\n\n# {name} ({sub})\n\n{desc}\n\n## Example Usage\n\n```terraform\n{example}```\n\n",
@@ -143,7 +129,7 @@ fn page(kind: &Kind, name: &str, schema: &Schema, example: &str, import: Option<
         example = example,
     );
     s.push_str(&schema_sections(schema));
-    if let Some(imp) = import {
+    if let Some(imp) = import_doc(kind, name) {
         s.push_str("\n## Import\n\n");
         s.push_str(imp);
         s.push('\n');

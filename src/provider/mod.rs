@@ -2,6 +2,34 @@
 //! source (schema, docs text and CRUD together), and the docs generator.
 //! Table I/O is delegated to `crate::store`.
 
+/// Implements [`Declared`](crate::tfplugin::Declared) for a resource or data source type from its
+/// module's `checked_schema()` (attributes and their checks) and, when given,
+/// a further configuration check (for rules across attributes).
+macro_rules! declare {
+    ($ty:ty, $name:expr, $checked:path $(, $extra:path)?) => {
+        #[async_trait::async_trait]
+        impl $crate::tfplugin::Declared for $ty {
+            fn type_name(&self) -> &'static str {
+                $name
+            }
+
+            fn schema(&self) -> $crate::tfplugin::Schema {
+                $checked().schema()
+            }
+
+            async fn validate(
+                &self,
+                config: &$crate::tfplugin::Value,
+            ) -> $crate::tfplugin::Diagnostics {
+                #[allow(unused_mut)]
+                let mut d = $crate::tfplugin::Diagnostics::new();
+                $(d.extend($extra(config));)?
+                d.extend($checked().validate(config));
+                d
+            }
+        }
+    };
+}
 pub mod alias;
 pub mod alias_account;
 pub mod alias_import;
@@ -20,7 +48,7 @@ use crate::store::{
 };
 use crate::tfplugin::model::Typed;
 use crate::tfplugin::{
-    Ctx, DataSource, Diagnostic, Diagnostics, Provider, Resource, Schema, Value,
+    Ctx, DataSource, Declared, Diagnostic, Diagnostics, Provider, Resource, Schema, Value,
 };
 use async_trait::async_trait;
 use std::sync::Arc;
@@ -142,7 +170,7 @@ impl RootmailProvider {
 }
 
 #[async_trait]
-impl Provider for RootmailProvider {
+impl Declared for RootmailProvider {
     fn type_name(&self) -> &'static str {
         NAME
     }
@@ -154,7 +182,10 @@ impl Provider for RootmailProvider {
     async fn validate(&self, config: &Value) -> Diagnostics {
         config::validate(config)
     }
+}
 
+#[async_trait]
+impl Provider for RootmailProvider {
     async fn configure(&self, ctx: &Ctx, cfg: &Value, terraform_version: &str) -> Diagnostics {
         let mut diags = config::validate(cfg);
         if diags.has_errors() {
@@ -205,19 +236,20 @@ impl Provider for RootmailProvider {
 
     fn resources(&self) -> Vec<Arc<dyn Resource>> {
         vec![
-            Arc::new(Typed(alias::AliasResource::new(self.shared.clone()))),
-            Arc::new(alias_account::AliasAccountResource::new(
+            Arc::new(Typed(alias::AliasResource(self.shared.clone()))),
+            Arc::new(Typed(alias_account::AliasAccountResource(
                 self.shared.clone(),
-            )),
+            ))),
         ]
     }
 
     fn data_sources(&self) -> Vec<Arc<dyn DataSource>> {
+        let shared = || self.shared.clone();
         vec![
-            Arc::new(data_alias::AliasDataSource::new(self.shared.clone())),
-            Arc::new(data_aliases::AliasesDataSource::new(self.shared.clone())),
-            Arc::new(data_pool::PoolDataSource::new(self.shared.clone())),
-            Arc::new(data_audit::AuditDataSource::new(self.shared.clone())),
+            Arc::new(Typed(data_alias::AliasDataSource(shared()))),
+            Arc::new(Typed(data_aliases::AliasesDataSource(shared()))),
+            Arc::new(Typed(data_pool::PoolDataSource(shared()))),
+            Arc::new(Typed(data_audit::AuditDataSource(shared()))),
         ]
     }
 }

@@ -12,7 +12,9 @@ pub mod server;
 pub mod value;
 
 pub use diag::{AttributePath, Diagnostic, Diagnostics};
-pub use resource::{Ctx, DataSource, PlannedChange, Provider, Resource, StateResult};
+pub use resource::{
+    Ctx, DataSource, Declared, PlannedChange, Provider, Resource, ResourcePlan, StateResult,
+};
 pub use schema::{Attribute, Block, IdentityAttribute, IdentitySchema, Nesting, Schema};
 pub use server::ProviderService;
 pub use value::{Type, Value};

@@ -1,6 +1,10 @@
 //! The traits a provider is written against: [`Provider`], [`Resource`] and
 //! [`DataSource`]. They speak in decoded [`Value`]s and [`Diagnostics`]; the
 //! RPC service in `server` does the wire work and the default plan logic.
+//!
+//! What the three have in common (a name, a schema, a configuration check) is
+//! [`Declared`]; what a resource adds to planning is [`ResourcePlan`]. The
+//! typed traits in `model` share both, so nothing is declared twice.
 
 use super::diag::Diagnostics;
 use super::schema::{IdentitySchema, Schema};
@@ -101,20 +105,26 @@ impl PlannedChange {
     }
 }
 
-/// The provider itself: its configuration and the types it offers.
+/// A provider, resource or data source type: its name, its schema and the
+/// check of a configuration against it.
 #[async_trait]
-pub trait Provider: Send + Sync + 'static {
-    /// The provider's local name, e.g. `rootmail`; resource type names start with it.
+pub trait Declared: Send + Sync + 'static {
+    /// The full type name (`rootmail_alias`), or the provider's local name
+    /// (`rootmail`, which resource type names start with).
     fn type_name(&self) -> &'static str;
 
-    /// The schema of the `provider` block.
+    /// The schema (of the `provider` block, for the provider).
     fn schema(&self) -> Schema;
 
-    /// Checks the `provider` block (values may still be unknown).
+    /// Checks a configuration (values may still be unknown).
     async fn validate(&self, _config: &Value) -> Diagnostics {
         Diagnostics::new()
     }
+}
 
+/// The provider itself: its configuration and the types it offers.
+#[async_trait]
+pub trait Provider: Declared {
     /// Configures the provider before resources are used. Values may be
     /// unknown during plan when they depend on resources not created yet.
     async fn configure(&self, ctx: &Ctx, config: &Value, terraform_version: &str) -> Diagnostics;
@@ -126,15 +136,10 @@ pub trait Provider: Send + Sync + 'static {
     fn data_sources(&self) -> Vec<Arc<dyn DataSource>>;
 }
 
-/// A managed resource type.
+/// What a managed resource type adds to planning, on decoded values (they may
+/// hold unknowns): its identity, state upgrades and plan changes.
 #[async_trait]
-pub trait Resource: Send + Sync + 'static {
-    /// Full type name, e.g. `rootmail_alias`.
-    fn type_name(&self) -> &'static str;
-
-    /// The resource's schema.
-    fn schema(&self) -> Schema;
-
+pub trait ResourcePlan: Declared {
     /// Its identity schema (protocol 6.9), if it declares one.
     fn identity_schema(&self) -> Option<IdentitySchema> {
         None
@@ -143,11 +148,6 @@ pub trait Resource: Send + Sync + 'static {
     /// The identity of an object in `state`, matching [`Self::identity_schema`].
     fn identity(&self, _state: &Value) -> Option<Value> {
         None
-    }
-
-    /// Checks a configuration (values may be unknown).
-    async fn validate(&self, _config: &Value) -> Diagnostics {
-        Diagnostics::new()
     }
 
     /// Turns `state`, stored with schema version `version` (lower than the
@@ -159,7 +159,11 @@ pub trait Resource: Send + Sync + 'static {
 
     /// Adjusts the plan the framework made from the schema's plan behaviour.
     async fn modify_plan(&self, _ctx: &Ctx, _change: &mut PlannedChange) {}
+}
 
+/// A managed resource type.
+#[async_trait]
+pub trait Resource: ResourcePlan {
     /// Creates the object described by `planned`. `private` is the planned
     /// private state (see [`StateResult::private`]), as in every call below.
     async fn create(
@@ -199,18 +203,7 @@ pub trait Resource: Send + Sync + 'static {
 
 /// A data source type.
 #[async_trait]
-pub trait DataSource: Send + Sync + 'static {
-    /// Full type name, e.g. `rootmail_pool`.
-    fn type_name(&self) -> &'static str;
-
-    /// The data source's schema.
-    fn schema(&self) -> Schema;
-
-    /// Checks a configuration (values may be unknown).
-    async fn validate(&self, _config: &Value) -> Diagnostics {
-        Diagnostics::new()
-    }
-
+pub trait DataSource: Declared {
     /// Reads the data for `config`.
     async fn read(&self, ctx: &Ctx, config: &Value) -> StateResult;
 }

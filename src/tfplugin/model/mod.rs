@@ -27,7 +27,7 @@ use super::diag::{AttributePath, Diagnostic};
 use super::schema::Schema;
 use super::value::{value_kind, Type, Value, ValuePath};
 
-pub use typed::{Typed, TypedResource};
+pub use typed::{Call, Outcome, Typed, TypedDataSource, TypedResource};
 
 /// The name under which [`Field`] asks this module's (de)serializers for the
 /// three-way null/unknown/known distinction; other formats see a plain value.
@@ -159,6 +159,13 @@ pub fn from_value<T: DeserializeOwned>(value: &Value) -> Result<T, ModelError> {
 pub fn to_value<T: Serialize>(model: &T, ty: &Type) -> Result<Value, ModelError> {
     let value = model.serialize(ser::ValueSerializer)?;
     conform(value, ty, &ValuePath::root())
+}
+
+/// The attribute names a struct model declares (after `rename`), in order; empty
+/// when `M` is not a plain struct. For models of nested objects, whose type the
+/// schema builds from a list of names.
+pub fn fields<M: DeserializeOwned>() -> &'static [&'static str] {
+    de::struct_fields::<M>().unwrap_or_default()
 }
 
 /// The values a serde enum takes in Terraform: its variant names after `rename`

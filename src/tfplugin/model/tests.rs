@@ -1,6 +1,6 @@
 use super::*;
 use crate::tfplugin::diag::Diagnostics;
-use crate::tfplugin::resource::{Ctx, Resource};
+use crate::tfplugin::resource::{Ctx, DataSource, Declared, Resource, ResourcePlan};
 use crate::tfplugin::schema::{Attribute, Block};
 use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
@@ -215,69 +215,102 @@ struct Seen {
 struct Thing;
 
 #[async_trait]
-impl TypedResource for Thing {
-    type Model = Model;
-    type Private = Seen;
+impl Declared for Thing {
     fn type_name(&self) -> &'static str {
         "test_thing"
     }
     fn schema(&self) -> Schema {
         schema()
     }
-    async fn create(
-        &self,
-        _ctx: &Ctx,
-        mut planned: Model,
-        _private: &mut Seen,
-        diags: &mut Diagnostics,
-    ) -> Result<Model, Diagnostics> {
+}
+
+impl ResourcePlan for Thing {}
+
+fn no(detail: &str) -> Diagnostics {
+    crate::tfplugin::Diagnostic::error("no", detail).into()
+}
+
+#[async_trait]
+impl TypedResource for Thing {
+    type Model = Model;
+    type Private = Seen;
+    async fn create(&self, call: &mut Call<Seen>, mut planned: Model) -> Outcome<Model> {
         if planned.owner == "fail" {
-            return Err(crate::tfplugin::Diagnostic::error("no", "failed").into());
+            return Err(no("failed"));
         }
-        diags.warning("careful", "a warning");
+        call.diags.warning("careful", "a warning");
         planned.id = Some(format!("id-of-{}", planned.owner));
         planned.later = Field::Known("set".into());
         Ok(planned)
     }
-    async fn read(
-        &self,
-        _ctx: &Ctx,
-        state: Model,
-        private: &mut Seen,
-        _diags: &mut Diagnostics,
-    ) -> Result<Option<Model>, Diagnostics> {
-        private.reads += 1;
+    async fn read(&self, call: &mut Call<Seen>, state: Model) -> Outcome<Option<Model>> {
+        call.private.reads += 1;
         match state.owner.as_str() {
             "gone" => Ok(None),
-            "broken" => Err(crate::tfplugin::Diagnostic::error("no", "read failed").into()),
+            "broken" => Err(no("read failed")),
             _ => Ok(Some(state)),
         }
     }
-    async fn update(
-        &self,
-        _ctx: &Ctx,
-        _prior: Model,
-        planned: Model,
-        _private: &mut Seen,
-        _diags: &mut Diagnostics,
-    ) -> Result<Model, Diagnostics> {
-        Err(
-            crate::tfplugin::Diagnostic::error("no", format!("cannot become {}", planned.owner))
-                .into(),
-        )
+    async fn update(&self, _: &mut Call<Seen>, _: Model, planned: Model) -> Outcome<Model> {
+        Err(no(&format!("cannot become {}", planned.owner)))
     }
-    async fn delete(
-        &self,
-        _ctx: &Ctx,
-        _prior: Model,
-        private: Seen,
-        _diags: &mut Diagnostics,
-    ) -> Result<(), Diagnostics> {
-        if private.reads == 0 {
-            return Err(crate::tfplugin::Diagnostic::error("no", "never read").into());
+    async fn delete(&self, call: &mut Call<Seen>, _prior: Model) -> Outcome<()> {
+        match call.private.reads {
+            0 => Err(no("never read")),
+            _ => Ok(()),
         }
-        Ok(())
     }
+}
+
+/// A typed data source that fills `id` from `owner`.
+struct Lookup;
+
+#[async_trait]
+impl Declared for Lookup {
+    fn schema(&self) -> Schema {
+        schema()
+    }
+    async fn validate(&self, config: &Value) -> Diagnostics {
+        match config.attr("owner").as_str() {
+            Some("") => no("empty owner"),
+            _ => Diagnostics::new(),
+        }
+    }
+    fn type_name(&self) -> &'static str {
+        "test_lookup"
+    }
+}
+
+#[async_trait]
+impl TypedDataSource for Lookup {
+    type Model = Model;
+    async fn read(&self, _: &mut Call<()>, mut config: Model) -> Outcome<Model> {
+        if config.owner == "missing" {
+            return Err(no("not found"));
+        }
+        config.id = Some(format!("found-{}", config.owner));
+        config.later = Field::Known("l".into());
+        Ok(config)
+    }
+}
+
+#[tokio::test]
+async fn a_typed_data_source_reads_its_model_and_fails_without_data() {
+    let d = Typed(Lookup);
+    let ctx = Ctx::default();
+    let found = DataSource::read(&d, &ctx, &value()).await;
+    assert_eq!(
+        found.state.attr("id"),
+        &Value::from("found-team@example.com")
+    );
+    assert!(found.diagnostics.is_empty());
+    let missing = value().with_attr("owner", Value::from("missing"));
+    let failed = DataSource::read(&d, &ctx, &missing).await;
+    assert!(failed.state.is_null() && failed.diagnostics.has_errors());
+    assert_eq!(d.type_name(), "test_lookup");
+    let empty = value().with_attr("owner", Value::from(""));
+    assert!(d.validate(&empty).await.has_errors());
+    assert!(d.validate(&value()).await.is_empty());
 }
 
 #[tokio::test]

@@ -1,10 +1,12 @@
-//! Resources written against a typed model: [`TypedResource`], and [`Typed`], the
-//! adapter that turns one into the dynamic [`Resource`] the RPC service calls.
+//! Resources and data sources written against a typed model: [`TypedResource`],
+//! [`TypedDataSource`], and [`Typed`], the adapter that serves either as the
+//! dynamic [`Resource`] or [`DataSource`] the RPC service calls.
 //!
 //! The adapter does once what every resource would otherwise repeat: decode the
 //! state and plan into the model, encode the result into the schema's type, turn a
 //! model mismatch into a diagnostic at its attribute, and keep the prior state
-//! whenever an operation fails.
+//! whenever an operation fails. Name, schema, validation and plan changes are the
+//! same traits the dynamic ones use ([`Declared`], [`ResourcePlan`]).
 //!
 //! Private state (bytes Terraform keeps beside the state, never shown to users) is
 //! a second model, `TypedResource::Private`, stored as JSON. Absent or unreadable
@@ -16,103 +18,79 @@ use serde::de::DeserializeOwned;
 use serde::Serialize;
 
 use super::{from_value, to_value};
-use crate::tfplugin::diag::Diagnostics;
-use crate::tfplugin::resource::{Ctx, PlannedChange, Resource, StateResult};
+use crate::tfplugin::diag::{Diagnostic, Diagnostics};
+use crate::tfplugin::resource::{
+    Ctx, DataSource, Declared, PlannedChange, Resource, ResourcePlan, StateResult,
+};
 use crate::tfplugin::schema::{IdentitySchema, Schema};
 use crate::tfplugin::value::Value;
 
+/// What an operation returns: its result, or the errors that failed it.
+pub type Outcome<T> = Result<T, Diagnostics>;
+
+/// What every typed operation gets besides its model: the call's context, the
+/// private state (read it, and change it to store something else) and the
+/// diagnostics to add warnings to.
+pub struct Call<P> {
+    pub ctx: Ctx,
+    pub private: P,
+    pub diags: Diagnostics,
+}
+
+impl<P> Call<P> {
+    fn new(ctx: &Ctx, private: P) -> Self {
+        Call {
+            ctx: ctx.clone(),
+            private,
+            diags: Diagnostics::new(),
+        }
+    }
+}
+
 /// A managed resource whose state is a serde model.
 ///
-/// Every operation may add warnings to `diags`; returning `Err` fails it, and the
-/// adapter then keeps what Terraform had (nothing for create and import, the prior
-/// state and private state for read and update, the object for delete). An
-/// operation may change `private`; on success the adapter stores it. Validation and
-/// plan modification stay dynamic, since configurations and plans may hold unknowns.
+/// Returning `Err` fails an operation, and the adapter then keeps what Terraform
+/// had (nothing for create and import, the prior state and private state for read
+/// and update, the object for delete). On success it stores `call.private`.
+/// Validation and plan changes stay dynamic ([`ResourcePlan`]), since
+/// configurations and plans may hold unknowns.
 #[async_trait]
-pub trait TypedResource: Send + Sync + 'static {
+pub trait TypedResource: ResourcePlan {
     /// The resource's attributes, field for field (see `check_model`).
     type Model: Serialize + DeserializeOwned + Send + Sync;
 
     /// What the resource keeps in Terraform's private state (`()` for nothing).
     type Private: Serialize + DeserializeOwned + Default + PartialEq + Send + Sync;
 
-    /// Full type name, e.g. `rootmail_alias`.
-    fn type_name(&self) -> &'static str;
-
-    /// The resource's schema.
-    fn schema(&self) -> Schema;
-
-    /// Its identity schema, if it declares one.
-    fn identity_schema(&self) -> Option<IdentitySchema> {
-        None
-    }
-
-    /// The identity of an object in `state`.
-    fn identity(&self, _state: &Value) -> Option<Value> {
-        None
-    }
-
-    /// Checks a configuration (values may be unknown).
-    async fn validate(&self, _config: &Value) -> Diagnostics {
-        Diagnostics::new()
-    }
-
-    /// Turns a state stored with an older schema version into the current
-    /// meaning (see [`Resource::upgrade_state`]).
-    fn upgrade_state(&self, _version: i64, state: Value) -> Value {
-        state
-    }
-
-    /// Adjusts the plan the framework made from the schema's plan behaviour.
-    async fn modify_plan(&self, _ctx: &Ctx, _change: &mut PlannedChange) {}
-
     /// Creates the object. In `planned`, computed attributes not known yet are null.
     async fn create(
         &self,
-        ctx: &Ctx,
+        call: &mut Call<Self::Private>,
         planned: Self::Model,
-        private: &mut Self::Private,
-        diags: &mut Diagnostics,
-    ) -> Result<Self::Model, Diagnostics>;
+    ) -> Outcome<Self::Model>;
 
     /// Refreshes the object; `None` removes it from state.
     async fn read(
         &self,
-        ctx: &Ctx,
+        call: &mut Call<Self::Private>,
         state: Self::Model,
-        private: &mut Self::Private,
-        diags: &mut Diagnostics,
-    ) -> Result<Option<Self::Model>, Diagnostics>;
+    ) -> Outcome<Option<Self::Model>>;
 
     /// Changes the object in place. In `planned`, computed attributes not known yet
     /// are null.
     async fn update(
         &self,
-        ctx: &Ctx,
+        call: &mut Call<Self::Private>,
         prior: Self::Model,
         planned: Self::Model,
-        private: &mut Self::Private,
-        diags: &mut Diagnostics,
-    ) -> Result<Self::Model, Diagnostics>;
+    ) -> Outcome<Self::Model>;
 
-    /// Destroys the object; `private` is what the last read or apply stored.
-    async fn delete(
-        &self,
-        ctx: &Ctx,
-        prior: Self::Model,
-        private: Self::Private,
-        diags: &mut Diagnostics,
-    ) -> Result<(), Diagnostics>;
+    /// Destroys the object; `call.private` is what the last read or apply stored.
+    async fn delete(&self, call: &mut Call<Self::Private>, prior: Self::Model) -> Outcome<()>;
 
     /// Imports the object named by `id`.
-    async fn import(
-        &self,
-        _ctx: &Ctx,
-        _id: &str,
-        _private: &mut Self::Private,
-        _diags: &mut Diagnostics,
-    ) -> Result<Self::Model, Diagnostics> {
-        Err(crate::tfplugin::Diagnostic::error(
+    async fn import(&self, _call: &mut Call<Self::Private>, _id: &str) -> Outcome<Self::Model> {
+        Err(Diagnostic::error(
             "Import not supported",
             format!("The resource type {} cannot be imported.", self.type_name()),
         )
@@ -120,20 +98,30 @@ pub trait TypedResource: Send + Sync + 'static {
     }
 }
 
-/// Serves a [`TypedResource`] as a dynamic [`Resource`].
-pub struct Typed<R>(pub R);
+/// A data source whose configuration and result are one serde model.
+#[async_trait]
+pub trait TypedDataSource: Declared {
+    /// The data source's attributes, field for field (see `check_model`).
+    type Model: Serialize + DeserializeOwned + Send + Sync;
 
-impl<R: TypedResource> Typed<R> {
-    fn decode(&self, value: &Value) -> Result<R::Model, Diagnostics> {
-        from_value(value).map_err(|e| {
-            e.to_diagnostic("Value does not fit the resource's model")
-                .into()
-        })
+    /// Reads the data for `config` (its computed attributes null) and returns it
+    /// with the computed attributes filled in.
+    async fn read(&self, call: &mut Call<()>, config: Self::Model) -> Outcome<Self::Model>;
+}
+
+/// Serves a [`TypedResource`] as a dynamic [`Resource`], or a [`TypedDataSource`]
+/// as a dynamic [`DataSource`].
+pub struct Typed<T>(pub T);
+
+impl<T: Declared> Typed<T> {
+    fn decode<M: DeserializeOwned>(&self, value: &Value) -> Outcome<M> {
+        from_value(value).map_err(|e| e.to_diagnostic("Value does not fit the model").into())
     }
 
-    /// Decodes a planned value, reading computed attributes that are still unknown
-    /// as null: during apply those are exactly the ones the provider is to set.
-    fn decode_planned(&self, planned: &Value) -> Result<R::Model, Diagnostics> {
+    /// Decodes a planned value or a configuration, reading computed attributes
+    /// that are still unknown as null: those are exactly the ones the provider is
+    /// to set.
+    fn decode_planned<M: DeserializeOwned>(&self, planned: &Value) -> Outcome<M> {
         let schema = self.0.schema();
         let mut planned = planned.clone();
         for attribute in schema.block.attributes.iter().filter(|a| a.computed) {
@@ -146,7 +134,7 @@ impl<R: TypedResource> Typed<R> {
         self.decode(&planned)
     }
 
-    fn encode(&self, model: &R::Model) -> Result<Value, Diagnostics> {
+    fn encode<M: Serialize>(&self, model: &M) -> Outcome<Value> {
         to_value(model, &self.0.schema().value_type()).map_err(|e| {
             e.to_diagnostic("Provider produced a value its schema does not allow")
                 .into()
@@ -172,17 +160,17 @@ pub(super) fn encode_private<P: Serialize + Default + PartialEq>(private: &P) ->
     serde_json::to_vec(private).unwrap_or_default()
 }
 
-/// The state to save with the diagnostics of an operation: `ok` (and the private
-/// state the operation left) on success, `fallback` (what Terraform had, private
-/// state included) on failure.
+/// The state to save with the diagnostics of an operation: `result` (and the
+/// private state the operation left) on success, `fallback` (what Terraform had,
+/// private state included) on failure.
 fn finish<P: Serialize + Default + PartialEq>(
-    result: Result<Value, Diagnostics>,
-    private: &P,
+    result: Outcome<Value>,
+    call: Call<P>,
     fallback: Value,
-    mut diags: Diagnostics,
 ) -> StateResult {
+    let mut diags = call.diags;
     match result {
-        Ok(state) => StateResult::with(state, diags).with_private(encode_private(private)),
+        Ok(state) => StateResult::with(state, diags).with_private(encode_private(&call.private)),
         Err(errors) => {
             diags.extend(errors);
             StateResult::with(fallback, diags)
@@ -191,7 +179,7 @@ fn finish<P: Serialize + Default + PartialEq>(
 }
 
 #[async_trait]
-impl<R: TypedResource> Resource for Typed<R> {
+impl<T: Declared> Declared for Typed<T> {
     fn type_name(&self) -> &'static str {
         self.0.type_name()
     }
@@ -200,16 +188,19 @@ impl<R: TypedResource> Resource for Typed<R> {
         self.0.schema()
     }
 
+    async fn validate(&self, config: &Value) -> Diagnostics {
+        self.0.validate(config).await
+    }
+}
+
+#[async_trait]
+impl<R: ResourcePlan> ResourcePlan for Typed<R> {
     fn identity_schema(&self) -> Option<IdentitySchema> {
         self.0.identity_schema()
     }
 
     fn identity(&self, state: &Value) -> Option<Value> {
         self.0.identity(state)
-    }
-
-    async fn validate(&self, config: &Value) -> Diagnostics {
-        self.0.validate(config).await
     }
 
     fn upgrade_state(&self, version: i64, state: Value) -> Value {
@@ -219,38 +210,28 @@ impl<R: TypedResource> Resource for Typed<R> {
     async fn modify_plan(&self, ctx: &Ctx, change: &mut PlannedChange) {
         self.0.modify_plan(ctx, change).await
     }
+}
 
-    async fn create(
-        &self,
-        ctx: &Ctx,
-        planned: &Value,
-        _config: &Value,
-        private: &[u8],
-    ) -> StateResult {
-        let mut diags = Diagnostics::new();
-        let mut private: R::Private = decode_private(private);
-        let result = match self.decode_planned(planned) {
-            Ok(model) => match self.0.create(ctx, model, &mut private, &mut diags).await {
-                Ok(created) => self.encode(&created),
-                Err(e) => Err(e),
-            },
-            Err(e) => Err(e),
+#[async_trait]
+impl<R: TypedResource> Resource for Typed<R> {
+    async fn create(&self, ctx: &Ctx, planned: &Value, _: &Value, private: &[u8]) -> StateResult {
+        let mut call = Call::new(ctx, decode_private(private));
+        let result = async {
+            let created = self.0.create(&mut call, self.decode_planned(planned)?);
+            self.encode(&created.await?)
         };
-        finish(result, &private, Value::Null, diags)
+        finish(result.await, call, Value::Null)
     }
 
     async fn read(&self, ctx: &Ctx, state: &Value, private: &[u8]) -> StateResult {
-        let mut diags = Diagnostics::new();
-        let mut private: R::Private = decode_private(private);
-        let result = match self.decode(state) {
-            Ok(model) => match self.0.read(ctx, model, &mut private, &mut diags).await {
-                Ok(Some(fresh)) => self.encode(&fresh),
-                Ok(None) => Ok(Value::Null),
-                Err(e) => Err(e),
-            },
-            Err(e) => Err(e),
+        let mut call = Call::new(ctx, decode_private(private));
+        let result = async {
+            match self.0.read(&mut call, self.decode(state)?).await? {
+                Some(fresh) => self.encode(&fresh),
+                None => Ok(Value::Null),
+            }
         };
-        finish(result, &private, state.clone(), diags)
+        finish(result.await, call, state.clone())
     }
 
     async fn update(
@@ -261,31 +242,19 @@ impl<R: TypedResource> Resource for Typed<R> {
         _config: &Value,
         private: &[u8],
     ) -> StateResult {
-        let mut diags = Diagnostics::new();
-        let mut private: R::Private = decode_private(private);
-        let models = self
-            .decode(prior)
-            .and_then(|p| Ok((p, self.decode_planned(planned)?)));
-        let result = match models {
-            Ok((p, n)) => match self.0.update(ctx, p, n, &mut private, &mut diags).await {
-                Ok(updated) => self.encode(&updated),
-                Err(e) => Err(e),
-            },
-            Err(e) => Err(e),
+        let mut call = Call::new(ctx, decode_private(private));
+        let result = async {
+            let (old, new) = (self.decode(prior)?, self.decode_planned(planned)?);
+            self.encode(&self.0.update(&mut call, old, new).await?)
         };
-        finish(result, &private, prior.clone(), diags)
+        finish(result.await, call, prior.clone())
     }
 
     async fn delete(&self, ctx: &Ctx, prior: &Value, private: &[u8]) -> Diagnostics {
-        let mut diags = Diagnostics::new();
-        let result = match self.decode(prior) {
-            Ok(model) => {
-                self.0
-                    .delete(ctx, model, decode_private(private), &mut diags)
-                    .await
-            }
-            Err(e) => Err(e),
-        };
+        let mut call = Call::new(ctx, decode_private(private));
+        let result = async { self.0.delete(&mut call, self.decode(prior)?).await };
+        let result = result.await;
+        let mut diags = call.diags;
         if let Err(errors) = result {
             diags.extend(errors);
         }
@@ -293,12 +262,19 @@ impl<R: TypedResource> Resource for Typed<R> {
     }
 
     async fn import(&self, ctx: &Ctx, id: &str) -> StateResult {
-        let mut diags = Diagnostics::new();
-        let mut private = R::Private::default();
-        let result = match self.0.import(ctx, id, &mut private, &mut diags).await {
-            Ok(imported) => self.encode(&imported),
-            Err(e) => Err(e),
-        };
-        finish(result, &private, Value::Null, diags)
+        let mut call = Call::new(ctx, R::Private::default());
+        let imported = self.0.import(&mut call, id).await;
+        finish(imported.and_then(|m| self.encode(&m)), call, Value::Null)
+    }
+}
+
+#[async_trait]
+impl<D: TypedDataSource> DataSource for Typed<D> {
+    async fn read(&self, ctx: &Ctx, config: &Value) -> StateResult {
+        let mut call = Call::new(ctx, ());
+        let result =
+            async { self.encode(&self.0.read(&mut call, self.decode_planned(config)?).await?) };
+        // A failed read leaves no data behind.
+        finish(result.await, call, Value::Null)
     }
 }

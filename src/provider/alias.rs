@@ -8,7 +8,7 @@
 use super::alias_import::{self, Standing};
 use super::alias_plan;
 use super::validate::{Check, CheckedSchema};
-use super::{store_diag, Shared};
+use super::{store_diag, store_fail, Shared};
 use crate::store::{
     AliasRow, AliasUpdate, ClaimRequest, ClaimToken, ReleaseOutcome, ReleasePolicy, SeenRow,
     StoreError,
@@ -296,7 +296,7 @@ fn claim_error(e: &StoreError) -> Diagnostic {
 /// The resource type, sharing the provider's connection.
 pub struct AliasResource(pub Shared);
 
-declare!(AliasResource, "rootmail_alias", checked_schema);
+declare! { AliasResource, "rootmail_alias", checked_schema }
 
 // ---- CRUD -------------------------------------------------------------------
 
@@ -387,7 +387,7 @@ impl TypedResource for AliasResource {
                 );
                 Ok(None)
             }
-            Err(e) => Err(store_diag("Could not read the alias", &e).into()),
+            Err(e) => store_fail("Could not read the alias", &e),
         }
     }
 
@@ -438,7 +438,7 @@ impl TypedResource for AliasResource {
                 format!("The alias {email} no longer carries this resource's claim (it was released or claimed by someone else outside Terraform), so it was left as it is."),
             ),
             Ok(_) => tracing::info!(email, "released alias"),
-            Err(e) => return Err(store_diag("Could not release the alias", &e).into()),
+            Err(e) => return store_fail("Could not release the alias", &e),
         }
         Ok(())
     }

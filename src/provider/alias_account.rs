@@ -5,10 +5,10 @@
 //! The file reads top to bottom: docs, schema, model, CRUD on the model.
 
 use super::validate::{self, Check, CheckedSchema};
-use super::{store_diag, Shared};
+use super::{fail, store_diag, store_fail, Shared};
 use crate::store::{AliasPool, LinkTarget, StoreError};
 use crate::tfplugin::model::{Call, Outcome, TypedResource};
-use crate::tfplugin::{Attribute, Block, Diagnostic, ResourcePlan, Schema, Type};
+use crate::tfplugin::{Attribute, Block, ResourcePlan, Schema, Type};
 use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
 use std::sync::Arc;
@@ -76,11 +76,7 @@ impl AliasAccountResource {
     }
 }
 
-declare!(
-    AliasAccountResource,
-    "rootmail_alias_account",
-    checked_schema
-);
+declare! { AliasAccountResource, "rootmail_alias_account", checked_schema }
 
 impl ResourcePlan for AliasAccountResource {}
 
@@ -119,7 +115,7 @@ impl TypedResource for AliasAccountResource {
                 );
                 Ok(None)
             }
-            Err(e) => Err(store_diag("Could not read the alias", &e).into()),
+            Err(e) => store_fail("Could not read the alias", &e),
         }
     }
 
@@ -158,27 +154,22 @@ impl TypedResource for AliasAccountResource {
                 "Link left unchanged",
                 format!("The alias {email} is no longer claimed in the pool table (it was released, retired or removed), so there was no link to clear."),
             ),
-            Err(e) => return Err(store_diag("Could not unlink the alias", &e).into()),
+            Err(e) => return store_fail("Could not unlink the alias", &e),
         }
         Ok(())
     }
 
     async fn import(&self, _: &mut Call<()>, id: &str) -> Outcome<AliasAccount> {
         if !validate::is_email(id) {
-            return Err(Diagnostic::error(
+            return fail(
                 "Invalid import ID",
                 format!("Import a rootmail_alias_account by the alias e-mail address; got {id:?}."),
-            )
-            .into());
+            );
         }
         match self.pool().await?.find_by_email(id).await {
             Ok(Some(row)) if !row.aws_account_id.is_empty() => Ok(AliasAccount::linked(id, &row.aws_account_id)),
-            Ok(_) => Err(Diagnostic::error(
-                "Alias not linked",
-                format!("The alias {id} is not linked to an AWS account, so there is nothing to import."),
-            )
-            .into()),
-            Err(e) => Err(store_diag("Could not import the link", &e).into()),
+            Ok(_) => fail("Alias not linked", format!("The alias {id} is not linked to an AWS account, so there is nothing to import.")),
+            Err(e) => store_fail("Could not import the link", &e),
         }
     }
 }

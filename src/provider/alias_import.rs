@@ -9,7 +9,7 @@
 //! ETag-conditional write.
 
 use super::alias::{Alias, AliasPrivate, CLAIMED_AT, CLAIM_TOKEN, STATUS};
-use super::{store_diag, validate, Shared};
+use super::{fail, store_fail, validate, Shared};
 use crate::store::{AliasPool, AliasStatus, SeenClaim, StoreError, TakeOverRequest, TakeOverScope};
 use crate::tfplugin::model::{self, Call, Outcome};
 use crate::tfplugin::{Diagnostic, Diagnostics, PlannedChange, Value};
@@ -88,10 +88,7 @@ pub async fn import(shared: &Shared, call: &mut Call<AliasPrivate>, id: &str) ->
         None => (false, id.trim()),
     };
     if !validate::is_email(email) {
-        return Err(Diagnostic::error(
-            "Invalid import ID",
-            format!("Import a rootmail_alias by its e-mail address, e.g. `aws_<guid>@company.com`, or take another state's claim over with `{TAKEOVER_PREFIX}<address>`; got {id:?}."),
-        ).into());
+        return fail("Invalid import ID", format!("Import a rootmail_alias by its e-mail address, e.g. `aws_<guid>@company.com`, or take another state's claim over with `{TAKEOVER_PREFIX}<address>`; got {id:?}."));
     }
     let pool = shared.pool().await?;
     let row = match pool.find_by_email(email).await {
@@ -102,7 +99,7 @@ pub async fn import(shared: &Shared, call: &mut Call<AliasPrivate>, id: &str) ->
                 format!("No alias with the address {email} is in table `{}`. Check the address (the `rootmail_aliases` data source and `rootmail pool list` list the pool), or add it with `rootmail pool import` if it exists in Exchange but not in the table.", pool.table_name()),
             ))
         }
-        Err(e) => return Err(store_diag("Could not import the alias", &e).into()),
+        Err(e) => return store_fail("Could not import the alias", &e),
     };
     let standing = match (row.status, row.claim_token.is_some(), takeover) {
         (AliasStatus::Free, ..) => {
@@ -170,7 +167,7 @@ pub async fn read_pending(
         }
         Ok(Some(row)) => gone(&mut call.diags, &format!("is now {}", row.status)),
         Ok(None) => gone(&mut call.diags, "was deleted from the pool table"),
-        Err(e) => Err(store_diag("Could not read the alias", &e).into()),
+        Err(e) => store_fail("Could not read the alias", &e),
     }
 }
 
@@ -242,17 +239,9 @@ pub async fn adopt(
         Err(StoreError::WrongStatus {
             status: AliasStatus::Claimed,
             ..
-        }) => Err(Diagnostic::error(
-                "Alias was claimed by another state since the import",
-                format!("{email} now carries another owner's claim token (it was adopted elsewhere after this import), so it was not adopted here. If this state should own it, import it again with the ID `{TAKEOVER_PREFIX}{email}`; otherwise remove it from this state (`terraform state rm`, or a `removed` block)."),
-            )
-            .into()),
-        Err(e @ StoreError::ClaimChanged { .. }) => Err(Diagnostic::error(
-                "Alias changed since the plan",
-                format!("{email} was claimed anew after this plan was made (its owner or claim time changed), so it was not adopted: {e}. Run plan again to see who holds it now."),
-            )
-            .into()),
-        Err(e) => Err(store_diag("Could not adopt the alias", &e).into()),
+        }) => fail("Alias was claimed by another state since the import", format!("{email} now carries another owner's claim token (it was adopted elsewhere after this import), so it was not adopted here. If this state should own it, import it again with the ID `{TAKEOVER_PREFIX}{email}`; otherwise remove it from this state (`terraform state rm`, or a `removed` block).")),
+        Err(e @ StoreError::ClaimChanged { .. }) => fail("Alias changed since the plan", format!("{email} was claimed anew after this plan was made (its owner or claim time changed), so it was not adopted: {e}. Run plan again to see who holds it now.")),
+        Err(e) => store_fail("Could not adopt the alias", &e),
     }
 }
 

@@ -3,7 +3,7 @@
 //! The file reads top to bottom: docs, schema, model, read.
 
 use super::validate::{Check, CheckedSchema};
-use super::{store_diag, Shared};
+use super::{fail, store_fail, Shared};
 use crate::store::{AliasRow, AliasStatus};
 use crate::tfplugin::model::{Call, Outcome, TypedDataSource};
 use crate::tfplugin::{Attribute, Block, Diagnostic, Diagnostics, Type, Value};
@@ -113,32 +113,33 @@ fn claim_type(row: &AliasRow) -> &'static str {
 /// `data "rootmail_alias"`: the lookup (`email` or `aws_account_id`) and the
 /// alias found.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
 pub struct AliasLookup {
-    pub id: Option<String>,
+    pub id: String,
     pub email: Option<String>,
-    pub alias_id: Option<String>,
-    pub mailbox: Option<String>,
-    pub status: Option<String>,
-    pub owner: Option<String>,
-    pub purpose: Option<String>,
+    pub alias_id: String,
+    pub mailbox: String,
+    pub status: String,
+    pub owner: String,
+    pub purpose: String,
     pub aws_account_id: Option<String>,
-    pub claimed_at: Option<String>,
-    pub claim_type: Option<String>,
+    pub claimed_at: String,
+    pub claim_type: String,
 }
 
 impl From<AliasEntry> for AliasLookup {
     fn from(found: AliasEntry) -> Self {
         AliasLookup {
-            id: Some(found.email.clone()),
+            id: found.email.clone(),
             email: Some(found.email),
-            alias_id: Some(found.alias_id),
-            mailbox: Some(found.mailbox),
-            status: Some(found.status),
-            owner: Some(found.owner),
-            purpose: Some(found.purpose),
+            alias_id: found.alias_id,
+            mailbox: found.mailbox,
+            status: found.status,
+            owner: found.owner,
+            purpose: found.purpose,
             aws_account_id: Some(found.aws_account_id),
-            claimed_at: Some(found.claimed_at),
-            claim_type: Some(found.claim_type),
+            claimed_at: found.claimed_at,
+            claim_type: found.claim_type,
         }
     }
 }
@@ -170,12 +171,7 @@ fn validate_lookup(config: &Value) -> Diagnostics {
     d
 }
 
-declare!(
-    AliasDataSource,
-    "rootmail_alias",
-    checked_schema,
-    validate_lookup
-);
+declare! { AliasDataSource, "rootmail_alias", checked_schema, validate_lookup }
 
 #[async_trait]
 impl TypedDataSource for AliasDataSource {
@@ -195,12 +191,11 @@ impl TypedDataSource for AliasDataSource {
         };
         match found {
             Ok(Some(row)) => Ok(AliasEntry::from(&row).into()),
-            Ok(None) => Err(Diagnostic::error(
+            Ok(None) => fail(
                 "Alias not found",
                 format!("No alias of the pool matches {what}."),
-            )
-            .into()),
-            Err(e) => Err(store_diag("Could not look the alias up", &e).into()),
+            ),
+            Err(e) => store_fail("Could not look the alias up", &e),
         }
     }
 }

@@ -53,18 +53,19 @@ impl From<Status> for AliasStatus {
 
 /// `data "rootmail_aliases"`: the filters and the aliases they match.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
 pub struct AliasListing {
-    pub id: Option<String>,
+    pub id: String,
     pub owner: Option<String>,
     pub mailbox: Option<String>,
     pub status: Option<Status>,
-    pub aliases: Option<Vec<AliasEntry>>,
+    pub aliases: Vec<AliasEntry>,
 }
 
 /// The data source type, sharing the provider's connection.
 pub struct AliasesDataSource(pub Shared);
 
-declare!(AliasesDataSource, TYPE_NAME, checked_schema);
+declare! { AliasesDataSource, TYPE_NAME, checked_schema }
 
 #[async_trait]
 impl TypedDataSource for AliasesDataSource {
@@ -84,8 +85,8 @@ impl TypedDataSource for AliasesDataSource {
             .await
             .map_err(|e| store_diag("Could not list aliases", &e))?;
         Ok(AliasListing {
-            id: Some(TYPE_NAME.to_owned()),
-            aliases: Some(rows.iter().map(AliasEntry::from).collect()),
+            id: TYPE_NAME.to_owned(),
+            aliases: rows.iter().map(AliasEntry::from).collect(),
             ..config
         })
     }
@@ -99,7 +100,7 @@ mod tests {
     fn the_model_matches_the_schema() {
         let sample = AliasListing {
             status: Some(Status::Retired),
-            aliases: Some(vec![AliasEntry::default()]),
+            aliases: vec![AliasEntry::default()],
             ..AliasListing::default()
         };
         model::check_model(&checked_schema().schema(), &sample).unwrap();

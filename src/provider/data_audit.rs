@@ -92,14 +92,15 @@ impl From<&Finding> for FindingEntry {
 
 /// `data "rootmail_audit"`: the accounts given and what the audit found.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
 pub struct Audit {
-    pub id: Option<String>,
+    pub id: String,
     pub accounts_json: String,
-    pub findings: Option<Vec<FindingEntry>>,
-    pub critical: Option<usize>,
-    pub warnings: Option<usize>,
-    pub aliases_checked: Option<usize>,
-    pub accounts_checked: Option<usize>,
+    pub findings: Vec<FindingEntry>,
+    pub critical: usize,
+    pub warnings: usize,
+    pub aliases_checked: usize,
+    pub accounts_checked: usize,
 }
 
 /// The data source type, sharing the provider's connection.
@@ -120,12 +121,7 @@ fn validate_accounts(config: &Value) -> Diagnostics {
     d
 }
 
-declare!(
-    AuditDataSource,
-    "rootmail_audit",
-    checked_schema,
-    validate_accounts
-);
+declare! { AuditDataSource, "rootmail_audit", checked_schema, validate_accounts }
 
 #[async_trait]
 impl TypedDataSource for AuditDataSource {
@@ -139,12 +135,12 @@ impl TypedDataSource for AuditDataSource {
             .await
             .map_err(|e| store_diag("Could not audit the pool", &e))?;
         Ok(Audit {
-            id: Some(format!("{}/{}", pool.table_name(), pool.partition_key())),
-            findings: Some(report.findings.iter().map(FindingEntry::from).collect()),
-            critical: Some(report.count(Severity::Critical)),
-            warnings: Some(report.count(Severity::Warning)),
-            aliases_checked: Some(report.aliases),
-            accounts_checked: Some(report.accounts),
+            id: format!("{}/{}", pool.table_name(), pool.partition_key()),
+            findings: report.findings.iter().map(FindingEntry::from).collect(),
+            critical: report.count(Severity::Critical),
+            warnings: report.count(Severity::Warning),
+            aliases_checked: report.aliases,
+            accounts_checked: report.accounts,
             ..config
         })
     }
@@ -159,8 +155,8 @@ mod tests {
     fn the_models_match_the_schema() {
         assert_eq!(model::fields::<FindingEntry>(), FINDING_FIELDS);
         let sample = Audit {
-            findings: Some(vec![FindingEntry::default()]),
-            critical: Some(1),
+            findings: vec![FindingEntry::default()],
+            critical: 1,
             ..Audit::default()
         };
         model::check_model(&checked_schema().schema(), &sample).unwrap();

@@ -87,28 +87,29 @@ impl From<&StatusCounts> for Counts {
 
 /// `data "rootmail_pool"`: the mailbox asked about and the counts.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
 pub struct PoolCounts {
-    pub id: Option<String>,
+    pub total: u64,
+    pub free: u64,
+    pub unusable: u64,
     pub mailbox: Option<String>,
-    pub total: Option<u64>,
-    pub free: Option<u64>,
-    pub unusable: Option<u64>,
-    pub claimed: Option<u64>,
-    pub quarantined: Option<u64>,
-    pub retired: Option<u64>,
-    pub per_mailbox: Option<BTreeMap<String, Counts>>,
+    pub claimed: u64,
+    pub quarantined: u64,
+    pub retired: u64,
+    pub per_mailbox: BTreeMap<String, Counts>,
+    pub id: String,
 }
 
 impl PoolCounts {
     fn with(self, all: Counts, per_mailbox: BTreeMap<String, Counts>) -> PoolCounts {
         PoolCounts {
-            total: Some(all.total),
-            free: Some(all.free),
-            unusable: Some(all.unusable),
-            claimed: Some(all.claimed),
-            quarantined: Some(all.quarantined),
-            retired: Some(all.retired),
-            per_mailbox: Some(per_mailbox),
+            total: all.total,
+            free: all.free,
+            unusable: all.unusable,
+            claimed: all.claimed,
+            quarantined: all.quarantined,
+            retired: all.retired,
+            per_mailbox,
             ..self
         }
     }
@@ -117,7 +118,7 @@ impl PoolCounts {
 /// The data source type, sharing the provider's connection.
 pub struct PoolDataSource(pub Shared);
 
-declare!(PoolDataSource, "rootmail_pool", checked_schema);
+declare! { PoolDataSource, "rootmail_pool", checked_schema }
 
 #[async_trait]
 impl TypedDataSource for PoolDataSource {
@@ -135,11 +136,7 @@ impl TypedDataSource for PoolDataSource {
             .map(|(m, c)| (m.clone(), Counts::from(c)))
             .collect();
         let id = format!("{}/{}", pool.table_name(), pool.partition_key());
-        Ok(PoolCounts {
-            id: Some(id),
-            ..config
-        }
-        .with(Counts::from(&stats.all), per_mailbox))
+        Ok(PoolCounts { id, ..config }.with(Counts::from(&stats.all), per_mailbox))
     }
 }
 

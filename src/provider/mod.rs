@@ -46,7 +46,7 @@ use crate::store::{
     AliasPool, AliasRow, BatchSettings, ClaimBatcher, ClaimRequest, ClaimedAlias, ReadCoalescer,
     ReleaseBatcher, StoreError,
 };
-use crate::tfplugin::model::Typed;
+use crate::tfplugin::model::{Outcome, Typed};
 use crate::tfplugin::{
     Ctx, DataSource, Declared, Diagnostic, Diagnostics, Provider, Resource, Schema, Value,
 };
@@ -154,6 +154,16 @@ impl Shared {
 /// A store error as a diagnostic for the user. Store errors never carry secrets.
 pub fn store_diag(summary: &str, e: &StoreError) -> Diagnostic {
     Diagnostic::error(summary.to_string(), e.to_string())
+}
+
+/// Fails a typed operation with one error.
+fn fail<T>(summary: &str, detail: impl Into<String>) -> Outcome<T> {
+    Err(Diagnostic::error(summary, detail).into())
+}
+
+/// Fails a typed operation with a store error (see [`store_diag`]).
+fn store_fail<T>(summary: &str, e: &StoreError) -> Outcome<T> {
+    Err(store_diag(summary, e).into())
 }
 
 /// The rootmail provider.

@@ -138,6 +138,9 @@ impl<'de> de::Deserializer<'de> for ValueDeserializer<'de> {
     }
 }
 
+/// What `next_element_seed` and `next_key_seed` return.
+type Next<'de, T> = Result<Option<<T as DeserializeSeed<'de>>::Value>, ModelError>;
+
 /// The elements of a list, set or tuple.
 struct Elements<'v, 'p> {
     items: std::iter::Enumerate<std::slice::Iter<'v, Value>>,
@@ -147,10 +150,7 @@ struct Elements<'v, 'p> {
 impl<'de> SeqAccess<'de> for Elements<'de, '_> {
     type Error = ModelError;
 
-    fn next_element_seed<T: DeserializeSeed<'de>>(
-        &mut self,
-        seed: T,
-    ) -> Result<Option<T::Value>, ModelError> {
+    fn next_element_seed<T: DeserializeSeed<'de>>(&mut self, seed: T) -> Next<'de, T> {
         let Some((i, item)) = self.items.next() else {
             return Ok(None);
         };
@@ -176,10 +176,7 @@ struct Entries<'v, 'p> {
 impl<'de> MapAccess<'de> for Entries<'de, '_> {
     type Error = ModelError;
 
-    fn next_key_seed<K: DeserializeSeed<'de>>(
-        &mut self,
-        seed: K,
-    ) -> Result<Option<K::Value>, ModelError> {
+    fn next_key_seed<K: DeserializeSeed<'de>>(&mut self, seed: K) -> Next<'de, K> {
         let Some((key, value)) = self.entries.next() else {
             return Ok(None);
         };

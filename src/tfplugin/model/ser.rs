@@ -12,6 +12,15 @@ use crate::tfplugin::value::{Number, Value};
 
 pub(super) struct ValueSerializer;
 
+/// Serializer methods that write a narrower number as the wider kind `$to`.
+macro_rules! widen {
+    ($wide:ident as $to:ty: $($method:ident($ty:ty)),*) => {$(
+        fn $method(self, v: $ty) -> Result<Value, ModelError> {
+            self.$wide(<$to>::from(v))
+        }
+    )*};
+}
+
 fn unsupported(what: &str) -> ModelError {
     ser::Error::custom(format!("{what} have no Terraform form"))
 }
@@ -30,32 +39,14 @@ impl ser::Serializer for ValueSerializer {
     fn serialize_bool(self, v: bool) -> Result<Value, ModelError> {
         Ok(Value::Bool(v))
     }
-    fn serialize_i8(self, v: i8) -> Result<Value, ModelError> {
-        self.serialize_i64(v.into())
-    }
-    fn serialize_i16(self, v: i16) -> Result<Value, ModelError> {
-        self.serialize_i64(v.into())
-    }
-    fn serialize_i32(self, v: i32) -> Result<Value, ModelError> {
-        self.serialize_i64(v.into())
-    }
+    widen! { serialize_i64 as i64: serialize_i8(i8), serialize_i16(i16), serialize_i32(i32) }
+    widen! { serialize_i64 as i64: serialize_u8(u8), serialize_u16(u16), serialize_u32(u32) }
+    widen! { serialize_f64 as f64: serialize_f32(f32) }
     fn serialize_i64(self, v: i64) -> Result<Value, ModelError> {
         Ok(Value::Number(Number::from(v)))
     }
-    fn serialize_u8(self, v: u8) -> Result<Value, ModelError> {
-        self.serialize_i64(v.into())
-    }
-    fn serialize_u16(self, v: u16) -> Result<Value, ModelError> {
-        self.serialize_i64(v.into())
-    }
-    fn serialize_u32(self, v: u32) -> Result<Value, ModelError> {
-        self.serialize_i64(v.into())
-    }
     fn serialize_u64(self, v: u64) -> Result<Value, ModelError> {
         Ok(Value::Number(Number::from(v)))
-    }
-    fn serialize_f32(self, v: f32) -> Result<Value, ModelError> {
-        self.serialize_f64(v.into())
     }
     fn serialize_f64(self, v: f64) -> Result<Value, ModelError> {
         Number::from_f64(v)
@@ -164,27 +155,27 @@ impl ser::SerializeSeq for Sequence {
     }
 }
 
-impl ser::SerializeTuple for Sequence {
-    type Ok = Value;
-    type Error = ModelError;
-    fn serialize_element<T: ?Sized + Serialize>(&mut self, value: &T) -> Result<(), ModelError> {
-        ser::SerializeSeq::serialize_element(self, value)
-    }
-    fn end(self) -> Result<Value, ModelError> {
-        ser::SerializeSeq::end(self)
-    }
+/// Tuples and tuple structs are written as sequences (`conform` makes a tuple
+/// of one where the schema asks for it).
+macro_rules! as_sequence {
+    ($($kind:ident::$element:ident),*) => {$(
+        impl ser::$kind for Sequence {
+            type Ok = Value;
+            type Error = ModelError;
+            fn $element<T: ?Sized + Serialize>(&mut self, value: &T) -> Result<(), ModelError> {
+                ser::SerializeSeq::serialize_element(self, value)
+            }
+            fn end(self) -> Result<Value, ModelError> {
+                ser::SerializeSeq::end(self)
+            }
+        }
+    )*};
 }
 
-impl ser::SerializeTupleStruct for Sequence {
-    type Ok = Value;
-    type Error = ModelError;
-    fn serialize_field<T: ?Sized + Serialize>(&mut self, value: &T) -> Result<(), ModelError> {
-        ser::SerializeSeq::serialize_element(self, value)
-    }
-    fn end(self) -> Result<Value, ModelError> {
-        ser::SerializeSeq::end(self)
-    }
-}
+as_sequence!(
+    SerializeTuple::serialize_element,
+    SerializeTupleStruct::serialize_field
+);
 
 /// A struct's attributes or a map's entries; keys must be strings.
 pub(super) struct Entries {

@@ -70,14 +70,9 @@ fn a_value_reads_into_its_model_and_back() {
 
 #[test]
 fn null_in_a_required_field_names_the_attribute() {
-    let v = value().with_attr("owner", Value::Null);
-    let err = from_value::<Model>(&v).unwrap_err();
-    assert_eq!(
-        err,
-        ModelError::Null {
-            path: ValuePath::root().attribute("owner")
-        }
-    );
+    let owner = ValuePath::root().attribute("owner");
+    let err = from_value::<Model>(&value().with_attr("owner", Value::Null)).unwrap_err();
+    assert_eq!(err, ModelError::Null { path: owner });
     assert_eq!(err.to_string(), "owner is null but a value is needed");
     let d = err.to_diagnostic("x");
     assert_eq!(d.path, Some(AttributePath::attr("owner")));
@@ -85,14 +80,9 @@ fn null_in_a_required_field_names_the_attribute() {
 
 #[test]
 fn unknown_outside_field_is_an_error_not_a_default() {
-    let v = value().with_attr("days", Value::Unknown);
-    let err = from_value::<Model>(&v).unwrap_err();
-    assert_eq!(
-        err,
-        ModelError::Unknown {
-            path: ValuePath::root().attribute("days")
-        }
-    );
+    let days = ValuePath::root().attribute("days");
+    let err = from_value::<Model>(&value().with_attr("days", Value::Unknown)).unwrap_err();
+    assert_eq!(err, ModelError::Unknown { path: days });
     let v = value().with_attr("owner", Value::Unknown);
     assert!(matches!(
         from_value::<Model>(&v),

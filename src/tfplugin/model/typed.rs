@@ -98,7 +98,9 @@ pub trait TypedResource: ResourcePlan {
     }
 }
 
-/// A data source whose configuration and result are one serde model.
+/// A data source whose configuration and result are one serde model. The
+/// configuration it reads leaves out the computed-only attributes, so the model
+/// gives those `#[serde(default)]` and plain types.
 #[async_trait]
 pub trait TypedDataSource: Declared {
     /// The data source's attributes, field for field (see `check_model`).
@@ -132,6 +134,21 @@ impl<T: Declared> Typed<T> {
             }
         }
         self.decode(&planned)
+    }
+
+    /// Decodes a data source's configuration without its computed-only
+    /// attributes (always null there): the model declares them as outputs with
+    /// `#[serde(default)]`, and the read fills them in.
+    fn decode_config<M: DeserializeOwned>(&self, config: &Value) -> Outcome<M> {
+        let mut config = config.clone();
+        if let Value::Object(attrs) = &mut config {
+            let schema = self.0.schema();
+            let outputs = schema.block.attributes.iter().filter(|a| !a.optional);
+            for output in outputs.filter(|a| a.computed) {
+                attrs.remove(&output.name);
+            }
+        }
+        self.decode(&config)
     }
 
     fn encode<M: Serialize>(&self, model: &M) -> Outcome<Value> {
@@ -273,7 +290,7 @@ impl<D: TypedDataSource> DataSource for Typed<D> {
     async fn read(&self, ctx: &Ctx, config: &Value) -> StateResult {
         let mut call = Call::new(ctx, ());
         let result =
-            async { self.encode(&self.0.read(&mut call, self.decode_planned(config)?).await?) };
+            async { self.encode(&self.0.read(&mut call, self.decode_config(config)?).await?) };
         // A failed read leaves no data behind.
         finish(result.await, call, Value::Null)
     }

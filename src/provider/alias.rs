@@ -60,8 +60,9 @@ pub(super) const QUARANTINE_DAYS: &str = "quarantine_days";
 pub(super) const STATUS: &str = "status";
 pub(super) const CLAIM_TOKEN: &str = "claim_token";
 pub(super) const CLAIMED_AT: &str = "claimed_at";
-/// The identity's one attribute (the alias address).
-const IDENTITY_EMAIL: &str = "email";
+/// Where the row is: its key and its address (also the identity's one attribute).
+const ALIAS_ID: &str = "alias_id";
+const EMAIL: &str = "email";
 
 /// The schema of `rootmail_alias`, with the checks its configuration must pass.
 fn checked_schema() -> CheckedSchema {
@@ -82,8 +83,8 @@ fn checked_schema() -> CheckedSchema {
         .checked(Attribute::optional("claim_key", Type::String).description("A caller-chosen key, unique per alias (for example the account name), that makes create idempotent: a create that finds an alias already claimed with this key takes it over instead of claiming another. Strongly recommended in pipelines."), Check::Text { max: 256 })
         .checked(Attribute::optional(ON_DESTROY, Type::String).default_value(OnDestroy::default().to_string()).description("What destroy does with the alias. `retire_if_used` (the default): release it if no AWS account ever used it, retire it (never handed out again, the account recorded in the row) if one did, because AWS never frees an account's root address, not even after the account is closed or leaves the organization. `release`: free again at once. `quarantine`: kept out of the pool for `quarantine_days`, then free again for this provider. `retire`: never handed out again. `release` and `quarantine` of an alias an account used are only right after that account's e-mail was changed; the plan warns about them, naming the account."), Check::OneOf(model::variants::<OnDestroy>()))
         .checked(Attribute::optional(QUARANTINE_DAYS, Type::Number).default_value(days.0).description(format!("Days a quarantined alias stays out of the pool. Defaults to {}.", days.0)), Check::Range { min: QuarantineDays::MIN, max: QuarantineDays::MAX })
-        .attribute(stable(Attribute::computed("email", Type::String).description("The claimed alias address; use it as the AWS account's `email`.")))
-        .attribute(stable(Attribute::computed("alias_id", Type::String).description("The alias's row key (a GUID) in the pool table.")))
+        .attribute(stable(Attribute::computed(EMAIL, Type::String).description("The claimed alias address; use it as the AWS account's `email`.")))
+        .attribute(stable(Attribute::computed(ALIAS_ID, Type::String).description("The alias's row key (a GUID) in the pool table.")))
         .attribute(stable(Attribute::computed(CLAIMED_AT, Type::String).description("When the alias was claimed (RFC 3339).")))
         .attribute(Attribute::computed("aws_account_id", Type::String).description("The AWS account linked to the alias with `rootmail_alias_account`, or empty."))
         .attribute(Attribute::computed("used_by_aws_account_id", Type::String).description("The AWS account the pool table records as having used the alias (kept after the link is removed), or empty. When set, the default `on_destroy` retires the alias."))
@@ -221,12 +222,12 @@ impl Alias {
 
     /// The row key every saved state has.
     pub(super) fn row_key(&self) -> Result<&str, Diagnostic> {
-        in_state(&self.alias_id, "alias_id")
+        in_state(&self.alias_id, ALIAS_ID)
     }
 
     /// The address every saved state has, for the store.
     pub(super) fn row_email(&self) -> Result<&str, Diagnostic> {
-        in_state(&self.email, "email")
+        in_state(&self.email, EMAIL)
     }
 
     fn token(&self) -> Result<ClaimToken, Diagnostic> {
@@ -306,7 +307,7 @@ impl ResourcePlan for AliasResource {
         Some(IdentitySchema {
             version: 0,
             attributes: vec![IdentityAttribute {
-                name: IDENTITY_EMAIL.into(),
+                name: EMAIL.into(),
                 ty: Type::String,
                 description: "The alias e-mail address.".into(),
                 required_for_import: true,
@@ -316,7 +317,7 @@ impl ResourcePlan for AliasResource {
 
     fn identity(&self, state: &Value) -> Option<Value> {
         let email = model::from_value::<Alias>(state).ok()?.email?;
-        Some(Value::object([(IDENTITY_EMAIL, Value::from(email))]))
+        Some(Value::object([(EMAIL, Value::from(email))]))
     }
 
     fn upgrade_state(&self, version: i64, mut state: Value) -> Value {

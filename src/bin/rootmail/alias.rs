@@ -11,19 +11,19 @@
 //! what was shown, nothing more is written and the difference is reported.
 //! A link of such a row goes by address and leaves it tokenless.
 
-use std::io::{BufRead, IsTerminal, Write};
+use std::io::Write;
 
 use anyhow::{bail, Context};
 use clap::{Args, Subcommand};
-use rootmail::safe_text;
 use rootmail::store::{
     AdoptRequest, AliasPool, AliasRow, AliasStatus, ClaimToken, LinkTarget, ReleaseOutcome,
     ReleasePolicy, StoreError,
 };
 use serde_json::json;
 
-use crate::pool::{format_time, row_json};
-use crate::Refused;
+use crate::output::{self, format_time, row_json};
+use crate::prompt::confirm;
+use crate::{Outcome, Refused};
 
 #[derive(Debug, Subcommand)]
 pub enum AliasCommand {
@@ -92,7 +92,7 @@ pub struct LinkArgs {
     pub account: String,
 }
 
-pub async fn run(store: &AliasPool, command: AliasCommand) -> anyhow::Result<()> {
+pub async fn run(store: &AliasPool, command: AliasCommand) -> anyhow::Result<Outcome> {
     match command {
         AliasCommand::Show(args) => show(store, &args).await,
         AliasCommand::Release(args) => {
@@ -105,6 +105,7 @@ pub async fn run(store: &AliasPool, command: AliasCommand) -> anyhow::Result<()>
         AliasCommand::Retire(args) => give_back(store, &args, ReleasePolicy::Retire).await,
         AliasCommand::Link(args) => link(store, &args).await,
     }
+    .map(|()| Outcome::Success)
 }
 
 async fn find(store: &AliasPool, email: &str) -> anyhow::Result<AliasRow> {
@@ -121,7 +122,7 @@ async fn find(store: &AliasPool, email: &str) -> anyhow::Result<AliasRow> {
 async fn show(store: &AliasPool, args: &ShowArgs) -> anyhow::Result<()> {
     let row = find(store, &args.email).await?;
     if args.json {
-        println!("{}", serde_json::to_string_pretty(&row_json(&row, true))?);
+        println!("{}", output::json_text(&row_json(&row, true)));
     } else {
         print!("{}", describe(&row));
     }
@@ -134,7 +135,7 @@ fn describe(row: &AliasRow) -> String {
         if s.is_empty() {
             none.to_owned()
         } else {
-            safe_text::for_terminal(s).into_owned()
+            output::cell(s)
         }
     };
     let token = match (&row.claim_token, row.status) {
@@ -145,18 +146,15 @@ fn describe(row: &AliasRow) -> String {
     let mut text = format!(
         "email:          {}\nid:             {}\nstatus:         {}\nmailbox:        {}\n\
          owner:          {}\naws account:    {}\n",
-        safe_text::for_terminal(&row.email),
-        safe_text::for_terminal(&row.id),
+        output::cell(&row.email),
+        output::cell(&row.id),
         row.status,
         or(&row.root_mailbox, "-"),
         or(&row.owner, "-"),
         or(&row.aws_account_id, "(not linked)"),
     );
     if !row.purpose.is_empty() {
-        text.push_str(&format!(
-            "purpose:        {}\n",
-            safe_text::for_terminal(&row.purpose)
-        ));
+        text.push_str(&format!("purpose:        {}\n", output::cell(&row.purpose)));
     }
     if row.claimed_at.is_some() {
         text.push_str(&format!(
@@ -248,31 +246,6 @@ fn display(row: &AliasRow, json: bool) {
     } else {
         print!("{}", describe(row));
         let _ = std::io::stdout().flush();
-    }
-}
-
-/// Asks on the terminal unless `--yes`; refuses without a terminal.
-pub fn confirm(question: &str, yes: bool) -> anyhow::Result<()> {
-    if yes {
-        return Ok(());
-    }
-    let stdin = std::io::stdin();
-    if !stdin.is_terminal() {
-        bail!(
-            "refusing to {question} without confirmation: standard input is not a terminal; \
-             pass --yes to confirm (nothing was changed)"
-        );
-    }
-    eprint!("{}? [y/N] ", safe_text::for_message(question));
-    let _ = std::io::stderr().flush();
-    let mut answer = String::new();
-    stdin
-        .lock()
-        .read_line(&mut answer)
-        .context("cannot read the answer")?;
-    match answer.trim().to_ascii_lowercase().as_str() {
-        "y" | "yes" => Ok(()),
-        _ => bail!("not confirmed; nothing was changed"),
     }
 }
 
@@ -531,11 +504,8 @@ async fn link(store: &AliasPool, args: &LinkArgs) -> anyhow::Result<()> {
 fn report(json: bool, row: &AliasRow, outcome: &str, message: &str) {
     if json {
         let doc = json!({ "outcome": outcome, "message": message, "alias": row_json(row, false) });
-        println!(
-            "{}",
-            serde_json::to_string_pretty(&doc).unwrap_or_else(|_| doc.to_string())
-        );
+        println!("{}", output::json_text(&doc));
     } else {
-        println!("{}", safe_text::for_message(message));
+        println!("{}", rootmail::safe_text::for_message(message));
     }
 }

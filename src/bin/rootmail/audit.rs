@@ -13,7 +13,8 @@ use rootmail::store::audit::{parse_accounts, AuditReport, Finding, Severity};
 use rootmail::store::{AliasPool, StoreError};
 use serde_json::{json, Value};
 
-use crate::alias::confirm;
+use crate::output::{self, cell, Table};
+use crate::prompt::confirm;
 use crate::Outcome;
 
 pub const AUDIT_HELP: &str = "\
@@ -78,7 +79,7 @@ pub async fn run(store: &AliasPool, args: &AuditArgs) -> anyhow::Result<Outcome>
     let mut plan = String::from("planned fixes:\n");
     for f in &fixable {
         if let Some(fix) = &f.fix {
-            plan.push_str(&format!("  {}: {}\n", printable(&f.row.email), fix));
+            plan.push_str(&format!("  {}: {}\n", cell(&f.row.email), fix));
         }
     }
     if args.json {
@@ -98,7 +99,7 @@ pub async fn run(store: &AliasPool, args: &AuditArgs) -> anyhow::Result<Outcome>
             })),
             Err(e @ StoreError::Changed { .. }) => {
                 changed += 1;
-                eprintln!("refused: {}: {e}", printable(&f.row.email));
+                eprintln!("refused: {}: {e}", cell(&f.row.email));
                 applied.push(json!({
                     "email": f.row.email, "alias_id": f.row.id, "kind": f.kind.as_str(),
                     "fix": f.fix.as_ref().map(ToString::to_string), "outcome": "changed",
@@ -145,13 +146,6 @@ fn read_accounts(path: &PathBuf) -> anyhow::Result<String> {
     }
 }
 
-/// Table values can hold anything: keep control characters off the terminal.
-fn printable(text: &str) -> String {
-    text.chars()
-        .map(|c| if c.is_control() { '?' } else { c })
-        .collect()
-}
-
 fn finding_json(f: &Finding) -> Value {
     json!({
         "kind": f.kind.as_str(),
@@ -181,7 +175,7 @@ fn print_report(report: &AuditReport, json: bool, applied: &[Value]) -> anyhow::
         if !applied.is_empty() {
             doc["fixes"] = Value::Array(applied.to_vec());
         }
-        writeln!(out, "{}", serde_json::to_string_pretty(&doc)?)?;
+        writeln!(out, "{}", output::json_text(&doc))?;
         return Ok(());
     }
     for a in applied {
@@ -189,7 +183,7 @@ fn print_report(report: &AuditReport, json: bool, applied: &[Value]) -> anyhow::
             out,
             "{}: {} ({})",
             a["outcome"].as_str().unwrap_or_default(),
-            printable(a["email"].as_str().unwrap_or_default()),
+            cell(a["email"].as_str().unwrap_or_default()),
             a["fix"].as_str().unwrap_or_default()
         )?;
     }
@@ -201,43 +195,20 @@ fn print_report(report: &AuditReport, json: bool, applied: &[Value]) -> anyhow::
     if report.findings.is_empty() {
         return Ok(());
     }
-    let headers = ["SEVERITY", "FINDING", "EMAIL", "STATUS", "ACCOUNT", "FIX"];
-    let cells: Vec<[String; 6]> = report
-        .findings
-        .iter()
-        .map(|f| {
-            [
-                f.severity().as_str().to_owned(),
-                f.kind.as_str().to_owned(),
-                printable(&f.row.email),
-                f.row.status.to_string(),
-                f.account_id.clone(),
-                f.fix.as_ref().map(ToString::to_string).unwrap_or_default(),
-            ]
-        })
-        .collect();
-    let mut widths = headers.map(str::len);
-    for row in &cells {
-        for (w, c) in widths.iter_mut().zip(row) {
-            *w = (*w).max(c.chars().count());
-        }
-    }
-    let line = |fields: [&str; 6]| {
-        let mut text = String::new();
-        for (i, (f, w)) in fields.iter().zip(widths).enumerate() {
-            if i > 0 {
-                text.push_str("  ");
-            }
-            text.push_str(&format!("{f:<w$}"));
-        }
-        text.trim_end().to_owned()
-    };
-    writeln!(out, "{}", line(headers))?;
-    for row in &cells {
-        writeln!(out, "{}", line(row.each_ref().map(String::as_str)))?;
-    }
+    let mut table = Table::new(&["SEVERITY", "FINDING", "EMAIL", "STATUS", "ACCOUNT", "FIX"]);
     for f in &report.findings {
-        writeln!(out, "- {}", printable(&f.message))?;
+        table.row(vec![
+            f.severity().as_str().to_owned(),
+            f.kind.as_str().to_owned(),
+            cell(&f.row.email),
+            f.row.status.to_string(),
+            f.account_id.clone(),
+            f.fix.as_ref().map(ToString::to_string).unwrap_or_default(),
+        ]);
+    }
+    table.write(&mut out)?;
+    for f in &report.findings {
+        writeln!(out, "- {}", cell(&f.message))?;
     }
     Ok(())
 }

@@ -1,110 +1,109 @@
-//! Where the pool lives and how to sign in: the global flags, which mirror the
-//! provider's settings, turned into a `StoreSettings` that falls back to the
-//! same environment variables. Secrets are never flags (they would land in
-//! shell history); they come only from the environment, and
-//! [`scrub_secrets`] blanks them out of anything printed.
+//! Where the pool lives and how to sign in: one global flag per store
+//! setting that is neither secret nor read only from the environment (the
+//! same table the provider's schema comes from), turned into a
+//! `StoreSettings` that falls back to the same environment variables.
+//! Secrets are never flags (they would land in shell history); they come
+//! only from the environment, and [`scrub_secrets`] blanks them out of
+//! anything printed.
 
-use std::path::PathBuf;
 use std::time::Duration;
 
 use anyhow::Context;
-use clap::Args;
-use rootmail::store::{AliasPool, RetryBudget, StoreSettings};
+use clap::{Arg, ArgAction, ArgMatches, Args, Command, FromArgMatches};
+use rootmail::store::{AliasPool, RetryBudget, Setting, SettingKind, StoreSettings, SETTINGS};
 
 use crate::duration::parse_duration;
 
-/// Connection flags, accepted before or after the subcommand.
-#[derive(Debug, Clone, Args)]
-#[command(next_help_heading = "Connection (secrets only from environment variables)")]
+const HEADING: &str = "Connection (secrets only from environment variables)";
+const RETRY_FOR: &str = "retry_for";
+
+/// The settings a flag can give.
+fn flag_settings() -> impl Iterator<Item = &'static Setting> {
+    SETTINGS
+        .iter()
+        .copied()
+        .filter(|s| !s.is_secret() && !s.environment_only)
+}
+
+/// The explicit settings the connection flags gave (accepted before or
+/// after the subcommand); everything left unset falls back to the
+/// environment in `StoreSettings::resolve`.
+#[derive(Debug, Clone, Default)]
 pub struct ConnectionArgs {
-    /// Storage account name [env: AZURE_STORAGE_ACCOUNT]
-    #[arg(long, global = true, value_name = "NAME")]
-    pub storage_account: Option<String>,
-    /// Full table endpoint, e.g. Azurite's http://127.0.0.1:10002/devstoreaccount1 [env: ROOTMAIL_TABLE_ENDPOINT]
-    #[arg(long, global = true, value_name = "URL")]
-    pub endpoint: Option<String>,
-    /// Table name (default awsrootaccounts) [env: ROOTMAIL_TABLE_NAME]
-    #[arg(long, global = true, value_name = "NAME")]
-    pub table: Option<String>,
-    /// Partition key (default root) [env: ROOTMAIL_PARTITION_KEY]
-    #[arg(long, global = true, value_name = "KEY")]
-    pub partition_key: Option<String>,
-    /// Use the Azurite emulator's well-known account and key [env: ROOTMAIL_USE_EMULATOR]
-    #[arg(long, global = true)]
-    pub use_emulator: bool,
-    /// Only Azure AD credentials, never keys or SAS [env: ARM_USE_AZUREAD]
-    #[arg(long, global = true)]
-    pub use_azuread: bool,
-    /// Azure AD token from the logged-in Azure CLI [env: ARM_USE_CLI]
-    #[arg(long, global = true)]
-    pub use_cli: bool,
-    /// Azure AD managed identity (user-assigned: with --client-id) [env: ARM_USE_MSI]
-    #[arg(long, global = true)]
-    pub use_msi: bool,
-    /// Azure AD workload identity; token from ARM_OIDC_TOKEN, ARM_OIDC_TOKEN_FILE_PATH,
-    /// Azure DevOps (with a service connection) or GitHub Actions [env: ARM_USE_OIDC]
-    #[arg(long, global = true)]
-    pub use_oidc: bool,
-    /// Azure DevOps service connection to request the OIDC token for
-    /// [env: ARM_ADO_PIPELINE_SERVICE_CONNECTION_ID]
-    #[arg(long, global = true, value_name = "ID")]
-    pub ado_pipeline_service_connection_id: Option<String>,
-    /// Azure cloud: public, usgovernment or china [env: ARM_ENVIRONMENT]
-    #[arg(long, global = true, value_name = "NAME")]
-    pub environment: Option<String>,
-    /// Azure AD tenant [env: ARM_TENANT_ID]
-    #[arg(long, global = true, value_name = "ID")]
-    pub tenant_id: Option<String>,
-    /// Azure AD application (client) id [env: ARM_CLIENT_ID]
-    #[arg(long, global = true, value_name = "ID")]
-    pub client_id: Option<String>,
-    /// File holding the OIDC token (not the token itself) [env: ARM_OIDC_TOKEN_FILE_PATH]
-    #[arg(long, global = true, value_name = "PATH")]
-    pub oidc_token_file_path: Option<PathBuf>,
-    /// How long to keep retrying when the table service is throttling or
-    /// unreachable, e.g. 30s or 2m (default 60s)
-    #[arg(long, global = true, value_name = "DURATION", value_parser = parse_duration)]
-    pub retry_for: Option<Duration>,
+    settings: StoreSettings,
+}
+
+/// The flag for `setting`: `--storage-account NAME`, or `--use-cli` for a
+/// boolean, which only ever turns something on, so an absent flag leaves
+/// the environment in charge.
+fn flag(setting: &'static Setting) -> Arg {
+    let vars: Vec<&str> = setting.all_env().collect();
+    let arg = Arg::new(setting.name)
+        .long(setting.name.replace('_', "-"))
+        .help(format!("{} [env: {}]", setting.summary, vars.join(", ")))
+        .help_heading(HEADING)
+        .global(true);
+    match setting.kind() {
+        SettingKind::Flag => arg.action(ArgAction::SetTrue),
+        SettingKind::Text | SettingKind::Secret | SettingKind::Path => arg
+            .value_name(setting.value_name)
+            .value_parser(clap::value_parser!(String)),
+    }
+}
+
+impl Args for ConnectionArgs {
+    fn augment_args(cmd: Command) -> Command {
+        flag_settings().fold(cmd, |cmd, s| cmd.arg(flag(s))).arg(
+            Arg::new(RETRY_FOR)
+                .long("retry-for")
+                .value_name("DURATION")
+                .value_parser(parse_duration)
+                .help(
+                    "How long to keep retrying when the table service is throttling or \
+                     unreachable, e.g. 30s or 2m (default 60s)",
+                )
+                .help_heading(HEADING)
+                .global(true),
+        )
+    }
+
+    fn augment_args_for_update(cmd: Command) -> Command {
+        Self::augment_args(cmd)
+    }
+}
+
+impl FromArgMatches for ConnectionArgs {
+    fn from_arg_matches(matches: &ArgMatches) -> Result<Self, clap::Error> {
+        let mut settings = StoreSettings::default();
+        for setting in flag_settings() {
+            if setting.kind() == SettingKind::Flag {
+                if matches.get_flag(setting.name) {
+                    setting.set_flag(&mut settings, true);
+                }
+            } else if let Some(value) = matches.get_one::<String>(setting.name) {
+                setting
+                    .set(&mut settings, value)
+                    .map_err(|e| clap::Error::raw(clap::error::ErrorKind::ValueValidation, e))?;
+            }
+        }
+        settings.retry = matches
+            .get_one::<Duration>(RETRY_FOR)
+            .map(|&total| RetryBudget::for_total(total));
+        Ok(ConnectionArgs { settings })
+    }
+
+    fn update_from_arg_matches(&mut self, matches: &ArgMatches) -> Result<(), clap::Error> {
+        *self = Self::from_arg_matches(matches)?;
+        Ok(())
+    }
 }
 
 impl ConnectionArgs {
-    /// The explicit settings; everything left unset falls back to the
-    /// environment in `StoreSettings::resolve`. Boolean flags only ever turn
-    /// something on, so an absent flag leaves the environment in charge.
-    pub fn settings(&self) -> StoreSettings {
-        let on = |flag: bool| flag.then_some(true);
-        StoreSettings {
-            account: self.storage_account.clone(),
-            endpoint: self.endpoint.clone(),
-            table: self.table.clone(),
-            partition_key: self.partition_key.clone(),
-            tenant_id: self.tenant_id.clone(),
-            client_id: self.client_id.clone(),
-            oidc_token_file_path: self.oidc_token_file_path.clone(),
-            ado_service_connection_id: self.ado_pipeline_service_connection_id.clone(),
-            environment: self.environment.clone(),
-            use_oidc: on(self.use_oidc),
-            use_msi: on(self.use_msi),
-            use_cli: on(self.use_cli),
-            use_azuread: on(self.use_azuread),
-            use_emulator: on(self.use_emulator),
-            retry: self.retry_for.map(|total| {
-                let default = RetryBudget::default();
-                RetryBudget {
-                    total,
-                    per_request: default.per_request.min(total.max(Duration::from_secs(1))),
-                    ..default
-                }
-            }),
-            ..StoreSettings::default()
-        }
-    }
-
     /// Resolves the settings with the process environment and builds the
     /// client (no request is sent yet). Ctrl-C cancels in-flight requests.
     pub fn connect(&self) -> anyhow::Result<AliasPool> {
         let config = self
-            .settings()
+            .settings
             .resolve(&|name| std::env::var(name).ok())
             .context("cannot tell which table to use")?;
         tracing::info!(
@@ -125,27 +124,41 @@ impl ConnectionArgs {
     }
 }
 
+/// The part of `--help` about the environment: where secrets come from, and
+/// the variables read only from there.
+pub fn environment_help() -> String {
+    let list = |title: &str, only: fn(&Setting) -> bool| {
+        let mut text = format!("{title}\n");
+        for setting in SETTINGS.iter().filter(|s| only(s)) {
+            let vars: Vec<&str> = setting.all_env().collect();
+            text.push_str(&format!("  {}: {}\n", setting.summary, vars.join(", ")));
+        }
+        text
+    };
+    format!(
+        "{}{}Every connection flag falls back to the variables it names.",
+        list(
+            "Secrets are read only from environment variables, never from flags:",
+            Setting::is_secret
+        ),
+        list("Also read from the environment only:", |s| s
+            .environment_only),
+    )
+}
+
 /// Environment variables whose values are secrets.
-const SECRET_VARIABLES: &[&str] = &[
-    "AZURE_STORAGE_CONNECTION_STRING",
-    "ARM_ACCESS_KEY",
-    "AZURE_STORAGE_KEY",
-    "ARM_SAS_TOKEN",
-    "AZURE_STORAGE_SAS_TOKEN",
-    "ARM_CLIENT_SECRET",
-    "AZURE_CLIENT_SECRET",
-    "ARM_OIDC_TOKEN",
-    "ARM_OIDC_REQUEST_TOKEN",
-    "ACTIONS_ID_TOKEN_REQUEST_TOKEN",
-    "SYSTEM_ACCESSTOKEN",
-];
+fn secret_variables() -> impl Iterator<Item = &'static str> {
+    SETTINGS
+        .iter()
+        .filter(|s| s.is_secret())
+        .flat_map(|s| s.all_env())
+}
 
 /// Replaces every secret found in the environment (whole values, the key and
 /// SAS parts of a connection string, a SAS signature, and their URL-encoded
 /// forms) with `<redacted>`.
 pub fn scrub_secrets(text: &str) -> String {
-    let values: Vec<String> = SECRET_VARIABLES
-        .iter()
+    let values: Vec<String> = secret_variables()
         .filter_map(|name| std::env::var(name).ok())
         .collect();
     scrub_with(text, &values)
@@ -185,14 +198,10 @@ fn scrub_with(text: &str, secret_values: &[String]) -> String {
             out = out.replace(n.as_str(), "<redacted>");
         }
     }
-    redact_parameters(&out)
-}
-
-/// Blanks credential values wherever they appear (`sig=`, `AccountKey=`,
-/// bearer tokens, …): URLs in error chains encode a SAS signature in ways
-/// that exact matching cannot foresee.
-fn redact_parameters(text: &str) -> String {
-    rootmail::redact::redact_credentials(text)
+    // Credential values wherever they appear (`sig=`, `AccountKey=`, bearer
+    // tokens, …): URLs in error chains encode a SAS signature in ways that
+    // exact matching cannot foresee.
+    rootmail::redact::redact_credentials(&out)
 }
 
 #[cfg(test)]
@@ -229,30 +238,50 @@ mod tests {
     }
 
     #[test]
-    fn flags_only_turn_things_on() {
-        let args = ConnectionArgs {
-            storage_account: Some("acct".into()),
-            endpoint: None,
-            table: None,
-            partition_key: None,
-            use_emulator: false,
-            use_azuread: false,
-            use_cli: true,
-            use_msi: false,
-            use_oidc: false,
-            ado_pipeline_service_connection_id: None,
-            environment: None,
-            tenant_id: None,
-            client_id: None,
-            oidc_token_file_path: None,
-            retry_for: Some(Duration::from_secs(5)),
-        };
-        let s = args.settings();
+    fn every_secret_variable_is_scrubbed() {
+        let vars: Vec<&str> = secret_variables().collect();
+        for name in [
+            "ARM_ACCESS_KEY",
+            "ARM_OIDC_REQUEST_TOKEN",
+            "SYSTEM_ACCESSTOKEN",
+        ] {
+            assert!(vars.contains(&name), "{name}");
+        }
+        assert!(!vars.contains(&"ARM_TENANT_ID"));
+    }
+
+    fn parse(args: &[&str]) -> StoreSettings {
+        let cmd = ConnectionArgs::augment_args(Command::new("rootmail"));
+        let matches = cmd.try_get_matches_from(args).expect("flags");
+        ConnectionArgs::from_arg_matches(&matches)
+            .expect("settings")
+            .settings
+    }
+
+    #[test]
+    fn flags_only_turn_things_on_and_secrets_are_no_flags() {
+        let s = parse(&[
+            "rootmail",
+            "--storage-account",
+            "acct",
+            "--use-cli",
+            "--oidc-token-file-path",
+            "/var/run/token",
+            "--retry-for",
+            "5s",
+        ]);
+        assert_eq!(s.account.as_deref(), Some("acct"));
         assert_eq!(s.use_cli, Some(true));
         assert_eq!(s.use_emulator, None);
-        assert_eq!(s.access_key, None);
-        let retry = s.retry.expect("retry");
-        assert_eq!(retry.total, Duration::from_secs(5));
-        assert_eq!(retry.per_request, Duration::from_secs(5));
+        assert_eq!(s.oidc_token_file_path, Some("/var/run/token".into()));
+        assert_eq!(
+            s.retry,
+            Some(RetryBudget::for_total(Duration::from_secs(5)))
+        );
+        let cmd = ConnectionArgs::augment_args(Command::new("rootmail"));
+        assert!(cmd
+            .try_get_matches_from(["rootmail", "--access-key", "k"])
+            .is_err());
+        assert_eq!(parse(&["rootmail"]), StoreSettings::default());
     }
 }

@@ -8,9 +8,9 @@ mod alias;
 mod audit;
 mod connection;
 mod duration;
-mod generate;
-mod import;
+mod output;
 mod pool;
+mod prompt;
 
 use std::process::ExitCode;
 
@@ -31,23 +31,21 @@ Examples:
   rootmail audit --accounts accounts.json    # from `aws organizations list-accounts`
 
   # A real storage account with Azure AD (az login)
-  rootmail --storage-account mystorage --use-cli pool stats --json
+  rootmail --storage-account mystorage --use-cli pool stats --json";
 
-Secrets are read only from environment variables, never from flags:
-  AZURE_STORAGE_CONNECTION_STRING, ARM_ACCESS_KEY / AZURE_STORAGE_KEY,
-  ARM_SAS_TOKEN / AZURE_STORAGE_SAS_TOKEN, ARM_CLIENT_SECRET, ARM_OIDC_TOKEN
-  (or ARM_OIDC_TOKEN_FILE_PATH). Other settings also fall back to
-  AZURE_STORAGE_ACCOUNT, ROOTMAIL_TABLE_ENDPOINT, ROOTMAIL_TABLE_NAME,
-  ROOTMAIL_PARTITION_KEY, ROOTMAIL_USE_EMULATOR, ARM_TENANT_ID, ARM_CLIENT_ID,
-  ARM_USE_OIDC, ARM_USE_MSI, ARM_USE_CLI, ARM_USE_AZUREAD.
-
+const EXIT_CODES: &str = "\
 Exit codes: 0 success, 1 error (also usage errors), 2 `pool stats --min-free` alert or
 critical `audit` findings, 3 refused because the alias changed or is held by another
 claim, 4 `audit` found only warnings.";
 
 /// Admin tool for the pool of AWS root-user e-mail aliases kept in an Azure Table.
 #[derive(Debug, Parser)]
-#[command(name = "rootmail", version, about, after_help = EXAMPLES)]
+#[command(
+    name = "rootmail",
+    version,
+    about,
+    after_help = format!("{EXAMPLES}\n\n{}\n\n{EXIT_CODES}", connection::environment_help())
+)]
 struct Cli {
     #[command(flatten)]
     connection: ConnectionArgs,
@@ -111,7 +109,7 @@ fn main() -> ExitCode {
             return ExitCode::from(1);
         }
     };
-    let result = runtime.block_on(run(cli));
+    let result = runtime.block_on(cli.command.run(&cli.connection));
     match result {
         Ok(Outcome::Success) => ExitCode::SUCCESS,
         Ok(Outcome::Alert) => ExitCode::from(2),
@@ -131,25 +129,12 @@ fn main() -> ExitCode {
     }
 }
 
-async fn run(cli: Cli) -> anyhow::Result<Outcome> {
-    match cli.command {
-        Command::Pool(pool::PoolCommand::Generate(args)) => {
-            // Writes files only: no connection needed.
-            generate::run(&args)?;
-            Ok(Outcome::Success)
-        }
-        Command::Pool(cmd) => {
-            let store = cli.connection.connect()?;
-            pool::run(&store, cmd).await
-        }
-        Command::Audit(args) => {
-            let store = cli.connection.connect()?;
-            audit::run(&store, &args).await
-        }
-        Command::Alias(cmd) => {
-            let store = cli.connection.connect()?;
-            alias::run(&store, cmd).await?;
-            Ok(Outcome::Success)
+impl Command {
+    async fn run(self, connection: &ConnectionArgs) -> anyhow::Result<Outcome> {
+        match self {
+            Command::Pool(cmd) => cmd.run(connection).await,
+            Command::Alias(cmd) => alias::run(&connection.connect()?, cmd).await,
+            Command::Audit(args) => audit::run(&connection.connect()?, &args).await,
         }
     }
 }

@@ -5,13 +5,33 @@
 //! do not receive mail until Exchange knows them.
 
 use std::fmt::Write as _;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Context};
+use clap::Args;
+use rootmail::store::address::{check_aws_email, normalize_email};
 
 use crate::address::{check_address, check_domain};
-use crate::pool::GenerateArgs;
-use rootmail::store::address::{check_aws_email, normalize_email};
+use crate::Outcome;
+
+#[derive(Debug, Args)]
+pub struct GenerateArgs {
+    /// The shared mailbox that receives the aliases' mail.
+    #[arg(long, value_name = "MAILBOX")]
+    pub mailbox: String,
+    /// Domain of the new aliases (an accepted domain of the tenant).
+    #[arg(long, value_name = "DOMAIN")]
+    pub domain: String,
+    /// How many aliases to invent.
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..=10_000))]
+    pub count: u32,
+    /// Folder for add-aliases.ps1 and aliases.csv (created if missing).
+    #[arg(long, value_name = "DIR", default_value = ".")]
+    pub out: PathBuf,
+    /// Overwrite existing add-aliases.ps1 / aliases.csv in the folder.
+    #[arg(long)]
+    pub force: bool,
+}
 
 /// The PowerShell script's file name.
 pub const SCRIPT_FILE: &str = "add-aliases.ps1";
@@ -93,7 +113,7 @@ fn powershell(mailbox: &str, addresses: &[String]) -> String {
     s
 }
 
-pub fn run(args: &GenerateArgs) -> anyhow::Result<()> {
+pub fn run(args: &GenerateArgs) -> anyhow::Result<Outcome> {
     check_address(&args.mailbox)
         .map_err(|r| anyhow::anyhow!("--mailbox `{}`: {r}", args.mailbox))?;
     check_domain(&args.domain).map_err(|r| anyhow::anyhow!("--domain: {r}"))?;
@@ -141,7 +161,7 @@ pub fn run(args: &GenerateArgs) -> anyhow::Result<()> {
         csv_path.display(),
         csv_path.display()
     );
-    Ok(())
+    Ok(Outcome::Success)
 }
 
 /// Writes a new file in the folder and renames it over `path`: whatever is

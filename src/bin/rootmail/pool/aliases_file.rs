@@ -1,21 +1,15 @@
-//! `rootmail pool import`: reads aliases from a CSV file or a saved Exchange
-//! `EmailAddresses` export, skips the ones the table already has, and writes
-//! the rest as free rows in the legacy layout, in entity-group batches.
+//! The files `rootmail pool import` reads: a CSV of addresses (and
+//! mailboxes) or a saved Exchange `EmailAddresses` export, in UTF-8 or
+//! UTF-16, parsed into the aliases to add and the lines that cannot be.
 
 use std::collections::HashSet;
-use std::io::Read;
-use std::path::Path;
 
-use anyhow::{bail, Context};
-use futures::stream::{self, StreamExt};
-use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+use anyhow::Context;
 use rootmail::store::address::{check_aws_email, normalize_email};
-use rootmail::store::{AliasFilter, AliasPool, LegacyRow, StoreError};
 
-use crate::address::{check_address, check_domain};
-use crate::pool::ImportArgs;
+use crate::address::check_address;
 
-pub const IMPORT_HELP: &str = "\
+pub const FORMATS_HELP: &str = "\
 Accepted input (one record per line; empty lines and lines starting with # are ignored):
   aws_1@company.com                        one address per line (needs --mailbox)
   aws_1@company.com,comp003@company.com    address,mailbox (a header line `address,mailbox` is fine)
@@ -38,13 +32,6 @@ Examples:
   rootmail pool import --create-table new/aliases.csv
   rootmail pool import --mailbox comp003@company.com --domain company.com addresses.txt";
 
-/// How many rows go into one entity-group transaction (the service's limit).
-const BATCH: usize = 100;
-/// Batches in flight at once.
-const PARALLEL_BATCHES: usize = 4;
-/// Invalid lines printed in full before the rest are only counted.
-const SHOWN_INVALID: usize = 20;
-
 /// One alias found in the file.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Entry {
@@ -66,12 +53,38 @@ pub struct Invalid {
 pub struct Parsed {
     pub entries: Vec<Entry>,
     pub invalid: Vec<Invalid>,
+    pub skipped: Skipped,
+}
+
+/// Addresses left out on purpose.
+#[derive(Debug, Default, PartialEq, Eq)]
+pub struct Skipped {
     /// Primary `SMTP:` addresses (the mailboxes themselves).
-    pub primary_skipped: usize,
+    pub primary: usize,
     /// Proxy addresses of other kinds (X500:, SIP:, …).
-    pub other_kinds_skipped: usize,
+    pub other_kinds: usize,
     /// Valid addresses outside `--domain`.
-    pub other_domain_skipped: usize,
+    pub other_domain: usize,
+}
+
+impl Skipped {
+    /// What was skipped, for the import's summary.
+    pub fn describe(&self) -> Vec<String> {
+        let mut parts = Vec::new();
+        if self.primary > 0 {
+            parts.push(format!(
+                "{} primary SMTP: (the mailbox itself)",
+                self.primary
+            ));
+        }
+        if self.other_kinds > 0 {
+            parts.push(format!("{} non-SMTP proxy addresses", self.other_kinds));
+        }
+        if self.other_domain > 0 {
+            parts.push(format!("{} outside --domain", self.other_domain));
+        }
+        parts
+    }
 }
 
 /// Decodes a file's bytes: UTF-8 (with or without BOM) or UTF-16 with BOM, as
@@ -200,8 +213,8 @@ fn parse_exchange_line(
     let mailbox = line_primary.or(default_mailbox).or(file_primary);
     for (kind, address) in &tokens {
         match kind {
-            ProxyKind::Primary => parsed.primary_skipped += 1,
-            ProxyKind::Other => parsed.other_kinds_skipped += 1,
+            ProxyKind::Primary => parsed.skipped.primary += 1,
+            ProxyKind::Other => parsed.skipped.other_kinds += 1,
             ProxyKind::Secondary => {
                 let Some(mailbox) = mailbox else {
                     parsed.invalid.push(Invalid {
@@ -306,7 +319,7 @@ fn add_entry(
             .rsplit_once('@')
             .is_some_and(|(_, ad)| ad.eq_ignore_ascii_case(d));
         if !in_domain {
-            parsed.other_domain_skipped += 1;
+            parsed.skipped.other_domain += 1;
             return;
         }
     }
@@ -316,190 +329,6 @@ fn add_entry(
         address: normalize_email(address),
         mailbox: normalize_email(mailbox),
     });
-}
-
-/// What an import did.
-#[derive(Debug, Default)]
-struct Summary {
-    read: usize,
-    added: usize,
-    in_table: usize,
-    repeated: usize,
-    invalid: usize,
-}
-
-pub async fn run(store: &AliasPool, args: &ImportArgs) -> anyhow::Result<()> {
-    if let Some(m) = &args.mailbox {
-        check_address(m).map_err(|r| anyhow::anyhow!("--mailbox `{m}`: {r}"))?;
-    }
-    if let Some(d) = &args.domain {
-        check_domain(d).map_err(|r| anyhow::anyhow!("--domain: {r}"))?;
-    }
-    let text = read_input(&args.file)?;
-    let parsed = parse(&text, args.mailbox.as_deref(), args.domain.as_deref());
-    report_invalid(&parsed.invalid);
-
-    if args.create_table
-        && store
-            .ensure_table()
-            .await
-            .context("cannot create the table")?
-    {
-        eprintln!("created table {}", store.table_name());
-    }
-    let existing = match store.list(&AliasFilter::default()).await {
-        Ok(rows) => rows,
-        Err(StoreError::TableNotFound { table }) => bail!(
-            "table `{table}` does not exist; pass --create-table to create it (or check --table)"
-        ),
-        Err(e) => return Err(e).context("cannot read the aliases already in the table"),
-    };
-    let mut known: HashSet<String> = existing.iter().map(|r| r.email.to_lowercase()).collect();
-    let table_count = known.len();
-
-    let mut summary = Summary {
-        read: parsed.entries.len() + parsed.invalid.len(),
-        invalid: parsed.invalid.len(),
-        ..Summary::default()
-    };
-    let mut in_file: HashSet<String> = HashSet::new();
-    let mut rows = Vec::new();
-    for e in &parsed.entries {
-        let key = e.address.to_lowercase();
-        if !in_file.insert(key.clone()) {
-            summary.repeated += 1;
-        } else if known.contains(&key) {
-            summary.in_table += 1;
-        } else {
-            known.insert(key);
-            let id = uuid::Uuid::new_v4().to_string();
-            rows.push(LegacyRow {
-                id,
-                aws_mail: e.address.clone(),
-                in_use: false,
-                user_mail: String::new(),
-                root_mailbox: e.mailbox.clone(),
-                aws_account_id: String::new(),
-            });
-        }
-    }
-    tracing::debug!(
-        table_rows = table_count,
-        new = rows.len(),
-        "import plan ready"
-    );
-
-    let result = write_rows(store, &rows).await;
-    summary.added = match &result {
-        Ok(n) => *n,
-        Err((n, _)) => *n,
-    };
-    print_summary(&args.file, &parsed, &summary);
-    match result {
-        Ok(_) => Ok(()),
-        Err((added, e)) => Err(e).context(format!(
-            "the import stopped after adding {added} of {} new aliases; running it again adds \
-             the rest (addresses already in the table are skipped)",
-            rows.len()
-        )),
-    }
-}
-
-fn read_input(path: &Path) -> anyhow::Result<String> {
-    let bytes = if path.as_os_str() == "-" {
-        let mut buf = Vec::new();
-        std::io::stdin()
-            .read_to_end(&mut buf)
-            .context("cannot read standard input")?;
-        buf
-    } else {
-        std::fs::read(path).with_context(|| format!("cannot read {}", path.display()))?
-    };
-    decode(&bytes).with_context(|| format!("cannot read {}", path.display()))
-}
-
-/// Writes the rows in batches of 100, a few batches at a time, with a
-/// progress bar (hidden when stderr is not a terminal). On failure, returns
-/// how many rows did get written.
-async fn write_rows(store: &AliasPool, rows: &[LegacyRow]) -> Result<usize, (usize, StoreError)> {
-    if rows.is_empty() {
-        return Ok(0);
-    }
-    let bar = ProgressBar::with_draw_target(Some(rows.len() as u64), ProgressDrawTarget::stderr());
-    if let Ok(style) = ProgressStyle::with_template(
-        "{spinner} importing [{bar:40}] {pos}/{len} aliases ({per_sec}, {eta} left)",
-    ) {
-        bar.set_style(style.progress_chars("=> "));
-    }
-    let mut results = stream::iter(rows.chunks(BATCH))
-        .map(|chunk| async move { (chunk.len(), store.insert_legacy_rows(chunk).await) })
-        .buffer_unordered(PARALLEL_BATCHES);
-    let mut added = 0;
-    let mut failure = None;
-    while let Some((len, result)) = results.next().await {
-        match result {
-            Ok(_) => {
-                added += len;
-                bar.inc(len as u64);
-            }
-            Err(e) => {
-                // Let the batches already in flight finish, so the count is right.
-                failure.get_or_insert(e);
-            }
-        }
-    }
-    bar.finish_and_clear();
-    match failure {
-        None => Ok(added),
-        Some(e) => Err((added, e)),
-    }
-}
-
-fn report_invalid(invalid: &[Invalid]) {
-    for i in invalid.iter().take(SHOWN_INVALID) {
-        eprintln!("invalid: line {}: `{}`: {}", i.line, i.text, i.reason);
-    }
-    if invalid.len() > SHOWN_INVALID {
-        eprintln!(
-            "invalid: ... and {} more lines",
-            invalid.len() - SHOWN_INVALID
-        );
-    }
-}
-
-fn print_summary(file: &Path, parsed: &Parsed, s: &Summary) {
-    println!(
-        "read:            {} addresses from {}",
-        s.read,
-        file.display()
-    );
-    println!("added:           {}", s.added);
-    println!(
-        "already present: {} ({} in the table, {} repeated in the file)",
-        s.in_table + s.repeated,
-        s.in_table,
-        s.repeated
-    );
-    println!("invalid:         {}", s.invalid);
-    let mut skipped = Vec::new();
-    if parsed.primary_skipped > 0 {
-        skipped.push(format!(
-            "{} primary SMTP: (the mailbox itself)",
-            parsed.primary_skipped
-        ));
-    }
-    if parsed.other_kinds_skipped > 0 {
-        skipped.push(format!(
-            "{} non-SMTP proxy addresses",
-            parsed.other_kinds_skipped
-        ));
-    }
-    if parsed.other_domain_skipped > 0 {
-        skipped.push(format!("{} outside --domain", parsed.other_domain_skipped));
-    }
-    if !skipped.is_empty() {
-        println!("skipped:         {}", skipped.join(", "));
-    }
 }
 
 #[cfg(test)]
@@ -557,8 +386,8 @@ mod tests {
                 ("aws_2@company.com", "comp003@company.com"),
             ]
         );
-        assert_eq!(p.primary_skipped, 1);
-        assert_eq!(p.other_kinds_skipped, 2);
+        assert_eq!(p.skipped.primary, 1);
+        assert_eq!(p.skipped.other_kinds, 2);
         assert!(p.invalid.is_empty(), "{:?}", p.invalid);
     }
 
@@ -574,7 +403,7 @@ mod tests {
                 ("aws_2@company.com", "comp003@company.com"),
             ]
         );
-        assert_eq!(p.other_domain_skipped, 1);
+        assert_eq!(p.skipped.other_domain, 1);
     }
 
     #[test]

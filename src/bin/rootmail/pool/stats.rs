@@ -1,0 +1,122 @@
+//! `rootmail pool stats`: counts per status, overall and per shared
+//! mailbox, with an exit code for monitoring (`--min-free`).
+
+use std::io::Write;
+
+use anyhow::Context;
+use clap::Args;
+use rootmail::store::{AliasPool, StatusCounts};
+use serde_json::{json, Value};
+
+use crate::output::{self, Table};
+use crate::Outcome;
+
+#[derive(Debug, Args)]
+pub struct StatsArgs {
+    /// Only this shared mailbox.
+    #[arg(long, value_name = "MAILBOX")]
+    pub mailbox: Option<String>,
+    /// Print JSON instead of a table.
+    #[arg(long)]
+    pub json: bool,
+    /// Exit with code 2 when fewer than N aliases can be claimed now
+    /// (free ones plus quarantined ones whose waiting time is over).
+    #[arg(long, value_name = "N")]
+    pub min_free: Option<u64>,
+}
+
+/// Aliases a claim can take right now.
+fn claimable(c: &StatusCounts) -> u64 {
+    c.free.saturating_sub(c.unusable) + c.quarantine_over
+}
+
+pub async fn run(store: &AliasPool, args: &StatsArgs) -> anyhow::Result<Outcome> {
+    let stats = store
+        .stats(args.mailbox.as_deref())
+        .await
+        .context("cannot read the pool statistics")?;
+    let mut out = std::io::stdout().lock();
+    if args.json {
+        let mailboxes: serde_json::Map<String, Value> = stats
+            .by_mailbox
+            .iter()
+            .map(|(m, c)| (m.clone(), counts_json(c)))
+            .collect();
+        let doc = json!({
+            "table": store.table_name(),
+            "partition_key": store.partition_key(),
+            "total": counts_json(&stats.all),
+            "mailboxes": mailboxes,
+        });
+        writeln!(out, "{}", output::json_text(&doc))?;
+    } else {
+        writeln!(
+            out,
+            "table {} (partition {})",
+            store.table_name(),
+            store.partition_key()
+        )?;
+        let mut table = Table::new(&[
+            "MAILBOX",
+            "TOTAL",
+            "FREE",
+            "CLAIMED",
+            "QUARANTINED",
+            "REUSABLE",
+            "RETIRED",
+        ])
+        .numbers_from(1, 7);
+        let named = stats.by_mailbox.iter().map(|(m, c)| {
+            let name = if m.is_empty() {
+                "(none)".to_owned()
+            } else {
+                output::cell(m)
+            };
+            (name, c)
+        });
+        for (mailbox, c) in named.chain([("TOTAL".to_owned(), &stats.all)]) {
+            let counts = [
+                c.total,
+                c.free,
+                c.claimed,
+                c.quarantined,
+                c.quarantine_over,
+                c.retired,
+            ];
+            table.row(
+                std::iter::once(mailbox)
+                    .chain(counts.iter().map(u64::to_string))
+                    .collect(),
+            );
+        }
+        table.write(&mut out)?;
+    }
+    out.flush()?;
+    if let Some(min) = args.min_free {
+        let available = claimable(&stats.all);
+        if available < min {
+            eprintln!(
+                "alert: only {available} claimable aliases{} (minimum {min})",
+                args.mailbox
+                    .as_deref()
+                    .map(|m| format!(" in mailbox {m}"))
+                    .unwrap_or_default()
+            );
+            return Ok(Outcome::Alert);
+        }
+    }
+    Ok(Outcome::Success)
+}
+
+fn counts_json(c: &StatusCounts) -> Value {
+    json!({
+        "total": c.total,
+        "free": c.free,
+        "claimed": c.claimed,
+        "quarantined": c.quarantined,
+        "quarantine_over": c.quarantine_over,
+        "retired": c.retired,
+        "unusable": c.unusable,
+        "claimable": claimable(c),
+    })
+}

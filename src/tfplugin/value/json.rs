@@ -13,9 +13,8 @@ use serde::de::{self, DeserializeSeed, Deserializer, MapAccess, SeqAccess, Visit
 use serde::Deserialize;
 use serde_json::value::RawValue;
 
-use super::{
-    infer_at, value_kind, Number, PathStep, Type, Value, ValueError, ValuePath, MAX_DEPTH,
-};
+use super::infer::infer_at;
+use super::{value_kind, Number, PathStep, Type, Value, ValueError, ValuePath, MAX_DEPTH};
 
 pub(super) fn decode(ty: &Type, bytes: &[u8]) -> Result<Value, ValueError> {
     let failure = RefCell::new(None);
@@ -297,16 +296,7 @@ fn write(
             write_array(out, items.iter().map(|v| (v, element.as_ref())), path)?
         }
         (Value::Tuple(items), Type::Tuple(types)) => {
-            if items.len() != types.len() {
-                return Err(ValueError::mismatch(
-                    path,
-                    format!(
-                        "expected a tuple of {} elements, found {}",
-                        types.len(),
-                        items.len()
-                    ),
-                ));
-            }
+            ValueError::check_tuple_len(path, types.len(), items.len())?;
             write_array(out, items.iter().zip(types), path)?
         }
         (Value::Map(entries), Type::Map(element)) => write_object(

@@ -12,6 +12,7 @@
 //! schema. Decoding never panics on hostile input; every failure is a [`ValueError`]
 //! that names where in the value it happened.
 
+mod infer;
 mod json;
 mod msgpack;
 mod number;
@@ -164,6 +165,21 @@ impl ValueError {
         }
     }
 
+    /// A tuple of `found` elements where its type has `expected`.
+    pub(crate) fn check_tuple_len(
+        path: &[PathStep],
+        expected: usize,
+        found: usize,
+    ) -> Result<(), ValueError> {
+        if expected == found {
+            return Ok(());
+        }
+        Err(ValueError::mismatch(
+            path,
+            format!("expected a tuple of {expected} elements, found {found}"),
+        ))
+    }
+
     fn too_deep(path: &[PathStep]) -> ValueError {
         ValueError::mismatch(
             path,
@@ -227,21 +243,13 @@ impl Value {
     }
 
     /// An object value from `(attribute, value)` pairs.
-    pub fn object<I, K>(attributes: I) -> Value
-    where
-        I: IntoIterator<Item = (K, Value)>,
-        K: Into<String>,
-    {
-        Value::Object(attributes.into_iter().map(|(k, v)| (k.into(), v)).collect())
+    pub fn object<K: Into<String>>(attributes: impl IntoIterator<Item = (K, Value)>) -> Value {
+        Value::Object(by_name(attributes))
     }
 
     /// A map value from `(key, value)` pairs.
-    pub fn map<I, K>(entries: I) -> Value
-    where
-        I: IntoIterator<Item = (K, Value)>,
-        K: Into<String>,
-    {
-        Value::Map(entries.into_iter().map(|(k, v)| (k.into(), v)).collect())
+    pub fn map<K: Into<String>>(entries: impl IntoIterator<Item = (K, Value)>) -> Value {
+        Value::Map(by_name(entries))
     }
 
     /// A list value.
@@ -388,85 +396,8 @@ impl Value {
     /// type `dynamic`. Null and unknown give `dynamic`; elements of a collection must
     /// agree on one type (nulls and unknowns fit any).
     pub fn infer_type(&self) -> Result<Type, ValueError> {
-        infer_type(self, &mut Vec::new())
+        infer::infer_type(self, &mut Vec::new())
     }
-}
-
-fn infer_type(value: &Value, path: &mut Vec<PathStep>) -> Result<Type, ValueError> {
-    if path.len() > MAX_DEPTH {
-        return Err(ValueError::too_deep(path));
-    }
-    let element_type = |items: &mut dyn Iterator<Item = (PathStep, &Value)>,
-                        path: &mut Vec<PathStep>|
-     -> Result<Type, ValueError> {
-        let mut unified = Type::Dynamic;
-        for (step, item) in items {
-            path.push(step);
-            let t = infer_type(item, path)?;
-            unified = unify(&unified, &t).ok_or_else(|| {
-                ValueError::mismatch(path, format!("elements differ in type ({unified} and {t})"))
-            })?;
-            path.pop();
-        }
-        Ok(unified)
-    };
-    Ok(match value {
-        Value::Null | Value::Unknown => Type::Dynamic,
-        Value::Bool(_) => Type::Bool,
-        Value::Number(_) => Type::Number,
-        Value::String(_) => Type::String,
-        Value::List(items) => Type::list(element_type(
-            &mut items
-                .iter()
-                .enumerate()
-                .map(|(i, v)| (PathStep::Index(i), v)),
-            path,
-        )?),
-        Value::Set(items) => Type::set(element_type(
-            &mut items
-                .iter()
-                .enumerate()
-                .map(|(i, v)| (PathStep::Index(i), v)),
-            path,
-        )?),
-        Value::Map(entries) => Type::map(element_type(
-            &mut entries.iter().map(|(k, v)| (PathStep::Key(k.clone()), v)),
-            path,
-        )?),
-        Value::Object(attrs) => {
-            let mut types = BTreeMap::new();
-            for (name, v) in attrs {
-                path.push(PathStep::Attribute(name.clone()));
-                types.insert(name.clone(), infer_type(v, path)?);
-                path.pop();
-            }
-            Type::Object(types)
-        }
-        Value::Tuple(items) => {
-            let mut types = Vec::with_capacity(items.len());
-            for (i, v) in items.iter().enumerate() {
-                path.push(PathStep::Index(i));
-                types.push(infer_type(v, path)?);
-                path.pop();
-            }
-            Type::Tuple(types)
-        }
-    })
-}
-
-/// Infers a value's type for a dynamic slot, reporting failures at the full path.
-fn infer_at(value: &Value, path: &[PathStep]) -> Result<Type, ValueError> {
-    value.infer_type().map_err(|e| match e {
-        ValueError::Mismatch {
-            path: inner,
-            message,
-        } => {
-            let mut steps = path.to_vec();
-            steps.extend(inner.steps);
-            ValueError::mismatch(&steps, message)
-        }
-        other => other,
-    })
 }
 
 /// A short name for what a value is, for error messages.
@@ -482,30 +413,6 @@ pub(crate) fn value_kind(value: &Value) -> &'static str {
         Value::Map(_) => "map",
         Value::Object(_) => "object",
         Value::Tuple(_) => "tuple",
-    }
-}
-
-/// The one type both `a` and `b` fit, treating `dynamic` (from nulls and unknowns)
-/// as fitting anything.
-fn unify(a: &Type, b: &Type) -> Option<Type> {
-    match (a, b) {
-        (Type::Dynamic, t) | (t, Type::Dynamic) => Some(t.clone()),
-        (Type::List(x), Type::List(y)) => Some(Type::list(unify(x, y)?)),
-        (Type::Set(x), Type::Set(y)) => Some(Type::set(unify(x, y)?)),
-        (Type::Map(x), Type::Map(y)) => Some(Type::map(unify(x, y)?)),
-        (Type::Object(x), Type::Object(y)) if x.len() == y.len() => x
-            .iter()
-            .map(|(k, t)| Some((k.clone(), unify(t, y.get(k)?)?)))
-            .collect::<Option<_>>()
-            .map(Type::Object),
-        (Type::Tuple(x), Type::Tuple(y)) if x.len() == y.len() => x
-            .iter()
-            .zip(y)
-            .map(|(s, t)| unify(s, t))
-            .collect::<Option<_>>()
-            .map(Type::Tuple),
-        (x, y) if x == y => Some(x.clone()),
-        _ => None,
     }
 }
 
@@ -569,29 +476,22 @@ impl From<bool> for Value {
     }
 }
 
-impl From<i64> for Value {
-    fn from(i: i64) -> Value {
-        Value::Number(i.into())
-    }
+/// `(name, item)` pairs by name: the attributes of objects and object types, a map's entries.
+fn by_name<K: Into<String>, T>(pairs: impl IntoIterator<Item = (K, T)>) -> BTreeMap<String, T> {
+    pairs.into_iter().map(|(k, t)| (k.into(), t)).collect()
 }
 
-impl From<i32> for Value {
-    fn from(i: i32) -> Value {
-        Value::Number(i.into())
-    }
+/// Integers become numbers, exactly.
+macro_rules! value_from_integer {
+    ($($int:ty),*) => {$(
+        impl From<$int> for Value {
+            fn from(i: $int) -> Value {
+                Value::Number(i.into())
+            }
+        }
+    )*};
 }
-
-impl From<u32> for Value {
-    fn from(i: u32) -> Value {
-        Value::Number(i.into())
-    }
-}
-
-impl From<u64> for Value {
-    fn from(i: u64) -> Value {
-        Value::Number(i.into())
-    }
-}
+value_from_integer!(i64, i32, u32, u64);
 
 impl From<Number> for Value {
     fn from(n: Number) -> Value {

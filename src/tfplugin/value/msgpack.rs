@@ -5,7 +5,8 @@
 
 use std::collections::BTreeMap;
 
-use super::{infer_at, value_kind, Number, PathStep, Type, Value, ValueError, MAX_DEPTH};
+use super::infer::infer_at;
+use super::{value_kind, Number, PathStep, Type, Value, ValueError, MAX_DEPTH};
 
 /// cty writes an unknown as extension 0 with a single zero byte (fixext1).
 const UNKNOWN_EXT: i8 = 0;
@@ -109,16 +110,7 @@ fn from_raw(
             let R::Array(items) = raw else {
                 return Err(expected(path, ty, &raw));
             };
-            if items.len() != types.len() {
-                return Err(ValueError::mismatch(
-                    path,
-                    format!(
-                        "expected a tuple of {} elements, found {}",
-                        types.len(),
-                        items.len()
-                    ),
-                ));
-            }
+            ValueError::check_tuple_len(path, types.len(), items.len())?;
             Ok(Value::Tuple(elements(
                 types.iter().zip(items),
                 path,
@@ -129,46 +121,18 @@ fn from_raw(
             let R::Map(pairs) = raw else {
                 return Err(expected(path, ty, &raw));
             };
-            let mut entries = BTreeMap::new();
-            for (key, item) in pairs {
-                let R::String(key) = key else {
-                    return Err(expected(path, "string map keys", &key));
-                };
-                let key = text(path, key)?;
-                path.push(PathStep::Key(key.clone()));
-                if entries.contains_key(&key) {
-                    return Err(ValueError::mismatch(path, "map key given twice"));
-                }
-                let item = from_raw(element, item, path, depth + 1)?;
-                path.pop();
-                entries.insert(key, item);
-            }
+            let entries = keyed(pairs, &MAP_KEYS, path, depth, |_, _| Ok(element))?;
             Ok(Value::Map(entries))
         }
         Type::Object(attr_types) => {
             let R::Map(pairs) = raw else {
                 return Err(expected(path, ty, &raw));
             };
-            let mut attrs = BTreeMap::new();
-            for (key, item) in pairs {
-                let R::String(key) = key else {
-                    return Err(expected(path, "string attribute names", &key));
-                };
-                let name = text(path, key)?;
-                let Some(attr_type) = attr_types.get(&name) else {
-                    return Err(ValueError::mismatch(
-                        path,
-                        format!("unsupported attribute {name:?}"),
-                    ));
-                };
-                path.push(PathStep::Attribute(name.clone()));
-                if attrs.contains_key(&name) {
-                    return Err(ValueError::mismatch(path, "attribute given twice"));
-                }
-                let item = from_raw(attr_type, item, path, depth + 1)?;
-                path.pop();
-                attrs.insert(name, item);
-            }
+            let attrs = keyed(pairs, &ATTRIBUTE_NAMES, path, depth, |name, path| {
+                attr_types.get(name).ok_or_else(|| {
+                    ValueError::mismatch(path, format!("unsupported attribute {name:?}"))
+                })
+            })?;
             // Terraform always sends every attribute, null or not.
             if let Some(missing) = attr_types.keys().find(|name| !attrs.contains_key(*name)) {
                 return Err(ValueError::mismatch(
@@ -206,6 +170,55 @@ fn from_raw(
 }
 
 /// Decodes array items, each against its own type, recording its index in the path.
+/// How the keys of one kind of string-keyed msgpack map are named and placed.
+struct Keys {
+    /// What the keys must be (for "expected …" errors).
+    what: &'static str,
+    /// The path step into one entry.
+    step: fn(String) -> PathStep,
+    /// The error for a key given twice.
+    twice: &'static str,
+}
+
+const MAP_KEYS: Keys = Keys {
+    what: "string map keys",
+    step: PathStep::Key,
+    twice: "map key given twice",
+};
+
+const ATTRIBUTE_NAMES: Keys = Keys {
+    what: "string attribute names",
+    step: PathStep::Attribute,
+    twice: "attribute given twice",
+};
+
+/// The entries of a map or object: string keys, each once, each value
+/// decoded with the type `type_of` gives for its key.
+fn keyed<'t>(
+    pairs: Vec<(rmpv::Value, rmpv::Value)>,
+    keys: &Keys,
+    path: &mut Vec<PathStep>,
+    depth: usize,
+    type_of: impl Fn(&str, &[PathStep]) -> Result<&'t Type, ValueError>,
+) -> Result<BTreeMap<String, Value>, ValueError> {
+    let mut entries = BTreeMap::new();
+    for (key, item) in pairs {
+        let rmpv::Value::String(key) = key else {
+            return Err(expected(path, keys.what, &key));
+        };
+        let key = text(path, key)?;
+        let ty = type_of(&key, path)?;
+        path.push((keys.step)(key.clone()));
+        if entries.contains_key(&key) {
+            return Err(ValueError::mismatch(path, keys.twice));
+        }
+        let item = from_raw(ty, item, path, depth + 1)?;
+        path.pop();
+        entries.insert(key, item);
+    }
+    Ok(entries)
+}
+
 fn elements<'t>(
     items: impl Iterator<Item = (&'t Type, rmpv::Value)>,
     path: &mut Vec<PathStep>,
@@ -278,16 +291,7 @@ fn to_raw(value: &Value, ty: &Type, path: &mut Vec<PathStep>) -> Result<rmpv::Va
             )?)
         }
         (Value::Tuple(items), Type::Tuple(types)) => {
-            if items.len() != types.len() {
-                return Err(ValueError::mismatch(
-                    path,
-                    format!(
-                        "expected a tuple of {} elements, found {}",
-                        types.len(),
-                        items.len()
-                    ),
-                ));
-            }
+            ValueError::check_tuple_len(path, types.len(), items.len())?;
             R::Array(encode_elements(items.iter().zip(types), path)?)
         }
         (Value::Map(entries), Type::Map(element)) => {

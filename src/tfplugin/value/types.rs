@@ -45,12 +45,8 @@ impl Type {
     }
 
     /// `object({...})` from `(name, type)` pairs.
-    pub fn object<I, K>(attributes: I) -> Type
-    where
-        I: IntoIterator<Item = (K, Type)>,
-        K: Into<String>,
-    {
-        Type::Object(attributes.into_iter().map(|(k, t)| (k.into(), t)).collect())
+    pub fn object<K: Into<String>>(attributes: impl IntoIterator<Item = (K, Type)>) -> Type {
+        Type::Object(super::by_name(attributes))
     }
 
     /// `tuple([...])`.

@@ -3,16 +3,59 @@
 //! one by one (every batching off: each release reads its row, then writes).
 //! Requests per alias include Terraform's refresh.
 
+use std::fmt::Write as _;
+
 use anyhow::{bail, Result};
 
 use crate::azurite_log::LoggedAzurite;
 use crate::options::Options;
+use crate::report::secs;
 use crate::terraform;
 use crate::terraform_runs::{aliases_tf, seed_free, tf_dir, timed, TfRun};
 
+/// The "destroy" section (part of "terraform", or alone with
+/// `--sections destroy`): its own Azurite, runs and table.
+pub(crate) async fn destroy_section(
+    opts: &Options,
+    doc: &mut String,
+    summary: &mut Vec<String>,
+) -> Result<()> {
+    let az = LoggedAzurite::start()?;
+    let mut runs = Vec::new();
+    destroy_runs(&az, opts, &mut runs, summary).await?;
+    let many = if opts.quick { 100 } else { 500 };
+    let _ = writeln!(doc, "## Destroy {many} aliases\n");
+    let _ = writeln!(
+        doc,
+        "Terraform 1.0.3 destroys {many} `rootmail_alias` resources at `-parallelism=10`, each run \
+after its own apply; requests include the destroy's refresh. Coalesced: the refresh keeps the row \
+it read (ETag and columns) in private state, and the releases that arrive together go out as \
+entity-group transactions of writes conditional on those ETags, without a read (`ReleaseBatcher`). \
+\"one by one\": claim, read and release batching off; each release reads its row, checks the claim \
+token and writes conditionally.\n"
+    );
+    let _ = writeln!(
+        doc,
+        "| run | wall s | requests | per alias | breakdown |\n|---|---:|---:|---:|---|"
+    );
+    for r in &runs {
+        let _ = writeln!(
+            doc,
+            "| {} | {} | {} | {:.3} | {} |",
+            r.label,
+            secs(r.wall),
+            r.requests.total,
+            r.per_alias(),
+            r.requests.describe()
+        );
+    }
+    let _ = writeln!(doc);
+    Ok(())
+}
+
 /// Destroys `many` aliases (500, 100 with `--quick`) at `-parallelism=10`,
 /// batched and one by one, each after its own apply.
-pub(crate) async fn destroy_runs(
+async fn destroy_runs(
     az: &LoggedAzurite,
     opts: &Options,
     runs: &mut Vec<TfRun>,

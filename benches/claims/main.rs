@@ -23,6 +23,7 @@ mod report;
 mod startup;
 mod terraform_runs;
 
+use crate::destroy_runs::destroy_section;
 use crate::matrix::claims_section;
 use crate::options::Options;
 use crate::pipelines::pipelines_section;
@@ -49,13 +50,14 @@ fn main() -> Result<()> {
     let mut sections = String::new();
     let mut summary: Vec<String> = Vec::new();
     let mut timings: HashMap<&str, Duration> = HashMap::new();
-    // "terraform" includes the plan and pipelines sections; they can also
-    // be asked for alone (`--sections plan-refresh,pipelines`).
+    // "terraform" includes the plan, pipelines and destroy sections; they
+    // can also be asked for alone (`--sections plan-refresh,pipelines,destroy`).
     for name in [
         "claims",
         "terraform",
         "plan-refresh",
         "pipelines",
+        "destroy",
         "startup",
     ] {
         if !opts.wants(name) {
@@ -69,10 +71,12 @@ fn main() -> Result<()> {
                 "terraform" => {
                     terraform_section(&opts, &mut sections, &mut summary).await?;
                     plan_refresh_section(&opts, &mut sections, &mut summary).await?;
-                    pipelines_section(&opts, &mut sections, &mut summary).await
+                    pipelines_section(&opts, &mut sections, &mut summary).await?;
+                    destroy_section(&opts, &mut sections, &mut summary).await
                 }
                 "plan-refresh" => plan_refresh_section(&opts, &mut sections, &mut summary).await,
                 "pipelines" => pipelines_section(&opts, &mut sections, &mut summary).await,
+                "destroy" => destroy_section(&opts, &mut sections, &mut summary).await,
                 _ => startup_section(&opts, &mut sections, &mut summary).await,
             }
         })?;

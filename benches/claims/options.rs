@@ -14,8 +14,8 @@ struct Args {
     /// A small matrix, as a smoke run (writes target/performance-quick.md).
     #[arg(long)]
     quick: bool,
-    /// Which sections to run: claims, terraform (which includes plan-refresh
-    /// and pipelines), startup.
+    /// Which sections to run: claims, terraform (which includes plan-refresh,
+    /// pipelines and destroy), startup.
     #[arg(long, value_delimiter = ',')]
     sections: Vec<String>,
     /// Where to write the report; `-` prints it only.

@@ -255,8 +255,6 @@ pub(crate) async fn terraform_section(
     {
         summary.push(r.summary());
     }
-    // Destroy at scale, coalesced against one by one (own summary lines).
-    crate::destroy_runs::destroy_runs(&az, opts, &mut runs, summary).await?;
     let _ = writeln!(
         doc,
         "## 2–3. Terraform: coalesced creates, refresh, memory\n"

@@ -96,14 +96,31 @@ impl ReleaseBatcher {
         let worker_pool = pool.clone();
         let worker_counters = Arc::clone(&counters);
         tokio::spawn(async move {
+            let mut in_flight: Option<tokio::task::JoinHandle<()>> = None;
             while let Some(first) = rx.recv().await {
-                let batch = collect(&mut rx, first, &settings).await;
-                // Served on its own task: the next batch collects meanwhile.
-                tokio::spawn(serve(
+                let mut batch = collect(&mut rx, first, &settings).await;
+                // One transaction out at a time, and whatever arrives while it is
+                // out joins the next one: Terraform frees its parallelism slots
+                // one by one, so a linger alone leaves batches of one or two.
+                if let Some(mut previous) = in_flight.take() {
+                    loop {
+                        tokio::select! {
+                            _ = &mut previous => break,
+                            next = rx.recv(), if batch.len() < settings.max_batch => match next {
+                                Some(p) => batch.push(p),
+                                None => {
+                                    let _ = previous.await;
+                                    break;
+                                }
+                            },
+                        }
+                    }
+                }
+                in_flight = Some(tokio::spawn(serve(
                     worker_pool.clone(),
                     Arc::clone(&worker_counters),
                     batch,
-                ));
+                )));
             }
         });
         ReleaseBatcher {

@@ -43,8 +43,8 @@ pub mod docs;
 pub mod validate;
 
 use crate::store::{
-    AliasPool, AliasRow, BatchSettings, ClaimBatcher, ClaimRequest, ClaimedAlias, ReadCoalescer,
-    ReleaseBatcher, StoreError,
+    AliasPool, AliasRow, ClaimBatcher, ClaimRequest, ClaimedAlias, ReadCoalescer, ReleaseBatcher,
+    StoreError,
 };
 use crate::tfplugin::model::{Outcome, Typed};
 use crate::tfplugin::{
@@ -233,7 +233,7 @@ impl Provider for RootmailProvider {
                 let releases = batching_enabled(&env, RELEASE_BATCHING_ENV).then(|| {
                     Arc::new(ReleaseBatcher::with_settings(
                         pool.clone(),
-                        BatchSettings::default(),
+                        ReleaseBatcher::PROVIDER_SETTINGS,
                     ))
                 });
                 *self.shared.conn.write().await =

@@ -23,6 +23,7 @@
 use std::collections::{HashMap, HashSet};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
+use std::time::Duration;
 
 use futures::future::join_all;
 use time::OffsetDateTime;
@@ -83,6 +84,16 @@ pub struct ReleaseBatcher {
 }
 
 impl ReleaseBatcher {
+    /// How the provider collects releases. Terraform spaces the destroys of
+    /// one run by its own per-resource work (tens of ms each), so releases are
+    /// held longer than claims to go out several at a time.
+    pub const PROVIDER_SETTINGS: BatchSettings = BatchSettings {
+        linger: Duration::from_millis(40),
+        max_wait: Duration::from_millis(150),
+        max_batch: MAX_TRANSACTION,
+        candidate_ttl: Duration::ZERO,
+    };
+
     /// A batcher collecting releases as `settings` say (only `linger`,
     /// `max_wait` and `max_batch` apply; [`BatchSettings::default`] is
     /// what the provider uses). Must be called inside a Tokio runtime.

@@ -9,9 +9,8 @@ use anyhow::{bail, Result};
 
 use crate::azurite_log::LoggedAzurite;
 use crate::options::Options;
-use crate::report::secs;
 use crate::terraform;
-use crate::terraform_runs::{aliases_tf, seed_free, tf_dir, timed, TfRun};
+use crate::terraform_runs::{aliases_tf, runs_table, seed_free, tf_dir, timed, TfRun};
 
 /// The "destroy" section (part of "terraform", or alone with
 /// `--sections destroy`): its own Azurite, runs and table.
@@ -34,22 +33,7 @@ entity-group transactions of writes conditional on those ETags, without a read (
 \"one by one\": claim, read and release batching off; each release reads its row, checks the claim \
 token and writes conditionally.\n"
     );
-    let _ = writeln!(
-        doc,
-        "| run | wall s | requests | per alias | breakdown |\n|---|---:|---:|---:|---|"
-    );
-    for r in &runs {
-        let _ = writeln!(
-            doc,
-            "| {} | {} | {} | {:.3} | {} |",
-            r.label,
-            secs(r.wall),
-            r.requests.total,
-            r.per_alias(),
-            r.requests.describe()
-        );
-    }
-    let _ = writeln!(doc);
+    runs_table(doc, &runs);
     Ok(())
 }
 

@@ -10,7 +10,7 @@ use anyhow::Result;
 use crate::azurite_log::LoggedAzurite;
 use crate::options::Options;
 use crate::report::secs;
-use crate::terraform_runs::{aliases_tf, seed_free, tf_dir, timed, TfRun};
+use crate::terraform_runs::{aliases_tf, runs_table, seed_free, tf_dir, timed, TfRun};
 
 pub(crate) async fn plan_refresh_section(
     opts: &Options,
@@ -76,21 +76,6 @@ hold is read by key. \"one point read each\" is the same binary with `ROOTMAIL_R
 Each run starts a new provider process, so its first reads never come from an older snapshot.\n",
         setup.describe_short()
     );
-    let _ = writeln!(
-        doc,
-        "| run | wall s | requests | per alias | breakdown |\n|---|---:|---:|---:|---|"
-    );
-    for r in &runs {
-        let _ = writeln!(
-            doc,
-            "| {} | {} | {} | {:.3} | {} |",
-            r.label,
-            secs(r.wall),
-            r.requests.total,
-            r.per_alias(),
-            r.requests.describe()
-        );
-    }
-    let _ = writeln!(doc);
+    runs_table(doc, &runs);
     Ok(())
 }

@@ -53,6 +53,27 @@ pub(crate) fn aliases_tf(count: usize, with_keys: bool) -> String {
     )
 }
 
+/// Writes `runs` as a table of wall time, requests, requests per alias and
+/// their breakdown (the plan and destroy sections).
+pub(crate) fn runs_table(doc: &mut String, runs: &[TfRun]) {
+    let _ = writeln!(
+        doc,
+        "| run | wall s | requests | per alias | breakdown |\n|---|---:|---:|---:|---|"
+    );
+    for r in runs {
+        let _ = writeln!(
+            doc,
+            "| {} | {} | {} | {:.3} | {} |",
+            r.label,
+            secs(r.wall),
+            r.requests.total,
+            r.per_alias(),
+            r.requests.describe()
+        );
+    }
+    let _ = writeln!(doc);
+}
+
 pub(crate) struct TfRun {
     pub(crate) label: String,
     pub(crate) wall: Duration,

@@ -424,8 +424,12 @@ fn stats_match_the_table_with_json_and_min_free_alert() {
         .expect("TOTAL line")
         .split_whitespace()
         .collect();
-    // TOTAL FREE CLAIMED QUARANTINED REUSABLE RETIRED
-    assert_eq!(total, ["TOTAL", "15", "9", "4", "1", "0", "1"], "{so}");
+    // TOTAL CLAIMABLE FREE UNUSABLE CLAIMED QUARANTINED REUSABLE RETIRED
+    assert_eq!(
+        total,
+        ["TOTAL", "15", "9", "9", "0", "4", "1", "0", "1"],
+        "{so}"
+    );
 
     let out = f.run(&["pool", "stats", "--json"]);
     assert_ok(&out);
@@ -500,7 +504,7 @@ fn list_filters_match_the_table() {
     let mut lines = so.lines();
     assert_eq!(
         lines.next(),
-        Some("email,status,root_mailbox,owner,aws_account_id,claimed_at,reusable_after,id")
+        Some("email,status,root_mailbox,owner,aws_account_id,claimed_at,reusable_after,id,reason")
     );
     let rows: Vec<&str> = lines.collect();
     assert_eq!(rows.len(), 3, "{so}");
@@ -526,6 +530,13 @@ fn list_filters_match_the_table() {
     let out = f.run(&["pool", "list"]);
     assert_ok(&out);
     assert!(stdout(&out).contains("15 aliases"), "{}", stdout(&out));
+    let out = f.run(&["pool", "list", "--limit", "4"]);
+    assert_ok(&out);
+    let so = stdout(&out);
+    assert_eq!(so.lines().count(), 1 + 4 + 1, "header, 4 rows, note:\n{so}");
+    assert!(so.contains("4 of 15 aliases shown"), "{so}");
+    let out = f.run(&["pool", "list", "--limit", "3", "--json"]);
+    assert_eq!(json(&out).as_array().map(Vec::len), Some(3));
 }
 
 #[test]
@@ -736,6 +747,18 @@ fn link_and_retire_with_yes() {
     assert_eq!(after.status, AliasStatus::Retired);
     assert!(after.in_use, "older tools must never hand it out");
     assert!(!after.held_by(&token));
+    // `alias show` tells who used it and why it was retired.
+    let shown = f.run(&["alias", "show", &row.email]);
+    assert_ok(&shown);
+    let text = stdout(&shown);
+    let line = |label: &str| {
+        text.lines()
+            .find(|l| l.starts_with(label))
+            .unwrap_or_else(|| panic!("no `{label}` line in:\n{text}"))
+            .to_owned()
+    };
+    assert!(line("aws account:").contains("123456789012"), "{text}");
+    assert!(line("retired:").contains("123456789012"), "{text}");
 
     let missing = f.run(&["alias", "show", "nobody@company.com"]);
     assert_eq!(missing.status.code(), Some(1));

@@ -7,6 +7,7 @@
 
 use rootmail::store::{AliasStatus, LegacyRow};
 use serde_json::Value as Json;
+use testkit::cli::rootmail_on;
 use testkit::pool::{Pool, MAILBOX, OWNER};
 use testkit::table_tool;
 use testkit::terraform::TerraformDir;
@@ -105,6 +106,15 @@ fn used_alias_is_retired_and_unused_one_released_on_destroy() {
         retired.retired_reason
     );
     assert!(retired.claim_token.is_none());
+    // `rootmail alias show` tells who used it and why it is retired.
+    let shown = rootmail_on(&pool.endpoint, &pool.table)
+        .args(["alias", "show", &used])
+        .output()
+        .expect("run rootmail");
+    let text = String::from_utf8_lossy(&shown.stdout);
+    let line = |label: &str| text.lines().find(|l| l.starts_with(label)).unwrap_or("");
+    assert!(line("used by:").contains(ACCOUNT), "{text}");
+    assert!(line("retired:").contains("AWS never frees"), "{text}");
 
     // The never-used alias is exactly the legacy row it was.
     let spare_row = row_by_email(&pool, &spare);
@@ -246,6 +256,57 @@ fn a_pool_whose_only_free_aliases_are_used_or_invalid_is_exhausted() {
     };
     assert_eq!(num("free"), Json::from(0));
     assert_eq!(num("unusable"), Json::from(2));
+
+    // The CLI counts the same rows the same way: its table, its JSON, its
+    // `--min-free` check and its listing.
+    let cli = |args: &[&str]| {
+        let out = rootmail_on(&pool.endpoint, &pool.table)
+            .args(args)
+            .output()
+            .expect("run rootmail");
+        let text = |b: &[u8]| String::from_utf8_lossy(b).into_owned();
+        (out.status.code(), text(&out.stdout), text(&out.stderr))
+    };
+    let (code, stats, _) = cli(&["pool", "stats", "--json"]);
+    assert_eq!(code, Some(0));
+    let stats: Json = serde_json::from_str(&stats).expect("json");
+    for name in ["free", "unusable"] {
+        assert_eq!(stats["total"][name], num(name), "{name}: {stats}");
+    }
+    assert_eq!(stats["total"]["claimable"], Json::from(0), "{stats}");
+    let (_, table, _) = cli(&["pool", "stats"]);
+    let total: Vec<&str> = table
+        .lines()
+        .find(|l| l.starts_with("TOTAL"))
+        .expect("TOTAL line")
+        .split_whitespace()
+        .collect();
+    // TOTAL CLAIMABLE FREE UNUSABLE ...
+    assert_eq!(total[1..5], ["2", "0", "0", "2"], "{table}");
+    let (code, _, alert) = cli(&["pool", "stats", "--min-free", "1"]);
+    assert_eq!(code, Some(2), "{alert}");
+    assert!(alert.contains("only 0 claimable"), "{alert}");
+    let (_, free, _) = cli(&["pool", "list", "--status", "free", "--json"]);
+    assert_eq!(free.trim(), "[]", "unusable rows are not listed as free");
+    let (_, unusable, _) = cli(&["pool", "list", "--status", "unusable", "--json"]);
+    let unusable: Json = serde_json::from_str(&unusable).expect("json");
+    let reasons: Vec<&str> = unusable
+        .as_array()
+        .expect("array")
+        .iter()
+        .map(|r| r["unusable_reason"].as_str().expect("a reason"))
+        .collect();
+    assert_eq!(reasons.len(), 2, "{unusable}");
+    assert!(
+        reasons.iter().any(|r| r.contains(ACCOUNT)) && reasons.iter().any(|r| r.contains("`(`")),
+        "{reasons:?}"
+    );
+    let (_, listing, _) = cli(&["pool", "list"]);
+    assert_eq!(
+        listing.lines().filter(|l| l.contains(" unusable ")).count(),
+        2,
+        "{listing}"
+    );
 }
 
 #[test]

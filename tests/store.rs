@@ -406,7 +406,7 @@ async fn quarantined_and_retired_rows_are_never_claimed_early() {
             stats.all.total,
             stats.all.quarantined,
             stats.all.retired,
-            stats.all.quarantine_over
+            stats.all.reusable
         ),
         (3, 2, 1, 1)
     );

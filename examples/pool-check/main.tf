@@ -4,7 +4,7 @@ check "pool_capacity" {
   data "rootmail_pool" "capacity" {}
 
   assert {
-    condition     = data.rootmail_pool.capacity.free >= 50
-    error_message = "Only ${data.rootmail_pool.capacity.free} free aliases left in the pool: add aliases (rootmail pool generate, then rootmail pool import) before new AWS accounts need them."
+    condition     = data.rootmail_pool.capacity.claimable >= 50
+    error_message = "Only ${data.rootmail_pool.capacity.claimable} claimable aliases left in the pool: add aliases (rootmail pool generate, then rootmail pool import) before new AWS accounts need them."
   }
 }

@@ -15,19 +15,30 @@ use std::collections::BTreeMap;
 
 /// Registry docs text.
 pub const DOC: &str = "Counts the aliases of the pool by status, in total and per shared mailbox. Use it in a \
-`postcondition` to stop a pipeline before the pool runs dry:\n\n```terraform\ndata \"rootmail_pool\" \"this\" {\n  lifecycle {\n    postcondition {\n      condition     = self.free >= 10\n      error_message = \"Fewer than 10 free root-mail aliases left: add more to the pool.\"\n    }\n  }\n}\n```";
+`postcondition` to stop a pipeline before the pool runs dry:\n\n```terraform\ndata \"rootmail_pool\" \"this\" {\n  lifecycle {\n    postcondition {\n      condition     = self.claimable >= 10\n      error_message = \"Fewer than 10 free root-mail aliases left: add more to the pool.\"\n    }\n  }\n}\n```";
 
-const COUNTS: [(&str, &str); 6] = [
+const COUNTS: [(&str, &str); 8] = [
     ("total", "All aliases."),
-    ("free", "Aliases that can be claimed now."),
+    (
+        "claimable",
+        "Aliases a claim can take now: `free` plus `reusable`. The number to check in a `postcondition`, and the one `rootmail pool stats --min-free` checks.",
+    ),
+    (
+        "free",
+        "Free aliases a claim hands out (`unusable` ones are not counted here).",
+    ),
     (
         "unusable",
-        "Aliases marked free that a claim never hands out: an AWS account used them (AWS never frees a root address) or AWS would refuse the address. Not counted in `free`.",
+        "Aliases marked free (or whose quarantine is over) that a claim never hands out: an AWS account used them (AWS never frees a root address) or AWS would refuse the address. `rootmail pool list --status unusable` shows them with the reason.",
     ),
     ("claimed", "Aliases in use."),
     (
         "quarantined",
-        "Aliases released with `on_destroy = \"quarantine\"` and not yet reusable.",
+        "Aliases released with `on_destroy = \"quarantine\"`, `reusable` ones included.",
+    ),
+    (
+        "reusable",
+        "Quarantined aliases whose waiting time is over: claimable again.",
     ),
     ("retired", "Aliases never handed out again."),
 ];
@@ -60,14 +71,17 @@ fn checked_schema() -> CheckedSchema {
     )
 }
 
-/// The counts of one set of aliases (an element of `per_mailbox`).
+/// The counts of one set of aliases (an element of `per_mailbox`), exactly
+/// as the store counts them, so the CLI and this data source agree.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct Counts {
     pub total: u64,
+    pub claimable: u64,
     pub free: u64,
     pub unusable: u64,
     pub claimed: u64,
     pub quarantined: u64,
+    pub reusable: u64,
     pub retired: u64,
 }
 
@@ -75,40 +89,56 @@ impl From<&StatusCounts> for Counts {
     fn from(c: &StatusCounts) -> Self {
         Counts {
             total: c.total,
-            // `free` counts what a claim can take: unusable rows are not.
-            free: c.free.saturating_sub(c.unusable),
+            claimable: c.claimable(),
+            free: c.free,
             unusable: c.unusable,
             claimed: c.claimed,
             quarantined: c.quarantined,
+            reusable: c.reusable,
             retired: c.retired,
         }
     }
 }
 
-/// `data "rootmail_pool"`: the mailbox asked about and the counts.
+/// `data "rootmail_pool"`: the mailbox asked about and the counts (the
+/// fields of [`Counts`], flat: the schema has them at the top level).
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(default)]
 pub struct PoolCounts {
+    pub mailbox: Option<String>,
+    pub id: String,
     pub total: u64,
+    pub claimable: u64,
     pub free: u64,
     pub unusable: u64,
-    pub mailbox: Option<String>,
     pub claimed: u64,
     pub quarantined: u64,
+    pub reusable: u64,
     pub retired: u64,
     pub per_mailbox: BTreeMap<String, Counts>,
-    pub id: String,
 }
 
 impl PoolCounts {
     fn with(self, all: Counts, per_mailbox: BTreeMap<String, Counts>) -> PoolCounts {
+        let Counts {
+            total,
+            claimable,
+            free,
+            unusable,
+            claimed,
+            quarantined,
+            reusable,
+            retired,
+        } = all;
         PoolCounts {
-            total: all.total,
-            free: all.free,
-            unusable: all.unusable,
-            claimed: all.claimed,
-            quarantined: all.quarantined,
-            retired: all.retired,
+            total,
+            claimable,
+            free,
+            unusable,
+            claimed,
+            quarantined,
+            reusable,
+            retired,
             per_mailbox,
             ..self
         }
@@ -149,6 +179,9 @@ mod tests {
     fn the_models_match_the_schema() {
         let counts = COUNTS.iter().map(|(n, _)| *n).collect::<Vec<_>>();
         assert_eq!(model::fields::<Counts>(), counts);
+        // The same names, in the same order, as the CLI's columns.
+        let named = StatusCounts::default().named().map(|(n, _)| n);
+        assert_eq!(counts, named);
         let per = BTreeMap::from([("m@company.com".to_string(), Counts::default())]);
         let sample = PoolCounts::default().with(Counts::default(), per);
         model::check_model(&checked_schema().schema(), &sample).unwrap();

@@ -288,6 +288,15 @@ impl AliasRow {
         None
     }
 
+    /// Why a row a claim could take by its status (free, or its quarantine
+    /// is over) is still never handed out ([`AliasRow::handout_refusal`]);
+    /// `None` for every other row. The pool's counts, the CLI's listing and
+    /// the claim all sort rows with it, so they agree.
+    pub fn unusable_reason(&self, now: OffsetDateTime) -> Option<String> {
+        let claimable = self.status == AliasStatus::Free || self.quarantine_over(now);
+        claimable.then(|| self.handout_refusal()).flatten()
+    }
+
     /// True when this row carries exactly this token.
     pub fn held_by(&self, token: &ClaimToken) -> bool {
         self.claim_token.as_ref() == Some(token)

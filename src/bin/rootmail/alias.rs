@@ -153,6 +153,28 @@ fn describe(row: &AliasRow) -> String {
         or(&row.owner, "-"),
         or(&row.aws_account_id, "(not linked)"),
     );
+    // Who used the alias stays on record after unlinking: AWS never frees
+    // a root address, so this is why it is retired or unusable.
+    if let Some(used_by) = row.used_by_account() {
+        if used_by != row.aws_account_id {
+            text.push_str(&format!(
+                "used by:        AWS account {}\n",
+                output::cell(used_by)
+            ));
+        }
+    }
+    if row.status == AliasStatus::Retired {
+        text.push_str(&format!(
+            "retired:        {}\n",
+            or(&row.retired_reason, "(no reason recorded)")
+        ));
+    }
+    if let Some(why) = row.unusable_reason(time::OffsetDateTime::now_utc()) {
+        text.push_str(&format!(
+            "unusable:       never handed out: {}\n",
+            output::cell(&why)
+        ));
+    }
     if !row.purpose.is_empty() {
         text.push_str(&format!("purpose:        {}\n", output::cell(&row.purpose)));
     }

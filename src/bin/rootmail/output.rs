@@ -101,13 +101,23 @@ pub fn format_time(t: Option<OffsetDateTime>) -> String {
     t.and_then(|t| t.format(&Rfc3339).ok()).unwrap_or_default()
 }
 
+/// The status shown for a row: its own, or `unusable` for one a claim
+/// could take by its status but never hands out (as `pool stats` counts it).
+pub fn status_text(r: &AliasRow, now: OffsetDateTime) -> &'static str {
+    match r.unusable_reason(now) {
+        Some(_) => "unusable",
+        None => r.status.as_str(),
+    }
+}
+
 /// A row as JSON; the claim token only when asked (it is enough to release
 /// the alias, so listings leave it out).
 pub fn row_json(r: &AliasRow, with_token: bool) -> Value {
+    let now = OffsetDateTime::now_utc();
     let mut v = json!({
         "id": r.id,
         "email": r.email,
-        "status": r.status.as_str(),
+        "status": status_text(r, now),
         "in_use": r.in_use,
         "owner": r.owner,
         "root_mailbox": r.root_mailbox,
@@ -118,6 +128,7 @@ pub fn row_json(r: &AliasRow, with_token: bool) -> Value {
         "has_claim_token": r.claim_token.is_some(),
         "used_by_account": r.used_by_account(),
         "retired_reason": r.retired_reason,
+        "unusable_reason": r.unusable_reason(now),
     });
     if with_token {
         v["claim_token"] = json!(r.claim_token.as_ref().map(|t| t.as_str()));

@@ -20,36 +20,61 @@ pub struct AliasFilter {
     pub status: Option<AliasStatus>,
 }
 
-/// Counts per status.
+/// Counts per status. Every row is counted in exactly one of `free`,
+/// `unusable`, `claimed`, `quarantined` and `retired`; `reusable` is part of
+/// `quarantined`. [`StatusCounts::claimable`] is what claims can take now.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct StatusCounts {
     pub total: u64,
+    /// Free aliases a claim hands out.
     pub free: u64,
-    pub claimed: u64,
-    pub quarantined: u64,
-    pub retired: u64,
-    /// Quarantined rows whose waiting time is over (claimable again).
-    pub quarantine_over: u64,
-    /// Free rows (counted in `free`) that a claim does not hand out: an AWS
-    /// account used them, or AWS would refuse their address.
+    /// Aliases claimable by their status (free, or a quarantine that is
+    /// over) that a claim never hands out: an AWS account used them, or
+    /// AWS would refuse their address (see [`AliasRow::unusable_reason`]).
     pub unusable: u64,
+    pub claimed: u64,
+    /// Quarantined aliases, `reusable` ones included.
+    pub quarantined: u64,
+    /// Quarantined aliases whose waiting time is over: claimable again.
+    pub reusable: u64,
+    pub retired: u64,
 }
 
 impl StatusCounts {
+    /// Aliases a claim can take right now: free ones and reusable ones.
+    pub fn claimable(&self) -> u64 {
+        self.free + self.reusable
+    }
+
+    /// Every count with its name, in the order they are shown: the CLI's
+    /// columns and JSON keys and the `rootmail_pool` data source's
+    /// attributes are these names.
+    pub fn named(&self) -> [(&'static str, u64); 8] {
+        [
+            ("total", self.total),
+            ("claimable", self.claimable()),
+            ("free", self.free),
+            ("unusable", self.unusable),
+            ("claimed", self.claimed),
+            ("quarantined", self.quarantined),
+            ("reusable", self.reusable),
+            ("retired", self.retired),
+        ]
+    }
+
     fn add(&mut self, row: &AliasRow, now: OffsetDateTime) {
         self.total += 1;
+        if row.unusable_reason(now).is_some() {
+            self.unusable += 1;
+            return;
+        }
         match row.status {
-            AliasStatus::Free => {
-                self.free += 1;
-                if row.handout_refusal().is_some() {
-                    self.unusable += 1;
-                }
-            }
+            AliasStatus::Free => self.free += 1,
             AliasStatus::Claimed => self.claimed += 1,
             AliasStatus::Quarantined => {
                 self.quarantined += 1;
                 if row.quarantine_over(now) {
-                    self.quarantine_over += 1;
+                    self.reusable += 1;
                 }
             }
             AliasStatus::Retired => self.retired += 1,

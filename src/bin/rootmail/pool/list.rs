@@ -14,28 +14,48 @@ use crate::duration::parse_duration;
 use crate::output::{self, Table};
 use crate::Outcome;
 
+/// The statuses `pool list` shows: the row's own, except that a row a
+/// claim never hands out is `unusable` (as `pool stats` counts it).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum StatusArg {
     Free,
+    Unusable,
     Claimed,
     Quarantined,
     Retired,
 }
 
-impl From<StatusArg> for AliasStatus {
-    fn from(s: StatusArg) -> AliasStatus {
-        match s {
-            StatusArg::Free => AliasStatus::Free,
-            StatusArg::Claimed => AliasStatus::Claimed,
-            StatusArg::Quarantined => AliasStatus::Quarantined,
-            StatusArg::Retired => AliasStatus::Retired,
+impl StatusArg {
+    /// The stored status to ask the table for (`None`: any).
+    fn stored(self) -> Option<AliasStatus> {
+        match self {
+            StatusArg::Free => Some(AliasStatus::Free),
+            // Free rows, or quarantined ones whose waiting time is over.
+            StatusArg::Unusable => None,
+            StatusArg::Claimed => Some(AliasStatus::Claimed),
+            StatusArg::Quarantined => Some(AliasStatus::Quarantined),
+            StatusArg::Retired => Some(AliasStatus::Retired),
+        }
+    }
+
+    fn as_str(self) -> &'static str {
+        match self {
+            StatusArg::Free => "free",
+            StatusArg::Unusable => "unusable",
+            StatusArg::Claimed => "claimed",
+            StatusArg::Quarantined => "quarantined",
+            StatusArg::Retired => "retired",
         }
     }
 }
 
+/// Rows the table shows when `--limit` is not given (JSON and CSV show all).
+const TABLE_LIMIT: usize = 200;
+
 #[derive(Debug, Args)]
 pub struct ListArgs {
-    /// Only aliases in this status.
+    /// Only aliases in this status (`unusable`: marked free, or quarantined
+    /// with the waiting time over, but never handed out; see the REASON column).
     #[arg(long, value_enum)]
     pub status: Option<StatusArg>,
     /// Only aliases claimed by this owner (`user_mail`).
@@ -55,43 +75,62 @@ pub struct ListArgs {
     /// Print CSV.
     #[arg(long)]
     pub csv: bool,
+    /// Show at most N aliases (0: all). The table shows 200 unless told;
+    /// JSON and CSV show all unless told.
+    #[arg(long, value_name = "N")]
+    pub limit: Option<usize>,
 }
 
 pub async fn run(store: &AliasPool, args: &ListArgs) -> anyhow::Result<Outcome> {
-    let mut status = args.status.map(AliasStatus::from);
+    let mut status = args.status;
     if args.unlinked_for.is_some() {
         match status {
-            None | Some(AliasStatus::Claimed) => status = Some(AliasStatus::Claimed),
+            None | Some(StatusArg::Claimed) => status = Some(StatusArg::Claimed),
             Some(other) => bail!(
-                "--unlinked-for lists claimed aliases; it cannot be combined with --status {other}"
+                "--unlinked-for lists claimed aliases; it cannot be combined with --status {}",
+                other.as_str()
             ),
         }
     }
     let filter = AliasFilter {
         owner: args.owner.clone(),
         mailbox: args.mailbox.clone(),
-        status,
+        status: status.and_then(StatusArg::stored),
     };
     let mut rows = store
         .list(&filter)
         .await
         .context("cannot list the aliases")?;
+    let now = OffsetDateTime::now_utc();
+    if let Some(wanted) = status {
+        rows.retain(|r| output::status_text(r, now) == wanted.as_str());
+    }
     if let Some(age) = args.unlinked_for {
-        let cutoff = OffsetDateTime::now_utc() - age;
+        let cutoff = now - age;
         rows.retain(|r| r.aws_account_id.is_empty() && r.claimed_at.is_some_and(|t| t <= cutoff));
     }
     rows.sort_by(|a, b| {
         (&a.root_mailbox, a.claimed_at, &a.email).cmp(&(&b.root_mailbox, b.claimed_at, &b.email))
     });
+    let found = rows.len();
+    let default_limit = if args.json || args.csv {
+        0
+    } else {
+        TABLE_LIMIT
+    };
+    let limit = args.limit.unwrap_or(default_limit);
+    if limit > 0 {
+        rows.truncate(limit);
+    }
     let mut out = std::io::stdout().lock();
     if args.json {
         let doc: Vec<Value> = rows.iter().map(|r| output::row_json(r, false)).collect();
         writeln!(out, "{}", output::json_text(&Value::Array(doc)))?;
     } else if args.csv {
-        let fields: Vec<Vec<String>> = rows.iter().map(fields).collect();
+        let fields: Vec<Vec<String>> = rows.iter().map(|r| fields(r, now)).collect();
         output::write_csv(&mut out, &COLUMNS, &fields)?;
     } else {
-        // The first six columns; the table would be too wide with all.
+        // Fewer columns than the CSV: the table would be too wide with all.
         let mut table = Table::new(&[
             "EMAIL",
             "STATUS",
@@ -99,18 +138,35 @@ pub async fn run(store: &AliasPool, args: &ListArgs) -> anyhow::Result<Outcome> 
             "OWNER",
             "ACCOUNT",
             "CLAIMED AT",
+            "REASON",
         ]);
         for r in &rows {
-            table.row(fields(r).iter().take(6).map(|f| output::cell(f)).collect());
+            let f = fields(r, now);
+            let shown = f[..6].iter().chain([&f[8]]);
+            table.row(shown.map(|f| output::cell(f)).collect());
         }
         table.write(&mut out)?;
-        writeln!(out, "{} aliases", rows.len())?;
+        if rows.len() < found {
+            writeln!(
+                out,
+                "{} of {found} aliases shown (--limit {limit}; --limit 0 shows all)",
+                rows.len()
+            )?;
+        } else {
+            writeln!(out, "{found} aliases")?;
+        }
     }
     out.flush()?;
+    if rows.len() < found && (args.json || args.csv) {
+        eprintln!(
+            "{} of {found} aliases written (--limit {limit})",
+            rows.len()
+        );
+    }
     Ok(Outcome::Success)
 }
 
-const COLUMNS: [&str; 8] = [
+const COLUMNS: [&str; 9] = [
     "email",
     "status",
     "root_mailbox",
@@ -119,18 +175,24 @@ const COLUMNS: [&str; 8] = [
     "claimed_at",
     "reusable_after",
     "id",
+    "reason",
 ];
 
-/// A row's values in the order of [`COLUMNS`].
-fn fields(r: &AliasRow) -> Vec<String> {
+/// A row's values in the order of [`COLUMNS`]. The reason says why an
+/// `unusable` row is never handed out, or why a retired one was retired.
+fn fields(r: &AliasRow, now: OffsetDateTime) -> Vec<String> {
+    let reason = r
+        .unusable_reason(now)
+        .unwrap_or_else(|| r.retired_reason.clone());
     vec![
         r.email.clone(),
-        r.status.to_string(),
+        output::status_text(r, now).to_owned(),
         r.root_mailbox.clone(),
         r.owner.clone(),
         r.aws_account_id.clone(),
         output::format_time(r.claimed_at),
         output::format_time(r.reusable_after),
         r.id.clone(),
+        reason,
     ]
 }

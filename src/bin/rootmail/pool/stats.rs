@@ -19,15 +19,10 @@ pub struct StatsArgs {
     /// Print JSON instead of a table.
     #[arg(long)]
     pub json: bool,
-    /// Exit with code 2 when fewer than N aliases can be claimed now
-    /// (free ones plus quarantined ones whose waiting time is over).
+    /// Exit with code 2 when fewer than N aliases can be claimed now (the
+    /// CLAIMABLE column: free ones plus reusable ones).
     #[arg(long, value_name = "N")]
     pub min_free: Option<u64>,
-}
-
-/// Aliases a claim can take right now.
-fn claimable(c: &StatusCounts) -> u64 {
-    c.free.saturating_sub(c.unusable) + c.quarantine_over
 }
 
 pub async fn run(store: &AliasPool, args: &StatsArgs) -> anyhow::Result<Outcome> {
@@ -56,16 +51,13 @@ pub async fn run(store: &AliasPool, args: &StatsArgs) -> anyhow::Result<Outcome>
             store.table_name(),
             store.partition_key()
         )?;
-        let mut table = Table::new(&[
-            "MAILBOX",
-            "TOTAL",
-            "FREE",
-            "CLAIMED",
-            "QUARANTINED",
-            "REUSABLE",
-            "RETIRED",
-        ])
-        .numbers_from(1, 7);
+        let names = StatusCounts::default()
+            .named()
+            .map(|(n, _)| n.to_ascii_uppercase());
+        let headers: Vec<&str> = std::iter::once("MAILBOX")
+            .chain(names.iter().map(String::as_str))
+            .collect();
+        let mut table = Table::new(&headers).numbers_from(1, 7);
         let named = stats.by_mailbox.iter().map(|(m, c)| {
             let name = if m.is_empty() {
                 "(none)".to_owned()
@@ -75,17 +67,9 @@ pub async fn run(store: &AliasPool, args: &StatsArgs) -> anyhow::Result<Outcome>
             (name, c)
         });
         for (mailbox, c) in named.chain([("TOTAL".to_owned(), &stats.all)]) {
-            let counts = [
-                c.total,
-                c.free,
-                c.claimed,
-                c.quarantined,
-                c.quarantine_over,
-                c.retired,
-            ];
             table.row(
                 std::iter::once(mailbox)
-                    .chain(counts.iter().map(u64::to_string))
+                    .chain(c.named().iter().map(|(_, n)| n.to_string()))
                     .collect(),
             );
         }
@@ -93,7 +77,7 @@ pub async fn run(store: &AliasPool, args: &StatsArgs) -> anyhow::Result<Outcome>
     }
     out.flush()?;
     if let Some(min) = args.min_free {
-        let available = claimable(&stats.all);
+        let available = stats.all.claimable();
         if available < min {
             eprintln!(
                 "alert: only {available} claimable aliases{} (minimum {min})",
@@ -109,14 +93,10 @@ pub async fn run(store: &AliasPool, args: &StatsArgs) -> anyhow::Result<Outcome>
 }
 
 fn counts_json(c: &StatusCounts) -> Value {
-    json!({
-        "total": c.total,
-        "free": c.free,
-        "claimed": c.claimed,
-        "quarantined": c.quarantined,
-        "quarantine_over": c.quarantine_over,
-        "retired": c.retired,
-        "unusable": c.unusable,
-        "claimable": claimable(c),
-    })
+    Value::Object(
+        c.named()
+            .iter()
+            .map(|(n, v)| (n.to_string(), json!(v)))
+            .collect(),
+    )
 }

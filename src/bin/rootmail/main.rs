@@ -34,7 +34,8 @@ Examples:
   rootmail --storage-account mystorage --use-cli pool stats --json";
 
 const EXIT_CODES: &str = "\
-Exit codes: 0 success, 1 error (also usage errors), 2 `pool stats --min-free` alert or
+Exit codes: 0 success, 1 error (also usage errors, and `pool import` of a file with
+invalid lines, after importing the valid ones), 2 `pool stats --min-free` alert or
 critical `audit` findings, 3 refused because the alias changed or is held by another
 claim, 4 `audit` found only warnings.";
 

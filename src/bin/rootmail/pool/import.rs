@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 use anyhow::{bail, Context};
 use clap::Args;
 use futures::stream::{self, StreamExt};
-use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressState, ProgressStyle};
 use rootmail::store::{AliasFilter, AliasPool, LegacyRow, StoreError};
 
 use super::aliases_file::{decode, parse, Invalid, Parsed};
@@ -117,12 +117,21 @@ pub async fn run(store: &AliasPool, args: &ImportArgs) -> anyhow::Result<Outcome
     };
     print_summary(&args.file, &parsed, &summary);
     match result {
-        Ok(_) => Ok(Outcome::Success),
         Err((added, e)) => Err(e).context(format!(
             "the import stopped after adding {added} of {} new aliases; running it again adds \
              the rest (addresses already in the table are skipped)",
             rows.len()
         )),
+        // The valid lines are in; a script still learns that the file was
+        // not all good.
+        Ok(_) if summary.invalid > 0 => bail!(
+            "{} of {} lines were invalid (listed above) and were not imported; the valid ones \
+             were. Fix or remove those lines and run the import again (addresses already in the \
+             table are skipped)",
+            summary.invalid,
+            summary.read
+        ),
+        Ok(_) => Ok(Outcome::Success),
     }
 }
 
@@ -148,9 +157,12 @@ async fn write_rows(store: &AliasPool, rows: &[LegacyRow]) -> Result<usize, (usi
     }
     let bar = ProgressBar::with_draw_target(Some(rows.len() as u64), ProgressDrawTarget::stderr());
     if let Ok(style) = ProgressStyle::with_template(
-        "{spinner} importing [{bar:40}] {pos}/{len} aliases ({per_sec}, {eta} left)",
+        "{spinner} importing [{bar:40}] {pos}/{len} aliases ({rate}, {eta} left)",
     ) {
-        bar.set_style(style.progress_chars("=> "));
+        let rate = |state: &ProgressState, w: &mut dyn std::fmt::Write| {
+            let _ = w.write_str(&rate_text(state.per_sec()));
+        };
+        bar.set_style(style.with_key("rate", rate).progress_chars("=> "));
     }
     let mut results = stream::iter(rows.chunks(BATCH))
         .map(|chunk| async move { (chunk.len(), store.insert_legacy_rows(chunk).await) })
@@ -173,6 +185,18 @@ async fn write_rows(store: &AliasPool, rows: &[LegacyRow]) -> Result<usize, (usi
     match failure {
         None => Ok(added),
         Some(e) => Err((added, e)),
+    }
+}
+
+/// Aliases per second as a person reads it: whole numbers, a decimal only
+/// below 10 (indicatif's own `{per_sec}` prints four).
+fn rate_text(per_sec: f64) -> String {
+    if !per_sec.is_finite() || per_sec <= 0.0 {
+        "-/s".to_owned()
+    } else if per_sec < 10.0 {
+        format!("{per_sec:.1}/s")
+    } else {
+        format!("{per_sec:.0}/s")
     }
 }
 
@@ -205,5 +229,18 @@ fn print_summary(file: &Path, parsed: &Parsed, s: &Summary) {
     let skipped = parsed.skipped.describe();
     if !skipped.is_empty() {
         println!("skipped:         {}", skipped.join(", "));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::rate_text;
+
+    #[test]
+    fn rates_are_whole_numbers_a_person_reads() {
+        assert_eq!(rate_text(6902.8594), "6903/s");
+        assert_eq!(rate_text(3.24), "3.2/s");
+        assert_eq!(rate_text(0.0), "-/s");
+        assert_eq!(rate_text(f64::INFINITY), "-/s");
     }
 }

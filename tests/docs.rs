@@ -42,3 +42,22 @@ fn every_documented_attribute_has_a_description() {
         }
     }
 }
+
+/// The testing guide shows the example module and its tests as they are in
+/// examples/testing (which `e2e_modern` runs with `terraform test`).
+#[test]
+fn the_testing_guide_quotes_its_examples_exactly() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let guide = std::fs::read_to_string(root.join("docs/guides/testing.md")).unwrap();
+    for file in [
+        "main.tf",
+        "tests/mocked.tftest.hcl",
+        "tests/override.tftest.hcl",
+    ] {
+        let text = std::fs::read_to_string(root.join("examples/testing").join(file)).unwrap();
+        assert!(
+            guide.contains(&format!("```terraform\n{text}```")),
+            "docs/guides/testing.md does not quote examples/testing/{file} as it is"
+        );
+    }
+}

@@ -583,3 +583,41 @@ fn examples_validate_with_modern_terraform() {
         );
     }
 }
+
+/// examples/testing: a module's tests with the provider mocked pass with
+/// `terraform test` (no table at all), and the mock defaults matter: a bare
+/// `mock_provider` gives `email` a random word that the module's output
+/// precondition refuses.
+#[test]
+fn module_tests_with_a_mocked_provider_pass_with_valid_mock_values() {
+    let Some(dir) = modern() else { return };
+    let src = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/testing");
+    std::fs::create_dir_all(dir.path().join("tests")).expect("tests dir");
+    for file in [
+        "main.tf",
+        "tests/mocked.tftest.hcl",
+        "tests/override.tftest.hcl",
+    ] {
+        dir.write(
+            file,
+            &std::fs::read_to_string(src.join(file)).expect("read"),
+        );
+    }
+    let out = dir.run_ok(&["test", "-no-color"]);
+    assert!(
+        out.stdout.contains("Success! 6 passed, 0 failed"),
+        "{}",
+        out.stdout
+    );
+
+    dir.write(
+        "tests/bare.tftest.hcl",
+        "mock_provider \"rootmail\" {}\n\nvariables {\n  account_name = \"workload-prod\"\n  owner        = \"platform-team@company.com\"\n}\n\nrun \"bare\" {}\n",
+    );
+    let out = dir.run(&["test", "-no-color", "-filter=tests/bare.tftest.hcl"]);
+    let text = flat(&(out.stdout.clone() + &out.stderr));
+    assert!(
+        !out.success() && text.contains("The alias is not an e-mail address"),
+        "{text}"
+    );
+}

@@ -3,8 +3,12 @@
 //!
 //! Layers, each only calling down: `plugin` (go-plugin transport) →
 //! `tfplugin` (protocol 6 values, schemas, traits, RPC dispatch) →
-//! `provider` (rootmail's resources) → `store` (table I/O).
+//! `provider` (rootmail's resources) → `store` (the pool) → the clients of
+//! outside systems, which know nothing of aliases: the Azure connection,
+//! `aws` (Organizations) and `graph` (Microsoft Graph).
 
+pub mod aws;
+pub mod graph;
 pub mod plugin;
 pub mod provider;
 pub mod redact;

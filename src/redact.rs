@@ -25,6 +25,14 @@ pub const CREDENTIAL_LOGGING_CRATES: &[&str] = &[
     "hyper",
     "hyper_util",
     "h2",
+    "aws_config",
+    "aws_runtime",
+    "aws_sigv4",
+    "aws_smithy_runtime",
+    "aws_smithy_runtime_api",
+    "aws_smithy_http",
+    "aws_sdk_sts",
+    "aws_sdk_organizations",
 ];
 
 /// A filter that lets everything through except the levels below `warn` of
@@ -57,6 +65,23 @@ const SECRET_NAMES: &[&str] = &[
 
 /// Authorization schemes whose next word is the credential.
 const SCHEMES: &[&str] = &["bearer", "sharedkey", "sharedkeylite", "basic"];
+
+/// An error and its sources on one line, each said once, with
+/// [`redact_credentials`] applied (HTTP errors quote URLs, which may hold a
+/// SAS signature).
+pub fn error_line(e: &dyn std::error::Error) -> String {
+    let mut text = e.to_string();
+    let mut source = e.source();
+    while let Some(s) = source {
+        let next = s.to_string();
+        if !text.contains(&next) {
+            text.push_str(": ");
+            text.push_str(&next);
+        }
+        source = s.source();
+    }
+    redact_credentials(&text)
+}
 
 /// Blanks credential values in `text`: `sig=`, `AccountKey=`,
 /// `SharedAccessSignature=`, `client_secret`, `client_assertion`,

@@ -9,7 +9,8 @@
 //!
 //! Access tokens carry the claims Azurite's `--oauth basic` checks (issuer
 //! `https://sts.windows.net/<tenant>/`, audience `https://storage.azure.com`,
-//! `nbf`/`iat`/`exp`). Also: [`TestCa`] (a CA and a server certificate for
+//! `nbf`/`iat`/`exp`); a token asked for Microsoft Graph's scope carries
+//! Graph's audience instead, which the Graph stand-in checks (see `graph`). Also: [`TestCa`] (a CA and a server certificate for
 //! 127.0.0.1) and [`ConnectProxy`] (a tiny HTTP CONNECT proxy).
 
 use std::collections::HashMap;
@@ -28,6 +29,10 @@ pub const TENANT: &str = "72f988bf-86f1-41af-91ab-2d7cd011db47";
 pub const ADO_SERVICE_CONNECTION: &str = "5f3c0b0e-7a7e-4f57-9a8c-0d3b1c2d3e4f";
 /// The audience GitHub Actions must be asked for.
 pub const AUDIENCE: &str = "api://AzureADTokenExchange";
+/// The resources this server issues access tokens for (the audience of a
+/// token asked for scope `<resource>/.default`).
+pub const STORAGE_RESOURCE: &str = "https://storage.azure.com";
+pub const GRAPH_RESOURCE: &str = "https://graph.microsoft.com";
 
 /// A CA and a server certificate it signed for `127.0.0.1` and `localhost`,
 /// written as PEM files into a temporary directory.
@@ -94,7 +99,7 @@ impl TestCa {
         self.dir.path().join("server-key.pem")
     }
 
-    fn server_config(&self) -> Arc<rustls::ServerConfig> {
+    pub(crate) fn server_config(&self) -> Arc<rustls::ServerConfig> {
         use rustls_pki_types::pem::PemObject;
         let certs =
             vec![
@@ -154,6 +159,8 @@ struct State {
     assertions: HashMap<String, i64>,
     /// Every secret-like string issued or known, for leak checks.
     issued: Vec<String>,
+    /// The claims of every access token issued.
+    access_tokens: HashMap<String, serde_json::Value>,
     counts: HashMap<String, Counts>,
     /// Assertions each client presented, in order.
     presented: HashMap<String, Vec<String>>,
@@ -265,7 +272,15 @@ impl IdentityServer {
 
     /// An access token for storage, as `az account get-access-token` prints it.
     pub fn mint_access_token(&self, client_id: &str, lifetime: i64) -> String {
-        issue_access_token(&self.state, client_id, lifetime)
+        issue_access_token(&self.state, client_id, lifetime, STORAGE_RESOURCE)
+    }
+
+    /// The claims of an access token this server issued (`None` for any
+    /// other string): what a resource server would read after checking
+    /// the signature.
+    pub fn access_token_claims(&self, token: &str) -> Option<serde_json::Value> {
+        let st = self.state.lock().expect("state");
+        st.access_tokens.get(token).cloned()
     }
 
     pub fn counts(&self, client_id: &str) -> Counts {
@@ -316,10 +331,15 @@ fn issue_assertion(state: &Mutex<State>, lifetime: i64, subject: &str) -> String
     token
 }
 
-fn issue_access_token(state: &Mutex<State>, client_id: &str, lifetime: i64) -> String {
+fn issue_access_token(
+    state: &Mutex<State>,
+    client_id: &str,
+    lifetime: i64,
+    audience: &str,
+) -> String {
     let now = now();
-    let token = jwt(&serde_json::json!({
-        "aud": "https://storage.azure.com",
+    let claims = serde_json::json!({
+        "aud": audience,
         "iss": format!("https://sts.windows.net/{TENANT}/"),
         "iat": now - 5,
         "nbf": now - 5,
@@ -328,20 +348,39 @@ fn issue_access_token(state: &Mutex<State>, client_id: &str, lifetime: i64) -> S
         "tid": TENANT,
         "oid": uuid::Uuid::new_v4().to_string(),
         "ver": "1.0",
-    }));
-    state.lock().expect("state").issued.push(token.clone());
+    });
+    let token = jwt(&claims);
+    let mut st = state.lock().expect("state");
+    st.issued.push(token.clone());
+    st.access_tokens.insert(token.clone(), claims);
     token
 }
 
-struct Request {
-    method: String,
-    path: String,
-    query: HashMap<String, String>,
-    headers: HashMap<String, String>,
-    body: Vec<u8>,
+/// The resource a scope (`<resource>/.default`) or an MSI `resource` names,
+/// when this server issues tokens for it.
+fn known_resource(scope_or_resource: &str) -> Option<&'static str> {
+    let resource = scope_or_resource
+        .trim_end_matches("/.default")
+        .trim_end_matches('/');
+    [STORAGE_RESOURCE, GRAPH_RESOURCE]
+        .into_iter()
+        .find(|r| *r == resource)
 }
 
-async fn read_request<S: tokio::io::AsyncRead + Unpin>(stream: &mut S) -> Option<Request> {
+/// One HTTP/1.1 request as the loopback stand-ins read it.
+pub(crate) struct Request {
+    pub method: String,
+    pub path: String,
+    pub query: HashMap<String, String>,
+    /// The request target as sent (path and query, still encoded).
+    pub target: String,
+    pub headers: HashMap<String, String>,
+    pub body: Vec<u8>,
+}
+
+pub(crate) async fn read_request<S: tokio::io::AsyncRead + Unpin>(
+    stream: &mut S,
+) -> Option<Request> {
     let mut buf = Vec::new();
     let mut chunk = [0u8; 4096];
     let head_end = loop {
@@ -383,6 +422,7 @@ async fn read_request<S: tokio::io::AsyncRead + Unpin>(stream: &mut S) -> Option
     let url = url::Url::parse(&format!("https://x{target}")).ok()?;
     Some(Request {
         method,
+        target,
         path: url.path().to_owned(),
         query: url.query_pairs().into_owned().collect(),
         headers,
@@ -424,7 +464,7 @@ fn aad_error(status: u16, code: &str, description: &str) -> (u16, serde_json::Va
     )
 }
 
-fn bearer(req: &Request) -> Option<String> {
+pub(crate) fn bearer(req: &Request) -> Option<String> {
     req.headers
         .get("authorization")
         .and_then(|v| {
@@ -475,10 +515,10 @@ fn route(req: &Request, ctx: &Ctx) -> (u16, serde_json::Value) {
                 return unauthorized;
             }
             let resource = req.query.get("resource").cloned().unwrap_or_default();
-            if !resource.starts_with("https://storage.azure.com") {
+            let Some(audience) = known_resource(&resource) else {
                 return (400, serde_json::json!({"message": "unexpected resource"}));
-            }
-            let token = issue_access_token(&ctx.state, "managed-identity", ctx.lifetime);
+            };
+            let token = issue_access_token(&ctx.state, "managed-identity", ctx.lifetime, audience);
             (
                 200,
                 serde_json::json!({
@@ -508,13 +548,17 @@ fn token_grant(req: &Request, ctx: &Ctx) -> (u16, serde_json::Value) {
             "AADSTS70003: unsupported grant type",
         );
     }
-    if scope != "https://storage.azure.com/.default" {
+    let Some(audience) = scope
+        .ends_with("/.default")
+        .then(|| known_resource(&scope))
+        .flatten()
+    else {
         return aad_error(
             400,
             "invalid_scope",
             "AADSTS70011: The provided scope is not valid.",
         );
-    }
+    };
     let mut st = ctx.state.lock().expect("state");
     let outcome = if let Some(secret) = form.get("client_secret") {
         let ok = st.secrets.get(&client_id) == Some(secret);
@@ -575,7 +619,7 @@ fn token_grant(req: &Request, ctx: &Ctx) -> (u16, serde_json::Value) {
     match outcome {
         Err(e) => e,
         Ok(()) => {
-            let token = issue_access_token(&ctx.state, &client_id, ctx.lifetime);
+            let token = issue_access_token(&ctx.state, &client_id, ctx.lifetime, audience);
             (
                 200,
                 serde_json::json!({

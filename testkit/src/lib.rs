@@ -1,13 +1,14 @@
 //! What the integration tests and `make bench` share, as one dev-only crate:
 //! a private Azurite, the real terraform in a scratch folder, a plugin client
 //! speaking go-plugin over mTLS, a fault-injecting proxy, raw table access and
-//! loopback stand-ins for Entra ID and AWS Organizations.
+//! loopback stand-ins for Entra ID, Microsoft Graph and AWS Organizations.
 
 pub mod azure_ad;
 pub mod azurite;
 pub mod azurite_disk;
 pub mod cli;
 pub mod fault_proxy;
+pub mod graph;
 pub mod moto;
 pub mod plugin_client;
 pub mod pool;

@@ -3,16 +3,21 @@
 //!
 //! Layers, each only calling down: `plugin` (go-plugin transport) →
 //! `tfplugin` (protocol 6 values, schemas, traits, RPC dispatch) →
-//! `provider` (rootmail's resources) → `store` (the pool) → the clients of
-//! outside systems, which know nothing of aliases: the Azure connection,
-//! `aws` (Organizations) and `graph` (Microsoft Graph).
+//! `provider` (rootmail's resources) → `store` (the alias pool's domain) →
+//! the clients of outside systems, which know nothing of aliases: `azure`
+//! (how we reach Azure: credentials, tokens, network, the table client),
+//! `aws` (Organizations) and `graph` (Microsoft Graph). `settings` (the one
+//! list of settings) and `secret` are leaves every layer may read.
 
 pub mod aws;
+pub mod azure;
 pub mod graph;
 pub mod plugin;
 pub mod provider;
 pub mod redact;
 pub mod safe_text;
+pub mod secret;
+pub mod settings;
 pub mod store;
 pub mod tfplugin;
 

@@ -11,9 +11,10 @@ use std::collections::HashSet;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use rootmail::settings::RetryBudget;
 use rootmail::store::{
     AliasFilter, AliasPool, AliasStatus, BatchSettings, CancellationToken, ClaimBatcher,
-    ClaimRequest, RetryBudget, StoreConfig, StoreError,
+    ClaimRequest, StoreConfig,
 };
 use testkit::azurite;
 use testkit::fault_proxy::{Fault, FaultProxy, Target};
@@ -87,7 +88,7 @@ async fn scenario(
         .expect("seed");
     let mut config = StoreConfig::emulator(proxy.endpoint(), &table);
     // A retry waits at least a second: time to stop the provider meanwhile.
-    config.retry = RetryBudget {
+    config.connection.retry = RetryBudget {
         total: Duration::from_secs(15),
         per_request: Duration::from_secs(5),
         initial_backoff: Duration::from_secs(2),
@@ -156,7 +157,7 @@ async fn scenario(
             Ok(Ok(claimed)) => {
                 assert!(delivered.insert(claimed.token.as_str().to_owned()));
             }
-            Ok(Err(StoreError::Cancelled { .. })) => cancelled += 1,
+            Ok(Err(e)) if e.is_cancelled() => cancelled += 1,
             Ok(Err(e)) => {
                 panic!("{claims} claims (batched: {batched}), {step:?}, {trouble:?}: {e}")
             }

@@ -11,7 +11,8 @@
 use std::path::PathBuf;
 use std::sync::OnceLock;
 
-use rootmail::store::{AliasFilter, AliasPool, Credential, StoreConfig};
+use rootmail::azure::Credential;
+use rootmail::store::{AliasFilter, AliasPool, StoreConfig};
 use testkit::azure_ad::{IdentityServer, ADO_SERVICE_CONNECTION, TENANT};
 use testkit::terraform::TerraformDir;
 use testkit::{azure_ad, azurite, terraform};
@@ -57,7 +58,7 @@ impl Pool {
     fn seeded(prefix: &str, count: usize) -> Pool {
         let table = azurite::unique_table_name(prefix);
         let mut config = StoreConfig::emulator(azurite_tls().endpoint(), &table);
-        config.ca_file = Some(ca_file());
+        config.connection.ca_file = Some(ca_file());
         let pool = AliasPool::connect(&config).expect("connect");
         let rt = tokio::runtime::Runtime::new().expect("runtime");
         rt.block_on(async {
@@ -522,9 +523,9 @@ fn tokens_are_cached_per_process() {
     let secret = format!("cs~{}", uuid::Uuid::new_v4().simple());
     server().register_client(&client, &secret);
     let mut config = StoreConfig::emulator(azurite_tls().endpoint(), &pool.table);
-    config.ca_file = Some(ca_file());
-    config.authority_host = server().authority();
-    config.credential = Credential::ClientSecret {
+    config.connection.ca_file = Some(ca_file());
+    config.connection.authority_host = server().authority();
+    config.connection.credential = Credential::ClientSecret {
         tenant_id: TENANT.to_owned(),
         client_id: client.clone(),
         secret: secret.as_str().into(),

@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 
 use azure_core::credentials::TokenCredential;
 use rootmail::graph::{GraphError, GraphReader};
-use rootmail::store::RetryBudget;
+use rootmail::settings::RetryBudget;
 use testkit::azure_ad::{IdentityServer, GRAPH_RESOURCE, STORAGE_RESOURCE, TENANT};
 use testkit::graph::GraphServer;
 

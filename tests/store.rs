@@ -8,10 +8,11 @@ use std::collections::HashSet;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use rootmail::azure::{AzureError, Credential, CredentialKind};
+use rootmail::settings::{RetryBudget, Settings};
 use rootmail::store::{
     AdoptRequest, AliasFilter, AliasPool, AliasStatus, AliasUpdate, ClaimRequest, ClaimToken,
-    Credential, CredentialKind, LegacyRow, LinkTarget, ReleaseOutcome, ReleasePolicy, RetryBudget,
-    StoreConfig, StoreError, StoreSettings,
+    LegacyRow, LinkTarget, ReleaseOutcome, ReleasePolicy, StoreConfig, StoreError,
 };
 use serde_json::{json, Value};
 
@@ -812,7 +813,10 @@ async fn missing_table_is_named() {
     let pool = AliasPool::connect(&StoreConfig::emulator(az.endpoint(), "nosuchtable42"))
         .expect("connect");
     let err = pool.claim(&req("a")).await.expect_err("no table");
-    assert!(matches!(err, StoreError::TableNotFound { .. }), "{err}");
+    assert!(
+        matches!(err, StoreError::Azure(AzureError::TableNotFound { .. })),
+        "{err}"
+    );
     assert!(err.to_string().contains("nosuchtable42"), "{err}");
 }
 
@@ -824,22 +828,27 @@ async fn wrong_key_is_forbidden_and_names_the_credential_kind_only() {
         AliasPool::connect(&StoreConfig::emulator(az.endpoint(), table.clone())).expect("connect");
     good.ensure_table().await.expect("table");
     let bad_key = "c2VjcmV0LWJ1dC13cm9uZy1rZXktZm9yLWF6dXJpdGUtdGVzdHM=";
-    let config = StoreSettings {
+    let settings = Settings {
         endpoint: Some(az.endpoint()),
         account: Some(az.account().into()),
         access_key: Some(bad_key.into()),
         table: Some(table),
         ..Default::default()
-    }
-    .resolve(&|_| None)
-    .expect("config");
-    assert_eq!(config.credential.kind(), CredentialKind::SharedKey);
+    };
+    let config = StoreConfig::resolve(&settings, &|_| None).expect("config");
+    assert_eq!(
+        config.connection.credential.kind(),
+        CredentialKind::SharedKey
+    );
     assert!(!format!("{config:?}").contains(bad_key));
     let pool = AliasPool::connect(&config).expect("connect");
     let err = pool.stats(None).await.expect_err("forbidden");
     assert_eq!(pool.request_count(), 1, "403 is not retried");
     assert!(
-        matches!(err, StoreError::Forbidden { status: 403, .. }),
+        matches!(
+            err,
+            StoreError::Azure(AzureError::Forbidden { status: 403, .. })
+        ),
         "{err}"
     );
     let text = err.to_string();
@@ -847,11 +856,14 @@ async fn wrong_key_is_forbidden_and_names_the_credential_kind_only() {
     assert!(!text.contains(bad_key), "{text}");
     // A key that is not even base64 is refused before any request, without echoing it.
     let mut broken = config.clone();
-    broken.credential = Credential::SharedKey {
+    broken.connection.credential = Credential::SharedKey {
         key: "not base64 secret!".into(),
     };
     let err = AliasPool::connect(&broken).expect_err("bad key");
-    assert!(matches!(err, StoreError::Config(_)), "{err}");
+    assert!(
+        matches!(err, StoreError::Azure(AzureError::Config(_))),
+        "{err}"
+    );
     assert!(!err.to_string().contains("not base64 secret!"), "{err}");
 }
 
@@ -866,8 +878,11 @@ async fn connection_string_from_environment_works() {
         "ROOTMAIL_PARTITION_KEY" => Some("pool-b".to_owned()),
         _ => None,
     };
-    let config = StoreSettings::default().resolve(&lookup).expect("config");
-    assert!(matches!(config.credential, Credential::ConnectionString(_)));
+    let config = StoreConfig::resolve(&Settings::default(), &lookup).expect("config");
+    assert!(matches!(
+        config.connection.credential,
+        Credential::ConnectionString(_)
+    ));
     let pool = AliasPool::connect(&config).expect("connect");
     pool.ensure_table().await.expect("table");
     pool.seed("m", "corp.example", 2).await.expect("seed");
@@ -927,12 +942,15 @@ fn fast_budget() -> RetryBudget {
 async fn throttling_is_retried_within_the_budget_with_our_user_agent() {
     let (endpoint, seen) = fake_service(Some(503)).await;
     let mut config = StoreConfig::emulator(endpoint, "throttled");
-    config.retry = fast_budget();
+    config.connection.retry = fast_budget();
     let pool = AliasPool::connect(&config).expect("connect");
     let started = Instant::now();
     let err = pool.claim(&req("a")).await.expect_err("unavailable");
     let took = started.elapsed();
-    assert!(matches!(err, StoreError::Unavailable { .. }), "{err}");
+    assert!(
+        matches!(err, StoreError::Azure(AzureError::Unavailable { .. })),
+        "{err}"
+    );
     assert!(err.to_string().contains("503"), "{err}");
     assert!(
         took < Duration::from_secs(3),
@@ -958,13 +976,13 @@ async fn throttling_is_retried_within_the_budget_with_our_user_agent() {
 async fn hanging_service_times_out_and_cancellation_stops_work() {
     let (endpoint, _) = fake_service(None).await;
     let mut config = StoreConfig::emulator(endpoint.clone(), "hanging");
-    config.retry = fast_budget();
+    config.connection.retry = fast_budget();
     let pool = AliasPool::connect(&config).expect("connect");
     let err = pool.get("some-id").await.expect_err("timeout");
     assert!(err.to_string().contains("no response within"), "{err}");
 
-    config.retry.total = Duration::from_secs(600);
-    config.retry.per_request = Duration::from_secs(600);
+    config.connection.retry.total = Duration::from_secs(600);
+    config.connection.retry.per_request = Duration::from_secs(600);
     let pool = AliasPool::connect(&config).expect("connect");
     let cancel = pool.cancellation();
     let task = tokio::spawn({
@@ -975,7 +993,10 @@ async fn hanging_service_times_out_and_cancellation_stops_work() {
     let started = Instant::now();
     cancel.cancel();
     let err = task.await.expect("task").expect_err("cancelled");
-    assert!(matches!(err, StoreError::Cancelled { .. }), "{err}");
+    assert!(
+        matches!(err, StoreError::Azure(AzureError::Cancelled { .. })),
+        "{err}"
+    );
     assert!(started.elapsed() < Duration::from_secs(2));
 }
 
@@ -1043,15 +1064,15 @@ async fn sas_tokens_work_and_missing_permissions_are_explained() {
     let owner_pool = pool("sas").await;
     owner_pool.seed("m", "corp.example", 2).await.expect("seed");
     let full = azurite::account_sas("raul");
-    let settings = |sas: &str| StoreSettings {
+    let settings = |sas: &str| Settings {
         endpoint: Some(az.endpoint()),
         sas_token: Some(format!("?{sas}").into()),
         table: Some(owner_pool.table_name().to_owned()),
         ..Default::default()
     };
-    let config = settings(&full).resolve(&|_| None).expect("config");
+    let config = StoreConfig::resolve(&settings(&full), &|_| None).expect("config");
     assert_eq!(
-        config.account, "devstoreaccount1",
+        config.connection.account, "devstoreaccount1",
         "account taken from the endpoint"
     );
     let pool = AliasPool::connect(&config).expect("connect");
@@ -1064,8 +1085,10 @@ async fn sas_tokens_work_and_missing_permissions_are_explained() {
     );
 
     let read_only = azurite::account_sas("rl");
-    let pool = AliasPool::connect(&settings(&read_only).resolve(&|_| None).expect("config"))
-        .expect("connect");
+    let pool = AliasPool::connect(
+        &StoreConfig::resolve(&settings(&read_only), &|_| None).expect("config"),
+    )
+    .expect("connect");
     assert_eq!(
         pool.stats(None)
             .await
@@ -1076,7 +1099,10 @@ async fn sas_tokens_work_and_missing_permissions_are_explained() {
     );
     let err = pool.claim(&req("ro")).await.expect_err("writing is not");
     let text = err.to_string();
-    assert!(matches!(err, StoreError::Forbidden { .. }), "{text}");
+    assert!(
+        matches!(err, StoreError::Azure(AzureError::Forbidden { .. })),
+        "{text}"
+    );
     assert!(
         text.contains("SAS token") && text.contains("permissions"),
         "{text}"
@@ -1153,7 +1179,7 @@ async fn a_timed_out_write_that_landed_is_recognised_not_repeated() {
         format!("http://127.0.0.1:{port}/{}", azurite::ACCOUNT),
         direct.table_name(),
     );
-    config.retry = RetryBudget {
+    config.connection.retry = RetryBudget {
         total: Duration::from_secs(20),
         per_request: Duration::from_millis(700),
         initial_backoff: Duration::from_millis(10),

@@ -120,7 +120,7 @@ pub(crate) async fn prepare_database(
     flags.shuffle(&mut rand::rng());
     let now = time::OffsetDateTime::now_utc();
     let created_ms = (now.unix_timestamp_nanos() / 1_000_000) as i64;
-    let pk = rootmail::store::DEFAULT_PARTITION_KEY;
+    let pk = rootmail::settings::DEFAULT_PARTITION_KEY;
     let mut docs = Vec::with_capacity(size);
     let mut keys = Vec::with_capacity(size);
     for (i, in_use) in flags.into_iter().enumerate() {
@@ -263,7 +263,10 @@ pub(crate) async fn run_cell(
     let endpoint = table.azurite.endpoint();
     let endpoint = endpoint.as_str();
     let claimer = match strategy {
-        Strategy::Naive => Claimer::Naive(Arc::new(NaiveTool::new(endpoint, &table.config.table))),
+        Strategy::Naive => Claimer::Naive(Arc::new(NaiveTool::new(
+            endpoint,
+            &table.config.connection.table,
+        ))),
         Strategy::Single => Claimer::Single(AliasPool::connect(&table.config)?),
         Strategy::Batched => Claimer::Batched(Arc::new(ClaimBatcher::new(AliasPool::connect(
             &table.config,
@@ -351,7 +354,7 @@ pub(crate) async fn run_cell(
     };
     // Put every claimed row back so the next cell sees the same fill level.
     let janitor = AliasPool::connect(&table.config)?;
-    let naive = NaiveTool::new(endpoint, &table.config.table);
+    let naive = NaiveTool::new(endpoint, &table.config.connection.table);
     let resets: Vec<Result<()>> = stream::iter(won)
         .map(|w| {
             let janitor = janitor.clone();

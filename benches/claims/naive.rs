@@ -40,7 +40,7 @@ impl NaiveTool {
         .build();
         NaiveTool {
             table: service.table_client(table),
-            partition_key: rootmail::store::DEFAULT_PARTITION_KEY.to_owned(),
+            partition_key: rootmail::settings::DEFAULT_PARTITION_KEY.to_owned(),
             requests: AtomicU64::new(0),
         }
     }

@@ -15,7 +15,7 @@ use aws_sdk_organizations::operation::list_accounts::ListAccountsError;
 use aws_sdk_organizations::types::{Account, AccountState, AccountStatus};
 
 use super::http::ReqwestHttpClient;
-use crate::store::RetryBudget;
+use crate::settings::RetryBudget;
 
 /// Organizations answers from us-east-1 in the commercial partition; a
 /// region is still needed to sign when none is configured.

@@ -12,7 +12,7 @@ use serde::Deserialize;
 use time::OffsetDateTime;
 
 use super::user::{GraphUser, SELECT};
-use crate::store::RetryBudget;
+use crate::settings::RetryBudget;
 
 /// Graph's error body: `{"error": {"code": …, "message": …}}`.
 #[derive(Debug, Default, Deserialize)]
@@ -139,7 +139,7 @@ impl GraphReader {
         let mut url = self.base.join("users").map_err(protocol)?;
         let filter = format!(
             "proxyAddresses/any(p:p eq {})",
-            crate::store::odata::quote(&format!("smtp:{address}"))
+            crate::azure::odata::quote(&format!("smtp:{address}"))
         );
         url.query_pairs_mut()
             .append_pair("$filter", &filter)

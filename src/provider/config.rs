@@ -1,19 +1,20 @@
 //! The `provider "rootmail"` block: its schema, its checks, and how it turns
-//! into the store's settings (explicit values win over environment
-//! variables). The attributes are the store's [`SETTINGS`], plus
+//! into [`Settings`] (explicit values win over environment variables). The
+//! attributes are the [`SETTINGS`] that are not environment-only, plus
 //! `retry_timeout_seconds`.
 
 use std::time::Duration;
 
-use crate::store::settings::{
+use crate::settings::{RetryBudget, Settings};
+use crate::settings::{
     Setting, SettingKind, ACCESS_KEY, ADO_SERVICE_CONNECTION_ID, CLIENT_SECRET, CONNECTION_STRING,
     ENDPOINT, ENVIRONMENT, OIDC_REQUEST_URL, OIDC_TOKEN, OIDC_TOKEN_FILE_PATH, SAS_TOKEN, SETTINGS,
     TABLE, USE_AZUREAD, USE_CLI, USE_EMULATOR, USE_MSI, USE_OIDC,
 };
-use crate::store::{RetryBudget, StoreError, StoreSettings};
+use crate::store::StoreError;
 use crate::tfplugin::{Attribute, Block, Diagnostic, Diagnostics, Schema, Type, Value};
 
-/// The attribute that is not a store setting: how long to keep retrying.
+/// The attribute that is not in the Setting table: how long to keep retrying.
 pub const RETRY_TIMEOUT: &str = "retry_timeout_seconds";
 
 /// The settings a provider block can hold (the rest come only from the
@@ -128,7 +129,7 @@ pub fn validate(config: &Value) -> Diagnostics {
         Diagnostic::error(summary, detail).at_attr(setting.name)
     };
     if let Some(t) = text(config, &TABLE) {
-        if crate::store::config::validate_table_name(&t).is_err() {
+        if crate::azure::table::check_table_name(&t).is_err() {
             d.push(invalid(&TABLE, "Invalid table name", "`table` must be 3 to 63 letters and digits and start with a letter, as Azure Table storage requires.".into()));
         }
     }
@@ -140,7 +141,7 @@ pub fn validate(config: &Value) -> Diagnostics {
         ));
     }
     if let Some(e) = text(config, &ENVIRONMENT) {
-        if crate::store::CloudEnvironment::parse(&e).is_none() {
+        if crate::azure::CloudEnvironment::parse(&e).is_none() {
             d.push(invalid(
                 &ENVIRONMENT,
                 "Unknown Azure environment",
@@ -246,10 +247,10 @@ fn conflict(
     }
 }
 
-/// The explicit settings for the store; unset ones fall back to the
-/// environment in `StoreSettings::resolve`.
-pub fn settings(config: &Value) -> StoreSettings {
-    let mut settings = StoreSettings::default();
+/// The explicit settings; unset ones fall back to the environment in
+/// [`crate::store::StoreConfig::resolve`].
+pub fn settings(config: &Value) -> Settings {
+    let mut settings = Settings::default();
     for setting in attributes() {
         match config.attr(setting.name) {
             Value::Bool(b) => setting.set_flag(&mut settings, *b),

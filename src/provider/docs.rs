@@ -153,7 +153,10 @@ fn index() -> DocPage {
     s.push('\n');
     s.push_str(&schema_sections(&schema));
     s.push_str("\n### Environment Variables Only\n\n");
-    for setting in crate::store::SETTINGS.iter().filter(|s| s.environment_only) {
+    for setting in crate::settings::SETTINGS
+        .iter()
+        .filter(|s| s.environment_only)
+    {
         let names: Vec<String> = setting.env.iter().map(|n| format!("`{n}`")).collect();
         s.push_str(&format!(
             "- {} (Environment variable) {}\n",

@@ -1,6 +1,6 @@
 //! The rootmail provider: its configuration, one file per resource and data
 //! source (schema, docs text and CRUD together), and the docs generator.
-//! Table I/O is delegated to `crate::store`.
+//! The pool's work is delegated to `crate::store`.
 
 /// Implements [`Declared`](crate::tfplugin::Declared) for a resource or data source type from its
 /// module's `checked_schema()` (attributes and their checks) and, when given,
@@ -44,7 +44,7 @@ pub mod validate;
 
 use crate::store::{
     AliasPool, AliasRow, ClaimBatcher, ClaimRequest, ClaimedAlias, ReadCoalescer, ReleaseBatcher,
-    StoreError,
+    StoreConfig, StoreError,
 };
 use crate::tfplugin::model::{Outcome, Typed};
 use crate::tfplugin::{
@@ -206,18 +206,19 @@ impl Provider for RootmailProvider {
             *self.shared.conn.write().await = Connection::Unknown;
             return diags;
         }
-        let resolved = match config::settings(cfg).resolve(&|k| std::env::var(k).ok()) {
-            Ok(r) => r,
-            Err(e) => {
-                diags.push(config::config_error(&e));
-                return diags;
-            }
-        };
+        let resolved =
+            match StoreConfig::resolve(&config::settings(cfg), &|k| std::env::var(k).ok()) {
+                Ok(r) => r,
+                Err(e) => {
+                    diags.push(config::config_error(&e));
+                    return diags;
+                }
+            };
         tracing::info!(
             terraform_version,
-            endpoint = %resolved.endpoint,
-            table = %resolved.table,
-            credential = ?resolved.credential.kind(),
+            endpoint = %resolved.connection.endpoint,
+            table = %resolved.connection.table,
+            credential = ?resolved.connection.credential.kind(),
             "connecting to the alias pool"
         );
         match AliasPool::connect_with_cancellation(&resolved, ctx.cancellation().clone()) {
@@ -291,12 +292,12 @@ mod tests {
 
     #[test]
     fn a_plain_http_endpoint_is_refused_at_the_endpoint_attribute() {
-        let settings = crate::store::StoreSettings {
+        let settings = crate::settings::Settings {
             endpoint: Some("http://tables.example.com/acct".into()),
             sas_token: Some("sv=1&sig=s3cr3t-sig".into()),
             ..Default::default()
         };
-        let err = settings.resolve(&|_| None).expect_err("plain http refused");
+        let err = StoreConfig::resolve(&settings, &|_| None).expect_err("plain http refused");
         let d = config::config_error(&err);
         assert_eq!(
             d.path,

@@ -5,8 +5,8 @@
 use serde_json::{Map, Value};
 use time::OffsetDateTime;
 
-use super::client::Entity;
 use super::row::{col, put_time, to_millis, AliasRow, AliasStatus, ClaimToken};
+use crate::azure::table::Entity;
 
 /// The columns one write sets; `None` leaves a column as it is. For the
 /// token and the key, `Some(None)` clears the column (writes `""`).

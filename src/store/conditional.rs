@@ -13,10 +13,11 @@ use std::future::Future;
 use tokio::sync::oneshot;
 
 use super::change::RowChange;
-use super::client::{into_store, Entity, Fail, Write};
 use super::error::StoreError;
 use super::pool::{AliasPool, ClaimRequest, ClaimedAlias, ReleaseOutcome, ReleasePolicy};
 use super::row::AliasRow;
+use crate::azure::table::{into_error, Entity, Fail, Write};
+use crate::azure::AzureError;
 
 /// How often a conditional write on one row is retried after HTTP 412 before
 /// giving up with [`StoreError::Contended`].
@@ -53,7 +54,11 @@ pub(super) enum Merged {
 fn may_have_landed(e: &StoreError) -> bool {
     matches!(
         e,
-        StoreError::Unavailable { .. } | StoreError::Cancelled { .. } | StoreError::Protocol { .. }
+        StoreError::Azure(
+            AzureError::Unavailable { .. }
+                | AzureError::Cancelled { .. }
+                | AzureError::Protocol { .. }
+        )
     )
 }
 
@@ -83,7 +88,7 @@ impl AliasPool {
             }
             Fail::EntityNotFound => Failure::Missing,
             other => {
-                let error = into_store(other, operation);
+                let error = StoreError::from(into_error(other, operation));
                 Failure::Failed {
                     ambiguous: may_have_landed(&error),
                     error,
@@ -235,9 +240,10 @@ impl AliasPool {
             let result = pool.claim(&request).await;
             deliver(&pool, reply, result).await;
         });
-        answer.await.unwrap_or(Err(StoreError::Cancelled {
+        answer.await.unwrap_or(Err(AzureError::Cancelled {
             operation: "claim alias",
-        }))
+        }
+        .into()))
     }
 }
 

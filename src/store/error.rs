@@ -1,19 +1,19 @@
-//! Typed errors of the alias store. Messages name what failed and what to do
-//! about it, and never contain a secret (keys, SAS tokens, client secrets,
-//! bearer tokens).
+//! Typed errors of the alias store: the pool's own, and the Azure
+//! connection's ([`AzureError`]) as they are. Messages name what failed and
+//! what to do about it, and never contain a secret (keys, SAS tokens, client
+//! secrets, bearer tokens).
 
-use std::time::Duration;
-
-use super::credential::CredentialKind;
 use super::row::AliasStatus;
-use super::settings::{ConfigError, Setting};
+use crate::azure::AzureError;
+use crate::settings::{ConfigError, Setting};
 
 /// Everything a store operation can fail with.
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
-    /// The configuration cannot be turned into a client.
-    #[error("invalid store configuration: {0}")]
-    Config(#[from] ConfigError),
+    /// Reaching the table failed: configuration, credential, or what the
+    /// service answered.
+    #[error(transparent)]
+    Azure(#[from] AzureError),
 
     /// No free alias is left (in the whole pool, or in the requested mailbox).
     #[error("the alias pool is exhausted: no free alias{} in table `{table}`", mailbox_suffix(.mailbox))]
@@ -21,10 +21,6 @@ pub enum StoreError {
         table: String,
         mailbox: Option<String>,
     },
-
-    /// The table does not exist.
-    #[error("table `{table}` does not exist in the storage account (create it, or check the table name)")]
-    TableNotFound { table: String },
 
     /// An alias id that is not in the table.
     #[error("alias `{alias_id}` does not exist in table `{table}`")]
@@ -85,54 +81,6 @@ pub enum StoreError {
     #[error("invalid value for {field}: {reason}")]
     InvalidInput { field: &'static str, reason: String },
 
-    /// The credential was refused (HTTP 401/403).
-    #[error(
-        "access to table `{table}` was denied (HTTP {status}{}) using {credential}; {hint}",
-        code_suffix(.error_code)
-    )]
-    Forbidden {
-        table: String,
-        status: u16,
-        error_code: Option<String>,
-        credential: CredentialKind,
-        hint: &'static str,
-    },
-
-    /// The credential could not be used (no Azure AD token, key cannot sign).
-    #[error("cannot authenticate using {credential}: {message}")]
-    Credential {
-        credential: CredentialKind,
-        message: String,
-    },
-
-    /// The service kept throttling or failing until the retry budget ran out.
-    #[error("table service still unavailable after {attempts} attempts in {elapsed:?} during {operation}: {last}")]
-    Unavailable {
-        operation: &'static str,
-        attempts: u32,
-        elapsed: Duration,
-        last: String,
-    },
-
-    /// Some other HTTP error from the service.
-    #[error("table service returned HTTP {status}{} during {operation}", code_suffix(.error_code))]
-    Http {
-        operation: &'static str,
-        status: u16,
-        error_code: Option<String>,
-    },
-
-    /// The service returned something this client cannot read.
-    #[error("unexpected response during {operation}: {message}")]
-    Protocol {
-        operation: &'static str,
-        message: String,
-    },
-
-    /// The caller cancelled the operation (for example Terraform's StopProvider).
-    #[error("operation {operation} was cancelled")]
-    Cancelled { operation: &'static str },
-
     /// Optimistic concurrency kept failing (the row changes faster than we can write it).
     #[error("alias `{alias_id}` kept changing under concurrent writers; gave up after {attempts} attempts")]
     Contended { alias_id: String, attempts: u32 },
@@ -145,27 +93,32 @@ fn mailbox_suffix(mailbox: &Option<String>) -> String {
     }
 }
 
-fn code_suffix(code: &Option<String>) -> String {
-    match code {
-        Some(c) => format!(", {c}"),
-        None => String::new(),
-    }
-}
-
 impl StoreError {
     /// The setting to change, for a configuration that cannot be used.
     pub fn setting(&self) -> Option<&'static Setting> {
         match self {
-            StoreError::Config(e) => e.setting(),
+            StoreError::Azure(e) => e.setting(),
             _ => None,
         }
     }
 
     /// True for errors a caller might succeed with by trying again later.
     pub fn is_transient(&self) -> bool {
-        matches!(
-            self,
-            StoreError::Unavailable { .. } | StoreError::Contended { .. }
-        )
+        match self {
+            StoreError::Azure(e) => e.is_transient(),
+            StoreError::Contended { .. } => true,
+            _ => false,
+        }
+    }
+
+    /// True when the caller cancelled the operation.
+    pub fn is_cancelled(&self) -> bool {
+        matches!(self, StoreError::Azure(AzureError::Cancelled { .. }))
+    }
+}
+
+impl From<ConfigError> for StoreError {
+    fn from(e: ConfigError) -> Self {
+        StoreError::Azure(AzureError::Config(e))
     }
 }

@@ -26,12 +26,13 @@ use futures::future::join_all;
 use tokio::sync::{mpsc, oneshot};
 
 use super::batch::{collect, BatchSettings, KEYS_PER_QUERY};
-use super::client::Entity;
-use super::config::validate_key;
 use super::error::StoreError;
-use super::odata::{and_all, eq_bool, eq_str, or_any};
 use super::pool::{protocol, AliasPool};
+use super::row::check_alias_id;
 use super::row::{col, AliasRow};
+use crate::azure::odata::{and_all, eq_bool, eq_str, or_any};
+use crate::azure::table::Entity;
+use crate::azure::AzureError;
 
 /// Most reads served as one batch.
 const MAX_BATCH: usize = 1000;
@@ -169,7 +170,7 @@ impl ReadCoalescer {
     }
 
     async fn read(&self, alias_id: &str) -> Answer {
-        validate_key("alias id", alias_id)?;
+        check_alias_id(alias_id)?;
         self.counters.reads.fetch_add(1, Ordering::Relaxed);
         let (reply, answer) = oneshot::channel();
         let pending = Pending {
@@ -178,13 +179,14 @@ impl ReadCoalescer {
         };
         if self.queue.send(pending).is_err() {
             // The worker is gone (runtime shutting down): read directly.
-            return self.pool.io.get(alias_id).await;
+            return Ok(self.pool.io.get(alias_id).await?);
         }
         match answer.await {
             Ok(result) => result,
-            Err(_) => Err(StoreError::Cancelled {
+            Err(_) => Err(AzureError::Cancelled {
                 operation: "read alias",
-            }),
+            }
+            .into()),
         }
     }
 }
@@ -361,7 +363,7 @@ async fn read_by_key(pool: AliasPool, counters: Arc<Counters>, reads: Vec<Pendin
             let pool = &pool;
             async move {
                 let answer = pool.io.get(&p.alias_id).await;
-                let _ = p.reply.send(answer);
+                let _ = p.reply.send(answer.map_err(StoreError::from));
             }
         });
         join_all(point).await;
@@ -390,7 +392,7 @@ async fn read_by_key(pool: AliasPool, counters: Arc<Counters>, reads: Vec<Pendin
                     let point = chunk.into_iter().map(|p| async move {
                         counters.point_reads.fetch_add(1, Ordering::Relaxed);
                         let answer = pool.io.get(&p.alias_id).await;
-                        let _ = p.reply.send(answer);
+                        let _ = p.reply.send(answer.map_err(StoreError::from));
                     });
                     join_all(point).await;
                 }

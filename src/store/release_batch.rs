@@ -30,13 +30,14 @@ use time::OffsetDateTime;
 use tokio::sync::{mpsc, oneshot};
 
 use super::batch::{chunked, collect, BatchSettings, KEYS_PER_QUERY, MAX_TRANSACTION};
-use super::client::{BatchWrite, Entity};
 use super::conditional::Failure;
 use super::error::StoreError;
-use super::odata::{and_all, eq_str, or_any};
 use super::pool::{AliasPool, ReleaseChange, ReleaseOutcome, ReleasePolicy};
 use super::row::{col, AliasRow, ClaimToken};
 use super::seen::SeenRow;
+use crate::azure::odata::{and_all, eq_str, or_any};
+use crate::azure::table::{BatchWrite, Entity};
+use crate::azure::AzureError;
 
 /// Rounds of transactions for the rows that stayed unchanged, before the
 /// rest goes the careful way one by one.
@@ -183,9 +184,10 @@ impl ReleaseBatcher {
             // The worker is gone (runtime shutting down): the careful way.
             return self.pool.release(alias_id, token, policy).await;
         }
-        answer.await.unwrap_or(Err(StoreError::Cancelled {
+        answer.await.unwrap_or(Err(AzureError::Cancelled {
             operation: "release alias",
-        }))
+        }
+        .into()))
     }
 }
 
@@ -375,11 +377,12 @@ async fn read_rows(
     let mut found = HashMap::new();
     for page in join_all(queries).await {
         for entity in page? {
-            let row =
-                AliasRow::from_entity(&entity, None).map_err(|message| StoreError::Protocol {
+            let row = AliasRow::from_entity(&entity, None).map_err(|message| {
+                StoreError::from(AzureError::Protocol {
                     operation: "read aliases",
                     message,
-                })?;
+                })
+            })?;
             found.insert(row.id.clone(), (entity, row));
         }
     }

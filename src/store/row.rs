@@ -8,6 +8,17 @@ use serde_json::{Map, Value};
 use time::format_description::well_known::Rfc3339;
 use time::OffsetDateTime;
 
+use super::error::StoreError;
+use crate::azure::table::check_key;
+
+/// An alias id is its row key: refuse what Azure Table storage forbids in keys.
+pub(crate) fn check_alias_id(id: &str) -> Result<(), StoreError> {
+    check_key(id).map_err(|reason| StoreError::InvalidInput {
+        field: "alias id",
+        reason,
+    })
+}
+
 /// Column names. The first eight are the legacy layout; the rest are added by
 /// this provider and are absent on rows older tools wrote.
 pub mod col {

@@ -11,8 +11,8 @@
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
-use super::client::Entity;
 use super::row::{col, AliasRow, ClaimToken};
+use crate::azure::table::Entity;
 
 /// Format marker, so a later layout is never misread as this one.
 const FORMAT: u32 = 1;

@@ -1,7 +1,7 @@
-//! Where the pool lives and how to sign in: one global flag per store
+//! Where the pool lives and how to sign in: one global flag per
 //! setting that is neither secret nor read only from the environment (the
 //! same table the provider's schema comes from), turned into a
-//! `StoreSettings` that falls back to the same environment variables.
+//! `Settings` that falls back to the same environment variables.
 //! Secrets are never flags (they would land in shell history); they come
 //! only from the environment, and [`scrub_secrets`] blanks them out of
 //! anything printed.
@@ -10,7 +10,8 @@ use std::time::Duration;
 
 use anyhow::Context;
 use clap::{Arg, ArgAction, ArgMatches, Args, Command, FromArgMatches};
-use rootmail::store::{AliasPool, RetryBudget, Setting, SettingKind, StoreSettings, SETTINGS};
+use rootmail::settings::{RetryBudget, Setting, SettingKind, Settings, SETTINGS};
+use rootmail::store::{AliasPool, StoreConfig};
 
 use crate::duration::parse_duration;
 
@@ -27,10 +28,10 @@ fn flag_settings() -> impl Iterator<Item = &'static Setting> {
 
 /// The explicit settings the connection flags gave (accepted before or
 /// after the subcommand); everything left unset falls back to the
-/// environment in `StoreSettings::resolve`.
+/// environment in `Settings::resolve`.
 #[derive(Debug, Clone, Default)]
 pub struct ConnectionArgs {
-    settings: StoreSettings,
+    settings: Settings,
 }
 
 /// The flag for `setting`: `--storage-account NAME`, or `--use-cli` for a
@@ -74,7 +75,7 @@ impl Args for ConnectionArgs {
 
 impl FromArgMatches for ConnectionArgs {
     fn from_arg_matches(matches: &ArgMatches) -> Result<Self, clap::Error> {
-        let mut settings = StoreSettings::default();
+        let mut settings = Settings::default();
         for setting in flag_settings() {
             if setting.kind() == SettingKind::Flag {
                 if matches.get_flag(setting.name) {
@@ -102,15 +103,14 @@ impl ConnectionArgs {
     /// Resolves the settings with the process environment and builds the
     /// client (no request is sent yet). Ctrl-C cancels in-flight requests.
     pub fn connect(&self) -> anyhow::Result<AliasPool> {
-        let config = self
-            .settings
-            .resolve(&|name| std::env::var(name).ok())
+        let config = StoreConfig::resolve(&self.settings, &|name| std::env::var(name).ok())
             .context("cannot tell which table to use")?;
+        let connection = &config.connection;
         tracing::info!(
-            endpoint = %config.endpoint,
-            table = %config.table,
-            partition_key = %config.partition_key,
-            credential = %config.credential.kind(),
+            endpoint = %connection.endpoint,
+            table = %connection.table,
+            partition_key = %connection.partition_key,
+            credential = %connection.credential.kind(),
             "connecting to the alias pool"
         );
         let pool = AliasPool::connect(&config).context("cannot set up the table client")?;
@@ -250,7 +250,7 @@ mod tests {
         assert!(!vars.contains(&"ARM_TENANT_ID"));
     }
 
-    fn parse(args: &[&str]) -> StoreSettings {
+    fn parse(args: &[&str]) -> Settings {
         let cmd = ConnectionArgs::augment_args(Command::new("rootmail"));
         let matches = cmd.try_get_matches_from(args).expect("flags");
         ConnectionArgs::from_arg_matches(&matches)
@@ -282,6 +282,6 @@ mod tests {
         assert!(cmd
             .try_get_matches_from(["rootmail", "--access-key", "k"])
             .is_err());
-        assert_eq!(parse(&["rootmail"]), StoreSettings::default());
+        assert_eq!(parse(&["rootmail"]), Settings::default());
     }
 }

@@ -36,9 +36,10 @@ use tokio::sync::{mpsc, oneshot};
 
 use super::conditional::deliver;
 use super::error::StoreError;
-use super::odata::{and_all, eq_bool, eq_str, ge_str, lt_str, or_any};
 use super::pool::{AliasPool, ClaimRequest, ClaimedAlias};
 use super::row::{col, AliasRow, AliasStatus, SELECT_ALL_KNOWN};
+use crate::azure::odata::{and_all, eq_bool, eq_str, ge_str, lt_str, or_any};
+use crate::azure::AzureError;
 use transaction::claim_together;
 
 /// Most writes an entity-group transaction may hold.
@@ -169,9 +170,10 @@ impl ClaimBatcher {
         }
         match answer.await {
             Ok(result) => result,
-            Err(_) => Err(StoreError::Cancelled {
+            Err(_) => Err(AzureError::Cancelled {
                 operation: "claim alias",
-            }),
+            }
+            .into()),
         }
     }
 }

@@ -9,12 +9,13 @@ use futures::future::join_all;
 use time::OffsetDateTime;
 
 use super::super::change::RowChange;
-use super::super::client::{BatchWrite, Write};
 use super::super::conditional::Failure;
 use super::super::error::StoreError;
 use super::super::pool::{AliasPool, ClaimedAlias};
 use super::super::row::{AliasRow, ClaimToken};
 use super::{Counters, Pending};
+use crate::azure::table::{BatchWrite, Write};
+use crate::azure::AzureError;
 
 type Answered = Vec<(Pending, Result<ClaimedAlias, StoreError>)>;
 
@@ -77,11 +78,7 @@ pub(super) async fn claim_together(
             let failure = pool.failure(fail, "claim aliases");
             let (conflicted, ambiguous, cancelled) = match &failure {
                 Failure::Changed { ambiguous } => (true, *ambiguous, false),
-                Failure::Failed { error, ambiguous } => (
-                    false,
-                    *ambiguous,
-                    matches!(error, StoreError::Cancelled { .. }),
-                ),
+                Failure::Failed { error, ambiguous } => (false, *ambiguous, error.is_cancelled()),
                 Failure::Missing => (false, false, false),
             };
             counters.failed_transactions.fetch_add(1, Ordering::Relaxed);
@@ -118,9 +115,10 @@ pub(super) async fn claim_together(
                     )),
                     None if cancelled => done.push((
                         p,
-                        Err(StoreError::Cancelled {
+                        Err(AzureError::Cancelled {
                             operation: "claim alias",
-                        }),
+                        }
+                        .into()),
                     )),
                     None => retry.push(p),
                 }

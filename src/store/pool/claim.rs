@@ -6,12 +6,12 @@ use time::OffsetDateTime;
 
 use super::super::address::{normalize_email, same_email};
 use super::super::change::RowChange;
-use super::super::client::Continuation;
 use super::super::conditional::Merged;
 use super::super::error::StoreError;
-use super::super::odata::{and_all, eq_bool, eq_str, ge_str, le_datetime, lt_str, or_any};
 use super::super::row::{col, status_value, AliasRow, AliasStatus, ClaimToken, SELECT_ALL_KNOWN};
 use super::{check_given, check_text, AliasPool};
+use crate::azure::odata::{and_all, eq_bool, eq_str, ge_str, le_datetime, lt_str, or_any};
+use crate::azure::table::Continuation;
 
 /// Upper bound on candidate pages one claim walks through (each lost page
 /// means other claimers won, so this is only a guard against a livelock).

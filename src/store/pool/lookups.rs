@@ -6,11 +6,11 @@ use serde_json::{Map, Value};
 use time::OffsetDateTime;
 
 use super::super::address::{normalize_email, same_email};
-use super::super::config::validate_key;
 use super::super::error::StoreError;
-use super::super::odata::{and_all, eq_bool, eq_str, or_any};
+use super::super::row::check_alias_id;
 use super::super::row::{col, status_value, AliasRow, AliasStatus, SELECT_ALL_KNOWN};
 use super::{check_given, check_text, protocol, AliasPool};
+use crate::azure::odata::{and_all, eq_bool, eq_str, or_any};
 
 /// Filters for [`AliasPool::list`]; all set fields must match.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -92,7 +92,7 @@ pub struct PoolStats {
 impl AliasPool {
     /// Point read by id (one round trip); `None` when absent.
     pub async fn get(&self, alias_id: &str) -> Result<Option<AliasRow>, StoreError> {
-        validate_key("alias id", alias_id)?;
+        check_alias_id(alias_id)?;
         match self.io.get(alias_id).await? {
             None => Ok(None),
             Some((entity, etag)) => AliasRow::from_full_entity(&entity, Some(&etag))
@@ -120,7 +120,7 @@ impl AliasPool {
     /// The row exactly as stored (all columns, including ones other tools
     /// wrote), without OData metadata; `None` when absent.
     pub async fn get_raw(&self, alias_id: &str) -> Result<Option<Map<String, Value>>, StoreError> {
-        validate_key("alias id", alias_id)?;
+        check_alias_id(alias_id)?;
         Ok(self.io.get(alias_id).await?.map(|(mut entity, _)| {
             entity.retain(|k, _| !k.starts_with("odata.") && !k.ends_with("@odata.type"));
             entity

@@ -8,9 +8,10 @@
 //! (claiming free rows), `lifecycle` (update, adopt, link and the
 //! shared conditional change of a held row), `release` (what a release
 //! writes, and the careful release), `lookups` (reads, lists, stats) and
-//! `seeding` (legacy rows, import, generate).
+//! `seeding` (legacy rows, import, generate); `config` says which table.
 
 mod claim;
+mod config;
 mod lifecycle;
 mod lookups;
 mod release;
@@ -21,11 +22,12 @@ use std::sync::Arc;
 
 use tokio_util::sync::CancellationToken;
 
-use super::client::TableIo;
-use super::config::StoreConfig;
 use super::error::StoreError;
+use crate::azure::table::TableIo;
+use crate::azure::AzureError;
 
 pub use claim::{ClaimRequest, ClaimedAlias};
+pub use config::StoreConfig;
 pub use lifecycle::{AdoptRequest, AliasUpdate, LinkTarget};
 pub use lookups::{AliasFilter, PoolStats, StatusCounts};
 pub(super) use release::ReleaseChange;
@@ -55,13 +57,13 @@ impl AliasPool {
     }
 
     /// Like [`AliasPool::connect`]; cancelling `cancel` makes every in-flight
-    /// and later operation stop with [`StoreError::Cancelled`].
+    /// and later operation stop with [`crate::azure::AzureError::Cancelled`].
     pub fn connect_with_cancellation(
         config: &StoreConfig,
         cancel: CancellationToken,
     ) -> Result<AliasPool, StoreError> {
         Ok(AliasPool {
-            io: Arc::new(TableIo::new(config, cancel)?),
+            io: Arc::new(TableIo::new(&config.connection, cancel)?),
             page_size: config.claim_page_size.clamp(1, 1000),
             conflicts: Arc::new(AtomicU64::new(0)),
         })
@@ -92,7 +94,7 @@ impl AliasPool {
 
     /// Creates the table if missing; `true` when it was created.
     pub async fn ensure_table(&self) -> Result<bool, StoreError> {
-        self.io.create_table().await
+        Ok(self.io.create_table().await?)
     }
 }
 
@@ -130,5 +132,5 @@ pub(super) fn check_account_id(id: &str) -> Result<(), StoreError> {
 }
 
 pub(super) fn protocol(operation: &'static str, message: String) -> StoreError {
-    StoreError::Protocol { operation, message }
+    AzureError::Protocol { operation, message }.into()
 }

@@ -6,12 +6,12 @@
 use time::OffsetDateTime;
 
 use super::super::change::RowChange;
-use super::super::client::{Entity, Write};
 use super::super::conditional::Written;
-use super::super::config::validate_key;
 use super::super::error::StoreError;
+use super::super::row::check_alias_id;
 use super::super::row::{col, to_millis, AliasRow, AliasStatus, ClaimToken};
 use super::{protocol, AliasPool, DEFAULT_QUARANTINE_DAYS};
+use crate::azure::table::{Entity, Write};
 
 /// What happens to an alias on release.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -185,7 +185,7 @@ impl AliasPool {
         policy: ReleasePolicy,
         mut read: Option<(Entity, String)>,
     ) -> Result<ReleaseOutcome, StoreError> {
-        validate_key("alias id", alias_id)?;
+        check_alias_id(alias_id)?;
         self.until_settled(alias_id, || {
             self.release_once(alias_id, token, policy, read.take())
         })

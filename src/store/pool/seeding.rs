@@ -3,11 +3,11 @@
 
 use serde_json::{Map, Value};
 
-use super::super::client::{into_store, Entity, Fail};
-use super::super::config::validate_key;
 use super::super::error::StoreError;
+use super::super::row::check_alias_id;
 use super::super::row::col;
 use super::{check_text, AliasPool};
+use crate::azure::table::{into_error, Entity, Fail};
 
 /// A row in exactly the legacy setup script's layout (only its columns).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -43,7 +43,7 @@ impl AliasPool {
     pub async fn insert_legacy_rows(&self, rows: &[LegacyRow]) -> Result<usize, StoreError> {
         let mut entities = Vec::with_capacity(rows.len());
         for r in rows {
-            validate_key("alias id", &r.id)?;
+            check_alias_id(&r.id)?;
             entities.push(self.legacy_entity(r));
         }
         for chunk in entities.chunks(100) {
@@ -54,14 +54,14 @@ impl AliasPool {
 
     /// Inserts one legacy row on its own (no transaction); fails if the id exists.
     pub async fn insert_legacy_row(&self, row: &LegacyRow) -> Result<(), StoreError> {
-        validate_key("alias id", &row.id)?;
+        check_alias_id(&row.id)?;
         match self.io.insert(&self.legacy_entity(row)).await {
             Ok(_) => Ok(()),
             Err(Fail::Conflict) => Err(StoreError::InvalidInput {
                 field: "alias id",
                 reason: format!("`{}` already exists", row.id),
             }),
-            Err(other) => Err(into_store(other, "insert alias")),
+            Err(other) => Err(into_error(other, "insert alias").into()),
         }
     }
 

@@ -10,6 +10,7 @@ use anyhow::{bail, Context};
 use clap::Args;
 use futures::stream::{self, StreamExt};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressState, ProgressStyle};
+use rootmail::azure::AzureError;
 use rootmail::store::{AliasFilter, AliasPool, LegacyRow, StoreError};
 
 use super::aliases_file::{decode, parse, Invalid, Parsed};
@@ -70,7 +71,7 @@ pub async fn run(store: &AliasPool, args: &ImportArgs) -> anyhow::Result<Outcome
     }
     let existing = match store.list(&AliasFilter::default()).await {
         Ok(rows) => rows,
-        Err(StoreError::TableNotFound { table }) => bail!(
+        Err(StoreError::Azure(AzureError::TableNotFound { table })) => bail!(
             "table `{table}` does not exist; pass --create-table to create it (or check --table)"
         ),
         Err(e) => return Err(e).context("cannot read the aliases already in the table"),

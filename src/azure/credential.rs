@@ -6,9 +6,9 @@
 use std::fmt;
 use std::path::PathBuf;
 
-use super::secret::SecretString;
-use super::settings::{
-    parse_bool, ConfigError, StoreSettings, CLIENT_ID, CONNECTION_STRING, OIDC_REQUEST_TOKEN,
+use crate::secret::SecretString;
+use crate::settings::{
+    parse_bool, ConfigError, Settings, CLIENT_ID, CONNECTION_STRING, OIDC_REQUEST_TOKEN,
     OIDC_REQUEST_URL, TENANT_ID, USE_OIDC,
 };
 
@@ -171,7 +171,7 @@ impl fmt::Display for CredentialKind {
 
 /// The ways to authenticate, before their details are filled in.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(super) enum Method {
+pub(crate) enum Method {
     Emulator,
     ConnectionString,
     SharedKey,
@@ -182,11 +182,11 @@ pub(super) enum Method {
     AzureCli,
 }
 
-impl StoreSettings {
+impl Settings {
     /// Which way of authenticating these settings ask for, first match wins.
     /// With `last_resort`, the Azure CLI is used when nothing else is set and
     /// `use_cli` is not false (as the azurerm provider does).
-    pub(super) fn choose_method(&self, last_resort: bool) -> Option<Method> {
+    pub(crate) fn choose_method(&self, last_resort: bool) -> Option<Method> {
         if self.use_emulator == Some(true) {
             return Some(Method::Emulator);
         }
@@ -220,7 +220,7 @@ impl StoreSettings {
     }
 
     /// The credential for `method`, or an error naming what is missing.
-    pub(super) fn build_credential(&self, method: Method) -> Result<Credential, ConfigError> {
+    pub(crate) fn build_credential(&self, method: Method) -> Result<Credential, ConfigError> {
         // The method was chosen because its secret is there.
         let secret = |value: &Option<SecretString>| {
             value
@@ -423,7 +423,7 @@ impl ParsedConnectionString {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::store::config::tests::{from_env, lookup};
+    use crate::azure::config::tests::{from_env, lookup};
 
     const PIPELINE_IDS: [(&str, &str); 3] = [
         ("AZURE_STORAGE_ACCOUNT", "acct"),
@@ -497,12 +497,13 @@ mod tests {
             "{err}"
         );
         // Explicit `use_oidc` takes the tenant and client from the environment.
-        let explicit = StoreSettings {
+        let explicit = Settings {
             use_oidc: Some(true),
             oidc_token: Some("jwt".into()),
             ..Default::default()
         };
-        let cfg = explicit.resolve(&lookup(&PIPELINE_IDS)).expect("config");
+        let cfg =
+            crate::azure::TableConfig::resolve(&explicit, &lookup(&PIPELINE_IDS)).expect("config");
         assert_eq!(cfg.credential.kind(), CredentialKind::Federated);
     }
 

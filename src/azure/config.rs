@@ -1,32 +1,20 @@
-//! Where the pool lives and how to authenticate: [`StoreSettings`] (what a
-//! user set, all optional, declared in [`super::settings`]) resolved with
-//! environment fallbacks into a [`StoreConfig`].
+//! Where a table is and how to authenticate to it: [`Settings`] (what a
+//! user set, all optional, declared in [`crate::settings`]) resolved with
+//! environment fallbacks into a [`TableConfig`].
 
 use std::path::PathBuf;
 
-use super::cloud::check_authority_host;
-pub use super::cloud::CloudEnvironment;
-use super::credential::ParsedConnectionString;
-pub use super::credential::{
-    Credential, CredentialKind, FederatedToken, EMULATOR_ACCOUNT, EMULATOR_ENDPOINT,
-};
-use super::error::StoreError;
-pub use super::retry::RetryBudget;
-pub use super::secret::SecretString;
-pub use super::settings::StoreSettings;
-use super::settings::{
-    ConfigError, Setting, CONNECTION_STRING, ENDPOINT, ENVIRONMENT, PARTITION_KEY, STORAGE_ACCOUNT,
-    TABLE,
+use super::cloud::{check_authority_host, CloudEnvironment};
+use super::credential::{Credential, ParsedConnectionString, EMULATOR_ACCOUNT, EMULATOR_ENDPOINT};
+use super::table::{check_key, check_table_name};
+use crate::settings::{
+    ConfigError, RetryBudget, Setting, Settings, CONNECTION_STRING, DEFAULT_PARTITION_KEY,
+    DEFAULT_TABLE, ENDPOINT, ENVIRONMENT, PARTITION_KEY, STORAGE_ACCOUNT, TABLE,
 };
 
-/// The table the legacy tools use.
-pub const DEFAULT_TABLE: &str = "awsrootaccounts";
-/// The partition every legacy row lives in.
-pub const DEFAULT_PARTITION_KEY: &str = "root";
-
-/// A fully resolved store configuration.
+/// A fully resolved way to reach one table partition.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct StoreConfig {
+pub struct TableConfig {
     /// Storage account name (needed for shared-key signing; informative otherwise).
     pub account: String,
     /// The table service endpoint, e.g. `https://acct.table.core.windows.net`
@@ -36,39 +24,27 @@ pub struct StoreConfig {
     pub partition_key: String,
     pub credential: Credential,
     pub retry: RetryBudget,
-    /// How many free candidates one claim query fetches.
-    pub claim_page_size: u32,
     /// Where Azure AD tokens come from, e.g. `https://login.microsoftonline.com`.
     pub authority_host: String,
     /// Extra CA certificates (PEM) trusted by every HTTP client (`SSL_CERT_FILE`).
     pub ca_file: Option<PathBuf>,
 }
 
-impl StoreConfig {
+impl TableConfig {
     /// Azurite with its well-known account at `endpoint` (e.g. the test helper's endpoint).
-    pub fn emulator(endpoint: impl Into<String>, table: impl Into<String>) -> StoreConfig {
-        StoreConfig {
+    pub fn emulator(endpoint: impl Into<String>, table: impl Into<String>) -> TableConfig {
+        TableConfig {
             account: EMULATOR_ACCOUNT.to_owned(),
             endpoint: endpoint.into(),
             table: table.into(),
             partition_key: DEFAULT_PARTITION_KEY.to_owned(),
             credential: Credential::Emulator,
             retry: RetryBudget::default(),
-            claim_page_size: DEFAULT_CLAIM_PAGE_SIZE,
             authority_host: CloudEnvironment::Public.authority_host().to_owned(),
             ca_file: None,
         }
     }
 
-    /// Resolves from environment variables only.
-    pub fn from_env() -> Result<StoreConfig, StoreError> {
-        StoreSettings::default().resolve(&|name| std::env::var(name).ok())
-    }
-}
-
-pub(crate) const DEFAULT_CLAIM_PAGE_SIZE: u32 = 50;
-
-impl StoreSettings {
     /// Fills unset fields from the environment (`lookup` is `std::env::var` in
     /// production, a map in tests) and picks one credential.
     ///
@@ -76,13 +52,13 @@ impl StoreSettings {
     /// the explicit settings alone define is used even if the environment
     /// defines another kind.
     pub fn resolve(
-        &self,
+        settings: &Settings,
         lookup: &dyn Fn(&str) -> Option<String>,
-    ) -> Result<StoreConfig, StoreError> {
-        let merged = self.with_environment(lookup)?;
+    ) -> Result<TableConfig, ConfigError> {
+        let merged = settings.with_environment(lookup)?;
         // The explicit settings choose the method if they define one; its
         // details may still come from the environment.
-        let method = self
+        let method = settings
             .choose_method(false)
             .or(merged.choose_method(true))
             .ok_or_else(|| {
@@ -93,129 +69,128 @@ impl StoreSettings {
                 )
             })?;
         let credential = merged.build_credential(method)?;
-        Ok(merged.into_config(credential)?)
+        into_config(merged, credential)
     }
+}
 
-    fn into_config(self, credential: Credential) -> Result<StoreConfig, ConfigError> {
-        // The checks the table client makes again, here tied to their setting.
-        let invalid = |setting: &'static Setting| {
-            move |e: StoreError| ConfigError::new(setting, e.to_string())
-        };
-        let table = self.table.unwrap_or_else(|| DEFAULT_TABLE.to_owned());
-        validate_table_name(&table).map_err(invalid(&TABLE))?;
-        let partition_key = self
-            .partition_key
-            .unwrap_or_else(|| DEFAULT_PARTITION_KEY.to_owned());
-        validate_key("partition key", &partition_key).map_err(invalid(&PARTITION_KEY))?;
+fn into_config(settings: Settings, credential: Credential) -> Result<TableConfig, ConfigError> {
+    let s = settings;
+    // The checks the table client makes again, here tied to their setting.
+    let invalid = |setting: &'static Setting| move |why: String| ConfigError::new(setting, why);
+    let table = s.table.unwrap_or_else(|| DEFAULT_TABLE.to_owned());
+    check_table_name(&table)
+        .map_err(|why| format!("invalid value for table name: {why}"))
+        .map_err(invalid(&TABLE))?;
+    let partition_key = s
+        .partition_key
+        .unwrap_or_else(|| DEFAULT_PARTITION_KEY.to_owned());
+    check_key(&partition_key)
+        .map_err(|why| format!("invalid value for partition key: {why}"))
+        .map_err(invalid(&PARTITION_KEY))?;
 
-        // The connection string may name the account and the endpoint itself.
-        let (cs_account, cs_endpoint) = match &credential {
-            Credential::ConnectionString(cs) => {
-                let parsed = ParsedConnectionString::parse(cs.expose())?;
-                (parsed.account, parsed.table_endpoint)
-            }
-            _ => (None, None),
-        };
-        let cloud = match &self.environment {
-            Some(name) => CloudEnvironment::parse(name).ok_or_else(|| {
-                ConfigError::new(
-                    &ENVIRONMENT,
-                    format!(
-                        "unknown Azure environment `{name}` (ARM_ENVIRONMENT / `environment`): \
-                         use public, usgovernment or china"
-                    ),
-                )
-            })?,
-            None => CloudEnvironment::Public,
-        };
-        let authority_host = match &self.authority_host {
-            Some(host) => check_authority_host(host)?,
-            None => cloud.authority_host().to_owned(),
-        };
-        let emulator = matches!(credential, Credential::Emulator);
-        let account = self
-            .account
-            .or(cs_account)
-            .or_else(|| emulator.then(|| EMULATOR_ACCOUNT.to_owned()));
-        let from_connection_string = self.endpoint.is_none() && cs_endpoint.is_some();
-        let endpoint = self.endpoint.or(cs_endpoint).or_else(|| {
-            if emulator {
-                Some(EMULATOR_ENDPOINT.to_owned())
-            } else {
-                account
-                    .as_ref()
-                    .map(|a| format!("https://{a}.table.{}", cloud.storage_suffix()))
-            }
-        });
-        let endpoint = endpoint.ok_or_else(|| {
+    // The connection string may name the account and the endpoint its.
+    let (cs_account, cs_endpoint) = match &credential {
+        Credential::ConnectionString(cs) => {
+            let parsed = ParsedConnectionString::parse(cs.expose())?;
+            (parsed.account, parsed.table_endpoint)
+        }
+        _ => (None, None),
+    };
+    let cloud = match &s.environment {
+        Some(name) => CloudEnvironment::parse(name).ok_or_else(|| {
             ConfigError::new(
-                &STORAGE_ACCOUNT,
-                "no storage account: set the account name (AZURE_STORAGE_ACCOUNT) or the table \
-                 endpoint (ROOTMAIL_TABLE_ENDPOINT)",
-            )
-        })?;
-        let endpoint = endpoint.trim_end_matches('/').to_owned();
-        let parsed = url::Url::parse(&endpoint).map_err(|e| {
-            ConfigError::new(
-                &ENDPOINT,
-                format!("table endpoint `{endpoint}` is not a URL: {e}"),
-            )
-        })?;
-        if let Err(why) = check_transport(&parsed, &credential) {
-            // Name the setting the endpoint came from, so the user knows what to change.
-            let (setting, source) = if from_connection_string {
-                (
-                    &CONNECTION_STRING,
-                    "the connection_string (AZURE_STORAGE_CONNECTION_STRING) sets \
-                     DefaultEndpointsProtocol=http or an http TableEndpoint",
-                )
-            } else {
-                (
-                    &ENDPOINT,
-                    "the endpoint setting (ROOTMAIL_TABLE_ENDPOINT, --endpoint) is an http:// URL",
-                )
-            };
-            return Err(ConfigError::new(
-                setting,
+                &ENVIRONMENT,
                 format!(
-                    "{source}: {why}. Use https://, or point it at a loopback address \
-                     (127.0.0.1, ::1, localhost) for a local emulator"
+                    "unknown Azure environment `{name}` (ARM_ENVIRONMENT / `environment`): \
+                         use public, usgovernment or china"
                 ),
-            ));
+            )
+        })?,
+        None => CloudEnvironment::Public,
+    };
+    let authority_host = match &s.authority_host {
+        Some(host) => check_authority_host(host)?,
+        None => cloud.authority_host().to_owned(),
+    };
+    let emulator = matches!(credential, Credential::Emulator);
+    let account = s
+        .account
+        .or(cs_account)
+        .or_else(|| emulator.then(|| EMULATOR_ACCOUNT.to_owned()));
+    let from_connection_string = s.endpoint.is_none() && cs_endpoint.is_some();
+    let endpoint = s.endpoint.or(cs_endpoint).or_else(|| {
+        if emulator {
+            Some(EMULATOR_ENDPOINT.to_owned())
+        } else {
+            account
+                .as_ref()
+                .map(|a| format!("https://{a}.table.{}", cloud.storage_suffix()))
         }
-        let account = match account {
-            Some(a) => a,
-            None => account_from_endpoint(&parsed).ok_or_else(|| {
-                ConfigError::new(
-                    &STORAGE_ACCOUNT,
-                    format!(
-                        "cannot tell the storage account name from endpoint `{endpoint}`; set it \
-                         explicitly"
-                    ),
-                )
-            })?,
+    });
+    let endpoint = endpoint.ok_or_else(|| {
+        ConfigError::new(
+            &STORAGE_ACCOUNT,
+            "no storage account: set the account name (AZURE_STORAGE_ACCOUNT) or the table \
+                 endpoint (ROOTMAIL_TABLE_ENDPOINT)",
+        )
+    })?;
+    let endpoint = endpoint.trim_end_matches('/').to_owned();
+    let parsed = url::Url::parse(&endpoint).map_err(|e| {
+        ConfigError::new(
+            &ENDPOINT,
+            format!("table endpoint `{endpoint}` is not a URL: {e}"),
+        )
+    })?;
+    if let Err(why) = check_transport(&parsed, &credential) {
+        // Name the setting the endpoint came from, so the user knows what to change.
+        let (setting, source) = if from_connection_string {
+            (
+                &CONNECTION_STRING,
+                "the connection_string (AZURE_STORAGE_CONNECTION_STRING) sets \
+                     DefaultEndpointsProtocol=http or an http TableEndpoint",
+            )
+        } else {
+            (
+                &ENDPOINT,
+                "the endpoint setting (ROOTMAIL_TABLE_ENDPOINT, --endpoint) is an http:// URL",
+            )
         };
-        if matches!(credential, Credential::SharedKey { .. }) && account.is_empty() {
-            return Err(ConfigError::new(
-                &STORAGE_ACCOUNT,
-                "a shared key needs the storage account name",
-            ));
-        }
-        Ok(StoreConfig {
-            account,
-            endpoint,
-            table,
-            partition_key,
-            credential,
-            retry: self.retry.unwrap_or_default(),
-            claim_page_size: self
-                .claim_page_size
-                .unwrap_or(DEFAULT_CLAIM_PAGE_SIZE)
-                .clamp(1, 1000),
-            authority_host,
-            ca_file: self.ca_file,
-        })
+        return Err(ConfigError::new(
+            setting,
+            format!(
+                "{source}: {why}. Use https://, or point it at a loopback address \
+                     (127.0.0.1, ::1, localhost) for a local emulator"
+            ),
+        ));
     }
+    let account = match account {
+        Some(a) => a,
+        None => account_from_endpoint(&parsed).ok_or_else(|| {
+            ConfigError::new(
+                &STORAGE_ACCOUNT,
+                format!(
+                    "cannot tell the storage account name from endpoint `{endpoint}`; set it \
+                         explicitly"
+                ),
+            )
+        })?,
+    };
+    if matches!(credential, Credential::SharedKey { .. }) && account.is_empty() {
+        return Err(ConfigError::new(
+            &STORAGE_ACCOUNT,
+            "a shared key needs the storage account name",
+        ));
+    }
+    Ok(TableConfig {
+        account,
+        endpoint,
+        table,
+        partition_key,
+        credential,
+        retry: s.retry.unwrap_or_default(),
+        authority_host,
+        ca_file: s.ca_file,
+    })
 }
 
 /// Plain http sends the credential (a SAS signature in every URL, a shared
@@ -266,50 +241,16 @@ fn account_from_endpoint(url: &url::Url) -> Option<String> {
     host.split('.').next().map(str::to_owned)
 }
 
-/// Table names: 3–63 letters and digits, starting with a letter.
-pub(crate) fn validate_table_name(name: &str) -> Result<(), StoreError> {
-    let ok = (3..=63).contains(&name.len())
-        && name.chars().next().is_some_and(|c| c.is_ascii_alphabetic())
-        && name.chars().all(|c| c.is_ascii_alphanumeric());
-    if ok {
-        Ok(())
-    } else {
-        Err(StoreError::InvalidInput {
-            field: "table name",
-            reason: format!(
-                "`{name}` is not a valid table name (3-63 letters and digits, starting with a \
-                 letter)"
-            ),
-        })
-    }
-}
-
-/// PartitionKey/RowKey values: the characters Azure forbids in keys are refused.
-pub(crate) fn validate_key(field: &'static str, value: &str) -> Result<(), StoreError> {
-    let bad = value.is_empty()
-        || value.len() > 512
-        || value
-            .chars()
-            .any(|c| matches!(c, '/' | '\\' | '#' | '?') || c.is_control());
-    if bad {
-        Err(StoreError::InvalidInput {
-            field,
-            reason: "must be 1-512 characters without / \\ # ? or control characters".to_owned(),
-        })
-    } else {
-        Ok(())
-    }
-}
-
 #[cfg(test)]
 pub(super) mod tests {
     use super::*;
-    use crate::store::settings::{CLIENT_ID, CLIENT_SECRET, TENANT_ID};
+    use crate::azure::credential::{CredentialKind, FederatedToken};
+    use crate::settings::{CLIENT_ID, CLIENT_SECRET, TENANT_ID};
     use std::collections::HashMap;
 
     /// An environment made of `vars`, for the settings readers (also used by
     /// `credential`'s tests).
-    pub(in crate::store) fn lookup(vars: &[(&str, &str)]) -> impl Fn(&str) -> Option<String> {
+    pub(in crate::azure) fn lookup(vars: &[(&str, &str)]) -> impl Fn(&str) -> Option<String> {
         let map: HashMap<String, String> = vars
             .iter()
             .map(|(k, v)| (k.to_string(), v.to_string()))
@@ -318,8 +259,8 @@ pub(super) mod tests {
     }
 
     /// Resolves nothing but the environment `vars`.
-    pub(in crate::store) fn from_env(vars: &[(&str, &str)]) -> Result<StoreConfig, StoreError> {
-        StoreSettings::default().resolve(&lookup(vars))
+    pub(in crate::azure) fn from_env(vars: &[(&str, &str)]) -> Result<TableConfig, ConfigError> {
+        TableConfig::resolve(&Settings::default(), &lookup(vars))
     }
 
     #[test]
@@ -338,7 +279,7 @@ pub(super) mod tests {
 
     #[test]
     fn explicit_credential_beats_environment() {
-        let mut explicit = StoreSettings::default();
+        let mut explicit = Settings::default();
         for (setting, value) in [
             (&STORAGE_ACCOUNT, "acct"),
             (&TENANT_ID, "t"),
@@ -347,9 +288,8 @@ pub(super) mod tests {
         ] {
             setting.set(&mut explicit, value).expect("text");
         }
-        let cfg = explicit
-            .resolve(&lookup(&[("ARM_ACCESS_KEY", "k")]))
-            .expect("config");
+        let cfg =
+            TableConfig::resolve(&explicit, &lookup(&[("ARM_ACCESS_KEY", "k")])).expect("config");
         assert_eq!(cfg.credential.kind(), CredentialKind::ClientSecret);
     }
 
@@ -475,7 +415,7 @@ pub(super) mod tests {
 
     #[test]
     fn secrets_never_in_debug() {
-        let settings = StoreSettings {
+        let settings = Settings {
             access_key: Some("KEY-123".into()),
             sas_token: Some("sig=SAS-456".into()),
             client_secret: Some("CS-789".into()),
@@ -487,31 +427,28 @@ pub(super) mod tests {
         for secret in ["KEY-123", "SAS-456", "CS-789", "OIDC-000", "CONN-111"] {
             assert!(!text.contains(secret), "{secret} leaked: {text}");
         }
-        let cfg = settings
-            .resolve(&lookup(&[("AZURE_STORAGE_ACCOUNT", "a")]))
+        let cfg = TableConfig::resolve(&settings, &lookup(&[("AZURE_STORAGE_ACCOUNT", "a")]))
             .expect("config");
         assert!(!format!("{cfg:?}").contains("CONN-111"));
     }
 
     #[test]
     fn endpoint_account_and_bad_inputs() {
-        let cfg = StoreSettings {
+        let settings = Settings {
             endpoint: Some("https://acct.table.cosmos.azure.com/".into()),
             sas_token: Some("sv=x&sig=y".into()),
             ..Default::default()
-        }
-        .resolve(&lookup(&[]))
-        .expect("config");
+        };
+        let cfg = TableConfig::resolve(&settings, &lookup(&[])).expect("config");
         assert_eq!(cfg.account, "acct");
         assert_eq!(cfg.endpoint, "https://acct.table.cosmos.azure.com");
-        let err = StoreSettings {
+        let settings = Settings {
             account: Some("a".into()),
             access_key: Some("k".into()),
             table: Some("bad-name".into()),
             ..Default::default()
-        }
-        .resolve(&lookup(&[]))
-        .expect_err("bad table");
+        };
+        let err = TableConfig::resolve(&settings, &lookup(&[])).expect_err("bad table");
         assert!(err.to_string().contains("bad-name"));
         let err = from_env(&[("ARM_USE_MSI", "maybe")]).expect_err("bad flag");
         assert!(err.to_string().contains("ARM_USE_MSI"));

@@ -1,23 +1,28 @@
-//! The connection and authentication settings, each declared once in
+//! Every setting of the provider and the CLI, each declared once in
 //! [`SETTINGS`]: its name, its environment variables (in fallback order),
 //! whether it is secret, and its docs. The provider's schema, the
 //! environment fallbacks, the secret lists, the CLI's flags and the docs all
-//! iterate that table. [`StoreSettings`] holds what a user set explicitly;
+//! iterate that table. [`Settings`] holds what a user set explicitly;
 //! [`ConfigError`] names the setting a configuration problem is about.
+//!
+//! A leaf: the clients of outside systems (`crate::azure`), the pool
+//! (`crate::store`), the provider and the CLI all read it, and it reads
+//! none of them.
 
 use std::fmt;
 use std::path::PathBuf;
 
-use super::retry::RetryBudget;
-use super::secret::SecretString;
+use crate::secret::SecretString;
 
+mod retry;
 mod table;
+pub use retry::RetryBudget;
 pub use table::*;
 
 /// What a user configured explicitly; every field optional. Unset fields fall
-/// back to the environment in [`StoreSettings::resolve`].
+/// back to the environment in [`Settings::with_environment`].
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct StoreSettings {
+pub struct Settings {
     pub account: Option<String>,
     pub endpoint: Option<String>,
     pub table: Option<String>,
@@ -81,11 +86,11 @@ pub struct Setting {
     pub value_name: &'static str,
     /// Read only from the environment: no provider attribute, no CLI flag.
     pub environment_only: bool,
-    /// The field of [`StoreSettings`] it fills; its type is the setting's kind.
-    slot: for<'a> fn(&'a mut StoreSettings) -> Slot<'a>,
+    /// The field of [`Settings`] it fills; its type is the setting's kind.
+    slot: for<'a> fn(&'a mut Settings) -> Slot<'a>,
 }
 
-/// A field of [`StoreSettings`], typed.
+/// A field of [`Settings`], typed.
 enum Slot<'a> {
     Text(&'a mut Option<String>),
     Secret(&'a mut Option<SecretString>),
@@ -110,7 +115,7 @@ impl Eq for Setting {}
 impl Setting {
     /// Its kind, read off the field it fills (so the two cannot disagree).
     pub fn kind(&self) -> SettingKind {
-        match (self.slot)(&mut StoreSettings::default()) {
+        match (self.slot)(&mut Settings::default()) {
             Slot::Text(_) => SettingKind::Text,
             Slot::Secret(_) => SettingKind::Secret,
             Slot::Path(_) => SettingKind::Path,
@@ -148,11 +153,7 @@ impl Setting {
     }
 
     /// Sets the value explicitly (a flag as text must read as a boolean).
-    pub fn set(
-        &'static self,
-        settings: &mut StoreSettings,
-        value: &str,
-    ) -> Result<(), ConfigError> {
+    pub fn set(&'static self, settings: &mut Settings, value: &str) -> Result<(), ConfigError> {
         match (self.slot)(settings) {
             Slot::Text(slot) => *slot = Some(value.to_owned()),
             Slot::Secret(slot) => *slot = Some(SecretString::new(value)),
@@ -167,7 +168,7 @@ impl Setting {
     }
 
     /// Sets a flag explicitly; other kinds take its text.
-    pub fn set_flag(&self, settings: &mut StoreSettings, value: bool) {
+    pub fn set_flag(&self, settings: &mut Settings, value: bool) {
         match (self.slot)(settings) {
             Slot::Flag(slot) => *slot = Some(value),
             Slot::Text(slot) => *slot = Some(value.to_string()),
@@ -180,7 +181,7 @@ impl Setting {
     /// is set. A flag variable must read as a boolean even then.
     fn fill(
         &'static self,
-        settings: &mut StoreSettings,
+        settings: &mut Settings,
         variable: &str,
         value: String,
     ) -> Result<(), ConfigError> {
@@ -202,13 +203,13 @@ impl Setting {
     }
 }
 
-impl StoreSettings {
+impl Settings {
     /// These settings with every unset one taken from the environment
     /// (`lookup` is `std::env::var` in production, a map in tests).
-    pub(super) fn with_environment(
+    pub(crate) fn with_environment(
         &self,
         lookup: &dyn Fn(&str) -> Option<String>,
-    ) -> Result<StoreSettings, ConfigError> {
+    ) -> Result<Settings, ConfigError> {
         let from_env = |names: &[&'static str]| {
             names.iter().find_map(|&name| {
                 let value = lookup(name)?.trim().to_owned();
@@ -298,11 +299,11 @@ mod tests {
     #[test]
     fn every_setting_fills_its_own_field() {
         // Each setting, set alone, changes the settings; no two change the same field.
-        let mut seen: Vec<StoreSettings> = Vec::new();
+        let mut seen: Vec<Settings> = Vec::new();
         for setting in SETTINGS {
-            let mut s = StoreSettings::default();
+            let mut s = Settings::default();
             setting.set_flag(&mut s, true);
-            assert_ne!(s, StoreSettings::default(), "{setting:?}");
+            assert_ne!(s, Settings::default(), "{setting:?}");
             assert!(!seen.contains(&s), "{setting:?} shares a field");
             seen.push(s);
         }

@@ -3,6 +3,11 @@
 
 use super::{PipelineEnv, Setting, Slot};
 
+/// The table the legacy tools use (the `table` setting's default).
+pub const DEFAULT_TABLE: &str = "awsrootaccounts";
+/// The partition every legacy row lives in (the `partition_key` setting's default).
+pub const DEFAULT_PARTITION_KEY: &str = "root";
+
 /// Every setting, in the order the provider and the CLI show them.
 pub const SETTINGS: &[&Setting] = &[
     &STORAGE_ACCOUNT,

@@ -19,8 +19,8 @@ use std::time::Duration;
 use azure_core::error::{Error as ModernError, ErrorKind as ModernErrorKind};
 use azure_identity::ClientAssertion;
 
-use super::auth::redact_secrets;
-use super::config::FederatedToken;
+use super::credential::FederatedToken;
+use super::error::{error_chain, redact_secrets};
 
 /// The audience Azure AD expects in federated tokens.
 pub const AZURE_AD_AUDIENCE: &str = "api://AzureADTokenExchange";
@@ -110,12 +110,10 @@ async fn send(
     endpoint: &str,
     hint: &str,
 ) -> azure_core::Result<Vec<u8>> {
-    let response = request.timeout(REQUEST_TIMEOUT).send().await.map_err(|e| {
-        credential_error(format!(
-            "cannot reach {endpoint}: {}",
-            super::auth::error_chain(&e)
-        ))
-    })?;
+    let response =
+        request.timeout(REQUEST_TIMEOUT).send().await.map_err(|e| {
+            credential_error(format!("cannot reach {endpoint}: {}", error_chain(&e)))
+        })?;
     let status = response.status();
     if !status.is_success() {
         return Err(credential_error(format!(

@@ -9,8 +9,8 @@ use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
-use super::error::StoreError;
-use super::settings::{ConfigError, CA_FILE};
+use super::error::AzureError;
+use crate::settings::{ConfigError, CA_FILE};
 
 /// The clients for the two SDK generations, sharing one network setup.
 #[derive(Debug, Clone)]
@@ -30,10 +30,10 @@ const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 impl HttpClients {
     /// Builds both clients; `ca_file` (from `SSL_CERT_FILE`) holds one or more
     /// PEM certificates trusted in addition to the system's roots.
-    pub(crate) fn new(ca_file: Option<&Path>) -> Result<HttpClients, StoreError> {
+    pub(crate) fn new(ca_file: Option<&Path>) -> Result<HttpClients, AzureError> {
         let pem = match ca_file {
             Some(path) => Some(std::fs::read(path).map_err(|e| {
-                StoreError::from(ConfigError::new(
+                AzureError::from(ConfigError::new(
                     &CA_FILE,
                     format!(
                         "cannot read the CA certificates in SSL_CERT_FILE ({}): {e}",
@@ -44,7 +44,7 @@ impl HttpClients {
             None => None,
         };
         let bad_pem = |path: Option<&Path>| {
-            StoreError::from(ConfigError::new(
+            AzureError::from(ConfigError::new(
                 &CA_FILE,
                 format!(
                     "SSL_CERT_FILE ({}) holds no PEM certificate that can be used",
@@ -85,7 +85,7 @@ impl HttpClients {
             ConfigError::general(format!("cannot set up the HTTP client for the table: {e}"))
         })?;
         let identity_error = |e: reqwest::Error| {
-            StoreError::from(ConfigError::general(format!(
+            AzureError::from(ConfigError::general(format!(
                 "cannot set up the HTTP client for Azure AD: {e}"
             )))
         };

@@ -1,7 +1,7 @@
 //! The Azure clouds: which Azure AD authority issues tokens and which DNS
 //! suffix storage accounts live under (`ARM_ENVIRONMENT`, as in azurerm).
 
-use super::settings::{ConfigError, AUTHORITY_HOST};
+use crate::settings::{ConfigError, AUTHORITY_HOST};
 
 /// An Azure cloud.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]

@@ -20,11 +20,11 @@ use azure_storage::StorageCredentials;
 use time::OffsetDateTime;
 
 use super::credential::{Credential, CredentialKind, ParsedConnectionString, EMULATOR_KEY};
-use super::error::StoreError;
+use super::error::{error_chain, AzureError};
 use super::federation::FederatedAssertion;
 use super::network::HttpClients;
-use super::secret::SecretString;
-use super::settings::{ConfigError, ACCESS_KEY, CONNECTION_STRING, SAS_TOKEN};
+use crate::secret::SecretString;
+use crate::settings::{ConfigError, ACCESS_KEY, CONNECTION_STRING, SAS_TOKEN};
 
 /// Adapts an `azure_identity` 1.x credential to the legacy `TokenCredential`
 /// trait, and keeps the token for the whole process until shortly before it
@@ -140,7 +140,7 @@ pub(crate) fn storage_credentials(
     account: &str,
     authority_host: &str,
     http: &HttpClients,
-) -> Result<StorageCredentials, StoreError> {
+) -> Result<StorageCredentials, AzureError> {
     let kind = credential.kind();
     // Only the three secrets below can be malformed here.
     let setting = match credential {
@@ -148,8 +148,8 @@ pub(crate) fn storage_credentials(
         Credential::ConnectionString(_) => &CONNECTION_STRING,
         _ => &ACCESS_KEY,
     };
-    let bad = |what: String| StoreError::from(ConfigError::new(setting, format!("{kind}: {what}")));
-    let entra = |e: azure_core::Error| StoreError::Credential {
+    let bad = |what: String| AzureError::from(ConfigError::new(setting, format!("{kind}: {what}")));
+    let entra = |e: azure_core::Error| AzureError::Credential {
         credential: kind,
         message: error_chain(&e),
     };
@@ -253,45 +253,10 @@ fn check_key(key: &str) -> Result<(), String> {
     }
 }
 
-/// An error and its sources on one line (no secrets are ever part of these).
-pub(crate) fn error_chain(e: &dyn std::error::Error) -> String {
-    let mut text = e.to_string();
-    let mut source = e.source();
-    while let Some(s) = source {
-        let next = s.to_string();
-        if !text.contains(&next) {
-            text.push_str(": ");
-            text.push_str(&next);
-        }
-        source = s.source();
-    }
-    redact_secrets(&text)
-}
-
-/// Blanks credentials in a message bound for users or logs: HTTP errors
-/// quote the request URL, and a SAS signature travels in it.
-pub(crate) fn redact_secrets(text: &str) -> String {
-    crate::redact::redact_credentials(text)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    #[test]
-    fn signatures_and_keys_are_blanked_in_messages() {
-        let msg = "error sending request for url (http://127.0.0.1:9/t()?sv=2019&se=2030&sig=FAKEsig+SECRET%2Fvalue%3D): client error (Connect)";
-        let red = redact_secrets(msg);
-        assert!(!red.contains("FAKEsig"), "{red}");
-        assert!(red.contains("sig=<redacted>): client error"), "{red}");
-        let cs = "bad: DefaultEndpointsProtocol=https;AccountName=a;AccountKey=c2VjcmV0;EndpointSuffix=x and sig=a sig=b";
-        let red = redact_secrets(cs);
-        assert!(
-            !red.contains("c2VjcmV0") && red.contains("AccountKey=<redacted>;EndpointSuffix"),
-            "{red}"
-        );
-        assert_eq!(red.matches("sig=<redacted>").count(), 2, "{red}");
-    }
     use azure_core_legacy::auth::TokenCredential as LegacyTokenCredential;
 
     /// An identity for the bridge: answers request `n` with a token `tok-<n>`
@@ -379,7 +344,7 @@ mod tests {
             Credential::Federated {
                 tenant_id: "00000000-0000-0000-0000-000000000001".into(),
                 client_id: "c".into(),
-                token: crate::store::FederatedToken::Value("jwt".into()),
+                token: crate::azure::FederatedToken::Value("jwt".into()),
             },
             Credential::ManagedIdentity { client_id: None },
             Credential::AzureCli { tenant_id: None },

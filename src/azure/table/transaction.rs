@@ -4,21 +4,21 @@
 use azure_core_legacy::Etag;
 use azure_data_tables::prelude::IfMatchCondition;
 
-use super::super::error::StoreError;
+use super::super::error::AzureError;
 use super::super::odata::escape_literal;
-use super::{into_store, Entity, Fail, TableIo, Write};
+use super::{into_error, Entity, Fail, TableIo, Write};
 
 impl TableIo {
     /// Inserts up to 100 rows of this partition in one entity-group transaction
     /// (all or nothing).
-    pub(crate) async fn insert_batch(&self, rows: &[Entity]) -> Result<(), StoreError> {
+    pub(crate) async fn insert_batch(&self, rows: &[Entity]) -> Result<(), AzureError> {
         if rows.is_empty() {
             return Ok(());
         }
         if rows.len() > 100 {
-            return Err(StoreError::InvalidInput {
-                field: "batch",
-                reason: "an entity-group transaction holds at most 100 rows".to_owned(),
+            return Err(AzureError::Protocol {
+                operation: "insert aliases",
+                message: "an entity-group transaction holds at most 100 rows".to_owned(),
             });
         }
         let make = || {
@@ -32,13 +32,13 @@ impl TableIo {
         let resp = self
             .run("insert aliases", make)
             .await
-            .map_err(|f| into_store(f, "insert aliases"))?;
+            .map_err(|f| into_error(f, "insert aliases"))?;
         match resp
             .operation_responses
             .iter()
             .find(|r| !r.status_code.is_success())
         {
-            Some(failed) => Err(StoreError::Http {
+            Some(failed) => Err(AzureError::Http {
                 operation: "insert aliases",
                 status: u16::from(failed.status_code),
                 error_code: None,
@@ -65,7 +65,7 @@ impl TableIo {
             return Ok(Vec::new());
         }
         if ops.len() > 100 || ops.iter().any(|o| o.etag.is_empty() || o.etag == "*") {
-            return Err(StoreError::Protocol {
+            return Err(AzureError::Protocol {
                 operation,
                 message: "a batch must hold 1 to 100 conditional writes".to_owned(),
             }
@@ -102,7 +102,7 @@ impl TableIo {
             return Err(match u16::from(failed.status_code) {
                 412 => Fail::Precondition { after_retry },
                 404 => Fail::EntityNotFound,
-                status => Fail::Store(StoreError::Http {
+                status => Fail::Error(AzureError::Http {
                     operation,
                     status,
                     error_code: None,

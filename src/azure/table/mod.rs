@@ -1,4 +1,4 @@
-//! The table I/O layer under the pool: builds the legacy `azure_data_tables`
+//! The table client: builds the legacy `azure_data_tables`
 //! client (own retry loop instead of the SDK's, a counting transport, our user
 //! agent), and offers the few raw operations the pool needs, each with a
 //! bounded, jittered, cancellable retry on throttling, 5xx and network errors.
@@ -27,12 +27,13 @@ use rand::Rng;
 use serde_json::{Map, Value};
 use tokio_util::sync::CancellationToken;
 
-use super::auth::{error_chain, storage_credentials};
-use super::config::{CredentialKind, RetryBudget, StoreConfig};
-use super::error::StoreError;
+use super::auth::storage_credentials;
+use super::config::{check_transport, TableConfig};
+use super::credential::CredentialKind;
+use super::error::{error_chain, AzureError};
 use super::network::HttpClients;
 use super::odata::escape_literal;
-use super::settings::{ConfigError, ENDPOINT};
+use crate::settings::{ConfigError, RetryBudget, ENDPOINT, PARTITION_KEY, TABLE};
 
 /// The user agent prefix sent with every request.
 pub const USER_AGENT: &str = concat!("terraform-provider-rootmail/", env!("CARGO_PKG_VERSION"));
@@ -59,12 +60,12 @@ pub(crate) enum Fail {
     /// HTTP 409 (entity or table already exists).
     Conflict,
     /// Anything else, already a final error.
-    Store(StoreError),
+    Error(AzureError),
 }
 
-impl From<StoreError> for Fail {
-    fn from(e: StoreError) -> Self {
-        Fail::Store(e)
+impl From<AzureError> for Fail {
+    fn from(e: AzureError) -> Self {
+        Fail::Error(e)
     }
 }
 
@@ -147,11 +148,18 @@ impl std::fmt::Debug for TableIo {
 
 impl TableIo {
     pub(crate) fn new(
-        config: &StoreConfig,
+        config: &TableConfig,
         cancel: CancellationToken,
-    ) -> Result<TableIo, StoreError> {
-        super::config::validate_table_name(&config.table)?;
-        super::config::validate_key("partition key", &config.partition_key)?;
+    ) -> Result<TableIo, AzureError> {
+        check_table_name(&config.table).map_err(|why| {
+            ConfigError::new(&TABLE, format!("invalid value for table name: {why}"))
+        })?;
+        check_key(&config.partition_key).map_err(|why| {
+            ConfigError::new(
+                &PARTITION_KEY,
+                format!("invalid value for partition key: {why}"),
+            )
+        })?;
         let url = url::Url::parse(&config.endpoint).map_err(|e| {
             ConfigError::new(
                 &ENDPOINT,
@@ -159,7 +167,7 @@ impl TableIo {
             )
         })?;
         // Also for configs built without `StoreSettings::resolve`.
-        super::config::check_transport(&url, &config.credential).map_err(|why| {
+        check_transport(&url, &config.credential).map_err(|why| {
             ConfigError::new(
                 &ENDPOINT,
                 format!("table endpoint `{}`: {why}", config.endpoint),
@@ -278,7 +286,7 @@ impl TableIo {
         loop {
             attempts += 1;
             if self.cancel.is_cancelled() {
-                return Err(StoreError::Cancelled { operation }.into());
+                return Err(AzureError::Cancelled { operation }.into());
             }
             // One hanging request must not outlast the whole budget.
             let limit = self
@@ -292,7 +300,7 @@ impl TableIo {
             } else {
                 tokio::select! {
                     biased;
-                    _ = self.cancel.cancelled() => return Err(StoreError::Cancelled { operation }.into()),
+                    _ = self.cancel.cancelled() => return Err(AzureError::Cancelled { operation }.into()),
                     r = request => r,
                 }
             };
@@ -307,7 +315,7 @@ impl TableIo {
             let backoff = self.backoff(attempts);
             let elapsed = start.elapsed();
             if elapsed + backoff > self.budget.total {
-                return Err(StoreError::Unavailable {
+                return Err(AzureError::Unavailable {
                     operation,
                     attempts,
                     elapsed,
@@ -318,7 +326,7 @@ impl TableIo {
             tracing::debug!(operation, attempts, ?backoff, error = %last, "retrying table request");
             tokio::select! {
                 biased;
-                _ = self.cancel.cancelled() => return Err(StoreError::Cancelled { operation }.into()),
+                _ = self.cancel.cancelled() => return Err(AzureError::Cancelled { operation }.into()),
                 _ = tokio::time::sleep(backoff) => {}
             }
         }
@@ -349,13 +357,13 @@ impl TableIo {
                 match code {
                     412 => Classified::Final(Fail::Precondition { after_retry }),
                     404 if error_code.as_deref() == Some("TableNotFound") => {
-                        Classified::Final(Fail::Store(StoreError::TableNotFound {
+                        Classified::Final(Fail::Error(AzureError::TableNotFound {
                             table: self.table_name.clone(),
                         }))
                     }
                     404 => Classified::Final(Fail::EntityNotFound),
                     409 => Classified::Final(Fail::Conflict),
-                    401 | 403 => Classified::Final(Fail::Store(StoreError::Forbidden {
+                    401 | 403 => Classified::Final(Fail::Error(AzureError::Forbidden {
                         table: self.table_name.clone(),
                         status: code,
                         error_code,
@@ -366,7 +374,7 @@ impl TableIo {
                         Some(c) => format!("HTTP {code} {c}"),
                         None => format!("HTTP {code}"),
                     }),
-                    _ => Classified::Final(Fail::Store(StoreError::Http {
+                    _ => Classified::Final(Fail::Error(AzureError::Http {
                         operation,
                         status: code,
                         error_code,
@@ -374,11 +382,11 @@ impl TableIo {
                 }
             }
             LegacyErrorKind::Io => Classified::Retry(error_chain(e)),
-            LegacyErrorKind::Credential => Classified::Final(Fail::Store(StoreError::Credential {
+            LegacyErrorKind::Credential => Classified::Final(Fail::Error(AzureError::Credential {
                 credential: self.credential,
                 message: error_chain(e),
             })),
-            _ => Classified::Final(Fail::Store(StoreError::Protocol {
+            _ => Classified::Final(Fail::Error(AzureError::Protocol {
                 operation,
                 message: error_chain(e),
             })),
@@ -386,19 +394,19 @@ impl TableIo {
     }
 
     /// Creates the table; `Ok(false)` when it already existed.
-    pub(crate) async fn create_table(&self) -> Result<bool, StoreError> {
+    pub(crate) async fn create_table(&self) -> Result<bool, AzureError> {
         match self
             .run("create table", || self.table.create().into_future())
             .await
         {
             Ok(_) => Ok(true),
             Err(Fail::Conflict) => Ok(false),
-            Err(other) => Err(into_store(other, "create table")),
+            Err(other) => Err(into_error(other, "create table")),
         }
     }
 
     /// Point read by row key; `None` when the row does not exist.
-    pub(crate) async fn get(&self, row_key: &str) -> Result<Option<(Entity, String)>, StoreError> {
+    pub(crate) async fn get(&self, row_key: &str) -> Result<Option<(Entity, String)>, AzureError> {
         let client = self.partition.entity_client(escape_literal(row_key));
         match self
             .run("read alias", || client.get::<Entity>().into_future())
@@ -406,7 +414,7 @@ impl TableIo {
         {
             Ok(resp) => Ok(Some((resp.entity, resp.etag.to_string()))),
             Err(Fail::EntityNotFound) => Ok(None),
-            Err(other) => Err(into_store(other, "read alias")),
+            Err(other) => Err(into_error(other, "read alias")),
         }
     }
 
@@ -418,7 +426,7 @@ impl TableIo {
         select: Option<&str>,
         top: Option<u32>,
         from: Option<&Continuation>,
-    ) -> Result<(Vec<Entity>, Option<Continuation>), StoreError> {
+    ) -> Result<(Vec<Entity>, Option<Continuation>), AzureError> {
         let make = || {
             let mut q = self.table.query().filter(Filter::new(filter.to_owned()));
             if let Some(s) = select {
@@ -448,7 +456,7 @@ impl TableIo {
                 let next = page.continuation();
                 Ok((page.entities, next))
             }
-            Err(other) => Err(into_store(other, "query aliases")),
+            Err(other) => Err(into_error(other, "query aliases")),
         }
     }
 
@@ -457,7 +465,7 @@ impl TableIo {
         &self,
         filter: &str,
         select: Option<&str>,
-    ) -> Result<Vec<Entity>, StoreError> {
+    ) -> Result<Vec<Entity>, AzureError> {
         let mut out = Vec::new();
         let mut from: Option<Continuation> = None;
         loop {
@@ -483,7 +491,7 @@ impl TableIo {
             Write::Replace => "replace alias",
         };
         if etag.is_empty() || etag == "*" {
-            return Err(StoreError::Protocol {
+            return Err(AzureError::Protocol {
                 operation,
                 message: "refusing an unconditional write".to_owned(),
             }
@@ -528,23 +536,51 @@ enum Classified {
 }
 
 /// Turns a raw failure the caller did not handle into a final error.
-pub(crate) fn into_store(fail: Fail, operation: &'static str) -> StoreError {
+pub(crate) fn into_error(fail: Fail, operation: &'static str) -> AzureError {
     match fail {
-        Fail::Store(e) => e,
-        Fail::Precondition { .. } => StoreError::Http {
+        Fail::Error(e) => e,
+        Fail::Precondition { .. } => AzureError::Http {
             operation,
             status: 412,
             error_code: Some("UpdateConditionNotSatisfied".to_owned()),
         },
-        Fail::EntityNotFound => StoreError::Http {
+        Fail::EntityNotFound => AzureError::Http {
             operation,
             status: 404,
             error_code: Some("ResourceNotFound".to_owned()),
         },
-        Fail::Conflict => StoreError::Http {
+        Fail::Conflict => AzureError::Http {
             operation,
             status: 409,
             error_code: Some("EntityAlreadyExists".to_owned()),
         },
+    }
+}
+
+/// Table names: 3–63 letters and digits, starting with a letter.
+pub(crate) fn check_table_name(name: &str) -> Result<(), String> {
+    let ok = (3..=63).contains(&name.len())
+        && name.chars().next().is_some_and(|c| c.is_ascii_alphabetic())
+        && name.chars().all(|c| c.is_ascii_alphanumeric());
+    if ok {
+        Ok(())
+    } else {
+        Err(format!(
+            "`{name}` is not a valid table name (3-63 letters and digits, starting with a letter)"
+        ))
+    }
+}
+
+/// PartitionKey/RowKey values: the characters Azure forbids in keys are refused.
+pub(crate) fn check_key(value: &str) -> Result<(), String> {
+    let bad = value.is_empty()
+        || value.len() > 512
+        || value
+            .chars()
+            .any(|c| matches!(c, '/' | '\\' | '#' | '?') || c.is_control());
+    if bad {
+        Err("must be 1-512 characters without / \\ # ? or control characters".to_owned())
+    } else {
+        Ok(())
     }
 }

@@ -1,0 +1,133 @@
+//! Typed errors of the Azure connection: a configuration that cannot be
+//! used, a credential that cannot get a token, and what the table service
+//! answered. Messages name what failed and what to do about it, and never
+//! contain a secret (keys, SAS tokens, client secrets, bearer tokens,
+//! assertions).
+
+use std::time::Duration;
+
+use super::credential::CredentialKind;
+use crate::settings::{ConfigError, Setting};
+
+/// Everything reaching Azure can fail with.
+#[derive(Debug, thiserror::Error)]
+pub enum AzureError {
+    /// The configuration cannot be turned into a client.
+    #[error("invalid store configuration: {0}")]
+    Config(#[from] ConfigError),
+
+    /// The credential could not be used (no Azure AD token, key cannot sign).
+    #[error("cannot authenticate using {credential}: {message}")]
+    Credential {
+        credential: CredentialKind,
+        message: String,
+    },
+
+    /// The credential was refused (HTTP 401/403).
+    #[error(
+        "access to table `{table}` was denied (HTTP {status}{}) using {credential}; {hint}",
+        code_suffix(.error_code)
+    )]
+    Forbidden {
+        table: String,
+        status: u16,
+        error_code: Option<String>,
+        credential: CredentialKind,
+        hint: &'static str,
+    },
+
+    /// The table does not exist.
+    #[error("table `{table}` does not exist in the storage account (create it, or check the table name)")]
+    TableNotFound { table: String },
+
+    /// The service kept throttling or failing until the retry budget ran out.
+    #[error("table service still unavailable after {attempts} attempts in {elapsed:?} during {operation}: {last}")]
+    Unavailable {
+        operation: &'static str,
+        attempts: u32,
+        elapsed: Duration,
+        last: String,
+    },
+
+    /// Some other HTTP error from the service.
+    #[error("table service returned HTTP {status}{} during {operation}", code_suffix(.error_code))]
+    Http {
+        operation: &'static str,
+        status: u16,
+        error_code: Option<String>,
+    },
+
+    /// The service returned something this client cannot read.
+    #[error("unexpected response during {operation}: {message}")]
+    Protocol {
+        operation: &'static str,
+        message: String,
+    },
+
+    /// The caller cancelled the operation (for example Terraform's StopProvider).
+    #[error("operation {operation} was cancelled")]
+    Cancelled { operation: &'static str },
+}
+
+fn code_suffix(code: &Option<String>) -> String {
+    match code {
+        Some(c) => format!(", {c}"),
+        None => String::new(),
+    }
+}
+
+impl AzureError {
+    /// The setting to change, for a configuration that cannot be used.
+    pub fn setting(&self) -> Option<&'static Setting> {
+        match self {
+            AzureError::Config(e) => e.setting(),
+            _ => None,
+        }
+    }
+
+    /// True for errors a caller might succeed with by trying again later.
+    pub fn is_transient(&self) -> bool {
+        matches!(self, AzureError::Unavailable { .. })
+    }
+}
+
+/// An error and its sources on one line, with credentials blanked.
+pub(crate) fn error_chain(e: &dyn std::error::Error) -> String {
+    let mut text = e.to_string();
+    let mut source = e.source();
+    while let Some(s) = source {
+        let next = s.to_string();
+        if !text.contains(&next) {
+            text.push_str(": ");
+            text.push_str(&next);
+        }
+        source = s.source();
+    }
+    redact_secrets(&text)
+}
+
+/// Blanks credentials in a message bound for users or logs: HTTP errors
+/// quote the request URL, and a SAS signature travels in it.
+pub(crate) fn redact_secrets(text: &str) -> String {
+    crate::redact::redact_credentials(text)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn signatures_and_keys_are_blanked_in_messages() {
+        let msg = "error sending request for url (http://127.0.0.1:9/t()?sv=2019&se=2030&sig=FAKEsig+SECRET%2Fvalue%3D): client error (Connect)";
+        let red = redact_secrets(msg);
+        assert!(!red.contains("FAKEsig"), "{red}");
+        assert!(red.contains("sig=<redacted>): client error"), "{red}");
+        let cs = "bad: DefaultEndpointsProtocol=https;AccountName=a;AccountKey=c2VjcmV0;EndpointSuffix=x and sig=a sig=b";
+        let red = redact_secrets(cs);
+        assert!(
+            !red.contains("c2VjcmV0") && red.contains("AccountKey=<redacted>;EndpointSuffix"),
+            "{red}"
+        );
+        assert_eq!(red.matches("sig=<redacted>").count(), 2, "{red}");
+    }
+}

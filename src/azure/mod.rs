@@ -1,0 +1,55 @@
+//! How we reach Azure: the settings resolved into a [`TableConfig`], the
+//! credentials and where their tokens come from (client secret, OIDC
+//! federation from GitHub Actions, Azure DevOps or a file, managed identity,
+//! Azure CLI), the clouds, the network (proxy, extra CA certificates), and
+//! the table client with its retry loop and OData helpers. Knows nothing of
+//! aliases: the pool (`crate::store`) uses it, and readers of other
+//! services that share its credentials and network settings go beside it.
+//!
+//! # Credentials
+//! Credential choice, first match wins: emulator → connection string →
+//! access key → SAS token (these three are skipped when `use_azuread` is
+//! true) → OIDC → client secret → managed identity → Azure CLI (also the
+//! last resort unless `ARM_USE_CLI=false`, as in the azurerm provider). A
+//! credential fully defined by explicit settings beats any credential
+//! defined only by the environment. A configuration that cannot be used
+//! fails with [`AzureError::Config`], whose [`crate::settings::ConfigError`] names the setting
+//! to change.
+//!
+//! With OIDC the token is `oidc_token`, else the file, else requested from
+//! Azure DevOps (service connection set) or GitHub Actions; see
+//! `federation`. Every HTTP client (table and identity) honours
+//! `HTTPS_PROXY`/`NO_PROXY` and trusts `SSL_CERT_FILE` on top of the system's
+//! roots. Azure AD tokens are kept per process and renewed before they expire.
+//!
+//! # Requests
+//! Each table request has a per-request timeout; throttling (429/503), other
+//! 5xx, 408 and network errors are retried with full-jitter exponential
+//! backoff within a total budget ([`crate::settings::RetryBudget`], default 60 s).
+//! Cancelling the client's token stops in-flight work with
+//! [`AzureError::Cancelled`].
+//!
+//! # Logging
+//! The legacy SDK under this module logs whole requests at `debug` level,
+//! including the `Authorization` header and SAS query strings. Whoever sets up
+//! the tracing subscriber must combine its filter with
+//! [`crate::redact::log_caps`] and write through [`crate::redact::Redacting`];
+//! both binaries of this crate do.
+
+mod auth;
+mod cloud;
+pub(crate) mod config;
+mod credential;
+mod error;
+mod federation;
+mod network;
+pub mod odata;
+pub(crate) mod table;
+
+pub use cloud::CloudEnvironment;
+pub use config::TableConfig;
+pub use credential::{
+    Credential, CredentialKind, FederatedToken, EMULATOR_ACCOUNT, EMULATOR_ENDPOINT,
+};
+pub use error::AzureError;
+pub use table::USER_AGENT;

@@ -6,6 +6,7 @@ use std::path::PathBuf;
 
 use super::cloud::{check_authority_host, CloudEnvironment};
 use super::credential::{Credential, ParsedConnectionString, EMULATOR_ACCOUNT, EMULATOR_ENDPOINT};
+use super::network::is_loopback;
 use super::table::{check_key, check_table_name};
 use crate::settings::{
     ConfigError, RetryBudget, Setting, Settings, CONNECTION_STRING, DEFAULT_PARTITION_KEY,
@@ -212,20 +213,6 @@ pub(crate) fn check_transport(url: &url::Url, credential: &Credential) -> Result
     }
 }
 
-/// 127.0.0.0/8, ::1 and `localhost` (and its subdomains, which resolve to
-/// loopback by RFC 6761).
-fn is_loopback(url: &url::Url) -> bool {
-    match url.host() {
-        Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
-        Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
-        Some(url::Host::Domain(name)) => {
-            let name = name.trim_end_matches('.').to_ascii_lowercase();
-            name == "localhost" || name.ends_with(".localhost")
-        }
-        None => false,
-    }
-}
-
 /// The first DNS label of `acct.table.core.windows.net`, or the first path
 /// segment of a path-style (emulator) endpoint.
 fn account_from_endpoint(url: &url::Url) -> Option<String> {
@@ -379,13 +366,7 @@ pub(super) mod tests {
         ])
         .is_err());
         // Accepted: loopback hosts, the emulator anywhere, https anywhere.
-        for host in [
-            "127.0.0.1:10002",
-            "127.8.0.1",
-            "[::1]:10002",
-            "localhost",
-            "x.localhost",
-        ] {
+        for host in ["127.0.0.1:10002", "127.8.0.1", "[::1]:10002", "localhost"] {
             let endpoint = format!("http://{host}/acct");
             remote(&[
                 ("ROOTMAIL_TABLE_ENDPOINT", &endpoint),

@@ -6,6 +6,7 @@
 use std::fmt;
 use std::path::PathBuf;
 
+use super::network::check_credential_url;
 use crate::secret::SecretString;
 use crate::settings::{
     parse_bool, ConfigError, Settings, CLIENT_ID, CONNECTION_STRING, OIDC_REQUEST_TOKEN,
@@ -299,6 +300,7 @@ impl Settings {
                     ),
                 )
             })?;
+            check_request_url(&request_url)?;
             return Ok(FederatedToken::AzureDevOps {
                 request_url: request_url.trim().to_owned(),
                 request_token,
@@ -307,10 +309,11 @@ impl Settings {
         }
         let (setting, message) = match (url, token) {
             (Some(url), Some(token)) => {
+                check_request_url(url)?;
                 return Ok(FederatedToken::GitHubActions {
                     request_url: url.trim().to_owned(),
                     request_token: token.clone(),
-                })
+                });
             }
             (Some(_), None) => (
                 &OIDC_REQUEST_TOKEN,
@@ -352,6 +355,20 @@ impl Settings {
             )),
         }
     }
+}
+
+/// The OIDC request URL carries the pipeline's request token: https only,
+/// except to loopback (checked here so the error names the setting).
+fn check_request_url(url: &str) -> Result<(), ConfigError> {
+    check_credential_url(url).map(drop).map_err(|why| {
+        ConfigError::new(
+            &OIDC_REQUEST_URL,
+            format!(
+                "the OIDC request URL (oidc_request_url, from ARM_OIDC_REQUEST_URL, \
+                 ACTIONS_ID_TOKEN_REQUEST_URL or SYSTEM_OIDCREQUESTURI) {why}"
+            ),
+        )
+    })
 }
 
 /// The parts of a connection string the store uses.
@@ -482,6 +499,48 @@ mod tests {
         vars.retain(|(k, _)| *k != "SYSTEM_ACCESSTOKEN");
         let err = from_env(&vars).expect_err("no token");
         assert!(err.to_string().contains("SYSTEM_ACCESSTOKEN"), "{err}");
+    }
+
+    #[test]
+    fn a_plain_http_oidc_request_url_is_refused_at_its_setting() {
+        for (url_var, token_var, extra) in [
+            (
+                "ACTIONS_ID_TOKEN_REQUEST_URL",
+                "ACTIONS_ID_TOKEN_REQUEST_TOKEN",
+                None,
+            ),
+            (
+                "SYSTEM_OIDCREQUESTURI",
+                "SYSTEM_ACCESSTOKEN",
+                Some(("ARM_ADO_PIPELINE_SERVICE_CONNECTION_ID", "sc-1")),
+            ),
+            ("ARM_OIDC_REQUEST_URL", "ARM_OIDC_REQUEST_TOKEN", None),
+        ] {
+            for host in ["pipelines.example", "x.localhost"] {
+                let mut vars = PIPELINE_IDS.to_vec();
+                let url = format!("http://{host}/oidc?api-version=2.0");
+                vars.extend([
+                    ("ARM_USE_OIDC", "true"),
+                    (url_var, &url),
+                    (token_var, "req-secret"),
+                ]);
+                vars.extend(extra);
+                let err = from_env(&vars).expect_err("plain http");
+                assert_eq!(err.setting(), Some(&OIDC_REQUEST_URL), "{url_var}: {err}");
+                let text = err.to_string();
+                assert!(text.contains("https") && text.contains(host), "{text}");
+                assert!(!text.contains("req-secret"), "{text}");
+            }
+            // Loopback is fine (a local stand-in).
+            let mut vars = PIPELINE_IDS.to_vec();
+            vars.extend([
+                ("ARM_USE_OIDC", "true"),
+                (url_var, "http://127.0.0.1:8080/oidc"),
+                (token_var, "req-secret"),
+            ]);
+            vars.extend(extra);
+            from_env(&vars).expect("loopback");
+        }
     }
 
     #[test]

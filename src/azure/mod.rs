@@ -18,7 +18,8 @@
 //!
 //! With OIDC the token is `oidc_token`, else the file, else requested from
 //! Azure DevOps (service connection set) or GitHub Actions; see
-//! `federation`. Every HTTP client (table and identity) honours
+//! [`token`], whose [`token::TokenSource`] gives tokens for any scope
+//! (storage's, Microsoft Graph's) with the same credential. Every HTTP client (table and identity) honours
 //! `HTTPS_PROXY`/`NO_PROXY` and trusts `SSL_CERT_FILE` on top of the system's
 //! roots. Azure AD tokens are kept per process and renewed before they expire.
 //!
@@ -36,15 +37,14 @@
 //! [`crate::redact::log_caps`] and write through [`crate::redact::Redacting`];
 //! both binaries of this crate do.
 
-mod auth;
 mod cloud;
 pub(crate) mod config;
 mod credential;
 mod error;
-mod federation;
 mod network;
 pub mod odata;
 pub(crate) mod table;
+pub mod token;
 
 pub use cloud::CloudEnvironment;
 pub use config::TableConfig;
@@ -52,4 +52,5 @@ pub use credential::{
     Credential, CredentialKind, FederatedToken, EMULATOR_ACCOUNT, EMULATOR_ENDPOINT,
 };
 pub use error::AzureError;
+pub use network::HttpClients;
 pub use table::USER_AGENT;

@@ -14,10 +14,11 @@ use crate::settings::{ConfigError, CA_FILE};
 
 /// The clients for the two SDK generations, sharing one network setup.
 #[derive(Debug, Clone)]
-pub(crate) struct HttpClients {
+pub struct HttpClients {
     /// For `azure_data_tables` (legacy `azure_core` 0.21).
-    pub legacy: Arc<dyn azure_core_legacy::HttpClient>,
-    /// For `azure_identity` 1.x and our own OIDC token requests.
+    pub(crate) legacy: Arc<dyn azure_core_legacy::HttpClient>,
+    /// For `azure_identity` 1.x, our own token requests, and the readers of
+    /// other services (Microsoft Graph, AWS): honours the proxy settings.
     pub modern: reqwest::Client,
     /// Like `modern` but never through a proxy: for the managed identity
     /// endpoints, which are link-local (IMDS) or on this host (App Service).
@@ -30,7 +31,7 @@ const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 impl HttpClients {
     /// Builds both clients; `ca_file` (from `SSL_CERT_FILE`) holds one or more
     /// PEM certificates trusted in addition to the system's roots.
-    pub(crate) fn new(ca_file: Option<&Path>) -> Result<HttpClients, AzureError> {
+    pub fn new(ca_file: Option<&Path>) -> Result<HttpClients, AzureError> {
         let pem = match ca_file {
             Some(path) => Some(std::fs::read(path).map_err(|e| {
                 AzureError::from(ConfigError::new(
@@ -107,6 +108,38 @@ impl HttpClients {
     }
 }
 
+/// Hosts that are loopback by construction: 127.0.0.0/8, ::1 and the name
+/// `localhost` itself. Other names under `.localhost` are not trusted: only
+/// the resolver decides where they go, and plain http to them would carry
+/// credentials wherever that is.
+pub(crate) fn is_loopback(url: &url::Url) -> bool {
+    match url.host() {
+        Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
+        Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
+        Some(url::Host::Domain(name)) => {
+            name.trim_end_matches('.').eq_ignore_ascii_case("localhost")
+        }
+        None => false,
+    }
+}
+
+/// A URL a bearer credential is sent to: https, or plain http to a
+/// loopback host (see [`is_loopback`]); `Err` says why not, without the URL's
+/// query (which may carry parameters of the request).
+pub(crate) fn check_credential_url(text: &str) -> Result<url::Url, String> {
+    let url = url::Url::parse(text.trim()).map_err(|e| format!("is not a URL ({e})"))?;
+    let host = url.host_str().unwrap_or_default().to_owned();
+    match url.scheme() {
+        "https" if !host.is_empty() => Ok(url),
+        "http" if is_loopback(&url) => Ok(url),
+        "http" => Err(format!(
+            "is plain http to `{host}`, which would send the request token in clear text; use \
+             https:// (plain http is accepted only for 127.0.0.1, ::1 and localhost)"
+        )),
+        other => Err(format!("must be an https:// URL, not {other}://")),
+    }
+}
+
 /// Where Linux distributions (and macOS) keep the system's CA bundle.
 const SYSTEM_BUNDLES: [&str; 6] = [
     "/etc/ssl/certs/ca-certificates.crt",
@@ -137,6 +170,31 @@ fn system_roots_legacy() -> Vec<reqwest_legacy::Certificate> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn only_loopback_by_construction_may_use_plain_http() {
+        for ok in [
+            "https://token.actions.example/x?a=b",
+            "http://127.0.0.1:8080/t",
+            "http://127.9.8.7/t",
+            "http://[::1]:9/t",
+            "http://localhost/t",
+            "http://LOCALHOST./t",
+        ] {
+            check_credential_url(ok).unwrap_or_else(|e| panic!("{ok}: {e}"));
+        }
+        for bad in [
+            "http://ado.example/oidc",
+            "http://evil.localhost/t",
+            "http://localhost.example.com/t",
+            "http://10.0.0.1/t",
+            "http://[::ffff:127.0.0.1]/t",
+            "ftp://127.0.0.1/t",
+            "not a url",
+        ] {
+            assert!(check_credential_url(bad).is_err(), "{bad} accepted");
+        }
+    }
 
     #[test]
     fn a_file_without_certificates_is_a_clear_error() {

@@ -5,6 +5,7 @@
 //!
 //! No azure type leaves this module's crate-private API.
 
+mod credentials;
 mod transaction;
 
 pub(crate) use transaction::BatchWrite;
@@ -27,13 +28,13 @@ use rand::Rng;
 use serde_json::{Map, Value};
 use tokio_util::sync::CancellationToken;
 
-use super::auth::storage_credentials;
 use super::config::{check_transport, TableConfig};
 use super::credential::CredentialKind;
 use super::error::{error_chain, AzureError};
 use super::network::HttpClients;
 use super::odata::escape_literal;
 use crate::settings::{ConfigError, RetryBudget, ENDPOINT, PARTITION_KEY, TABLE};
+use credentials::storage_credentials;
 
 /// The user agent prefix sent with every request.
 pub const USER_AGENT: &str = concat!("terraform-provider-rootmail/", env!("CARGO_PKG_VERSION"));

@@ -19,8 +19,9 @@ use std::time::Duration;
 use azure_core::error::{Error as ModernError, ErrorKind as ModernErrorKind};
 use azure_identity::ClientAssertion;
 
-use super::credential::FederatedToken;
-use super::error::{error_chain, redact_secrets};
+use super::super::credential::FederatedToken;
+use super::super::error::{error_chain, redact_secrets};
+use super::super::network::check_credential_url;
 
 /// The audience Azure AD expects in federated tokens.
 pub const AZURE_AD_AUDIENCE: &str = "api://AzureADTokenExchange";
@@ -97,10 +98,7 @@ fn credential_error(message: String) -> ModernError {
 }
 
 fn parse_url(text: &str, what: &str) -> azure_core::Result<url::Url> {
-    url::Url::parse(text.trim())
-        .ok()
-        .filter(|u| matches!(u.scheme(), "https" | "http"))
-        .ok_or_else(|| credential_error(format!("{what} is not an http(s) URL")))
+    check_credential_url(text).map_err(|why| credential_error(format!("{what} {why}")))
 }
 
 /// Sends one token request; the body of a 200 answer, or an error that says
@@ -183,5 +181,6 @@ mod tests {
         assert!(token_field(br#"{"value":""}"#, "value", "x").is_err());
         assert!(token_field(b"<html>", "oidcToken", "x").is_err());
         assert!(parse_url("ftp://x", "u").is_err());
+        assert!(parse_url("http://pipelines.example/t", "u").is_err());
     }
 }

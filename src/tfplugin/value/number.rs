@@ -3,8 +3,14 @@
 //! Terraform's numbers are big decimals. Its msgpack encoder sends a number as an
 //! integer when it fits an `i64`, as a float when an `f64` holds it exactly, and
 //! otherwise as a string of decimal text; state JSON carries plain JSON numbers of any
-//! length. [`Number`] stores each of these without loss so that what Terraform sent goes
-//! back out unchanged, and compares numbers by value, whatever their form.
+//! length. [`Number`] stores each of these without loss and compares numbers by value,
+//! whatever their form.
+//!
+//! Whole numbers go back out as decimal text, the form Terraform reads from its state
+//! file: Terraform 1.10 to 1.14 compare a refreshed state with the one read from disk
+//! field by field (`reflect.DeepEqual`, precision included), and an integer decoded
+//! from msgpack (64-bit) never equals the same integer parsed from JSON text (512-bit),
+//! so every `plan -refresh-only -detailed-exitcode` reported a change.
 
 use std::fmt;
 use std::str::FromStr;
@@ -102,9 +108,11 @@ impl Number {
     }
 
     /// The form to put on the msgpack wire: cty reads integers, floats and strings.
+    /// Integers go as text (see the module docs); a float stays a float, since its
+    /// shortest text could name another number.
     pub(super) fn to_msgpack(&self) -> rmpv::Value {
         match &self.0 {
-            Repr::Int(i) => rmpv::Value::from(*i),
+            Repr::Int(i) => rmpv::Value::from(i.to_string()),
             Repr::Float(f) => rmpv::Value::F64(*f),
             Repr::Decimal(d) => rmpv::Value::from(d.to_string()),
         }

@@ -3,8 +3,9 @@
 //! transaction without a read, with the same result as careful releases; a
 //! writer racing one row of a batch leaves the others released and that row
 //! handled on its own (policy decided anew, somebody else's claim left
-//! alone); a lost answer is told apart by reading the rows back; a stale
-//! seen row takes the careful path.
+//! alone); a lost answer is told apart by reading the rows back; releases
+//! without a seen row are read by key together; a stale seen row takes the
+//! careful path.
 
 use testkit::{azurite, fault_proxy, table_tool};
 
@@ -372,6 +373,51 @@ fn a_lost_answer_is_told_apart_by_reading_the_rows_back() {
     assert_eq!(counts.careful, 0, "every row showed the release");
     drop(batcher);
     drop(rt);
+}
+
+/// What a destroy sends: no seen rows (Terraform's private state keeps none,
+/// so that a refresh never changes it). The batch reads its rows by key, one
+/// query for up to 14, and writes them in one transaction; a row released
+/// by somebody else meanwhile is left alone, exactly as the careful path
+/// leaves it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn unseen_releases_are_read_by_key_and_written_together() {
+    let f = Fixture::new("relunseen", 12).await;
+    let claims = f.claim(9).await;
+    f.pool
+        .release(&claims[8].alias.id, &claims[8].token, ReleasePolicy::Retire)
+        .await
+        .expect("released elsewhere");
+    let batcher = Arc::new(ReleaseBatcher::with_settings(f.pool.clone(), wide_window()));
+    let work = claims
+        .iter()
+        .map(|c| (c.clone(), ReleasePolicy::RetireIfUsed, None))
+        .collect();
+    let before = f.pool.request_count();
+    let released = release_all(&batcher, work).await;
+    assert_eq!(
+        f.pool.request_count() - before,
+        2,
+        "nine releases: one keyed read and one transaction"
+    );
+    let counts = batcher.counts();
+    assert_eq!((counts.batched, counts.transactions), (9, 1), "{counts:?}");
+    assert_eq!(
+        counts.careful, 1,
+        "the row held by nobody: decided on the read"
+    );
+    for (claimed, outcome) in &released[..8] {
+        assert_eq!(outcome, &ReleaseOutcome::Released);
+        let row = f.raw_row(&claimed.alias.id).await;
+        assert_eq!(row["in_use"], json!(false));
+        assert_eq!(row["note"], json!("kept by another tool"));
+    }
+    assert_eq!(
+        released[8].1,
+        ReleaseOutcome::NotHeld {
+            status: AliasStatus::Retired
+        }
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]

@@ -27,9 +27,9 @@ pub(crate) async fn destroy_section(
     let _ = writeln!(
         doc,
         "Terraform 1.0.3 destroys {many} `rootmail_alias` resources at `-parallelism=10`, each run \
-after its own apply; requests include the destroy's refresh. Coalesced: the refresh keeps the row \
-it read (ETag and columns) in private state, and the releases that arrive together go out as \
-entity-group transactions of writes conditional on those ETags, without a read (`ReleaseBatcher`). \
+after its own apply; requests include the destroy's refresh. Coalesced: the releases that arrive \
+together read their rows with one query per 14 keys and go out as entity-group transactions of \
+writes conditional on the ETags read (`ReleaseBatcher`). \
 \"one by one\": claim, read and release batching off; each release reads its row, checks the claim \
 token and writes conditionally.\n"
     );

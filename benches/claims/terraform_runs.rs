@@ -293,11 +293,12 @@ create arriving alone costs one Merge on a cached candidate, so the amortized co
 1 request per alias but stays below the 2 of one-by-one claims. With `claim_key` each batch also \
 looks its keys up (one query per 14 keys). A destroy one by one costs 3 requests per alias: \
 Terraform's refresh (a point read), then the release's own read and conditional write. With \
-coalesced releases the refresh keeps the row it read (ETag and columns) in Terraform's private \
-state, and the destroys that arrive together (about 10 at `-parallelism=10`) go out as one \
-entity-group transaction of writes conditional on those ETags, without reading again; a row that \
-changed since the refresh fails its transaction (412), the batch's rows are read again with one \
-query and the unchanged ones sent again, the changed one released the careful way. A plan's \
+coalesced releases the destroys that arrive together (about 10 at `-parallelism=10`) read their \
+rows with one query (up to 14 keys) and go out as one entity-group transaction of writes \
+conditional on the ETags just read; a row that changed in between fails its transaction (412), \
+the batch's rows are read again and the unchanged ones sent again, the changed one released the \
+careful way. (The refresh keeps nothing in Terraform's private state: Terraform counts a changed \
+private state as a change, and drift jobs would alarm.) A plan's \
 refreshes are coalesced (row-key queries, and a snapshot of the partition for long bursts; see \
 the plan section below); one by one, a plan reads each alias once with a point read.\n"
     );

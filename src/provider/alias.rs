@@ -9,9 +9,10 @@ use super::alias_import::{self, Standing};
 use super::alias_plan;
 use super::validate::{Check, CheckedSchema};
 use super::{store_diag, store_fail, Shared};
+use crate::store::address::same_email;
 use crate::store::{
-    AliasRow, AliasUpdate, ClaimRequest, ClaimToken, ReleaseOutcome, ReleasePolicy, SeenRow,
-    StoreError,
+    AliasRow, AliasUpdate, ClaimRequest, ClaimToken, ReleaseOutcome, ReleasePolicy, StoreError,
+    MAX_TEXT_CHARS,
 };
 use crate::tfplugin::model::{self, null_as_default, Call, Outcome, TypedResource};
 use crate::tfplugin::{
@@ -51,8 +52,16 @@ pub const IMPORT_DOC: &str = alias_import::DOC;
 // ---- Schema -----------------------------------------------------------------
 
 /// The schema version: 1 added `used_by_aws_account_id` and the default
-/// `retire_if_used` (see `upgrade_state`).
-pub const SCHEMA_VERSION: i64 = 1;
+/// `retire_if_used`; 2 left the link to `rootmail_alias_account` (see
+/// `upgrade_state`).
+pub const SCHEMA_VERSION: i64 = 2;
+
+/// The link attributes this resource no longer fills in: the link is made
+/// after the alias is applied (the account's e-mail comes from the alias), so
+/// in the alias's state it was stale after every apply and the next refresh
+/// reported it as drift. `rootmail_alias_account` and `data.rootmail_alias`
+/// hold it.
+const LINK_ATTRIBUTES: [&str; 2] = ["aws_account_id", "used_by_aws_account_id"];
 
 /// Attributes the plan refers to by name; the schema declares them with these.
 pub(super) const ON_DESTROY: &str = "on_destroy";
@@ -71,12 +80,13 @@ fn checked_schema() -> CheckedSchema {
     CheckedSchema::new(Block::new().description(DOC))
         .attribute(stable(Attribute::computed("id", Type::String).description("The alias e-mail address (same as `email`).")))
         .checked(Attribute::required("owner", Type::String).description("E-mail of the person or team that asked for the alias; recorded as `user_mail`. Changing it updates the row in place."), Check::Email)
-        .checked(Attribute::optional("purpose", Type::String).description("Free text recorded with the claim, such as the AWS account name. Changing it updates the row in place."), Check::Text { max: 1024 })
+        .checked(Attribute::optional("purpose", Type::String).description(format!("Free text recorded with the claim, such as the AWS account name; at most {MAX_TEXT_CHARS} characters. Changing it updates the row in place.")), Check::Text { max: MAX_TEXT_CHARS })
         .checked(
             stable(
                 Attribute::optional_computed("mailbox", Type::String)
                     .requires_replace()
-                    .description("Only claim an alias of this shared mailbox (`root_mailbox`). When unset, any mailbox will do and the one chosen is exported. Changing it claims a new alias."),
+                    .ignores_case()
+                    .description("Only claim an alias of this shared mailbox (`root_mailbox`). When unset, any mailbox will do and the one chosen is exported. Mailboxes are e-mail addresses and compare without regard to letter case: the state keeps the configuration's spelling, and a change of case alone is no new claim. Changing it to another mailbox claims a new alias."),
             ),
             Check::Email,
         )
@@ -86,8 +96,8 @@ fn checked_schema() -> CheckedSchema {
         .attribute(stable(Attribute::computed(EMAIL, Type::String).description("The claimed alias address; use it as the AWS account's `email`.")))
         .attribute(stable(Attribute::computed(ALIAS_ID, Type::String).description("The alias's row key (a GUID) in the pool table.")))
         .attribute(stable(Attribute::computed(CLAIMED_AT, Type::String).description("When the alias was claimed (RFC 3339).")))
-        .attribute(Attribute::computed("aws_account_id", Type::String).description("The AWS account linked to the alias with `rootmail_alias_account`, or empty."))
-        .attribute(Attribute::computed("used_by_aws_account_id", Type::String).description("The AWS account the pool table records as having used the alias (kept after the link is removed), or empty. When set, the default `on_destroy` retires the alias."))
+        .attribute(Attribute::computed(LINK_ATTRIBUTES[0], Type::String).deprecated().description("Deprecated, always null: the link is made after the alias is applied, so this resource's state could only hold it stale (and the next refresh reported drift). Read it from `rootmail_alias_account.<name>.aws_account_id` or `data.rootmail_alias`."))
+        .attribute(Attribute::computed(LINK_ATTRIBUTES[1], Type::String).deprecated().description("Deprecated, always null, for the same reason as `aws_account_id`. The pool table still records the AWS account that used the alias (`data.rootmail_alias.<name>.used_by_aws_account_id`, `rootmail alias show`), and the default `on_destroy` retires such an alias."))
         .attribute(stable(Attribute::computed(CLAIM_TOKEN, Type::String).sensitive().description("Proof of this resource's claim on the row; only rows carrying it are changed or released. Null after an import until the apply that adopts the alias.")))
         .attribute(stable(Attribute::computed(STATUS, Type::String).description(alias_import::STATUS_DOC)))
         .version(SCHEMA_VERSION)
@@ -171,7 +181,9 @@ pub struct Alias {
     pub email: Option<String>,
     pub alias_id: Option<String>,
     pub claimed_at: Option<String>,
+    /// Deprecated, always `None` (see [`LINK_ATTRIBUTES`]).
     pub aws_account_id: Option<String>,
+    /// Deprecated, always `None` (see [`LINK_ATTRIBUTES`]).
     pub used_by_aws_account_id: Option<String>,
     pub claim_token: Option<String>,
     /// Null in a state written before `status` existed: that one held its claim.
@@ -195,10 +207,15 @@ impl Alias {
             alias_id: Some(row.id.clone()),
             owner: row.owner.clone(),
             purpose: Some(row.purpose.clone()).filter(|p| !p.is_empty()),
-            mailbox: Some(row.root_mailbox.clone()),
+            // The configuration's spelling when it names the row's mailbox:
+            // Terraform wants back what was configured.
+            mailbox: Some(match self.mailbox {
+                Some(m) if same_email(&m, &row.root_mailbox) => m,
+                _ => row.root_mailbox.clone(),
+            }),
             claimed_at: row.claimed_at.and_then(|t| t.format(&Rfc3339).ok()),
-            aws_account_id: Some(row.aws_account_id.clone()),
-            used_by_aws_account_id: Some(row.used_by_account().unwrap_or_default().to_owned()),
+            aws_account_id: None,
+            used_by_aws_account_id: None,
             claim_token: token.map(|t| t.as_str().to_owned()),
             status: Some(standing),
             ..self
@@ -254,32 +271,23 @@ fn in_state<'a>(value: &'a Option<String>, name: &str) -> Result<&'a str, Diagno
     })
 }
 
-/// What `rootmail_alias` keeps in Terraform's private state.
+/// What `rootmail_alias` keeps in Terraform's private state: only what its
+/// own writes leave, never what a refresh reads. Terraform counts a changed
+/// private state as a change of the object, so a refresh that stored the
+/// row's version made `plan -refresh-only -detailed-exitcode` exit 2 after
+/// every write to the row (its own claim, a `rootmail_alias_account` link in
+/// the same apply). Destroy reads the rows it releases, together.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct AliasPrivate {
-    /// The row's ETag as this resource last read or wrote it.
+    /// The row's ETag as this resource last wrote it (for the logs).
     #[serde(default)]
     pub etag: Option<String>,
-    /// The row as the last refresh read it while this resource's claim held
-    /// it (ETag and columns): destroy releases it with one conditional write
-    /// and no read first, together with the other destroys of the moment.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub row: Option<SeenRow>,
 }
 
 impl AliasPrivate {
     pub(super) fn seen(row: &AliasRow) -> AliasPrivate {
         AliasPrivate {
             etag: Some(row.etag().to_owned()),
-            row: None,
-        }
-    }
-
-    /// After a refresh that found the row held by `token`.
-    fn held(row: &AliasRow, token: &ClaimToken) -> AliasPrivate {
-        AliasPrivate {
-            row: SeenRow::of(row, token),
-            ..AliasPrivate::seen(row)
         }
     }
 }
@@ -328,6 +336,12 @@ impl ResourcePlan for AliasResource {
             // configuration that really says "release" plans an in-place change.
             state.set_attr(ON_DESTROY, Value::from(OnDestroy::default().to_string()));
         }
+        if version < 2 {
+            // Dropped here, not on the next refresh, so that refresh reports no drift.
+            for name in LINK_ATTRIBUTES {
+                state.set_attr(name, Value::Null);
+            }
+        }
         state
     }
 
@@ -335,6 +349,9 @@ impl ResourcePlan for AliasResource {
         alias_plan::warn_about_used_alias(&self.0, change).await;
         if change.is_destroy() {
             return;
+        }
+        for name in LINK_ATTRIBUTES {
+            change.planned.set_attr(name, Value::Null);
         }
         alias_import::plan_adoption(change);
         alias_plan::warn_about_idle_quarantine_days(change);
@@ -371,7 +388,6 @@ impl TypedResource for AliasResource {
         // Through the read coalescer: refreshes running together share requests.
         match self.0.read_alias(state.row_key()?).await? {
             Ok(Some(row)) if row.held_by(&token) => {
-                call.private = AliasPrivate::held(&row, &token);
                 Ok(Some(state.holding(&row, Some(&token), Standing::Claimed)))
             }
             Ok(Some(_)) => {
@@ -422,15 +438,14 @@ impl TypedResource for AliasResource {
         }
         let token = prior.token()?;
         let email = prior.address();
-        // The ETag the last read or apply saw (not a secret), kept in private state.
+        // The ETag of this resource's last write (not a secret), kept in private state.
         let etag = call.private.etag.as_deref().unwrap_or("none");
-        let seen = call.private.row.as_ref();
-        tracing::debug!(email, etag, seen = seen.is_some(), "releasing alias");
+        tracing::debug!(email, etag, "releasing alias");
         let (key, policy) = (prior.row_key()?, prior.release_policy());
-        // With the row the refresh saw, together with the other destroys of
-        // the moment and without a read; else read, check the token, write.
+        // Together with the other destroys of the moment: their rows read
+        // by key, then written in transactions; alone: read, check, write.
         let released = match self.0.release_batcher().await {
-            Some(b) => b.release(key, &token, policy, seen).await,
+            Some(b) => b.release(key, &token, policy, None).await,
             None => self.0.pool().await?.release(key, &token, policy).await,
         };
         match released {
@@ -496,7 +511,6 @@ mod tests {
     fn private_state_round_trips_and_tolerates_garbage() {
         let seen = AliasPrivate {
             etag: Some("W/\"datetime'2026'\"".into()),
-            row: None,
         };
         let bytes = serde_json::to_vec(&seen).unwrap();
         assert_eq!(

@@ -283,7 +283,6 @@ mod tests {
             alias_id: Some("1".into()),
             owner: "o@company.com".into(),
             mailbox: Some("m@company.com".into()),
-            aws_account_id: Some(String::new()),
             status: Some(standing),
             ..Alias::default()
         };

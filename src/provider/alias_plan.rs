@@ -22,7 +22,7 @@ fn used_alias_warning(on_destroy: OnDestroy, email: &str, account: &str) -> Diag
 
 /// Warns when the destroy policy (planned, or the prior one on destroy)
 /// would give back an alias an AWS account used. Reads the row (a plan
-/// may read, never write); the prior state is the fallback.
+/// may read, never write).
 pub(super) async fn warn_about_used_alias(shared: &Shared, change: &mut PlannedChange) {
     let Ok(Some(prior)) = model::from_value::<Option<Alias>>(&change.prior) else {
         return; // a new claim: no account has used it yet
@@ -38,15 +38,11 @@ pub(super) async fn warn_about_used_alias(shared: &Shared, change: &mut PlannedC
     if !on_destroy.gives_back() {
         return;
     }
-    let mut account = [&prior.used_by_aws_account_id, &prior.aws_account_id]
-        .into_iter()
-        .flatten()
-        .find(|a| !a.is_empty())
-        .cloned();
+    let mut account = None;
     if !shared.is_unknown().await {
         if let (Ok(pool), Some(id)) = (shared.pool().await, &prior.alias_id) {
             if let Ok(Some(row)) = pool.get(id).await {
-                account = row.used_by_account().map(str::to_owned).or(account);
+                account = row.used_by_account().map(str::to_owned);
             }
         }
     }

@@ -35,6 +35,10 @@ pub fn row_attributes() -> Vec<(&'static str, &'static str)> {
         ("owner", "Who claimed it (`user_mail`), or empty."),
         ("purpose", "What it was claimed for, or empty."),
         (AWS_ACCOUNT_ID, "The linked AWS account, or empty."),
+        (
+            "used_by_aws_account_id",
+            "The AWS account the table records as having used the alias (kept after the link is removed, since AWS never frees the address), or empty.",
+        ),
         ("claimed_at", "When it was claimed (RFC 3339), or empty."),
         (
             "claim_type",
@@ -79,6 +83,7 @@ pub struct AliasEntry {
     pub owner: String,
     pub purpose: String,
     pub aws_account_id: String,
+    pub used_by_aws_account_id: String,
     pub claimed_at: String,
     pub claim_type: String,
 }
@@ -93,6 +98,7 @@ impl From<&AliasRow> for AliasEntry {
             owner: row.owner.clone(),
             purpose: row.purpose.clone(),
             aws_account_id: row.aws_account_id.clone(),
+            used_by_aws_account_id: row.used_by_account().unwrap_or_default().to_owned(),
             claimed_at: row
                 .claimed_at
                 .and_then(|t| t.format(&Rfc3339).ok())
@@ -123,6 +129,7 @@ pub struct AliasLookup {
     pub owner: String,
     pub purpose: String,
     pub aws_account_id: Option<String>,
+    pub used_by_aws_account_id: String,
     pub claimed_at: String,
     pub claim_type: String,
 }
@@ -138,6 +145,7 @@ impl From<AliasEntry> for AliasLookup {
             owner: found.owner,
             purpose: found.purpose,
             aws_account_id: Some(found.aws_account_id),
+            used_by_aws_account_id: found.used_by_aws_account_id,
             claimed_at: found.claimed_at,
             claim_type: found.claim_type,
         }

@@ -27,7 +27,7 @@ fn checked_schema() -> CheckedSchema {
         .checked(Attribute::optional("owner", Type::String).description("Only aliases claimed by this owner (`user_mail`)."), Check::Email)
         .checked(Attribute::optional("mailbox", Type::String).description("Only aliases of this shared mailbox."), Check::Email)
         .checked(Attribute::optional("status", Type::String).description("Only aliases in this status: `free`, `claimed`, `quarantined` or `retired`."), Check::OneOf(model::variants::<Status>()))
-        .attribute(Attribute::computed("aliases", Type::List(Box::new(row_type()))).description("The matching aliases, each with `email`, `alias_id`, `mailbox`, `status`, `owner`, `purpose`, `aws_account_id`, `claimed_at` and `claim_type`."))
+        .attribute(Attribute::computed("aliases", Type::List(Box::new(row_type()))).description("The matching aliases, each with `email`, `alias_id`, `mailbox`, `status`, `owner`, `purpose`, `aws_account_id`, `used_by_aws_account_id`, `claimed_at` and `claim_type`."))
 }
 
 /// The status a listing asks for.

@@ -59,7 +59,7 @@ pub use error::StoreError;
 pub use pool::{
     AdoptRequest, AliasFilter, AliasPool, AliasUpdate, ClaimRequest, ClaimedAlias, LegacyRow,
     LinkTarget, PoolStats, ReleaseOutcome, ReleasePolicy, StatusCounts, StoreConfig,
-    DEFAULT_QUARANTINE_DAYS,
+    DEFAULT_QUARANTINE_DAYS, MAX_TEXT_CHARS,
 };
 pub use reads::{ReadCoalescer, ReadCounts, ReadSettings};
 pub use release_batch::{ReleaseBatcher, ReleaseCounts};

@@ -3,10 +3,11 @@
 //! destroying many `rootmail_alias` resources at once) and writes them
 //! without reading first:
 //!
-//! - each release comes with the row as a recent read saw it ([`SeenRow`]:
-//!   its ETag and columns, while it carried this claim's token), so the
-//!   release is decided on that version exactly as the careful path decides
-//!   on its own read (policy by use, quarantine dates, the legacy layout);
+//! - each release is decided on the row as a read saw it, exactly as the
+//!   careful path decides on its own read (policy by use, quarantine dates,
+//!   the legacy layout): the row the caller kept from a recent read
+//!   ([`SeenRow`]: its ETag and columns, while it carried this claim's
+//!   token), or else the row as the batch reads it, one query per 14 keys;
 //! - the writes go out as ETag-conditional Merges/Replaces in entity-group
 //!   transactions of up to 100 rows (all rows share the pool's partition).
 //!
@@ -18,7 +19,8 @@
 //! missing row is reported missing. When a transaction's outcome is unclear
 //! (a lost answer, a cancellation while a retry waited) the rows read back
 //! tell: a row that shows the release is released, the others go on as above.
-//! A release without a usable [`SeenRow`] takes the careful path at once.
+//! A release alone in its batch takes the careful path: one conditional
+//! write on the row it was seen as, or a point read and one write.
 
 use std::collections::{HashMap, HashSet};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -46,14 +48,16 @@ const MAX_ROUNDS: u32 = 3;
 /// Counters of what the release batcher did (for benchmarks and logs).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct ReleaseCounts {
-    /// Releases that came with a usable seen row (went through a batch).
+    /// Releases that went through a batch (with a seen row, or read by key
+    /// together with the others).
     pub batched: u64,
     /// Entity-group transactions that committed.
     pub transactions: u64,
     /// Transactions that failed (a row changed or vanished, or the outcome
     /// was unclear) and whose rows were read again.
     pub failed_transactions: u64,
-    /// Releases that took the careful path (no seen row, or their row changed).
+    /// Releases that took the careful path (alone in their batch, or their
+    /// row changed).
     pub careful: u64,
 }
 
@@ -71,7 +75,8 @@ struct Pending {
     alias_id: String,
     token: ClaimToken,
     policy: ReleasePolicy,
-    seen: SeenRow,
+    /// The row as the caller's read saw it; `None`: the batch reads it.
+    seen: Option<SeenRow>,
     reply: Reply,
 }
 
@@ -154,10 +159,10 @@ impl ReleaseBatcher {
     }
 
     /// Releases one alias like [`AliasPool::release`], with the same
-    /// outcomes. With `seen` (the row as a read saw it while `token` held
-    /// it) no read is needed first and the write goes out together with
-    /// other releases arriving at about the same time; without it, or when
-    /// it is of another row or claim, this is the careful release.
+    /// outcomes, together with the other releases arriving at about the same
+    /// time. With `seen` (the row as a read saw it while `token` held it) no
+    /// read is needed first; without it, or when it is of another row or
+    /// claim, the batch reads the row with the others' (by key).
     ///
     /// The release runs to its end even if the caller stops waiting.
     pub async fn release(
@@ -167,17 +172,13 @@ impl ReleaseBatcher {
         policy: ReleasePolicy,
         seen: Option<&SeenRow>,
     ) -> Result<ReleaseOutcome, StoreError> {
-        let usable = seen.filter(|s| s.usable_for(alias_id, token));
-        let Some(seen) = usable else {
-            self.counters.careful.fetch_add(1, Ordering::Relaxed);
-            return self.pool.release(alias_id, token, policy).await;
-        };
+        let seen = seen.filter(|s| s.usable_for(alias_id, token)).cloned();
         let (reply, answer) = oneshot::channel();
         let pending = Pending {
             alias_id: alias_id.to_owned(),
             token: token.clone(),
             policy,
-            seen: seen.clone(),
+            seen,
             reply,
         };
         if self.queue.send(pending).is_err() {
@@ -209,39 +210,77 @@ impl Item {
 /// Serves one batch; every pending release gets exactly one answer.
 async fn serve(pool: AliasPool, counters: Arc<Counters>, batch: Vec<Pending>) {
     tracing::debug!(releases = batch.len(), "serving a batch of releases");
+    let pool = &pool;
+    let counters = &*counters;
+    if let [_] = batch.as_slice() {
+        let alone = batch.into_iter().map(|p| {
+            let read = p.seen.as_ref().and_then(|s| s.read(&p.token));
+            let read = read.map(|(entity, row)| (entity, row.etag().to_owned()));
+            (p, read)
+        });
+        careful(pool, counters, alone.collect()).await;
+        return;
+    }
     counters
         .batched
         .fetch_add(batch.len() as u64, Ordering::Relaxed);
     let now = OffsetDateTime::now_utc();
     let mut items = Vec::with_capacity(batch.len());
-    let mut careful = Vec::new();
+    let mut alone = Vec::new();
     let mut keys = HashSet::new();
-    for pending in batch {
-        match pending.seen.read(&pending.token) {
-            // One transaction cannot touch a row twice.
-            Some((entity, row)) if keys.insert(pending.alias_id.clone()) => {
-                let change = ReleaseChange::new(&entity, &row, pending.policy, now);
-                items.push(Item {
-                    pending,
-                    entity,
-                    row,
-                    change,
-                });
-            }
-            _ => careful.push(pending),
+    let (seen, unseen): (Vec<Pending>, Vec<Pending>) =
+        batch.into_iter().partition(|p| p.seen.is_some());
+    let mut decided = Vec::new();
+    for pending in seen {
+        match pending.seen.as_ref().and_then(|s| s.read(&pending.token)) {
+            Some((entity, row)) => decided.push((pending, entity, row)),
+            None => alone.push((pending, None)),
         }
     }
-    let pool = &pool;
-    let counters = &*counters;
+    if !unseen.is_empty() {
+        let ids: Vec<&str> = unseen.iter().map(|p| p.alias_id.as_str()).collect();
+        match read_keys(pool, &ids).await {
+            Ok(mut now) => {
+                for pending in unseen {
+                    match now.remove(&pending.alias_id) {
+                        None => {
+                            let _ = pending.reply.send(Ok(ReleaseOutcome::Missing));
+                        }
+                        Some((entity, row)) if row.held_by(&pending.token) => {
+                            decided.push((pending, entity, row))
+                        }
+                        // Decided (not held) on what was just read.
+                        Some((entity, row)) => {
+                            let read = (entity, row.etag().to_owned());
+                            alone.push((pending, Some(read)))
+                        }
+                    }
+                }
+            }
+            Err(e) => {
+                tracing::debug!(error = %e, "could not read the rows of a release batch");
+                alone.extend(unseen.into_iter().map(|p| (p, None)));
+            }
+        }
+    }
+    for (pending, entity, row) in decided {
+        // One transaction cannot touch a row twice.
+        if !keys.insert(pending.alias_id.clone()) {
+            alone.push((pending, None));
+            continue;
+        }
+        let change = ReleaseChange::new(&entity, &row, pending.policy, now);
+        items.push(Item {
+            pending,
+            entity,
+            row,
+            change,
+        });
+    }
     let together = chunked(items, MAX_TRANSACTION)
         .into_iter()
         .map(|chunk| release_together(pool, counters, chunk));
-    let alone = careful.into_iter().map(|p| async move {
-        counters.careful.fetch_add(1, Ordering::Relaxed);
-        let result = pool.release(&p.alias_id, &p.token, p.policy).await;
-        let _ = p.reply.send(result);
-    });
-    futures::join!(join_all(together), join_all(alone));
+    futures::join!(join_all(together), careful(pool, counters, alone));
 }
 
 /// Releases `items` in transactions, round after round with the rows that
@@ -326,7 +365,7 @@ async fn release_together(pool: &AliasPool, counters: &Counters, mut items: Vec<
                 }
             }
         }
-        careful(pool, counters, alone).await;
+        careful_items(pool, counters, alone).await;
         items = again;
         if pool.io.cancel.is_cancelled() {
             break;
@@ -339,34 +378,52 @@ async fn release_together(pool: &AliasPool, counters: &Counters, mut items: Vec<
             (i, read)
         })
         .collect();
-    careful(pool, counters, rest).await;
+    careful_items(pool, counters, rest).await;
 }
 
 /// The careful path for each item, starting from `read` when given.
-async fn careful(
+async fn careful_items(
     pool: &AliasPool,
     counters: &Counters,
     items: Vec<(Item, Option<(Entity, String)>)>,
 ) {
-    let runs = items.into_iter().map(|(item, read)| async move {
+    let pending = items.into_iter().map(|(item, read)| (item.pending, read));
+    careful(pool, counters, pending.collect()).await;
+}
+
+/// The careful path for each release, starting from `read` when given.
+async fn careful(
+    pool: &AliasPool,
+    counters: &Counters,
+    releases: Vec<(Pending, Option<(Entity, String)>)>,
+) {
+    let runs = releases.into_iter().map(|(p, read)| async move {
         counters.careful.fetch_add(1, Ordering::Relaxed);
-        let p = &item.pending;
         let result = pool
             .release_from(&p.alias_id, &p.token, p.policy, read)
             .await;
-        item.answer(result);
+        // A caller who stopped waiting still had its alias released.
+        let _ = p.reply.send(result);
     });
     join_all(runs).await;
 }
 
-/// The rows of `items` as they are now, by row key (one query per 14 keys,
-/// every column).
+/// The rows of `items` as they are now, by row key.
 async fn read_rows(
     pool: &AliasPool,
     items: &[Item],
 ) -> Result<HashMap<String, (Entity, AliasRow)>, StoreError> {
-    let io = &pool.io;
     let keys: Vec<&str> = items.iter().map(|i| i.row.id.as_str()).collect();
+    read_keys(pool, &keys).await
+}
+
+/// The rows with these keys as they are now (one query per 14 keys, every
+/// column).
+async fn read_keys(
+    pool: &AliasPool,
+    keys: &[&str],
+) -> Result<HashMap<String, (Entity, AliasRow)>, StoreError> {
+    let io = &pool.io;
     let queries = keys.chunks(KEYS_PER_QUERY).map(|chunk| {
         let filter = and_all([
             eq_str(col::PARTITION_KEY, &io.partition_key),

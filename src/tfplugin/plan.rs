@@ -42,7 +42,12 @@ pub fn plan(schema: &Schema, prior: &Value, proposed: &Value, config: &Value) ->
     // computed values are marked unknown: "unknown" is not a change.
     if !creating {
         for a in &block.attributes {
-            if a.plan.requires_replace && change.planned.attr(&a.name) != prior.attr(&a.name) {
+            let (new, old) = (change.planned.attr(&a.name), prior.attr(&a.name));
+            let same = match (new.as_str(), old.as_str()) {
+                (Some(n), Some(o)) if a.plan.ignores_case => n.eq_ignore_ascii_case(o),
+                _ => new == old,
+            };
+            if a.plan.requires_replace && !same {
                 change.requires_replace.push(a.name.clone());
             }
         }
@@ -95,6 +100,7 @@ mod tests {
                 .attribute(
                     Attribute::optional_computed("mailbox", Type::String)
                         .requires_replace()
+                        .ignores_case()
                         .use_state_for_unknown(),
                 )
                 .attribute(Attribute::optional("on_destroy", Type::String).default_value("release"))
@@ -176,6 +182,16 @@ mod tests {
         let c = plan(&schema(), &prior, &proposed(&cfg, &prior), &cfg);
         assert_eq!(c.requires_replace, vec!["mailbox".to_string()]);
         assert_eq!(c.planned.attr("id"), &Value::Unknown);
+    }
+
+    #[test]
+    fn a_change_of_letter_case_alone_is_in_place() {
+        let prior = state("o@x");
+        let cfg = config("o@x", "M@X".into());
+        let c = plan(&schema(), &prior, &proposed(&cfg, &prior), &cfg);
+        assert!(c.requires_replace.is_empty());
+        assert_eq!(c.planned.attr("mailbox"), &Value::from("M@X"));
+        assert_eq!(c.planned.attr("id"), &Value::from("a@x"));
     }
 
     #[test]

@@ -21,6 +21,9 @@ pub struct PlanBehaviour {
     /// A computed value is stable: on update keep the prior value instead of
     /// marking it "known after apply".
     pub use_state_for_unknown: bool,
+    /// Strings that differ only in ASCII letter case name the same thing
+    /// (e-mail addresses): such a change never forces replacement.
+    pub ignores_case: bool,
 }
 
 /// One attribute of a block.
@@ -138,6 +141,12 @@ impl Attribute {
     /// Keeps the prior computed value on update.
     pub fn use_state_for_unknown(mut self) -> Self {
         self.plan.use_state_for_unknown = true;
+        self
+    }
+
+    /// A change of letter case alone does not replace the resource.
+    pub fn ignores_case(mut self) -> Self {
+        self.plan.ignores_case = true;
         self
     }
 

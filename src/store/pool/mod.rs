@@ -34,12 +34,16 @@ pub(super) use release::ReleaseChange;
 pub use release::{ReleaseOutcome, ReleasePolicy};
 pub use seeding::LegacyRow;
 
-/// Quarantine length when none is given: AWS keeps a closed account's root
-/// address reserved for 90 days.
+/// Quarantine length when none is given. Not an AWS rule (AWS never frees a
+/// root address, see [`ReleasePolicy`]): a rest for aliases let go while an
+/// account creation with them may still have been running.
 pub const DEFAULT_QUARANTINE_DAYS: u32 = 90;
 
-/// Longest accepted owner/purpose/mailbox/e-mail text (the table allows 64 KiB).
-const MAX_TEXT: usize = 1024;
+/// Longest accepted owner/purpose/mailbox/e-mail/claim key, in characters:
+/// what people count when they write it, and what the provider checks at
+/// plan time, so a plan and its apply accept the same text. 1,024
+/// characters are at most 4 KiB, far inside the table's 64 KiB a property.
+pub const MAX_TEXT_CHARS: usize = 1024;
 
 /// The alias pool in one Azure table partition. Cheap to clone; clones share
 /// the HTTP client, the request counter and the cancellation token.
@@ -99,10 +103,11 @@ impl AliasPool {
 }
 
 pub(super) fn check_text(field: &'static str, value: &str) -> Result<(), StoreError> {
-    if value.len() > MAX_TEXT {
+    let chars = value.chars().count();
+    if chars > MAX_TEXT_CHARS {
         return Err(StoreError::InvalidInput {
             field,
-            reason: format!("longer than {MAX_TEXT} bytes"),
+            reason: format!("{chars} characters, more than the {MAX_TEXT_CHARS} allowed"),
         });
     }
     Ok(())

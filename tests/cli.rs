@@ -668,8 +668,15 @@ fn release_refuses_when_the_claim_changed_after_it_was_shown() {
     assert_eq!(after.claim_token, None, "not adopted");
     assert_eq!(after.aws_account_id, "210987654321");
 
-    // Unchanged, the older tool's claim is adopted and released.
-    let out = f.run(&["alias", "release", &legacy.aws_mail, "--yes"]);
+    // Unchanged, the older tool's claim is adopted and released (it was
+    // linked above: say that account's e-mail was changed).
+    let out = f.run(&[
+        "alias",
+        "release",
+        &legacy.aws_mail,
+        "--account-email-changed",
+        "--yes",
+    ]);
     assert_ok(&out);
     let after = f.row(&legacy.aws_mail);
     assert_eq!(after.status, AliasStatus::Free);
@@ -707,6 +714,103 @@ fn changes_without_yes_and_without_a_terminal_are_refused() {
     let after = f.row(&row.email);
     assert_eq!(after.etag(), before.etag(), "row untouched");
     assert!(after.held_by(&token));
+}
+
+/// AWS never frees a root address (not after closing the account, not after
+/// it leaves the organization): `release` and its quarantine refuse an
+/// alias with a recorded AWS use unless `--account-email-changed` says that
+/// account's e-mail was changed, and the use stays recorded either way. What
+/// is shown before asking names the use and the claim a Terraform state holds.
+#[test]
+fn release_of_an_alias_an_aws_account_used_needs_its_email_changed_first() {
+    let f = CliTable::with_table("relused");
+    f.rt.block_on(f.pool.seed(MAILBOX_1, "company.com", 2))
+        .expect("seed");
+    let (row, token) = f.claim("alice@company.com", MAILBOX_1);
+    let target = LinkTarget::Claim {
+        alias_id: row.id.clone(),
+        token: token.clone(),
+    };
+    f.rt.block_on(f.pool.link_account(&target, "123456789012"))
+        .expect("link");
+    let linked = f.row(&row.email);
+    let line = |text: &str, label: &str| {
+        text.lines()
+            .find(|l| l.starts_with(label))
+            .unwrap_or_else(|| panic!("no `{label}` line in:\n{text}"))
+            .to_owned()
+    };
+    for args in [
+        vec!["alias", "release", &row.email, "--yes"],
+        vec![
+            "alias",
+            "release",
+            &row.email,
+            "--quarantine-days",
+            "30",
+            "--yes",
+        ],
+    ] {
+        let out = f.run(&args);
+        assert_eq!(out.status.code(), Some(1), "{args:?}\n{}", stderr(&out));
+        let said = stderr(&out)
+            .split_whitespace()
+            .collect::<Vec<_>>()
+            .join(" ");
+        for part in [
+            "AWS account 123456789012 used",
+            "AWS never frees a root e-mail address",
+            "not after the account is closed, not after it leaves the organization",
+            "--account-email-changed",
+            "rootmail alias retire",
+            "Nothing was changed",
+        ] {
+            assert!(said.contains(part), "{args:?}: `{part}` missing in: {said}");
+        }
+        let shown = stdout(&out);
+        assert!(line(&shown, "used by:").contains("123456789012"), "{shown}");
+        assert!(
+            line(&shown, "claim token:").contains("a Terraform state"),
+            "{shown}"
+        );
+        assert_eq!(f.row(&row.email), linked, "{args:?}: nothing written");
+    }
+
+    let out = f.run(&[
+        "alias",
+        "release",
+        &row.email,
+        "--account-email-changed",
+        "--yes",
+    ]);
+    assert_ok(&out);
+    let said = stderr(&out)
+        .split_whitespace()
+        .collect::<Vec<_>>()
+        .join(" ");
+    assert!(said.contains("carries a claim token"), "{said}");
+    let after = f.row(&row.email);
+    assert_eq!(after.status, AliasStatus::Free);
+    assert!(!after.held_by(&token));
+    assert_eq!(after.used_by, "123456789012", "the use stays recorded");
+    assert_eq!(after.freed_from, "123456789012");
+    assert_eq!(
+        after.used_by_account(),
+        None,
+        "free in AWS again, as stated"
+    );
+    let shown = stdout(&f.run(&["alias", "show", &row.email]));
+    assert!(
+        line(&shown, "used by:").contains("e-mail was changed"),
+        "{shown}"
+    );
+
+    // The help states AWS's rule; nothing says AWS frees an address after 90 days.
+    let help = stdout(&f.run(&["alias", "release", "--help"]));
+    let help = help.split_whitespace().collect::<Vec<_>>().join(" ");
+    assert!(help.contains("--account-email-changed"), "{help}");
+    assert!(help.contains("AWS never frees"), "{help}");
+    assert!(!help.contains("reserved for 90 days"), "{help}");
 }
 
 #[test]

@@ -202,7 +202,12 @@ fn explicit_release_of_a_used_alias_warns_at_plan_time_and_does_it() {
     dir.run_ok(&["destroy", "-auto-approve", "-no-color"]);
     let row = row_by_email(&pool, &used);
     assert_eq!(row.status, AliasStatus::Free);
-    assert_eq!(row.used_by, "", "an explicit release clears the record");
+    assert_eq!(row.used_by, "123456789012", "the use stays on record");
+    assert_eq!(
+        row.used_by_account(),
+        None,
+        "released as told: that account's e-mail was changed, the address is free again"
+    );
 }
 
 #[test]

@@ -162,11 +162,34 @@ async fn explicit_policies_do_what_they_say_on_a_used_alias() {
             .expect("release");
         let row = pool.get(&c.alias.id).await.expect("get").expect("row");
         assert_eq!(
-            row.used_by, "",
-            "{policy:?}: the caller said the address is free again"
+            row.used_by, "111122223333",
+            "{policy:?}: the use stays on record"
         );
+        assert_eq!(
+            row.freed_from, "111122223333",
+            "{policy:?}: with the caller's word that its e-mail was changed"
+        );
+        assert_eq!(row.used_by_account(), None, "{policy:?}: free in AWS again");
         assert_ne!(row.status, AliasStatus::Retired, "{policy:?}");
     }
+    // Released: claimable again. Should that account take the address back
+    // (its e-mail changed to this one again), AWS binds it to it once more.
+    let again = pool.claim(&req(None)).await.expect("claim the freed alias");
+    let target = LinkTarget::Claim {
+        alias_id: again.alias.id.clone(),
+        token: again.token.clone(),
+    };
+    let linked = pool
+        .link_account(&target, "111122223333")
+        .await
+        .expect("link");
+    assert_eq!(linked.freed_from, "");
+    assert_eq!(linked.used_by_account(), Some("111122223333"));
+    let row = pool.get(&again.alias.id).await.expect("get").expect("row");
+    assert_eq!(
+        (row.freed_from.as_str(), row.used_by_account()),
+        ("", Some("111122223333"))
+    );
 }
 
 #[tokio::test]

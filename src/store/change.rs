@@ -21,6 +21,8 @@ pub(crate) struct RowChange {
     /// `used_by_account`.
     pub used_by: Option<String>,
     pub retired_reason: Option<String>,
+    /// `freed_from_account`.
+    pub freed_from: Option<String>,
     pub claim_token: Option<Option<ClaimToken>>,
     pub claim_key: Option<Option<String>>,
     pub claimed_at: Option<OffsetDateTime>,
@@ -58,6 +60,7 @@ impl RowChange {
         text(col::AWS_ACCOUNT_ID, &self.aws_account_id);
         text(col::USED_BY_ACCOUNT, &self.used_by);
         text(col::RETIRED_REASON, &self.retired_reason);
+        text(col::FREED_FROM_ACCOUNT, &self.freed_from);
         text(
             col::CLAIM_TOKEN,
             &self.claim_token.as_ref().map(|t| {
@@ -111,6 +114,7 @@ impl RowChange {
         set(&mut row.aws_account_id, &self.aws_account_id);
         set(&mut row.used_by, &self.used_by);
         set(&mut row.retired_reason, &self.retired_reason);
+        set(&mut row.freed_from, &self.freed_from);
         if let Some(token) = &self.claim_token {
             row.claim_token.clone_from(token);
         }
@@ -151,6 +155,7 @@ impl RowChange {
             && same(&row.aws_account_id, &self.aws_account_id)
             && same(&row.used_by, &self.used_by)
             && same(&row.retired_reason, &self.retired_reason)
+            && same(&row.freed_from, &self.freed_from)
             && self
                 .claim_token
                 .as_ref()
@@ -218,6 +223,11 @@ mod tests {
             claim_key: Some(None),
             used_by: Some(String::new()),
             reusable_after: Some(now + time::Duration::days(90)),
+            ..RowChange::default()
+        });
+        assert_copy_matches_table(&RowChange {
+            used_by: Some("123456789012".into()),
+            freed_from: Some("123456789012".into()),
             ..RowChange::default()
         });
         assert_copy_matches_table(&RowChange {

@@ -33,9 +33,13 @@ impl AliasPool {
         let from = from.map(str::to_owned);
         self.modify_target(target, "link account", move |row| {
             let current = row.aws_account_id.as_str();
+            // An account whose e-mail was changed away from this address
+            // uses it again: AWS binds it to that account once more.
+            let bound_again = Some(String::new()).filter(|_| row.freed_from == to);
             if current == to {
                 return Ok(RowChange {
                     used_by: Some(to.clone()).filter(|to| row.used_by != *to),
+                    freed_from: bound_again,
                     ..RowChange::default()
                 });
             }
@@ -48,6 +52,7 @@ impl AliasPool {
             Ok(RowChange {
                 aws_account_id: Some(to.clone()),
                 used_by: Some(to.clone()),
+                freed_from: bound_again,
                 ..RowChange::default()
             })
         })

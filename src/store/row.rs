@@ -41,6 +41,10 @@ pub mod col {
     pub const USED_BY_ACCOUNT: &str = "used_by_account";
     /// Why a row was retired (e.g. which account used it).
     pub const RETIRED_REASON: &str = "retired_reason";
+    /// The account in `used_by_account` once its primary e-mail was changed
+    /// away from this address (stated by whoever released it): AWS no longer
+    /// binds the address to it, and the use stays recorded.
+    pub const FREED_FROM_ACCOUNT: &str = "freed_from_account";
 }
 
 /// The values written to the `status` column.
@@ -54,7 +58,7 @@ pub(crate) mod status_value {
 /// The `$select` list used when reading rows: all columns the store understands.
 pub(crate) const SELECT_ALL_KNOWN: &str = "PartitionKey,RowKey,id,aws_mail,in_use,user_mail,\
 root_mailbox,aws_account_id,claim_token,claim_key,claimed_at,purpose,status,reusable_after,\
-used_by_account,retired_reason";
+used_by_account,retired_reason,freed_from_account";
 
 /// Where an alias stands, derived from its columns.
 ///
@@ -162,6 +166,9 @@ pub struct AliasRow {
     pub used_by: String,
     /// Why the row was retired, if this store retired it.
     pub retired_reason: String,
+    /// The used account whose e-mail was changed away from this address
+    /// (`freed_from_account`); empty when none was stated.
+    pub freed_from: String,
     pub(crate) etag: String,
     pub(crate) columns: Columns,
 }
@@ -269,17 +276,19 @@ impl AliasRow {
             status,
             used_by: str_col(entity, col::USED_BY_ACCOUNT),
             retired_reason: str_col(entity, col::RETIRED_REASON),
+            freed_from: str_col(entity, col::FREED_FROM_ACCOUNT),
             etag,
             columns: Columns::default(),
         })
     }
 
-    /// The AWS account known to have used this alias: the recorded use, or
-    /// for rows written before that column existed, the current link.
+    /// The AWS account AWS binds this address to: the recorded use, or for
+    /// rows written before that column existed, the current link; none once
+    /// that account's e-mail was changed away from it (`freed_from`).
     pub fn used_by_account(&self) -> Option<&str> {
         [self.used_by.as_str(), self.aws_account_id.as_str()]
             .into_iter()
-            .find(|a| !a.trim().is_empty())
+            .find(|a| !a.trim().is_empty() && *a != self.freed_from)
     }
 
     /// Why a claim must not hand this row out even though it is claimable by

@@ -10,6 +10,12 @@
 //! and releases it with that token, and if the adopted row no longer matches
 //! what was shown, nothing more is written and the difference is reported.
 //! A link of such a row goes by address and leaves it tokenless.
+//!
+//! AWS never frees a root address: not when the account is closed, not when
+//! it leaves the organization; only changing that account's primary e-mail
+//! does. So `release` (free, or quarantined) of an alias with a recorded AWS
+//! use is refused unless `--account-email-changed` states that the e-mail
+//! was changed; the use stays recorded either way.
 
 use std::io::Write;
 
@@ -31,9 +37,15 @@ pub enum AliasCommand {
     #[command(after_help = "Example:\n  rootmail alias show aws_1234@company.com --json")]
     Show(ShowArgs),
     /// Gives a claimed alias back to the pool (free at once, or quarantined).
+    /// An alias an AWS account used is refused unless that account's e-mail
+    /// was changed first (--account-email-changed): AWS never frees a root
+    /// address, not after the account is closed, not after it leaves the
+    /// organization.
     #[command(
         after_help = "Examples:\n  rootmail alias release aws_1234@company.com\n  \
-        rootmail alias release aws_1234@company.com --quarantine-days 90\n  \
+        rootmail alias release aws_1234@company.com --quarantine-days 30\n  \
+        rootmail alias release aws_1234@company.com --account-email-changed   # after \
+        changing that account's primary e-mail\n  \
         rootmail alias release aws_1234@company.com --token \"$TOKEN\" --yes   # scripts"
     )]
     Release(ReleaseArgs),
@@ -77,10 +89,18 @@ pub struct ChangeArgs {
 pub struct ReleaseArgs {
     #[command(flatten)]
     pub change: ChangeArgs,
-    /// Quarantine the alias for this many days instead of freeing it at once
-    /// (AWS keeps a closed account's root address reserved for 90 days).
+    /// Quarantine the alias for this many days instead of freeing it at
+    /// once: a rest before reuse (e.g. when an account creation with it may
+    /// still have been running). It is no AWS waiting time: AWS never frees
+    /// an address an account used, however long one waits.
     #[arg(long, value_name = "DAYS", value_parser = clap::value_parser!(u32).range(1..=3650))]
     pub quarantine_days: Option<u32>,
+    /// State that the primary e-mail of the AWS account that used this alias
+    /// was changed to another address (the only thing that frees a root
+    /// address in AWS). Without it, an alias with a recorded AWS use is not
+    /// released; the use stays recorded either way.
+    #[arg(long)]
+    pub account_email_changed: bool,
 }
 
 #[derive(Debug, Args)]
@@ -100,9 +120,9 @@ pub async fn run(store: &AliasPool, command: AliasCommand) -> anyhow::Result<Out
                 Some(days) => ReleasePolicy::Quarantine { days },
                 None => ReleasePolicy::Release,
             };
-            give_back(store, &args.change, policy).await
+            give_back(store, &args.change, policy, args.account_email_changed).await
         }
-        AliasCommand::Retire(args) => give_back(store, &args, ReleasePolicy::Retire).await,
+        AliasCommand::Retire(args) => give_back(store, &args, ReleasePolicy::Retire, false).await,
         AliasCommand::Link(args) => link(store, &args).await,
     }
     .map(|()| Outcome::Success)
@@ -139,9 +159,12 @@ fn describe(row: &AliasRow) -> String {
         }
     };
     let token = match (&row.claim_token, row.status) {
-        (Some(_), _) => "present (claimed through rootmail)",
-        (None, AliasStatus::Claimed) => "none (claimed by an older tool)",
-        (None, _) => "none",
+        (Some(_), AliasStatus::Claimed) => {
+            "present: a Terraform state (or a rootmail script) holds this claim".to_owned()
+        }
+        (Some(_), status) => format!("present, left on a {status} row: nobody holds it"),
+        (None, AliasStatus::Claimed) => "none (claimed by an older tool)".to_owned(),
+        (None, _) => "none".to_owned(),
     };
     let mut text = format!(
         "email:          {}\nid:             {}\nstatus:         {}\nmailbox:        {}\n\
@@ -154,15 +177,9 @@ fn describe(row: &AliasRow) -> String {
         or(&row.aws_account_id, "(not linked)"),
     );
     // Who used the alias stays on record after unlinking: AWS never frees
-    // a root address, so this is why it is retired or unusable.
-    if let Some(used_by) = row.used_by_account() {
-        if used_by != row.aws_account_id {
-            text.push_str(&format!(
-                "used by:        AWS account {}\n",
-                output::cell(used_by)
-            ));
-        }
-    }
+    // a root address, so this is why it is retired or unusable, and why a
+    // release is refused.
+    text.push_str(&format!("used by:        {}\n", aws_use(row)));
     if row.status == AliasStatus::Retired {
         text.push_str(&format!(
             "retired:        {}\n",
@@ -192,6 +209,24 @@ fn describe(row: &AliasRow) -> String {
     }
     text.push_str(&format!("claim token:    {token}\n"));
     text
+}
+
+/// The AWS use the row records, as `describe` shows it.
+fn aws_use(row: &AliasRow) -> String {
+    let recorded = Some(row.used_by.as_str())
+        .filter(|a| !a.trim().is_empty())
+        .or(row.used_by_account());
+    match (recorded, row.used_by_account()) {
+        (None, _) => "none recorded".to_owned(),
+        (Some(account), Some(_)) => format!(
+            "AWS account {} (AWS keeps the address bound to it until its e-mail is changed)",
+            output::cell(account)
+        ),
+        (Some(account), None) => format!(
+            "AWS account {}, whose e-mail was changed away from this address",
+            output::cell(account)
+        ),
+    }
 }
 
 /// How a change will be made.
@@ -357,6 +392,7 @@ async fn give_back(
     store: &AliasPool,
     args: &ChangeArgs,
     policy: ReleasePolicy,
+    email_changed: bool,
 ) -> anyhow::Result<()> {
     let row = find(store, &args.email).await?;
     display(&row, args.json);
@@ -365,6 +401,39 @@ async fn give_back(
     if let Plan::Nothing(why) = &plan {
         report(args.json, &row, "unchanged", why);
         return Ok(());
+    }
+    let gives_back = matches!(
+        policy,
+        ReleasePolicy::Release | ReleasePolicy::Quarantine { .. }
+    );
+    if let (Some(account), true) = (row.used_by_account(), gives_back) {
+        if !email_changed {
+            bail!(
+                "AWS account {account} used {email}, so it is not {verb}d. AWS never frees a \
+                 root e-mail address: not after the account is closed, not after it leaves the \
+                 organization; only changing that account's primary e-mail does, and until then \
+                 a new account created with it fails with EMAIL_ALREADY_EXISTS. Nothing was \
+                 changed. Use `rootmail alias retire {email}`, or, once the e-mail of account \
+                 {account} was changed to another address, run this again with \
+                 --account-email-changed",
+                email = row.email,
+                verb = verb(policy),
+            );
+        }
+        eprintln!(
+            "note: AWS account {account} used {}; as stated with --account-email-changed, its \
+             e-mail was changed, so AWS no longer binds the address to it. The use stays \
+             recorded in the row.",
+            row.email
+        );
+    }
+    if let (Some(_), AliasStatus::Claimed) = (&row.claim_token, row.status) {
+        eprintln!(
+            "warning: {} carries a claim token: a Terraform state (or a rootmail script) holds \
+             this claim. Its next refresh will find the alias gone and its next apply claims a \
+             new one; to give the alias up for good, change that configuration instead.",
+            row.email
+        );
     }
     let question = match policy {
         ReleasePolicy::Release => format!("release {} (free for anyone at once)", row.email),
@@ -375,17 +444,6 @@ async fn give_back(
             format!("retire {} for good", row.email)
         }
     };
-    if let (Some(account), ReleasePolicy::Release | ReleasePolicy::Quarantine { .. }) =
-        (row.used_by_account(), policy)
-    {
-        eprintln!(
-            "warning: AWS account {account} used {}. AWS never frees a root e-mail address \
-             (not after the account is closed or leaves the organization) until that account's \
-             e-mail is changed; handing it out again makes the next account creation fail with \
-             EMAIL_ALREADY_EXISTS. Use `rootmail alias retire` unless you changed that e-mail.",
-            row.email
-        );
-    }
     confirm(&question, args.yes)?;
     test_hold().await?;
     let token = match plan {

@@ -126,7 +126,10 @@ pub fn row_json(r: &AliasRow, with_token: bool) -> Value {
         "claimed_at": r.claimed_at.map(|t| format_time(Some(t))),
         "reusable_after": r.reusable_after.map(|t| format_time(Some(t))),
         "has_claim_token": r.claim_token.is_some(),
-        "used_by_account": r.used_by_account(),
+        "used_by_account": Some(r.used_by.as_str())
+            .filter(|a| !a.is_empty())
+            .or(r.used_by_account()),
+        "freed_from_account": Some(r.freed_from.as_str()).filter(|a| !a.is_empty()),
         "retired_reason": r.retired_reason,
         "unusable_reason": r.unusable_reason(now),
     });

@@ -21,12 +21,13 @@ pub enum ReleasePolicy {
     /// address back, not even after the account is closed).
     #[default]
     RetireIfUsed,
-    /// Free again at once (`in_use = false`, owner/account/purpose/token
+    /// Free again at once (`in_use = false`, owner/link/purpose/token
     /// cleared), even if an account used it: the caller asserts the address is
-    /// free in AWS again (that account's e-mail was changed).
+    /// free in AWS again (that account's e-mail was changed). The use stays
+    /// recorded, with that account in `freed_from_account`.
     Release,
     /// Kept out of circulation for `days` (stays `in_use = true`), then only
-    /// this provider hands it out again.
+    /// this provider hands it out again; a use is kept as with `Release`.
     Quarantine { days: u32 },
     /// Never handed out again.
     Retire,
@@ -59,16 +60,17 @@ pub enum ReleaseOutcome {
     Missing,
 }
 
-/// The columns this store adds to legacy rows; a released row loses them.
-const ADDED_COLUMNS: [&str; 8] = [
+/// The columns this store adds to legacy rows that describe a claim; a
+/// released row loses them. The history (`used_by_account`, the reason,
+/// `freed_from_account`) stays whatever happens: it is what keeps claims
+/// away from an address AWS still binds to an account.
+const CLAIM_COLUMNS: [&str; 6] = [
     col::CLAIM_TOKEN,
     col::CLAIM_KEY,
     col::CLAIMED_AT,
     col::PURPOSE,
     col::STATUS,
     col::REUSABLE_AFTER,
-    col::USED_BY_ACCOUNT,
-    col::RETIRED_REASON,
 ];
 
 /// What a release writes into a row, decided on the row as read: the write
@@ -97,6 +99,15 @@ impl ReleaseChange {
             claim_key: Some(None),
             ..RowChange::default()
         };
+        // Giving back an alias an account used: asked for explicitly, so
+        // that account's e-mail was changed. The use stays on record (a
+        // link alone is written down), and so does the statement.
+        let used = row.used_by_account().map(str::to_owned);
+        let freed = RowChange {
+            used_by: used.clone().filter(|a| *a != row.used_by),
+            freed_from: used,
+            ..RowChange::default()
+        };
         let change = match policy {
             // The legacy columns set free, written over the row as read
             // (see `released_entity`).
@@ -104,15 +115,15 @@ impl ReleaseChange {
                 in_use: Some(false),
                 owner: Some(String::new()),
                 aws_account_id: Some(String::new()),
-                ..RowChange::default()
+                ..freed
             },
             ReleasePolicy::Quarantine { days } => RowChange {
                 in_use: Some(true),
                 status: Some(AliasStatus::Quarantined),
-                // Asked for explicitly: the alias comes back after the wait.
-                used_by: Some(String::new()),
                 reusable_after: Some(to_millis(now + time::Duration::days(i64::from(days)))),
-                ..given_back
+                claim_token: Some(None),
+                claim_key: Some(None),
+                ..freed
             },
             ReleasePolicy::Retire | ReleasePolicy::RetireIfUsed => {
                 let account = row.used_by_account();
@@ -130,8 +141,8 @@ impl ReleaseChange {
                 }
             }
         };
-        // A plain release puts the row back exactly in the legacy layout:
-        // the columns this store added go away, the rest stay.
+        // A plain release puts the row back in the legacy layout: the
+        // claim's columns go away; the history and other tools' columns stay.
         let (body, write) = match policy {
             ReleasePolicy::Release => (released_entity(entity, &change), Write::Replace),
             _ => (change.body(), Write::Merge),
@@ -238,7 +249,7 @@ impl AliasPool {
 fn released_entity(entity: &Entity, freed: &RowChange) -> Entity {
     let added = |name: &str| {
         let base = name.strip_suffix("@odata.type").unwrap_or(name);
-        ADDED_COLUMNS.contains(&base) || base == "Timestamp"
+        CLAIM_COLUMNS.contains(&base) || base == "Timestamp"
     };
     let mut body: Entity = entity
         .iter()

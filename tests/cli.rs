@@ -879,6 +879,20 @@ fn link_and_retire_with_yes() {
     );
 }
 
+/// An error whose cause is part of its own message is printed once, not
+/// followed by the same text again.
+#[test]
+fn errors_are_printed_without_repeating_their_cause() {
+    let out = run(rootmail()
+        .args(["pool", "stats"])
+        .env("ROOTMAIL_TABLE_ENDPOINT", "http://tables.example.com/acct")
+        .env("ARM_ACCESS_KEY", "c2VjcmV0c2VjcmV0"));
+    assert_eq!(out.status.code(), Some(1));
+    let text = stderr(&out);
+    assert!(text.contains("plain http"), "{text}");
+    assert_eq!(text.matches("local emulator").count(), 1, "{text}");
+}
+
 /// Secrets come only from the environment and never appear in output, even
 /// when the request fails in ways whose messages carry URLs.
 #[test]

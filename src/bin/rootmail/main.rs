@@ -118,7 +118,7 @@ fn main() -> ExitCode {
         Err(e) => {
             // Belt and braces: whatever an error chain carries, secrets from
             // the environment are blanked before anything is printed.
-            let text = connection::scrub_secrets(&format!("{e:#}"));
+            let text = connection::scrub_secrets(&chain_text(&e));
             // Errors quote table values; none may drive the terminal.
             eprintln!("error: {}", rootmail::safe_text::for_message(&text));
             if e.downcast_ref::<Refused>().is_some() {
@@ -128,6 +128,24 @@ fn main() -> ExitCode {
             }
         }
     }
+}
+
+/// An error with its causes on one line, each cause left out when an
+/// outer message already quotes it (errors that embed their source would
+/// otherwise print its text twice).
+fn chain_text(e: &anyhow::Error) -> String {
+    let mut text = String::new();
+    for cause in e.chain() {
+        let part = cause.to_string();
+        if text.contains(&part) {
+            continue;
+        }
+        if !text.is_empty() {
+            text.push_str(": ");
+        }
+        text.push_str(&part);
+    }
+    text
 }
 
 impl Command {

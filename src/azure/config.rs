@@ -56,12 +56,13 @@ impl TableConfig {
         settings: &Settings,
         lookup: &dyn Fn(&str) -> Option<String>,
     ) -> Result<TableConfig, ConfigError> {
-        let merged = settings.with_environment(lookup)?;
         // The explicit settings choose the method if they define one; its
-        // details may still come from the environment.
+        // details may still come from the environment. Pipelines' variables
+        // only complete a method, never choose one.
+        let chooser = settings.without_pipeline_env(lookup)?;
         let method = settings
             .choose_method(false)
-            .or(merged.choose_method(true))
+            .or(chooser.choose_method(true))
             .ok_or_else(|| {
                 ConfigError::general(
                     "no credential configured: set a connection string, an access key, a SAS \
@@ -69,6 +70,7 @@ impl TableConfig {
                      Azure CLI), or use the emulator",
                 )
             })?;
+        let merged = settings.with_environment(lookup)?;
         let credential = merged.build_credential(method)?;
         into_config(merged, credential)
     }

@@ -101,11 +101,6 @@ impl HttpClients {
     pub(crate) fn identity_transport(&self) -> azure_core::http::Transport {
         azure_core::http::Transport::new(Arc::new(self.modern.clone()))
     }
-
-    /// The proxy-less client as the managed identity credential's transport.
-    pub(crate) fn managed_identity_transport(&self) -> azure_core::http::Transport {
-        azure_core::http::Transport::new(Arc::new(self.direct.clone()))
-    }
 }
 
 /// Hosts that are loopback by construction: 127.0.0.0/8, ::1 and the name

@@ -33,6 +33,13 @@ pub struct Settings {
     pub tenant_id: Option<String>,
     pub client_id: Option<String>,
     pub client_secret: Option<SecretString>,
+    pub client_secret_file_path: Option<PathBuf>,
+    pub client_id_file_path: Option<PathBuf>,
+    pub client_certificate_path: Option<PathBuf>,
+    pub client_certificate: Option<SecretString>,
+    pub client_certificate_password: Option<SecretString>,
+    pub use_aks_workload_identity: Option<bool>,
+    pub msi_endpoint: Option<String>,
     pub use_oidc: Option<bool>,
     pub oidc_token: Option<SecretString>,
     pub oidc_token_file_path: Option<PathBuf>,
@@ -65,9 +72,11 @@ pub enum SettingKind {
 
 /// Variables a CI pipeline sets, tried after a setting's own variables:
 /// Azure DevOps' when a service connection is configured, else GitHub's.
+/// They complete a way of signing in that other settings chose, and never
+/// choose one by themselves (Azure DevOps' tasks set them in every job).
 #[derive(Debug, Clone, Copy)]
 pub struct PipelineEnv {
-    pub github: &'static str,
+    pub github: Option<&'static str>,
     pub azure_devops: &'static str,
 }
 
@@ -132,7 +141,7 @@ impl Setting {
         let pipeline = self
             .pipeline_env
             .into_iter()
-            .flat_map(|p| [p.github, p.azure_devops]);
+            .flat_map(|p| p.github.into_iter().chain([p.azure_devops]));
         self.env.iter().copied().chain(pipeline)
     }
 
@@ -141,12 +150,22 @@ impl Setting {
     pub fn description(&self) -> String {
         let names: Vec<String> = self.env.iter().map(|n| format!("`{n}`")).collect();
         let mut text = format!("{} Environment: {}", self.doc, names.join(" or "));
-        if let Some(p) = self.pipeline_env {
-            text.push_str(&format!(
-                ", then `{}` (GitHub Actions) or `{}` (Azure DevOps, when a service connection \
-                 is set)",
-                p.github, p.azure_devops
-            ));
+        match self.pipeline_env {
+            Some(PipelineEnv {
+                github: Some(github),
+                azure_devops,
+            }) => text.push_str(&format!(
+                ", then `{github}` (GitHub Actions) or `{azure_devops}` (Azure DevOps, when a \
+                 service connection is set)"
+            )),
+            Some(PipelineEnv {
+                github: None,
+                azure_devops,
+            }) => text.push_str(&format!(
+                ", then `{azure_devops}` (set by Azure DevOps' tasks; never turns a way of \
+                 signing in on by itself)"
+            )),
+            None => {}
         }
         text.push('.');
         text
@@ -205,10 +224,28 @@ impl Setting {
 
 impl Settings {
     /// These settings with every unset one taken from the environment
-    /// (`lookup` is `std::env::var` in production, a map in tests).
+    /// (`lookup` is `std::env::var` in production, a map in tests),
+    /// pipelines' variables included.
     pub(crate) fn with_environment(
         &self,
         lookup: &dyn Fn(&str) -> Option<String>,
+    ) -> Result<Settings, ConfigError> {
+        self.merged(lookup, true)
+    }
+
+    /// Like [`Settings::with_environment`] without the pipelines'
+    /// variables: what chooses the way of signing in.
+    pub(crate) fn without_pipeline_env(
+        &self,
+        lookup: &dyn Fn(&str) -> Option<String>,
+    ) -> Result<Settings, ConfigError> {
+        self.merged(lookup, false)
+    }
+
+    fn merged(
+        &self,
+        lookup: &dyn Fn(&str) -> Option<String>,
+        pipelines: bool,
     ) -> Result<Settings, ConfigError> {
         let from_env = |names: &[&'static str]| {
             names.iter().find_map(|&name| {
@@ -222,16 +259,27 @@ impl Settings {
                 setting.fill(&mut merged, variable, value)?;
             }
         }
-        // A pipeline's variables come last, once the service connection
-        // (which says Azure DevOps, not GitHub) is known.
+        if !pipelines {
+            return Ok(merged);
+        }
+        // A pipeline's variables come last: first those only Azure DevOps
+        // sets (the service connection), then, once it is known whether this
+        // is Azure DevOps, the others.
+        for setting in SETTINGS {
+            if let Some(p) = setting.pipeline_env.filter(|p| p.github.is_none()) {
+                if let Some((variable, value)) = from_env(&[p.azure_devops]) {
+                    setting.fill(&mut merged, variable, value)?;
+                }
+            }
+        }
         let azure_devops = merged.ado_service_connection_id.is_some();
         for setting in SETTINGS {
-            if let Some(p) = setting.pipeline_env {
-                let name = if azure_devops {
-                    p.azure_devops
-                } else {
-                    p.github
-                };
+            if let Some(PipelineEnv {
+                github: Some(github),
+                azure_devops: ado,
+            }) = setting.pipeline_env
+            {
+                let name = if azure_devops { ado } else { github };
                 if let Some((variable, value)) = from_env(&[name]) {
                     setting.fill(&mut merged, variable, value)?;
                 }

@@ -21,6 +21,11 @@ pub const SETTINGS: &[&Setting] = &[
     &TENANT_ID,
     &CLIENT_ID,
     &CLIENT_SECRET,
+    &CLIENT_SECRET_FILE_PATH,
+    &CLIENT_ID_FILE_PATH,
+    &CLIENT_CERTIFICATE_PATH,
+    &CLIENT_CERTIFICATE,
+    &CLIENT_CERTIFICATE_PASSWORD,
     &USE_OIDC,
     &OIDC_TOKEN,
     &OIDC_TOKEN_FILE_PATH,
@@ -30,7 +35,9 @@ pub const SETTINGS: &[&Setting] = &[
     &ENVIRONMENT,
     &AUTHORITY_HOST,
     &CA_FILE,
+    &USE_AKS_WORKLOAD_IDENTITY,
     &USE_MSI,
+    &MSI_ENDPOINT,
     &USE_CLI,
     &USE_EMULATOR,
 ];
@@ -162,6 +169,66 @@ pub const CLIENT_SECRET: Setting = Setting {
     slot: |s| Slot::Secret(&mut s.client_secret),
 };
 
+pub const CLIENT_SECRET_FILE_PATH: Setting = Setting {
+    name: "client_secret_file_path",
+    env: &["ARM_CLIENT_SECRET_FILE_PATH"],
+    pipeline_env: None,
+    summary: "File holding the Azure AD client secret",
+    doc: "File holding the Azure AD client secret (e.g. a mounted secret). When `client_secret` \
+          is set too, both must hold the same secret.",
+    value_name: "PATH",
+    environment_only: false,
+    slot: |s| Slot::Path(&mut s.client_secret_file_path),
+};
+
+pub const CLIENT_ID_FILE_PATH: Setting = Setting {
+    name: "client_id_file_path",
+    env: &["ARM_CLIENT_ID_FILE_PATH"],
+    pipeline_env: None,
+    summary: "File holding the Azure AD client id",
+    doc: "File holding the Azure AD application (client) id. When `client_id` is set too, both \
+          must hold the same id.",
+    value_name: "PATH",
+    environment_only: false,
+    slot: |s| Slot::Path(&mut s.client_id_file_path),
+};
+
+pub const CLIENT_CERTIFICATE_PATH: Setting = Setting {
+    name: "client_certificate_path",
+    env: &["ARM_CLIENT_CERTIFICATE_PATH"],
+    pipeline_env: None,
+    summary: "Client certificate file: PFX/PKCS#12, or PEM with its private key",
+    doc: "File holding the application's client certificate and its RSA private key: a \
+          PFX/PKCS#12 archive (`client_certificate_password` opens it) or PEM (the certificate \
+          and an unencrypted private key).",
+    value_name: "PATH",
+    environment_only: false,
+    slot: |s| Slot::Path(&mut s.client_certificate_path),
+};
+
+pub const CLIENT_CERTIFICATE: Setting = Setting {
+    name: "client_certificate",
+    env: &["ARM_CLIENT_CERTIFICATE"],
+    pipeline_env: None,
+    summary: "Client certificate, base64 (a PFX/PKCS#12 archive or PEM)",
+    doc: "The client certificate itself, base64-encoded: a PFX/PKCS#12 archive (or PEM with the \
+          private key). Used instead of `client_certificate_path`.",
+    value_name: "BASE64",
+    environment_only: false,
+    slot: |s| Slot::Secret(&mut s.client_certificate),
+};
+
+pub const CLIENT_CERTIFICATE_PASSWORD: Setting = Setting {
+    name: "client_certificate_password",
+    env: &["ARM_CLIENT_CERTIFICATE_PASSWORD"],
+    pipeline_env: None,
+    summary: "Password of the PFX/PKCS#12 client certificate",
+    doc: "Password of the PFX/PKCS#12 client certificate (none when unset).",
+    value_name: "PASSWORD",
+    environment_only: false,
+    slot: |s| Slot::Secret(&mut s.client_certificate_password),
+};
+
 pub const USE_OIDC: Setting = Setting {
     name: "use_oidc",
     env: &["ARM_USE_OIDC"],
@@ -205,7 +272,7 @@ pub const OIDC_REQUEST_URL: Setting = Setting {
     name: "oidc_request_url",
     env: &["ARM_OIDC_REQUEST_URL"],
     pipeline_env: Some(PipelineEnv {
-        github: "ACTIONS_ID_TOKEN_REQUEST_URL",
+        github: Some("ACTIONS_ID_TOKEN_REQUEST_URL"),
         azure_devops: "SYSTEM_OIDCREQUESTURI",
     }),
     summary: "Where to request the OIDC token",
@@ -219,7 +286,7 @@ pub const OIDC_REQUEST_TOKEN: Setting = Setting {
     name: "oidc_request_token",
     env: &["ARM_OIDC_REQUEST_TOKEN"],
     pipeline_env: Some(PipelineEnv {
-        github: "ACTIONS_ID_TOKEN_REQUEST_TOKEN",
+        github: Some("ACTIONS_ID_TOKEN_REQUEST_TOKEN"),
         azure_devops: "SYSTEM_ACCESSTOKEN",
     }),
     summary: "Bearer token for the OIDC token request",
@@ -235,7 +302,10 @@ pub const ADO_SERVICE_CONNECTION_ID: Setting = Setting {
         "ARM_ADO_PIPELINE_SERVICE_CONNECTION_ID",
         "ARM_OIDC_AZURE_SERVICE_CONNECTION_ID",
     ],
-    pipeline_env: None,
+    pipeline_env: Some(PipelineEnv {
+        github: None,
+        azure_devops: "AZURESUBSCRIPTION_SERVICE_CONNECTION_ID",
+    }),
     summary: "Azure DevOps service connection to request the OIDC token for",
     doc: "Id of the Azure DevOps service connection (workload identity federation) to request \
           the OIDC token for; implies `use_oidc`.",
@@ -280,6 +350,21 @@ pub const CA_FILE: Setting = Setting {
     slot: |s| Slot::Path(&mut s.ca_file),
 };
 
+pub const USE_AKS_WORKLOAD_IDENTITY: Setting = Setting {
+    name: "use_aks_workload_identity",
+    env: &["ARM_USE_AKS_WORKLOAD_IDENTITY"],
+    pipeline_env: None,
+    summary: "Azure AD workload identity of an AKS pod (the variables its webhook injects)",
+    doc: "Use the workload identity of the AKS pod running Terraform: the client id, tenant id, \
+          token file and authority come from `AZURE_CLIENT_ID`, `AZURE_TENANT_ID`, \
+          `AZURE_FEDERATED_TOKEN_FILE` and `AZURE_AUTHORITY_HOST`, which the AKS workload \
+          identity webhook injects (the `ARM_` variables and attributes still win). The token \
+          file is re-read whenever Azure AD's token is renewed, so its rotation is picked up.",
+    value_name: "",
+    environment_only: false,
+    slot: |s| Slot::Flag(&mut s.use_aks_workload_identity),
+};
+
 pub const USE_MSI: Setting = Setting {
     name: "use_msi",
     env: &["ARM_USE_MSI"],
@@ -289,6 +374,19 @@ pub const USE_MSI: Setting = Setting {
     value_name: "",
     environment_only: false,
     slot: |s| Slot::Flag(&mut s.use_msi),
+};
+
+pub const MSI_ENDPOINT: Setting = Setting {
+    name: "msi_endpoint",
+    env: &["ARM_MSI_ENDPOINT"],
+    pipeline_env: None,
+    summary: "Custom managed identity endpoint (the VM/VMSS metadata protocol)",
+    doc: "A custom managed identity token endpoint, asked the way a VM asks its instance metadata \
+          service (`Metadata: true`). Without it, App Service's `IDENTITY_ENDPOINT` (with \
+          `IDENTITY_HEADER`) is used when set, else the VM/VMSS instance metadata service.",
+    value_name: "URL",
+    environment_only: false,
+    slot: |s| Slot::Text(&mut s.msi_endpoint),
 };
 
 pub const USE_CLI: Setting = Setting {

@@ -1,12 +1,16 @@
 //! Azure AD access tokens, for any scope: one way to get a token per file
-//! (`federated`: OIDC from a pipeline or a file; the client secret, managed
-//! identity and Azure CLI come from `azure_identity`), chosen in one place
+//! (`client_certificate`: signed assertions; `federated`: OIDC from a
+//! pipeline or a file; `managed_identity`: IMDS, a custom endpoint or App
+//! Service; the client secret and the Azure CLI come from `azure_identity`),
+//! chosen in one place
 //! ([`TokenSource::for_credential`]) and cached by one wrapper
 //! ([`TokenSource`]). Knows nothing of the services the tokens are for: the
 //! table client asks for storage's scope, other readers for their own.
 
 mod cached;
+mod client_certificate;
 mod federated;
+mod managed_identity;
 
 #[cfg(test)]
 pub(crate) use cached::tests as cached_tests;
@@ -18,16 +22,19 @@ use azure_core::http::{ClientOptions, ExponentialRetryOptions, RetryOptions};
 use azure_identity::{
     AzureCliCredential, AzureCliCredentialOptions, ClientAssertionCredential,
     ClientAssertionCredentialOptions, ClientSecretCredential, ClientSecretCredentialOptions,
-    ManagedIdentityCredential, ManagedIdentityCredentialOptions, UserAssignedId,
 };
 
 pub use cached::TokenSource;
+pub use client_certificate::{CertificateError, ClientCertificate};
 pub use federated::AZURE_AD_AUDIENCE;
+pub use managed_identity::IMDS_ENDPOINT;
 
 use super::credential::Credential;
 use super::error::{error_chain, AzureError};
 use super::network::HttpClients;
+use client_certificate::CertificateAssertion;
 use federated::FederatedAssertion;
+use managed_identity::ManagedIdentity;
 
 /// The scope of Azure Storage's data plane.
 pub const STORAGE_SCOPE: &str = "https://storage.azure.com/.default";
@@ -82,16 +89,33 @@ impl TokenSource {
                 }),
             )
             .map_err(entra)?,
-            Credential::ManagedIdentity { client_id } => {
-                // Managed identity endpoints are local: never through a proxy.
-                let mut client_options = client_options();
-                client_options.transport = Some(http.managed_identity_transport());
-                let options = ManagedIdentityCredentialOptions {
-                    user_assigned_id: client_id.clone().map(UserAssignedId::ClientId),
-                    client_options,
-                };
-                ManagedIdentityCredential::new(Some(options)).map_err(entra)?
-            }
+            Credential::ClientCertificate {
+                tenant_id,
+                client_id,
+                certificate,
+            } => ClientAssertionCredential::new(
+                tenant_id.clone(),
+                client_id.clone(),
+                CertificateAssertion {
+                    certificate: certificate.clone(),
+                    client_id: client_id.clone(),
+                    token_endpoint: token_endpoint(authority_host, tenant_id)?,
+                },
+                Some(ClientAssertionCredentialOptions {
+                    client_options: client_options(),
+                }),
+            )
+            .map_err(entra)?,
+            // Managed identity endpoints are local: never through a proxy.
+            Credential::ManagedIdentity {
+                client_id,
+                endpoint,
+            } => Arc::new(ManagedIdentity::new(
+                endpoint.as_deref(),
+                client_id.clone(),
+                http.direct.clone(),
+                &|name| std::env::var(name).ok(),
+            )),
             Credential::AzureCli { tenant_id } => {
                 let options = AzureCliCredentialOptions {
                     tenant_id: tenant_id.clone(),
@@ -102,6 +126,18 @@ impl TokenSource {
         };
         Ok(Some(TokenSource::new(inner, kind)))
     }
+}
+
+/// The token endpoint of `tenant` at `authority_host`: where assertions are
+/// exchanged, and so their audience.
+fn token_endpoint(authority_host: &str, tenant: &str) -> Result<String, AzureError> {
+    url::Url::parse(authority_host)
+        .and_then(|u| u.join(&format!("/{tenant}/oauth2/v2.0/token")))
+        .map(String::from)
+        .map_err(|e| AzureError::Credential {
+            credential: super::CredentialKind::ClientCertificate,
+            message: format!("no token endpoint for tenant `{tenant}` at {authority_host}: {e}"),
+        })
 }
 
 /// The identity crate's pipeline options: our HTTP client, the authority of
@@ -144,7 +180,10 @@ mod tests {
                 client_id: "c".into(),
                 token: FederatedToken::Value("jwt".into()),
             },
-            Credential::ManagedIdentity { client_id: None },
+            Credential::ManagedIdentity {
+                client_id: None,
+                endpoint: None,
+            },
             Credential::AzureCli { tenant_id: None },
         ] {
             let source = TokenSource::for_credential(

@@ -1,0 +1,684 @@
+//! Which credential the settings ask for: the choice among methods (first
+//! match wins, explicit settings first, in azurerm's order) and the details
+//! each needs, with errors that name the missing setting or variable.
+
+use std::path::Path;
+
+use super::super::network::check_credential_url;
+use super::super::token::ClientCertificate;
+use super::{Credential, FederatedToken};
+use crate::secret::SecretString;
+use crate::settings::{
+    ConfigError, Setting, Settings, CLIENT_CERTIFICATE, CLIENT_CERTIFICATE_PASSWORD,
+    CLIENT_CERTIFICATE_PATH, CLIENT_ID, CLIENT_ID_FILE_PATH, CLIENT_SECRET,
+    CLIENT_SECRET_FILE_PATH, MSI_ENDPOINT, OIDC_REQUEST_TOKEN, OIDC_REQUEST_URL,
+    OIDC_TOKEN_FILE_PATH, TENANT_ID, USE_OIDC,
+};
+
+/// The ways to authenticate, before their details are filled in, in the
+/// order they are chosen when several are set.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Method {
+    Emulator,
+    ConnectionString,
+    SharedKey,
+    SasToken,
+    ClientCertificate,
+    ClientSecret,
+    Oidc,
+    ManagedIdentity,
+    AzureCli,
+}
+
+impl Settings {
+    /// Which way of authenticating these settings ask for, first match wins:
+    /// the emulator, the storage account's own credentials (unless
+    /// `use_azuread`), then azurerm's order: client certificate, client
+    /// secret, OIDC (a token, a token file, AKS workload identity, Azure
+    /// DevOps, GitHub Actions), managed identity, Azure CLI. With
+    /// `last_resort`, the Azure CLI is used when nothing else is set and
+    /// `use_cli` is not false (as the azurerm provider does).
+    pub(crate) fn choose_method(&self, last_resort: bool) -> Option<Method> {
+        if self.use_emulator == Some(true) {
+            return Some(Method::Emulator);
+        }
+        if self.use_azuread != Some(true) {
+            if self.connection_string.is_some() {
+                return Some(Method::ConnectionString);
+            }
+            if self.access_key.is_some() {
+                return Some(Method::SharedKey);
+            }
+            if self.sas_token.is_some() {
+                return Some(Method::SasToken);
+            }
+        }
+        if self.client_certificate.is_some() || self.client_certificate_path.is_some() {
+            return Some(Method::ClientCertificate);
+        }
+        if self.client_secret.is_some() || self.client_secret_file_path.is_some() {
+            return Some(Method::ClientSecret);
+        }
+        let oidc_source = self.oidc_token.is_some()
+            || self.oidc_token_file_path.is_some()
+            || self.ado_service_connection_id.is_some();
+        let oidc_on = self.use_oidc == Some(true) || self.use_aks_workload_identity == Some(true);
+        if oidc_on || (oidc_source && self.use_oidc != Some(false)) {
+            return Some(Method::Oidc);
+        }
+        if self.use_msi == Some(true) {
+            return Some(Method::ManagedIdentity);
+        }
+        if self.use_cli == Some(true) || (last_resort && self.use_cli != Some(false)) {
+            return Some(Method::AzureCli);
+        }
+        None
+    }
+
+    /// The credential for `method`, or an error naming what is missing.
+    /// Files named by the settings (secret, client id, certificate) are read
+    /// here, so a problem with one names its setting before any request.
+    pub(crate) fn build_credential(&self, method: Method) -> Result<Credential, ConfigError> {
+        // The method was chosen because its secret is there.
+        let secret = |value: &Option<SecretString>| {
+            value
+                .clone()
+                .ok_or_else(|| ConfigError::general("the chosen credential has no secret"))
+        };
+        Ok(match method {
+            Method::Emulator => Credential::Emulator,
+            Method::ConnectionString => {
+                Credential::ConnectionString(secret(&self.connection_string)?)
+            }
+            Method::SharedKey => Credential::SharedKey {
+                key: secret(&self.access_key)?,
+            },
+            Method::SasToken => Credential::SasToken(secret(&self.sas_token)?),
+            Method::ClientCertificate => {
+                let (tenant_id, client_id) = self.tenant_and_client("client certificate")?;
+                Credential::ClientCertificate {
+                    tenant_id,
+                    client_id,
+                    certificate: self.client_certificate()?,
+                }
+            }
+            Method::ClientSecret => {
+                let (tenant_id, client_id) = self.tenant_and_client("client secret")?;
+                let from_file = read_value(
+                    self.client_secret_file_path.as_deref(),
+                    &CLIENT_SECRET_FILE_PATH,
+                )?;
+                let secret = agree(
+                    self.client_secret.as_ref().map(|s| s.expose().to_owned()),
+                    from_file,
+                    &CLIENT_SECRET_FILE_PATH,
+                    &CLIENT_SECRET,
+                    "secret",
+                )?
+                .ok_or_else(|| ConfigError::general("the chosen credential has no secret"))?;
+                Credential::ClientSecret {
+                    tenant_id,
+                    client_id,
+                    secret: SecretString::new(secret),
+                }
+            }
+            Method::Oidc => {
+                let token = self.federated_token()?;
+                let what = match &token {
+                    FederatedToken::GitHubActions { .. } => "OIDC (GitHub Actions)",
+                    FederatedToken::AzureDevOps { .. } => "OIDC (Azure DevOps)",
+                    _ if self.use_aks_workload_identity == Some(true) => {
+                        "AKS workload identity (AZURE_TENANT_ID, AZURE_CLIENT_ID)"
+                    }
+                    _ => "OIDC",
+                };
+                let (tenant_id, client_id) = self.tenant_and_client(what)?;
+                Credential::Federated {
+                    tenant_id,
+                    client_id,
+                    token,
+                }
+            }
+            Method::ManagedIdentity => Credential::ManagedIdentity {
+                client_id: self.client_id()?,
+                endpoint: match &self.msi_endpoint {
+                    Some(url) => Some(check_msi_endpoint(url)?),
+                    None => None,
+                },
+            },
+            Method::AzureCli => Credential::AzureCli {
+                tenant_id: self.tenant_id.clone(),
+            },
+        })
+    }
+
+    /// The client certificate: base64 content, else the file, opened with
+    /// the password (none when unset).
+    fn client_certificate(&self) -> Result<ClientCertificate, ConfigError> {
+        let password = self
+            .client_certificate_password
+            .as_ref()
+            .map(|p| p.expose().to_owned());
+        let (setting, loaded) = match (&self.client_certificate, &self.client_certificate_path) {
+            (Some(content), _) => (
+                &CLIENT_CERTIFICATE,
+                ClientCertificate::from_base64(content.expose(), password.as_deref()),
+            ),
+            (None, Some(path)) => {
+                let bytes = std::fs::read(path).map_err(|e| {
+                    ConfigError::new(
+                        &CLIENT_CERTIFICATE_PATH,
+                        format!(
+                            "cannot read the client certificate {} \
+                             (client_certificate_path, ARM_CLIENT_CERTIFICATE_PATH): {e}",
+                            path.display()
+                        ),
+                    )
+                })?;
+                (
+                    &CLIENT_CERTIFICATE_PATH,
+                    ClientCertificate::from_bytes(&bytes, password.as_deref()),
+                )
+            }
+            (None, None) => return Err(ConfigError::general("no client certificate")),
+        };
+        loaded.map_err(|why| {
+            let setting = match why {
+                super::super::token::CertificateError::WrongPassword => {
+                    &CLIENT_CERTIFICATE_PASSWORD
+                }
+                _ => setting,
+            };
+            let source = if std::ptr::eq(setting, &CLIENT_CERTIFICATE) {
+                "client_certificate, ARM_CLIENT_CERTIFICATE".to_owned()
+            } else {
+                match &self.client_certificate_path {
+                    Some(p) if self.client_certificate.is_none() => format!(
+                        "{}, from client_certificate_path / ARM_CLIENT_CERTIFICATE_PATH",
+                        p.display()
+                    ),
+                    _ => "client_certificate, ARM_CLIENT_CERTIFICATE".to_owned(),
+                }
+            };
+            ConfigError::new(setting, format!("the client certificate ({source}) {why}"))
+        })
+    }
+
+    /// The client id: given, or read from `client_id_file_path` (both must agree).
+    fn client_id(&self) -> Result<Option<String>, ConfigError> {
+        let from_file = read_value(self.client_id_file_path.as_deref(), &CLIENT_ID_FILE_PATH)?;
+        agree(
+            self.client_id.clone(),
+            from_file,
+            &CLIENT_ID_FILE_PATH,
+            &CLIENT_ID,
+            "client id",
+        )
+    }
+
+    /// Where the OIDC token comes from: given, a file, or requested from
+    /// Azure DevOps (a service connection is set) or GitHub Actions.
+    fn federated_token(&self) -> Result<FederatedToken, ConfigError> {
+        if let Some(t) = &self.oidc_token {
+            return Ok(FederatedToken::Value(t.clone()));
+        }
+        if let Some(p) = &self.oidc_token_file_path {
+            return Ok(FederatedToken::File(p.clone()));
+        }
+        if self.use_aks_workload_identity == Some(true) {
+            return Err(ConfigError::new(
+                &OIDC_TOKEN_FILE_PATH,
+                "AKS workload identity (use_aks_workload_identity) needs the token file: \
+                 AZURE_FEDERATED_TOKEN_FILE is not set (the AKS workload identity webhook sets \
+                 it in pods whose service account has the azure.workload.identity/client-id \
+                 annotation and label azure.workload.identity/use: \"true\"; or set \
+                 ARM_OIDC_TOKEN_FILE_PATH)",
+            ));
+        }
+        let (url, token) = (&self.oidc_request_url, &self.oidc_request_token);
+        if let Some(id) = &self.ado_service_connection_id {
+            let request_url = url.clone().ok_or_else(|| {
+                ConfigError::new(
+                    &OIDC_REQUEST_URL,
+                    format!(
+                        "Azure DevOps OIDC (service connection `{id}`) needs the OIDC request \
+                         URL: SYSTEM_OIDCREQUESTURI is not set (Azure Pipelines sets it in every \
+                         job; outside a pipeline set ARM_OIDC_REQUEST_URL)"
+                    ),
+                )
+            })?;
+            let request_token = token.clone().ok_or_else(|| {
+                ConfigError::new(
+                    &OIDC_REQUEST_TOKEN,
+                    format!(
+                        "Azure DevOps OIDC (service connection `{id}`) needs the job's access \
+                         token: SYSTEM_ACCESSTOKEN is not set (map it in the step: \
+                         `env: SYSTEM_ACCESSTOKEN: $(System.AccessToken)`, or set \
+                         ARM_OIDC_REQUEST_TOKEN)"
+                    ),
+                )
+            })?;
+            check_request_url(&request_url)?;
+            return Ok(FederatedToken::AzureDevOps {
+                request_url: request_url.trim().to_owned(),
+                request_token,
+                service_connection_id: id.clone(),
+            });
+        }
+        let (setting, message) = match (url, token) {
+            (Some(url), Some(token)) => {
+                check_request_url(url)?;
+                return Ok(FederatedToken::GitHubActions {
+                    request_url: url.trim().to_owned(),
+                    request_token: token.clone(),
+                });
+            }
+            (Some(_), None) => (
+                &OIDC_REQUEST_TOKEN,
+                "GitHub Actions OIDC needs the request token: ACTIONS_ID_TOKEN_REQUEST_TOKEN is \
+                 not set (give the job `permissions: id-token: write`, or set \
+                 ARM_OIDC_REQUEST_TOKEN)",
+            ),
+            (None, Some(_)) => (
+                &OIDC_REQUEST_URL,
+                "GitHub Actions OIDC needs the request URL: ACTIONS_ID_TOKEN_REQUEST_URL is not \
+                 set (give the job `permissions: id-token: write`, or set ARM_OIDC_REQUEST_URL)",
+            ),
+            (None, None) => (
+                &USE_OIDC,
+                "OIDC is enabled but there is no token: set ARM_OIDC_TOKEN or \
+                 ARM_OIDC_TOKEN_FILE_PATH (or AZURE_FEDERATED_TOKEN_FILE); in GitHub Actions give \
+                 the job `permissions: id-token: write` so ACTIONS_ID_TOKEN_REQUEST_URL and \
+                 ACTIONS_ID_TOKEN_REQUEST_TOKEN are set; in Azure DevOps set \
+                 ARM_ADO_PIPELINE_SERVICE_CONNECTION_ID and SYSTEM_ACCESSTOKEN",
+            ),
+        };
+        Err(ConfigError::new(setting, message))
+    }
+
+    /// Both ids, or an error at the one missing (the tenant when both are).
+    fn tenant_and_client(&self, what: &str) -> Result<(String, String), ConfigError> {
+        match (&self.tenant_id, &self.client_id()?) {
+            (Some(t), Some(c)) => Ok((t.clone(), c.clone())),
+            (tenant, _) => Err(ConfigError::new(
+                if tenant.is_none() {
+                    &TENANT_ID
+                } else {
+                    &CLIENT_ID
+                },
+                format!(
+                    "Azure AD {what} authentication needs a tenant id (ARM_TENANT_ID) and a \
+                     client id (ARM_CLIENT_ID or ARM_CLIENT_ID_FILE_PATH)"
+                ),
+            )),
+        }
+    }
+}
+
+/// The trimmed content of the file a setting names, if it names one.
+fn read_value(
+    path: Option<&Path>,
+    setting: &'static Setting,
+) -> Result<Option<String>, ConfigError> {
+    let Some(path) = path else {
+        return Ok(None);
+    };
+    let text = std::fs::read_to_string(path).map_err(|e| {
+        ConfigError::new(
+            setting,
+            format!("cannot read {} ({}): {e}", path.display(), setting.name),
+        )
+    })?;
+    let value = text.trim();
+    if value.is_empty() {
+        return Err(ConfigError::new(
+            setting,
+            format!("{} ({}) is empty", path.display(), setting.name),
+        ));
+    }
+    Ok(Some(value.to_owned()))
+}
+
+/// A value given both directly and in a file must be the same (as azurerm
+/// requires); the message never shows either.
+fn agree(
+    given: Option<String>,
+    from_file: Option<String>,
+    file_setting: &'static Setting,
+    setting: &'static Setting,
+    what: &str,
+) -> Result<Option<String>, ConfigError> {
+    match (given, from_file) {
+        (Some(a), Some(b)) if a != b => Err(ConfigError::new(
+            file_setting,
+            format!(
+                "the {what} in {} differs from {}; set only one of them",
+                file_setting.name, setting.name
+            ),
+        )),
+        (given, from_file) => Ok(given.or(from_file)),
+    }
+}
+
+/// `ARM_MSI_ENDPOINT`: an http(s) URL (the metadata endpoint is plain http
+/// on a link-local or loopback address; no credential is sent to it).
+fn check_msi_endpoint(url: &str) -> Result<String, ConfigError> {
+    match url::Url::parse(url.trim()) {
+        Ok(u) if matches!(u.scheme(), "http" | "https") && u.host_str().is_some() => {
+            Ok(url.trim().to_owned())
+        }
+        _ => Err(ConfigError::new(
+            &MSI_ENDPOINT,
+            format!(
+                "msi_endpoint (ARM_MSI_ENDPOINT) `{}` is not an http(s) URL",
+                url.trim()
+            ),
+        )),
+    }
+}
+
+/// The OIDC request URL carries the pipeline's request token: https only,
+/// except to loopback (checked here so the error names the setting).
+fn check_request_url(url: &str) -> Result<(), ConfigError> {
+    check_credential_url(url).map(drop).map_err(|why| {
+        ConfigError::new(
+            &OIDC_REQUEST_URL,
+            format!(
+                "the OIDC request URL (oidc_request_url, from ARM_OIDC_REQUEST_URL, \
+                 ACTIONS_ID_TOKEN_REQUEST_URL or SYSTEM_OIDCREQUESTURI) {why}"
+            ),
+        )
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::azure::config::tests::{from_env, lookup};
+    use crate::azure::CredentialKind;
+    use std::path::PathBuf;
+
+    const PIPELINE_IDS: [(&str, &str); 3] = [
+        ("AZURE_STORAGE_ACCOUNT", "acct"),
+        ("ARM_TENANT_ID", "t"),
+        ("ARM_CLIENT_ID", "c"),
+    ];
+
+    #[test]
+    fn github_actions_token_is_requested_with_use_oidc() {
+        let mut vars = PIPELINE_IDS.to_vec();
+        vars.extend([
+            ("ARM_USE_OIDC", "true"),
+            (
+                "ACTIONS_ID_TOKEN_REQUEST_URL",
+                "https://gh.example/t?api-version=2.0",
+            ),
+            ("ACTIONS_ID_TOKEN_REQUEST_TOKEN", "gh-request-secret"),
+            ("SYSTEM_OIDCREQUESTURI", "https://ado.example/oidc"),
+        ]);
+        let cfg = from_env(&vars).expect("config");
+        assert_eq!(cfg.credential.kind(), CredentialKind::GitHubOidc);
+        assert_eq!(
+            cfg.credential,
+            Credential::Federated {
+                tenant_id: "t".into(),
+                client_id: "c".into(),
+                token: FederatedToken::GitHubActions {
+                    request_url: "https://gh.example/t?api-version=2.0".into(),
+                    request_token: "gh-request-secret".into(),
+                },
+            }
+        );
+        assert!(!format!("{cfg:?}").contains("gh-request-secret"));
+        // ARM_OIDC_REQUEST_* win over the pipeline's own variables.
+        vars.push(("ARM_OIDC_REQUEST_URL", "https://override.example/t"));
+        let cfg = from_env(&vars).expect("config");
+        assert!(matches!(cfg.credential, Credential::Federated {
+            token: FederatedToken::GitHubActions { ref request_url, .. }, ..
+        } if request_url == "https://override.example/t"));
+    }
+
+    #[test]
+    fn azure_devops_token_is_requested_for_a_service_connection() {
+        let mut vars = PIPELINE_IDS.to_vec();
+        vars.extend([
+            ("ARM_OIDC_AZURE_SERVICE_CONNECTION_ID", "sc-1"),
+            ("SYSTEM_OIDCREQUESTURI", "https://ado.example/oidc"),
+            ("SYSTEM_ACCESSTOKEN", "ado-secret"),
+            ("ACTIONS_ID_TOKEN_REQUEST_URL", "https://gh.example/t"),
+        ]);
+        let cfg = from_env(&vars).expect("config");
+        assert_eq!(cfg.credential.kind(), CredentialKind::AzureDevOpsOidc);
+        assert!(matches!(cfg.credential, Credential::Federated {
+            token: FederatedToken::AzureDevOps { ref request_url, ref service_connection_id, .. }, ..
+        } if request_url == "https://ado.example/oidc" && service_connection_id == "sc-1"));
+        vars.retain(|(k, _)| *k != "SYSTEM_ACCESSTOKEN");
+        let err = from_env(&vars).expect_err("no token");
+        assert!(err.to_string().contains("SYSTEM_ACCESSTOKEN"), "{err}");
+    }
+
+    #[test]
+    fn several_credentials_are_chosen_in_azurerms_order() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let key = rcgen::KeyPair::generate_for(&rcgen::PKCS_RSA_SHA256).expect("rsa");
+        let cert = rcgen::CertificateParams::new(vec!["c".to_owned()])
+            .expect("params")
+            .self_signed(&key)
+            .expect("cert");
+        let pem = dir.path().join("client.pem");
+        std::fs::write(&pem, format!("{}{}", cert.pem(), key.serialize_pem())).expect("pem");
+        let pem = pem.display().to_string();
+        let token_file = dir.path().join("token");
+        std::fs::write(&token_file, "jwt").expect("token");
+        let token_file = token_file.display().to_string();
+        let mut vars = PIPELINE_IDS.to_vec();
+        vars.extend([
+            ("ARM_USE_CLI", "true"),
+            ("ARM_USE_MSI", "true"),
+            ("ARM_OIDC_TOKEN_FILE_PATH", token_file.as_str()),
+            ("ARM_CLIENT_SECRET", "s"),
+            ("ARM_CLIENT_CERTIFICATE_PATH", pem.as_str()),
+        ]);
+        for expected in [
+            CredentialKind::ClientCertificate,
+            CredentialKind::ClientSecret,
+            CredentialKind::Federated,
+            CredentialKind::ManagedIdentity,
+            CredentialKind::AzureCli,
+        ] {
+            assert_eq!(from_env(&vars).expect("config").credential.kind(), expected);
+            vars.pop();
+        }
+    }
+
+    #[test]
+    fn ids_and_secrets_from_files_must_agree_with_the_values() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let write = |name: &str, text: &str| {
+            let path = dir.path().join(name);
+            std::fs::write(&path, text).expect("write");
+            path.display().to_string()
+        };
+        let (id, secret) = (write("id", "c-from-file\n"), write("secret", " s3cr3t \n"));
+        let vars = [
+            ("AZURE_STORAGE_ACCOUNT", "acct"),
+            ("ARM_TENANT_ID", "t"),
+            ("ARM_CLIENT_ID_FILE_PATH", id.as_str()),
+            ("ARM_CLIENT_SECRET_FILE_PATH", secret.as_str()),
+        ];
+        let cfg = from_env(&vars).expect("config");
+        assert_eq!(
+            cfg.credential,
+            Credential::ClientSecret {
+                tenant_id: "t".into(),
+                client_id: "c-from-file".into(),
+                secret: "s3cr3t".into(),
+            }
+        );
+        let mut clash = vars.to_vec();
+        clash.push(("ARM_CLIENT_SECRET", "another"));
+        let err = from_env(&clash).expect_err("two secrets");
+        assert_eq!(err.setting(), Some(&CLIENT_SECRET_FILE_PATH));
+        assert!(!err.to_string().contains("s3cr3t") && !err.to_string().contains("another"));
+        let mut missing = vars.to_vec();
+        missing[3].1 = "/nonexistent/secret";
+        let err = from_env(&missing).expect_err("no file");
+        assert_eq!(err.setting(), Some(&CLIENT_SECRET_FILE_PATH), "{err}");
+    }
+
+    #[test]
+    fn aks_workload_identity_reads_what_the_webhook_injects() {
+        let vars = [
+            ("AZURE_STORAGE_ACCOUNT", "acct"),
+            ("ARM_USE_AKS_WORKLOAD_IDENTITY", "true"),
+            ("AZURE_TENANT_ID", "t"),
+            ("AZURE_CLIENT_ID", "c"),
+            (
+                "AZURE_FEDERATED_TOKEN_FILE",
+                "/var/run/secrets/azure/tokens/azure-identity-token",
+            ),
+            ("AZURE_AUTHORITY_HOST", "https://login.microsoftonline.us/"),
+        ];
+        let cfg = from_env(&vars).expect("config");
+        assert_eq!(
+            cfg.credential,
+            Credential::Federated {
+                tenant_id: "t".into(),
+                client_id: "c".into(),
+                token: FederatedToken::File(
+                    "/var/run/secrets/azure/tokens/azure-identity-token".into()
+                ),
+            }
+        );
+        assert_eq!(cfg.authority_host, "https://login.microsoftonline.us");
+        let err = from_env(&vars[..5]).map(drop);
+        assert!(err.is_ok());
+        let err = from_env(&vars[..4]).expect_err("no token file");
+        assert_eq!(err.setting(), Some(&OIDC_TOKEN_FILE_PATH));
+        assert!(
+            err.to_string().contains("AZURE_FEDERATED_TOKEN_FILE"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn the_ado_task_variable_completes_oidc_but_never_turns_it_on() {
+        let mut vars = PIPELINE_IDS.to_vec();
+        vars.extend([
+            ("AZURESUBSCRIPTION_SERVICE_CONNECTION_ID", "sc-task"),
+            ("SYSTEM_OIDCREQUESTURI", "https://ado.example/oidc"),
+            ("SYSTEM_ACCESSTOKEN", "ado-secret"),
+            ("ARM_CLIENT_SECRET", "s"),
+        ]);
+        // AzureCLI@2 sets it in every job: a client secret stays the choice.
+        assert_eq!(
+            from_env(&vars).expect("config").credential.kind(),
+            CredentialKind::ClientSecret
+        );
+        vars.pop();
+        vars.push(("ARM_USE_OIDC", "true"));
+        let cfg = from_env(&vars).expect("config");
+        assert!(
+            matches!(cfg.credential, Credential::Federated {
+            token: FederatedToken::AzureDevOps { ref service_connection_id, .. }, ..
+        } if service_connection_id == "sc-task"),
+            "{:?}",
+            cfg.credential
+        );
+        // The ARM_ variable wins over the task's.
+        vars.push(("ARM_ADO_PIPELINE_SERVICE_CONNECTION_ID", "sc-arm"));
+        let cfg = from_env(&vars).expect("config");
+        assert!(matches!(cfg.credential, Credential::Federated {
+            token: FederatedToken::AzureDevOps { ref service_connection_id, .. }, ..
+        } if service_connection_id == "sc-arm"));
+    }
+
+    #[test]
+    fn a_plain_http_oidc_request_url_is_refused_at_its_setting() {
+        for (url_var, token_var, extra) in [
+            (
+                "ACTIONS_ID_TOKEN_REQUEST_URL",
+                "ACTIONS_ID_TOKEN_REQUEST_TOKEN",
+                None,
+            ),
+            (
+                "SYSTEM_OIDCREQUESTURI",
+                "SYSTEM_ACCESSTOKEN",
+                Some(("ARM_ADO_PIPELINE_SERVICE_CONNECTION_ID", "sc-1")),
+            ),
+            ("ARM_OIDC_REQUEST_URL", "ARM_OIDC_REQUEST_TOKEN", None),
+        ] {
+            for host in ["pipelines.example", "x.localhost"] {
+                let mut vars = PIPELINE_IDS.to_vec();
+                let url = format!("http://{host}/oidc?api-version=2.0");
+                vars.extend([
+                    ("ARM_USE_OIDC", "true"),
+                    (url_var, &url),
+                    (token_var, "req-secret"),
+                ]);
+                vars.extend(extra);
+                let err = from_env(&vars).expect_err("plain http");
+                assert_eq!(err.setting(), Some(&OIDC_REQUEST_URL), "{url_var}: {err}");
+                let text = err.to_string();
+                assert!(text.contains("https") && text.contains(host), "{text}");
+                assert!(!text.contains("req-secret"), "{text}");
+            }
+            // Loopback is fine (a local stand-in).
+            let mut vars = PIPELINE_IDS.to_vec();
+            vars.extend([
+                ("ARM_USE_OIDC", "true"),
+                (url_var, "http://127.0.0.1:8080/oidc"),
+                (token_var, "req-secret"),
+            ]);
+            vars.extend(extra);
+            from_env(&vars).expect("loopback");
+        }
+    }
+
+    #[test]
+    fn missing_pipeline_variables_are_named() {
+        let mut vars = PIPELINE_IDS.to_vec();
+        vars.push(("ARM_USE_OIDC", "true"));
+        let err = from_env(&vars).expect_err("none");
+        assert!(err.to_string().contains("id-token: write"), "{err}");
+        vars.push(("ACTIONS_ID_TOKEN_REQUEST_URL", "https://gh.example/t"));
+        let err = from_env(&vars).expect_err("no token");
+        assert!(
+            err.to_string().contains("ACTIONS_ID_TOKEN_REQUEST_TOKEN"),
+            "{err}"
+        );
+        // Explicit `use_oidc` takes the tenant and client from the environment.
+        let explicit = Settings {
+            use_oidc: Some(true),
+            oidc_token: Some("jwt".into()),
+            ..Default::default()
+        };
+        let cfg =
+            crate::azure::TableConfig::resolve(&explicit, &lookup(&PIPELINE_IDS)).expect("config");
+        assert_eq!(cfg.credential.kind(), CredentialKind::Federated);
+    }
+
+    #[test]
+    fn clouds_pick_authority_and_suffix() {
+        let mut vars = vec![("AZURE_STORAGE_ACCOUNT", "acct"), ("ARM_USE_CLI", "true")];
+        let cfg = from_env(&vars).expect("config");
+        assert_eq!(cfg.authority_host, "https://login.microsoftonline.com");
+        vars.push(("ARM_ENVIRONMENT", "usgovernment"));
+        let cfg = from_env(&vars).expect("config");
+        assert_eq!(cfg.endpoint, "https://acct.table.core.usgovcloudapi.net");
+        assert_eq!(cfg.authority_host, "https://login.microsoftonline.us");
+        vars.push(("AZURE_AUTHORITY_HOST", "https://127.0.0.1:8443/"));
+        vars.push(("SSL_CERT_FILE", "/etc/corp-ca.pem"));
+        let cfg = from_env(&vars).expect("config");
+        assert_eq!(cfg.authority_host, "https://127.0.0.1:8443");
+        assert_eq!(cfg.ca_file, Some(PathBuf::from("/etc/corp-ca.pem")));
+        vars.push(("ARM_ENVIRONMENT", "mars"));
+        let err = from_env(&[
+            ("ARM_ENVIRONMENT", "mars"),
+            ("ARM_USE_CLI", "true"),
+            ("AZURE_STORAGE_ACCOUNT", "a"),
+        ])
+        .expect_err("unknown cloud");
+        assert!(err.to_string().contains("ARM_ENVIRONMENT"), "{err}");
+    }
+}

@@ -125,6 +125,12 @@ pub async fn import(shared: &Shared, call: &mut Call<AliasPrivate>, id: &str) ->
                 format!("{email} is retired: an AWS account used it, and AWS never frees a root address, so it is never handed out again. Import the address that account uses now, or add a new rootmail_alias for a new account."),
             ))
         }
+        (AliasStatus::Unroutable, ..) => {
+            return Err(nothing_written(
+                "Alias is unroutable",
+                format!("{email} is marked unroutable: its mailbox does not have the address, so mail to it bounces and nobody holds it. Add the address to the mailbox in Exchange Online and run `rootmail audit --exchange --fix`, which puts it back into the pool."),
+            ))
+        }
         (AliasStatus::Claimed, false, _) => Standing::Unadopted,
         (AliasStatus::Claimed, true, true) => Standing::TakeOver,
         (AliasStatus::Claimed, true, false) => {

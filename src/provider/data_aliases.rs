@@ -26,7 +26,7 @@ fn checked_schema() -> CheckedSchema {
         .attribute(Attribute::computed("id", Type::String).description("A fixed identifier for this listing."))
         .checked(Attribute::optional("owner", Type::String).description("Only aliases claimed by this owner (`user_mail`)."), Check::Email)
         .checked(Attribute::optional("mailbox", Type::String).description("Only aliases of this shared mailbox."), Check::Email)
-        .checked(Attribute::optional("status", Type::String).description("Only aliases in this status: `free`, `claimed`, `quarantined` or `retired`."), Check::OneOf(model::variants::<Status>()))
+        .checked(Attribute::optional("status", Type::String).description("Only aliases in this status: `free`, `claimed`, `quarantined`, `retired` or `unroutable` (its mailbox does not have the address; found by `rootmail audit --exchange`)."), Check::OneOf(model::variants::<Status>()))
         .attribute(Attribute::computed("aliases", Type::List(Box::new(row_type()))).description("The matching aliases, each with `email`, `alias_id`, `mailbox`, `status`, `owner`, `purpose`, `aws_account_id`, `used_by_aws_account_id`, `claimed_at` and `claim_type`."))
 }
 
@@ -38,6 +38,7 @@ pub enum Status {
     Claimed,
     Quarantined,
     Retired,
+    Unroutable,
 }
 
 impl From<Status> for AliasStatus {
@@ -47,6 +48,7 @@ impl From<Status> for AliasStatus {
             Status::Claimed => AliasStatus::Claimed,
             Status::Quarantined => AliasStatus::Quarantined,
             Status::Retired => AliasStatus::Retired,
+            Status::Unroutable => AliasStatus::Unroutable,
         }
     }
 }
@@ -110,7 +112,8 @@ mod tests {
                 AliasStatus::Free,
                 AliasStatus::Claimed,
                 AliasStatus::Quarantined,
-                AliasStatus::Retired
+                AliasStatus::Retired,
+                AliasStatus::Unroutable
             ]
             .map(AliasStatus::as_str)
         );

@@ -247,7 +247,7 @@ pub fn audit_rows(rows: &[AliasRow], accounts: &[OrgAccount]) -> AuditReport {
             )
         } else {
             match row.status {
-                AliasStatus::Free | AliasStatus::Quarantined => (
+                AliasStatus::Free | AliasStatus::Quarantined | AliasStatus::Unroutable => (
                     FindingKind::FreeAddressInUse,
                     Some(Fix::LinkAndRetire {
                         account: id.to_owned(),

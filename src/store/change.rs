@@ -23,6 +23,7 @@ pub(crate) struct RowChange {
     pub retired_reason: Option<String>,
     /// `freed_from_account`.
     pub freed_from: Option<String>,
+    pub unroutable_reason: Option<String>,
     pub claim_token: Option<Option<ClaimToken>>,
     pub claim_key: Option<Option<String>>,
     pub claimed_at: Option<OffsetDateTime>,
@@ -61,6 +62,7 @@ impl RowChange {
         text(col::USED_BY_ACCOUNT, &self.used_by);
         text(col::RETIRED_REASON, &self.retired_reason);
         text(col::FREED_FROM_ACCOUNT, &self.freed_from);
+        text(col::UNROUTABLE_REASON, &self.unroutable_reason);
         text(
             col::CLAIM_TOKEN,
             &self.claim_token.as_ref().map(|t| {
@@ -115,6 +117,7 @@ impl RowChange {
         set(&mut row.used_by, &self.used_by);
         set(&mut row.retired_reason, &self.retired_reason);
         set(&mut row.freed_from, &self.freed_from);
+        set(&mut row.unroutable_reason, &self.unroutable_reason);
         if let Some(token) = &self.claim_token {
             row.claim_token.clone_from(token);
         }

@@ -45,6 +45,8 @@ pub mod col {
     /// away from this address (stated by whoever released it): AWS no longer
     /// binds the address to it, and the use stays recorded.
     pub const FREED_FROM_ACCOUNT: &str = "freed_from_account";
+    /// Why a row is unroutable (its mailbox does not have the address).
+    pub const UNROUTABLE_REASON: &str = "unroutable_reason";
 }
 
 /// The values written to the `status` column.
@@ -53,17 +55,19 @@ pub(crate) mod status_value {
     pub const CLAIMED: &str = "claimed";
     pub const QUARANTINED: &str = "quarantined";
     pub const RETIRED: &str = "retired";
+    pub const UNROUTABLE: &str = "unroutable";
 }
 
 /// The `$select` list used when reading rows: all columns the store understands.
 pub(crate) const SELECT_ALL_KNOWN: &str = "PartitionKey,RowKey,id,aws_mail,in_use,user_mail,\
 root_mailbox,aws_account_id,claim_token,claim_key,claimed_at,purpose,status,reusable_after,\
-used_by_account,retired_reason,freed_from_account";
+used_by_account,retired_reason,freed_from_account,unroutable_reason";
 
 /// Where an alias stands, derived from its columns.
 ///
-/// `retired` and `quarantined` come from the `status` column; otherwise a row
-/// is free exactly when `in_use` is false, which is also how older tools read it.
+/// `retired`, `quarantined` and `unroutable` come from the `status` column;
+/// otherwise a row is free exactly when `in_use` is false, which is also how
+/// older tools read it.
 /// A claimed row without a claim token was claimed by an older tool.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum AliasStatus {
@@ -71,6 +75,10 @@ pub enum AliasStatus {
     Claimed,
     Quarantined,
     Retired,
+    /// Its mailbox does not have the address (found by `rootmail audit
+    /// --exchange`): mail to it bounces, so it is never handed out. Kept
+    /// `in_use = true` so that older tools skip it too.
+    Unroutable,
 }
 
 impl AliasStatus {
@@ -80,16 +88,18 @@ impl AliasStatus {
             AliasStatus::Claimed => status_value::CLAIMED,
             AliasStatus::Quarantined => status_value::QUARANTINED,
             AliasStatus::Retired => status_value::RETIRED,
+            AliasStatus::Unroutable => status_value::UNROUTABLE,
         }
     }
 
-    /// Parses `free`, `claimed`, `quarantined` or `retired`.
+    /// Parses `free`, `claimed`, `quarantined`, `retired` or `unroutable`.
     pub fn parse(text: &str) -> Option<AliasStatus> {
         match text {
             status_value::FREE => Some(AliasStatus::Free),
             status_value::CLAIMED => Some(AliasStatus::Claimed),
             status_value::QUARANTINED => Some(AliasStatus::Quarantined),
             status_value::RETIRED => Some(AliasStatus::Retired),
+            status_value::UNROUTABLE => Some(AliasStatus::Unroutable),
             _ => None,
         }
     }
@@ -169,6 +179,8 @@ pub struct AliasRow {
     /// The used account whose e-mail was changed away from this address
     /// (`freed_from_account`); empty when none was stated.
     pub freed_from: String,
+    /// Why the row is unroutable, if the audit marked it so.
+    pub unroutable_reason: String,
     pub(crate) etag: String,
     pub(crate) columns: Columns,
 }
@@ -257,6 +269,9 @@ impl AliasRow {
         let status = match AliasStatus::parse(&status_text) {
             Some(AliasStatus::Retired) => AliasStatus::Retired,
             Some(AliasStatus::Quarantined) => AliasStatus::Quarantined,
+            // Whatever `in_use` says: a tool that reset it does not make the
+            // address reach a mailbox.
+            Some(AliasStatus::Unroutable) => AliasStatus::Unroutable,
             _ if in_use => AliasStatus::Claimed,
             _ => AliasStatus::Free,
         };
@@ -277,6 +292,7 @@ impl AliasRow {
             used_by: str_col(entity, col::USED_BY_ACCOUNT),
             retired_reason: str_col(entity, col::RETIRED_REASON),
             freed_from: str_col(entity, col::FREED_FROM_ACCOUNT),
+            unroutable_reason: str_col(entity, col::UNROUTABLE_REASON),
             etag,
             columns: Columns::default(),
         })
@@ -309,10 +325,17 @@ impl AliasRow {
     }
 
     /// Why a row a claim could take by its status (free, or its quarantine
-    /// is over) is still never handed out ([`AliasRow::handout_refusal`]);
-    /// `None` for every other row. The pool's counts, the CLI's listing and
-    /// the claim all sort rows with it, so they agree.
+    /// is over) is still never handed out ([`AliasRow::handout_refusal`]),
+    /// or why an unroutable row is out of the pool; `None` for every other
+    /// row. The pool's counts, the CLI's listing and the claim all sort
+    /// rows with it, so they agree.
     pub fn unusable_reason(&self, now: OffsetDateTime) -> Option<String> {
+        if self.status == AliasStatus::Unroutable {
+            return Some(match self.unroutable_reason.trim() {
+                "" => "unroutable: its mailbox does not have the address".to_owned(),
+                why => format!("unroutable: {why}"),
+            });
+        }
         let claimable = self.status == AliasStatus::Free || self.quarantine_over(now);
         claimable.then(|| self.handout_refusal()).flatten()
     }
@@ -420,6 +443,20 @@ mod tests {
             AliasStatus::Claimed,
             "in_use=true always means not free, whatever the status column says"
         );
+    }
+
+    #[test]
+    fn unroutable_stays_unroutable_whatever_in_use_says() {
+        for in_use in [true, false] {
+            let e = entity(json!({"RowKey":"a","in_use":in_use,"status":"unroutable",
+                "unroutable_reason":"mailbox m@x.com does not have it","odata.etag":"e"}));
+            let row = AliasRow::from_entity(&e, None).expect("row");
+            assert_eq!(row.status, AliasStatus::Unroutable);
+            let why = row
+                .unusable_reason(OffsetDateTime::now_utc())
+                .expect("unusable");
+            assert!(why.contains("m@x.com"), "{why}");
+        }
     }
 
     #[test]

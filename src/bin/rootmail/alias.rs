@@ -272,6 +272,11 @@ fn plan_give_back(row: &AliasRow, policy: ReleasePolicy) -> anyhow::Result<Plan>
             "{} is retired: retired aliases are never handed out again",
             row.email
         ),
+        AliasStatus::Unroutable => bail!(
+            "{} is unroutable: its mailbox does not have the address, so it carries no claim. \
+             Add the address in Exchange Online and run `rootmail audit --exchange --fix`",
+            row.email
+        ),
     })
 }
 

@@ -80,11 +80,11 @@ impl AliasPool {
             .await?
             .ok_or_else(|| self.email_not_found(&request.email))?;
         match row.status {
-            AliasStatus::Quarantined | AliasStatus::Retired => {
+            AliasStatus::Quarantined | AliasStatus::Retired | AliasStatus::Unroutable => {
                 return Err(StoreError::WrongStatus {
                     alias_id: row.id.clone(),
                     status: row.status,
-                    reason: "quarantined and retired aliases cannot be imported",
+                    reason: "quarantined, retired and unroutable aliases cannot be imported",
                 })
             }
             AliasStatus::Claimed if row.claim_token.is_some() => {

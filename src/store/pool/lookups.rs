@@ -78,6 +78,8 @@ impl StatusCounts {
                 }
             }
             AliasStatus::Retired => self.retired += 1,
+            // Counted as unusable above, with its reason.
+            AliasStatus::Unroutable => self.unusable += 1,
         }
     }
 }
@@ -207,6 +209,9 @@ impl AliasPool {
                 clauses.push(eq_str(col::STATUS, status_value::QUARANTINED))
             }
             Some(AliasStatus::Retired) => clauses.push(eq_str(col::STATUS, status_value::RETIRED)),
+            Some(AliasStatus::Unroutable) => {
+                clauses.push(eq_str(col::STATUS, status_value::UNROUTABLE))
+            }
             Some(AliasStatus::Claimed) => clauses.push(eq_bool(col::IN_USE, true)),
             None => {}
         }

@@ -446,7 +446,9 @@ fn audit_finds_every_problem_and_fixes_what_it_can() {
 
     // A fix is conditional on the row as audited: a row changed meanwhile is refused.
     let parsed = parse_accounts(&org.list_accounts_json).expect("accounts");
-    let report = f.rt.block_on(f.pool.audit(&parsed)).expect("audit");
+    let report =
+        f.rt.block_on(f.pool.audit(Some(&parsed), None))
+            .expect("audit");
     let finding = report
         .findings
         .iter()

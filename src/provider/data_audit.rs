@@ -81,9 +81,13 @@ impl From<&Finding> for FindingEntry {
         FindingEntry {
             kind: f.kind.as_str().to_owned(),
             severity: f.severity().as_str().to_owned(),
-            email: f.row.email.clone(),
-            alias_id: f.row.id.clone(),
-            alias_status: f.row.status.as_str().to_owned(),
+            email: f.email.clone(),
+            alias_id: f.row.as_ref().map(|r| r.id.clone()).unwrap_or_default(),
+            alias_status: f
+                .row
+                .as_ref()
+                .map(|r| r.status.as_str().to_owned())
+                .unwrap_or_default(),
             aws_account_id: f.account_id.clone(),
             message: f.message.clone(),
         }
@@ -131,7 +135,7 @@ impl TypedDataSource for AuditDataSource {
         let accounts = parse_accounts(&config.accounts_json).map_err(invalid_accounts)?;
         let pool = self.0.pool().await?;
         let report = pool
-            .audit(&accounts)
+            .audit(Some(&accounts), None)
             .await
             .map_err(|e| store_diag("Could not audit the pool", &e))?;
         Ok(Audit {

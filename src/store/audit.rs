@@ -1,10 +1,19 @@
-//! The pool compared with the AWS accounts that really exist. AWS keeps an
-//! account's root address for good (closed accounts and accounts that left
-//! the organization still own theirs), so a pool row that could hand such an
-//! address out again is the critical finding: the next CreateAccount with it
-//! fails with `EMAIL_ALREADY_EXISTS`. The accounts come as JSON, in the
-//! shape `aws organizations list-accounts` prints or the list
+//! The pool compared with the two systems it does not own.
+//!
+//! AWS: AWS keeps an account's root address for good (closed accounts and
+//! accounts that left the organization still own theirs), so a pool row that
+//! could hand such an address out again is the critical finding: the next
+//! CreateAccount with it fails with `EMAIL_ALREADY_EXISTS`. The accounts come
+//! from Organizations itself ([`crate::aws`]), or as JSON, in the shape `aws
+//! organizations list-accounts` prints or the list
 //! `data.aws_organizations_organization.accounts` holds (through `jsonencode`).
+//!
+//! Exchange Online: an alias its mailbox does not have bounces AWS's root
+//! mail; see [`exchange`]. [`AliasPool::audit`] reads what it is asked to
+//! compare, [`audit_rows`] compares (no I/O), [`AliasPool::apply_fix`]
+//! writes one fix, conditional on the row as audited.
+
+mod exchange;
 
 use std::collections::{BTreeMap, HashMap};
 use std::fmt;
@@ -15,9 +24,11 @@ use super::address::normalize_email;
 use super::change::RowChange;
 use super::conditional::Merged;
 use super::error::StoreError;
-use super::pool::AliasPool;
+use super::pool::{AliasPool, LegacyRow};
 use super::row::{AliasRow, AliasStatus};
 use super::AliasFilter;
+
+pub use exchange::{Mailbox, MailboxAddresses, MailboxLookup, NEAR_LIMIT, PLANNED_LIMIT};
 
 /// One AWS account as listed by Organizations.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -27,6 +38,17 @@ pub struct OrgAccount {
     pub name: String,
     /// `State` when given (the newer field), else `Status`, upper case.
     pub state: String,
+}
+
+impl From<&crate::aws::OrganizationAccount> for OrgAccount {
+    fn from(a: &crate::aws::OrganizationAccount) -> Self {
+        OrgAccount {
+            id: a.id.clone(),
+            email: a.email.clone(),
+            name: a.name.clone(),
+            state: a.state.to_ascii_uppercase(),
+        }
+    }
 }
 
 impl OrgAccount {
@@ -138,6 +160,21 @@ pub enum FindingKind {
     LinkedAccountMissing,
     /// The linked account is suspended or closed.
     LinkedAccountClosed,
+    /// A claimed or linked alias its mailbox does not have: root mail for
+    /// that account bounces today.
+    UnroutableInUse,
+    /// A free or quarantined alias its mailbox does not have.
+    UnroutableFree,
+    /// A mailbox the pool uses that Exchange does not know.
+    MissingMailbox,
+    /// A mailbox with about as many addresses as Exchange allows.
+    MailboxNearLimit,
+    /// An address of a pool mailbox that no row has.
+    UnpooledAddress,
+    /// The alias reaches another mailbox of the pool than its row names.
+    MailboxMismatch,
+    /// A row marked unroutable whose mailbox now has the address.
+    RoutableAgain,
 }
 
 impl FindingKind {
@@ -149,12 +186,22 @@ impl FindingKind {
             FindingKind::LinkedToOtherAccount => "linked_to_other_account",
             FindingKind::LinkedAccountMissing => "linked_account_missing",
             FindingKind::LinkedAccountClosed => "linked_account_closed",
+            FindingKind::UnroutableInUse => "unroutable_in_use",
+            FindingKind::UnroutableFree => "unroutable_free",
+            FindingKind::MissingMailbox => "missing_mailbox",
+            FindingKind::MailboxNearLimit => "mailbox_near_limit",
+            FindingKind::UnpooledAddress => "unpooled_address",
+            FindingKind::MailboxMismatch => "mailbox_mismatch",
+            FindingKind::RoutableAgain => "routable_again",
         }
     }
 
     pub fn severity(self) -> Severity {
         match self {
-            FindingKind::FreeAddressInUse | FindingKind::UnlinkedAddressInUse => Severity::Critical,
+            FindingKind::FreeAddressInUse
+            | FindingKind::UnlinkedAddressInUse
+            | FindingKind::UnroutableInUse
+            | FindingKind::MissingMailbox => Severity::Critical,
             _ => Severity::Warning,
         }
     }
@@ -173,6 +220,14 @@ pub enum Fix {
     LinkAndRetire { account: String },
     /// Link to the account, keeping the row's status and claim.
     Link { account: String },
+    /// Mark the row unroutable, so that no claim hands it out.
+    MarkUnroutable { reason: String },
+    /// Put a row marked unroutable back into the pool (free).
+    ReturnToPool,
+    /// Add the address as a free row of the mailbox.
+    Import { mailbox: String },
+    /// Add the address as a retired row used by the account.
+    ImportRetired { mailbox: String, account: String },
 }
 
 impl fmt::Display for Fix {
@@ -180,18 +235,29 @@ impl fmt::Display for Fix {
         match self {
             Fix::LinkAndRetire { account } => write!(f, "link to {account} and retire"),
             Fix::Link { account } => write!(f, "link to {account}"),
+            Fix::MarkUnroutable { .. } => f.write_str("mark unroutable"),
+            Fix::ReturnToPool => f.write_str("return to the pool"),
+            Fix::Import { mailbox } => write!(f, "import as free alias of {mailbox}"),
+            Fix::ImportRetired { account, .. } => {
+                write!(f, "import as retired, used by {account}")
+            }
         }
     }
 }
 
-/// One finding about one row.
+/// One finding about one row, one address the table lacks, or one mailbox.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Finding {
     pub kind: FindingKind,
-    /// The row as read (its ETag guards the fix).
-    pub row: AliasRow,
+    /// The address concerned (the mailbox's, for mailbox findings).
+    pub email: String,
+    /// The row as read (its ETag guards the fix); none for an address the
+    /// table lacks and for a mailbox.
+    pub row: Option<AliasRow>,
     /// The account concerned: the one using the address, or the linked one.
     pub account_id: String,
+    /// The mailbox concerned, for the Exchange findings.
+    pub mailbox: String,
     pub message: String,
     pub fix: Option<Fix>,
 }
@@ -200,6 +266,19 @@ impl Finding {
     pub fn severity(&self) -> Severity {
         self.kind.severity()
     }
+
+    /// A finding about `row`.
+    fn about(row: &AliasRow, kind: FindingKind, message: String, fix: Option<Fix>) -> Finding {
+        Finding {
+            kind,
+            email: row.email.clone(),
+            row: Some(row.clone()),
+            account_id: String::new(),
+            mailbox: String::new(),
+            message,
+            fix,
+        }
+    }
 }
 
 /// The findings, worst first, with what was compared.
@@ -207,7 +286,17 @@ impl Finding {
 pub struct AuditReport {
     pub findings: Vec<Finding>,
     pub aliases: usize,
+    /// AWS accounts compared (none when AWS was not asked).
     pub accounts: usize,
+    /// Mailboxes read from Exchange (none when Exchange was not asked).
+    pub mailboxes: usize,
+}
+
+/// What the rows are compared with; each part is optional.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct AuditInput<'a> {
+    pub accounts: Option<&'a [OrgAccount]>,
+    pub mailboxes: Option<&'a [Mailbox]>,
 }
 
 impl AuditReport {
@@ -219,8 +308,31 @@ impl AuditReport {
     }
 }
 
-/// Compares rows with accounts (no I/O).
-pub fn audit_rows(rows: &[AliasRow], accounts: &[OrgAccount]) -> AuditReport {
+/// Compares rows with the accounts and mailboxes given (no I/O).
+pub fn audit_rows(rows: &[AliasRow], input: &AuditInput) -> AuditReport {
+    let mut findings = input
+        .accounts
+        .map(|accounts| account_findings(rows, accounts))
+        .unwrap_or_default();
+    if let Some(mailboxes) = input.mailboxes {
+        findings.extend(exchange::findings(rows, mailboxes, input.accounts));
+    }
+    findings.sort_by(|a, b| {
+        b.severity()
+            .cmp(&a.severity())
+            .then(a.kind.cmp(&b.kind))
+            .then_with(|| a.email.cmp(&b.email))
+    });
+    AuditReport {
+        findings,
+        aliases: rows.len(),
+        accounts: input.accounts.map_or(0, <[OrgAccount]>::len),
+        mailboxes: input.mailboxes.map_or(0, <[Mailbox]>::len),
+    }
+}
+
+/// The rows against the accounts that exist.
+fn account_findings(rows: &[AliasRow], accounts: &[OrgAccount]) -> Vec<Finding> {
     let by_email: HashMap<String, &AliasRow> = rows
         .iter()
         .map(|r| (normalize_email(&r.email), r))
@@ -283,11 +395,8 @@ pub fn audit_rows(rows: &[AliasRow], accounts: &[OrgAccount]) -> AuditReport {
             }
         };
         findings.push(Finding {
-            kind,
-            row: (*row).clone(),
             account_id: id.to_owned(),
-            message,
-            fix,
+            ..Finding::about(row, kind, message, fix)
         });
     }
     for row in rows.iter().filter(|r| !r.aws_account_id.is_empty()) {
@@ -312,68 +421,106 @@ pub fn audit_rows(rows: &[AliasRow], accounts: &[OrgAccount]) -> AuditReport {
             Some(_) => continue,
         };
         findings.push(Finding {
-            kind,
-            row: row.clone(),
             account_id: id.to_owned(),
-            message,
-            fix: None,
+            ..Finding::about(row, kind, message, None)
         });
     }
-    findings.sort_by(|a, b| {
-        b.severity()
-            .cmp(&a.severity())
-            .then(a.kind.cmp(&b.kind))
-            .then_with(|| a.row.email.cmp(&b.row.email))
-    });
-    AuditReport {
-        findings,
-        aliases: rows.len(),
-        accounts: accounts.len(),
-    }
+    findings
 }
 
 impl AliasPool {
-    /// Reads every row of the partition and compares them with `accounts`.
-    pub async fn audit(&self, accounts: &[OrgAccount]) -> Result<AuditReport, StoreError> {
+    /// Reads every row of the partition and compares them with `accounts`
+    /// (when given) and with Exchange (when `exchange` is given: every
+    /// mailbox the rows name, and its extra mailboxes, read through it).
+    pub async fn audit(
+        &self,
+        accounts: Option<&[OrgAccount]>,
+        exchange: Option<&MailboxLookup<'_>>,
+    ) -> Result<AuditReport, StoreError> {
         let rows = self.list(&AliasFilter::default()).await?;
-        Ok(audit_rows(&rows, accounts))
+        let mailboxes = match exchange {
+            Some(lookup) => Some(lookup.read(&rows).await?),
+            None => None,
+        };
+        Ok(audit_rows(
+            &rows,
+            &AuditInput {
+                accounts,
+                mailboxes: mailboxes.as_deref(),
+            },
+        ))
     }
 
     /// Makes the finding's fix, conditional on the row's ETag as audited: a
-    /// row changed since is refused with [`StoreError::Changed`].
-    pub async fn apply_fix(&self, finding: &Finding) -> Result<AliasRow, StoreError> {
+    /// row changed since is refused with [`StoreError::Changed`]. An import
+    /// adds a new row (an insert, which never overwrites one).
+    pub async fn apply_fix(&self, finding: &Finding) -> Result<Option<AliasRow>, StoreError> {
         let Some(fix) = &finding.fix else {
             return Ok(finding.row.clone());
         };
-        let row = &finding.row;
-        let (account, retire) = match fix {
-            Fix::LinkAndRetire { account } => (account, true),
-            Fix::Link { account } => (account, false),
-        };
-        let retired = RowChange {
-            in_use: Some(true),
-            status: Some(AliasStatus::Retired),
-            retired_reason: Some(format!(
-                "used by AWS account {account} (found by rootmail audit); AWS never frees a \
-                 root address"
-            )),
-            ..RowChange::default()
-        };
-        let change = RowChange {
-            aws_account_id: Some(account.clone()),
-            used_by: Some(account.clone()),
-            ..if retire {
-                retired
-            } else {
-                RowChange::default()
+        let change = match fix {
+            Fix::Import { mailbox } => {
+                let id = uuid::Uuid::new_v4().to_string();
+                let row = LegacyRow::existing(&normalize_email(&finding.email), mailbox, &id);
+                self.insert_legacy_row(&row).await?;
+                return Ok(None);
             }
+            Fix::ImportRetired { mailbox, account } => {
+                let id = uuid::Uuid::new_v4().to_string();
+                let row = LegacyRow {
+                    in_use: true,
+                    aws_account_id: account.clone(),
+                    ..LegacyRow::existing(&normalize_email(&finding.email), mailbox, &id)
+                };
+                self.insert_legacy_row_with(&row, &retired_by(account))
+                    .await?;
+                return Ok(None);
+            }
+            Fix::LinkAndRetire { account } => RowChange {
+                aws_account_id: Some(account.clone()),
+                ..retired_by(account)
+            },
+            Fix::Link { account } => RowChange {
+                aws_account_id: Some(account.clone()),
+                used_by: Some(account.clone()),
+                ..RowChange::default()
+            },
+            Fix::MarkUnroutable { reason } => RowChange {
+                in_use: Some(true),
+                status: Some(AliasStatus::Unroutable),
+                unroutable_reason: Some(reason.clone()),
+                ..RowChange::default()
+            },
+            Fix::ReturnToPool => RowChange {
+                in_use: Some(false),
+                status: Some(AliasStatus::Free),
+                unroutable_reason: Some(String::new()),
+                ..RowChange::default()
+            },
+        };
+        let Some(row) = &finding.row else {
+            return Ok(None);
         };
         match self.merge_change(row, &change, "fix alias").await? {
-            Merged::Row(now) => Ok(*now),
+            Merged::Row(now) => Ok(Some(*now)),
             Merged::Changed | Merged::Missing => Err(StoreError::Changed {
                 alias_id: row.id.clone(),
             }),
         }
+    }
+}
+
+/// Retired, recording the account that used the address.
+fn retired_by(account: &str) -> RowChange {
+    RowChange {
+        in_use: Some(true),
+        status: Some(AliasStatus::Retired),
+        used_by: Some(account.to_owned()),
+        retired_reason: Some(format!(
+            "used by AWS account {account} (found by rootmail audit); AWS never frees a root \
+             address"
+        )),
+        ..RowChange::default()
     }
 }
 

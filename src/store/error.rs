@@ -15,6 +15,10 @@ pub enum StoreError {
     #[error(transparent)]
     Azure(#[from] AzureError),
 
+    /// Exchange Online's mailboxes could not be read (through Microsoft Graph).
+    #[error(transparent)]
+    Graph(#[from] crate::graph::GraphError),
+
     /// No free alias is left (in the whole pool, or in the requested mailbox).
     #[error("the alias pool is exhausted: no free alias{} in table `{table}`", mailbox_suffix(.mailbox))]
     PoolExhausted {

@@ -63,7 +63,7 @@ pub async fn run(store: &AliasPool, args: &AuditArgs) -> anyhow::Result<Outcome>
     let accounts = parse_accounts(&text)
         .map_err(|e| anyhow::anyhow!("--accounts {}: {e}", args.accounts.display()))?;
     let report = store
-        .audit(&accounts)
+        .audit(Some(&accounts), None)
         .await
         .context("cannot read the pool")?;
     if !args.fix {
@@ -79,7 +79,7 @@ pub async fn run(store: &AliasPool, args: &AuditArgs) -> anyhow::Result<Outcome>
     let mut plan = String::from("planned fixes:\n");
     for f in &fixable {
         if let Some(fix) = &f.fix {
-            plan.push_str(&format!("  {}: {}\n", cell(&f.row.email), fix));
+            plan.push_str(&format!("  {}: {}\n", cell(&f.email), fix));
         }
     }
     if args.json {
@@ -94,23 +94,23 @@ pub async fn run(store: &AliasPool, args: &AuditArgs) -> anyhow::Result<Outcome>
     for f in fixable {
         match store.apply_fix(f).await {
             Ok(_) => applied.push(json!({
-                "email": f.row.email, "alias_id": f.row.id, "kind": f.kind.as_str(),
+                "email": f.email, "alias_id": alias_id(f), "kind": f.kind.as_str(),
                 "fix": f.fix.as_ref().map(ToString::to_string), "outcome": "fixed",
             })),
             Err(e @ StoreError::Changed { .. }) => {
                 changed += 1;
-                eprintln!("refused: {}: {e}", cell(&f.row.email));
+                eprintln!("refused: {}: {e}", cell(&f.email));
                 applied.push(json!({
-                    "email": f.row.email, "alias_id": f.row.id, "kind": f.kind.as_str(),
+                    "email": f.email, "alias_id": alias_id(f), "kind": f.kind.as_str(),
                     "fix": f.fix.as_ref().map(ToString::to_string), "outcome": "changed",
                 }));
             }
-            Err(e) => return Err(e).context(format!("cannot fix {}", f.row.email)),
+            Err(e) => return Err(e).context(format!("cannot fix {}", f.email)),
         }
     }
     // What is left is what the exit code reports.
     let after = store
-        .audit(&accounts)
+        .audit(Some(&accounts), None)
         .await
         .context("cannot read the pool again")?;
     print_report(&after, args.json, &applied)?;
@@ -150,10 +150,10 @@ fn finding_json(f: &Finding) -> Value {
     json!({
         "kind": f.kind.as_str(),
         "severity": f.severity().as_str(),
-        "email": f.row.email,
-        "alias_id": f.row.id,
-        "alias_status": f.row.status.as_str(),
-        "linked_account": f.row.aws_account_id,
+        "email": f.email,
+        "alias_id": alias_id(f),
+        "alias_status": f.row.as_ref().map(|r| r.status.as_str()).unwrap_or_default(),
+        "linked_account": f.row.as_ref().map(|r| r.aws_account_id.as_str()).unwrap_or_default(),
         "aws_account_id": f.account_id,
         "message": f.message,
         "fix": f.fix.as_ref().map(ToString::to_string),
@@ -200,8 +200,11 @@ fn print_report(report: &AuditReport, json: bool, applied: &[Value]) -> anyhow::
         table.row(vec![
             f.severity().as_str().to_owned(),
             f.kind.as_str().to_owned(),
-            cell(&f.row.email),
-            f.row.status.to_string(),
+            cell(&f.email),
+            f.row
+                .as_ref()
+                .map(|r| r.status.to_string())
+                .unwrap_or_default(),
             f.account_id.clone(),
             f.fix.as_ref().map(ToString::to_string).unwrap_or_default(),
         ]);
@@ -211,4 +214,8 @@ fn print_report(report: &AuditReport, json: bool, applied: &[Value]) -> anyhow::
         writeln!(out, "- {}", cell(&f.message))?;
     }
     Ok(())
+}
+
+fn alias_id(f: &Finding) -> &str {
+    f.row.as_ref().map(|r| r.id.as_str()).unwrap_or_default()
 }

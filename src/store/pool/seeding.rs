@@ -3,6 +3,7 @@
 
 use serde_json::{Map, Value};
 
+use super::super::change::RowChange;
 use super::super::error::StoreError;
 use super::super::row::check_alias_id;
 use super::super::row::col;
@@ -27,7 +28,15 @@ impl LegacyRow {
         let id = uuid::Uuid::new_v4().to_string();
         LegacyRow {
             aws_mail: format!("aws_{id}@{domain}"),
-            id,
+            ..LegacyRow::existing("", mailbox, &id)
+        }
+    }
+
+    /// A free row with id `id` for an address `mailbox` already has.
+    pub fn existing(address: &str, mailbox: &str, id: &str) -> LegacyRow {
+        LegacyRow {
+            id: id.to_owned(),
+            aws_mail: address.to_owned(),
             in_use: false,
             user_mail: String::new(),
             root_mailbox: mailbox.to_owned(),
@@ -54,8 +63,21 @@ impl AliasPool {
 
     /// Inserts one legacy row on its own (no transaction); fails if the id exists.
     pub async fn insert_legacy_row(&self, row: &LegacyRow) -> Result<(), StoreError> {
+        self.insert_legacy_row_with(row, &RowChange::default())
+            .await
+    }
+
+    /// Inserts one legacy row with `change` written into it in the same
+    /// request (the audit imports an address an account used as retired).
+    pub(in crate::store) async fn insert_legacy_row_with(
+        &self,
+        row: &LegacyRow,
+        change: &RowChange,
+    ) -> Result<(), StoreError> {
         check_alias_id(&row.id)?;
-        match self.io.insert(&self.legacy_entity(row)).await {
+        let mut entity = self.legacy_entity(row);
+        change.merge_into(&mut entity);
+        match self.io.insert(&entity).await {
             Ok(_) => Ok(()),
             Err(Fail::Conflict) => Err(StoreError::InvalidInput {
                 field: "alias id",

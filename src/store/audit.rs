@@ -288,8 +288,17 @@ pub struct AuditReport {
     pub aliases: usize,
     /// AWS accounts compared (none when AWS was not asked).
     pub accounts: usize,
-    /// Mailboxes read from Exchange (none when Exchange was not asked).
-    pub mailboxes: usize,
+    /// The mailboxes as Exchange had them, when Exchange was asked: an
+    /// audit after fixes compares with them again instead of reading anew.
+    pub exchange: Option<Vec<Mailbox>>,
+}
+
+/// Where the audit gets the mailboxes from.
+pub enum ExchangeInput<'a> {
+    /// Read them (every mailbox the rows name, and the lookup's extra ones).
+    Read(&'a MailboxLookup<'a>),
+    /// As read before.
+    Known(&'a [Mailbox]),
 }
 
 /// What the rows are compared with; each part is optional.
@@ -327,7 +336,7 @@ pub fn audit_rows(rows: &[AliasRow], input: &AuditInput) -> AuditReport {
         findings,
         aliases: rows.len(),
         accounts: input.accounts.map_or(0, <[OrgAccount]>::len),
-        mailboxes: input.mailboxes.map_or(0, <[Mailbox]>::len),
+        exchange: input.mailboxes.map(<[Mailbox]>::to_vec),
     }
 }
 
@@ -430,23 +439,26 @@ fn account_findings(rows: &[AliasRow], accounts: &[OrgAccount]) -> Vec<Finding> 
 
 impl AliasPool {
     /// Reads every row of the partition and compares them with `accounts`
-    /// (when given) and with Exchange (when `exchange` is given: every
-    /// mailbox the rows name, and its extra mailboxes, read through it).
+    /// and with Exchange's mailboxes, each when given.
     pub async fn audit(
         &self,
         accounts: Option<&[OrgAccount]>,
-        exchange: Option<&MailboxLookup<'_>>,
+        exchange: Option<ExchangeInput<'_>>,
     ) -> Result<AuditReport, StoreError> {
         let rows = self.list(&AliasFilter::default()).await?;
+        let read = match exchange {
+            Some(ExchangeInput::Read(lookup)) => Some(lookup.read(&rows).await?),
+            _ => None,
+        };
         let mailboxes = match exchange {
-            Some(lookup) => Some(lookup.read(&rows).await?),
-            None => None,
+            Some(ExchangeInput::Known(known)) => Some(known),
+            _ => read.as_deref(),
         };
         Ok(audit_rows(
             &rows,
             &AuditInput {
                 accounts,
-                mailboxes: mailboxes.as_deref(),
+                mailboxes,
             },
         ))
     }

@@ -8,7 +8,8 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use azure_core::credentials::TokenCredential;
+use rootmail::azure::token::TokenSource;
+use rootmail::azure::{Credential, HttpClients};
 use rootmail::graph::{GraphError, GraphReader};
 use rootmail::settings::RetryBudget;
 use testkit::azure_ad::{IdentityServer, GRAPH_RESOURCE, STORAGE_RESOURCE, TENANT};
@@ -18,45 +19,33 @@ fn identity() -> &'static IdentityServer {
     IdentityServer::shared()
 }
 
-/// An HTTP client that trusts the stand-ins' test CA.
-fn http() -> reqwest::Client {
-    let ca = reqwest::Certificate::from_pem(identity().ca.ca_pem.as_bytes()).expect("ca");
-    reqwest::Client::builder()
-        .tls_certs_only([ca])
-        .build()
-        .expect("client")
+/// The crate's HTTP clients, trusting the stand-ins' test CA as
+/// `SSL_CERT_FILE` would make them.
+fn http() -> HttpClients {
+    HttpClients::new(Some(&identity().ca.ca_file())).expect("clients")
 }
 
-/// A service principal of the loopback Entra ID.
-fn credential() -> Arc<dyn TokenCredential> {
+/// Tokens of a service principal of the loopback Entra ID.
+fn tokens() -> Arc<TokenSource> {
     let client_id = format!("graph-reader-{}", uuid::Uuid::new_v4().simple());
     identity().register_client(&client_id, "graph-secret");
-    let mut cloud = azure_core::cloud::CustomConfiguration::default();
-    cloud.authority_host = identity().authority();
-    let options = azure_identity::ClientSecretCredentialOptions {
-        client_options: azure_core::http::ClientOptions {
-            transport: Some(azure_core::http::Transport::new(Arc::new(http()))),
-            cloud: Some(Arc::new(azure_core::cloud::CloudConfiguration::Custom(
-                cloud,
-            ))),
-            ..Default::default()
-        },
-    };
-    azure_identity::ClientSecretCredential::new(
-        TENANT,
+    let credential = Credential::ClientSecret {
+        tenant_id: TENANT.to_owned(),
         client_id,
-        azure_core::credentials::Secret::new("graph-secret"),
-        Some(options),
-    )
-    .expect("credential")
+        secret: "graph-secret".into(),
+    };
+    let source = TokenSource::for_credential(&credential, &identity().authority(), &http())
+        .expect("token source")
+        .expect("an Azure AD credential");
+    Arc::new(source)
 }
 
 fn reader(graph: &GraphServer, resource: &str, total: Duration) -> GraphReader {
     GraphReader::new(
-        http(),
+        http().modern,
         &graph.endpoint(),
         resource,
-        credential(),
+        tokens(),
         RetryBudget::for_total(total),
     )
     .expect("reader")

@@ -6,12 +6,11 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use azure_core::credentials::TokenCredential;
 use serde::de::DeserializeOwned;
 use serde::Deserialize;
-use time::OffsetDateTime;
 
 use super::user::{GraphUser, SELECT};
+use crate::azure::token::TokenSource;
 use crate::settings::RetryBudget;
 
 /// Graph's error body: `{"error": {"code": …, "message": …}}`.
@@ -72,12 +71,6 @@ pub enum GraphError {
     Protocol(String),
 }
 
-/// A token kept until shortly before it expires.
-struct CachedToken {
-    value: String,
-    refresh_at: OffsetDateTime,
-}
-
 /// Reads mailboxes (user objects) from Microsoft Graph.
 pub struct GraphReader {
     http: reqwest::Client,
@@ -86,9 +79,8 @@ pub struct GraphReader {
     /// `<Graph resource>/.default`: the audience stays the cloud's Graph
     /// even when the endpoint is another host (a test stand-in).
     scope: String,
-    credential: Arc<dyn TokenCredential>,
+    tokens: Arc<TokenSource>,
     budget: RetryBudget,
-    token: tokio::sync::Mutex<Option<CachedToken>>,
 }
 
 impl std::fmt::Debug for GraphReader {
@@ -102,12 +94,12 @@ impl std::fmt::Debug for GraphReader {
 
 impl GraphReader {
     /// A reader of `endpoint` (e.g. `https://graph.microsoft.com`) with
-    /// tokens for `resource` (the cloud's Graph resource) from `credential`.
+    /// tokens for `resource` (the cloud's Graph resource) from `tokens`.
     pub fn new(
         http: reqwest::Client,
         endpoint: &str,
         resource: &str,
-        credential: Arc<dyn TokenCredential>,
+        tokens: Arc<TokenSource>,
         budget: RetryBudget,
     ) -> Result<GraphReader, GraphError> {
         let base = url::Url::parse(&format!("{}/v1.0/", endpoint.trim_end_matches('/')))
@@ -116,9 +108,8 @@ impl GraphReader {
             http,
             base,
             scope: format!("{}/.default", resource.trim_end_matches('/')),
-            credential,
+            tokens,
             budget,
-            token: tokio::sync::Mutex::new(None),
         })
     }
 
@@ -189,25 +180,12 @@ impl GraphReader {
     }
 
     async fn bearer(&self) -> Result<String, GraphError> {
-        let mut cache = self.token.lock().await;
-        let now = OffsetDateTime::now_utc();
-        if let Some(t) = cache.as_ref().filter(|t| now < t.refresh_at) {
-            return Ok(t.value.clone());
-        }
         let token = self
-            .credential
-            .get_token(&[self.scope.as_str()], None)
+            .tokens
+            .token(&self.scope)
             .await
-            .map_err(|e| GraphError::Token(crate::redact::error_line(&e)))?;
-        let value = token.token.secret().to_owned();
-        // Renewed five minutes early, or halfway through a shorter life.
-        let life: time::Duration = token.expires_on - now;
-        let margin = (life / 2i32).min(time::Duration::minutes(5));
-        *cache = Some(CachedToken {
-            value: value.clone(),
-            refresh_at: token.expires_on - margin,
-        });
-        Ok(value)
+            .map_err(|e| GraphError::Token(e.to_string()))?;
+        Ok(token.token.secret().to_owned())
     }
 
     /// One GET with retries: `Ok(None)` for a resource Graph says does not exist.

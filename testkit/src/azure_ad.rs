@@ -1,11 +1,15 @@
 //! Loopback stand-ins for the Azure AD side of a pipeline, speaking the real
 //! protocols over HTTPS with a test CA:
 //! - Entra ID's token endpoint (`POST /{tenant}/oauth2/v2.0/token`): the
-//!   client-secret and client-assertion grants; an assertion is accepted only
-//!   if this server issued it and it has not expired;
+//!   client-secret and client-assertion grants; a federated assertion is
+//!   accepted only if this server issued it and it has not expired; a
+//!   certificate assertion (see `client_certificate`) only if it verifies
+//!   against a certificate registered for the client;
 //! - GitHub Actions' OIDC endpoint (`GET /github/token?audience=…`, bearer);
 //! - Azure DevOps' OIDC endpoint (`POST /ado/oidctoken?api-version=7.1&serviceConnectionId=…`);
-//! - App Service's managed identity endpoint (`GET /msi/token`, `X-IDENTITY-HEADER`).
+//! - App Service's managed identity endpoint (`GET /msi/token`, `X-IDENTITY-HEADER`);
+//! - the VM instance metadata protocol (`GET /imds/token`, `Metadata: true`,
+//!   api-version 2018-02-01), as `ARM_MSI_ENDPOINT` points at it.
 //!
 //! Access tokens carry the claims Azurite's `--oauth basic` checks (issuer
 //! `https://sts.windows.net/<tenant>/`, audience `https://storage.azure.com`,
@@ -149,7 +153,11 @@ pub fn jwt(claims: &serde_json::Value) -> String {
 pub struct Counts {
     pub secret_grants: u32,
     pub assertion_grants: u32,
+    /// Certificate assertions that verified.
+    pub certificate_grants: u32,
     pub refused: u32,
+    /// Why the last refusal happened (the AADSTS text).
+    pub last_refusal: String,
 }
 
 #[derive(Default)]
@@ -167,6 +175,11 @@ struct State {
     github_requests: u32,
     ado_requests: u32,
     msi_requests: u32,
+    imds_requests: u32,
+    /// Certificates (DER) registered for each client id.
+    certificates: HashMap<String, Vec<Vec<u8>>>,
+    /// `jti`s of every certificate assertion seen: each may be used once.
+    seen_jti: std::collections::HashSet<String>,
 }
 
 /// The token server; one per test process through [`IdentityServer::shared`].
@@ -209,6 +222,7 @@ impl IdentityServer {
         }
         let tls = tokio_rustls::TlsAcceptor::from(server.ca.server_config());
         let ctx = Arc::new(Ctx {
+            token_endpoint: format!("{}/{TENANT}/oauth2/v2.0/token", server.authority()),
             state: Arc::clone(&server.state),
             lifetime: token_lifetime,
             github_request_token: server.github_request_token.clone(),
@@ -299,6 +313,35 @@ impl IdentityServer {
         (st.github_requests, st.ado_requests, st.msi_requests)
     }
 
+    /// Requests the instance metadata endpoint answered.
+    pub fn imds_requests(&self) -> u32 {
+        self.state.lock().expect("state").imds_requests
+    }
+
+    /// `https://127.0.0.1:<port>/imds/token`: what `ARM_MSI_ENDPOINT` points at.
+    pub fn imds_url(&self) -> String {
+        format!("{}/imds/token", self.authority())
+    }
+
+    /// Lets `client_id` sign in with assertions signed by `certificate_der`'s key.
+    pub fn register_certificate(&self, client_id: &str, certificate_der: &[u8]) {
+        let mut st = self.state.lock().expect("state");
+        st.certificates
+            .entry(client_id.to_owned())
+            .or_default()
+            .push(certificate_der.to_vec());
+    }
+
+    /// Adds strings a test knows are secret (a password, a private key) to
+    /// those no log may contain.
+    pub fn add_secret(&self, secret: &str) {
+        self.state
+            .lock()
+            .expect("state")
+            .issued
+            .push(secret.to_owned());
+    }
+
     /// Every token, request token, assertion and secret this server knows:
     /// none of them may appear in a log, a diagnostic or state.
     pub fn secrets(&self) -> Vec<String> {
@@ -307,6 +350,8 @@ impl IdentityServer {
 }
 
 struct Ctx {
+    /// The audience a certificate assertion must name.
+    token_endpoint: String,
     state: Arc<Mutex<State>>,
     lifetime: i64,
     github_request_token: String,
@@ -530,6 +575,41 @@ fn route(req: &Request, ctx: &Ctx) -> (u16, serde_json::Value) {
                 }),
             )
         }
+        ("GET", "/imds/token") => {
+            ctx.state.lock().expect("state").imds_requests += 1;
+            if req.headers.get("metadata").map(String::as_str) != Some("true") {
+                return (
+                    400,
+                    serde_json::json!({"error": "invalid_request", "error_description": "Required metadata header not specified"}),
+                );
+            }
+            if req.query.get("api-version").map(String::as_str) != Some("2018-02-01") {
+                return (
+                    400,
+                    serde_json::json!({"error": "invalid_request", "error_description": "Invalid api-version"}),
+                );
+            }
+            let resource = req.query.get("resource").cloned().unwrap_or_default();
+            let Some(audience) = known_resource(&resource) else {
+                return (400, serde_json::json!({"error": "invalid_resource"}));
+            };
+            let client = req
+                .query
+                .get("client_id")
+                .cloned()
+                .unwrap_or_else(|| "vm-identity".to_owned());
+            let token = issue_access_token(&ctx.state, &client, ctx.lifetime, audience);
+            (
+                200,
+                serde_json::json!({
+                    "access_token": token,
+                    "expires_in": ctx.lifetime.to_string(),
+                    "expires_on": (now() + ctx.lifetime).to_string(),
+                    "resource": resource,
+                    "token_type": "Bearer",
+                }),
+            )
+        }
         ("POST", path) if path == format!("/{TENANT}/oauth2/v2.0/token") => token_grant(req, ctx),
         _ => (404, serde_json::json!({"error": "not_found"})),
     }
@@ -582,6 +662,33 @@ fn token_grant(req: &Request, ctx: &Ctx) -> (u16, serde_json::Value) {
             .entry(client_id.clone())
             .or_default()
             .push(assertion.clone());
+        st.issued.push(assertion.clone());
+        let certificate = (expiry.is_none() && typed)
+            .then(|| crate::client_certificate::x5t_of(assertion))
+            .flatten();
+        if certificate.is_some() {
+            let registered = st.certificates.get(&client_id).cloned().unwrap_or_default();
+            let verdict = crate::client_certificate::verify(
+                assertion,
+                &client_id,
+                &ctx.token_endpoint,
+                &registered,
+                &mut st.seen_jti,
+            );
+            let counts = st.counts.entry(client_id.clone()).or_default();
+            match &verdict {
+                Ok(()) => counts.certificate_grants += 1,
+                Err(why) => {
+                    counts.refused += 1;
+                    counts.last_refusal = why.clone();
+                }
+            }
+            drop(st);
+            return match verdict {
+                Ok(()) => grant(ctx, &client_id, audience),
+                Err(why) => aad_error(401, "invalid_client", &why),
+            };
+        }
         let counts = st.counts.entry(client_id.clone()).or_default();
         counts.assertion_grants += 1;
         match expiry {
@@ -618,19 +725,21 @@ fn token_grant(req: &Request, ctx: &Ctx) -> (u16, serde_json::Value) {
     drop(st);
     match outcome {
         Err(e) => e,
-        Ok(()) => {
-            let token = issue_access_token(&ctx.state, &client_id, ctx.lifetime, audience);
-            (
-                200,
-                serde_json::json!({
-                    "token_type": "Bearer",
-                    "expires_in": ctx.lifetime,
-                    "ext_expires_in": ctx.lifetime,
-                    "access_token": token,
-                }),
-            )
-        }
+        Ok(()) => grant(ctx, &client_id, audience),
     }
+}
+
+fn grant(ctx: &Ctx, client_id: &str, audience: &str) -> (u16, serde_json::Value) {
+    let token = issue_access_token(&ctx.state, client_id, ctx.lifetime, audience);
+    (
+        200,
+        serde_json::json!({
+            "token_type": "Bearer",
+            "expires_in": ctx.lifetime,
+            "ext_expires_in": ctx.lifetime,
+            "access_token": token,
+        }),
+    )
 }
 
 /// A minimal HTTP CONNECT proxy on loopback that records where it tunnelled to.

@@ -7,6 +7,7 @@ pub mod azure_ad;
 pub mod azurite;
 pub mod azurite_disk;
 pub mod cli;
+pub mod client_certificate;
 pub mod fault_proxy;
 pub mod graph;
 pub mod moto;

@@ -533,3 +533,156 @@ fn audit_finds_every_problem_and_fixes_what_it_can() {
         text(&out.stderr)
     );
 }
+
+/// `rootmail audit` audits a whole organization or nothing: a list with
+/// `NextToken` set (one page of several) or without accounts is refused.
+/// Rows whose addresses differ only in letter case are one address for AWS:
+/// a free one next to a linked one is a critical `duplicate_address` that
+/// `--fix` retires, conditionally. A free row that still carries a claim
+/// token (the old function app released it keeping our columns) is flagged
+/// by the audit and by `pool list`. The summary says what was compared.
+#[test]
+fn audit_refuses_a_partial_list_and_retires_case_duplicates() {
+    let f = CliTable::with_table("awsdup");
+    let dup_free = f.legacy(|r| r.aws_mail = format!("AWS_Dup_{}@Company.com", r.id));
+    let dup_used = f.legacy(|r| {
+        r.aws_mail = dup_free.aws_mail.to_ascii_lowercase();
+        r.in_use = true;
+        r.user_mail = "team@company.com".into();
+        r.aws_account_id = "111111111111".into();
+    });
+    let (stale, _) = f.claim("stale");
+    // The old function app releases it the way it does: the whole row
+    // written back with in_use = false, our columns (the token) kept.
+    let raw = testkit::table_tool::RawTable::new(&testkit::azurite::shared().endpoint(), &f.table);
+    f.rt.block_on(async {
+        let (_, etag) = raw.get(&stale.id).await.expect("row");
+        let freed = serde_json::json!({"in_use": false, "user_mail": ""});
+        assert!(raw.merge_if_match(&stale.id, &freed, &etag).await);
+    });
+    let spare = f.legacy(|_| {});
+    let account = |id: &str, email: &str| serde_json::json!({"Id": id, "Email": email, "Name": id, "Status": "ACTIVE"});
+    let accounts = vec![
+        account("111111111111", &dup_used.aws_mail),
+        account("222222222222", "someone@elsewhere.example"),
+    ];
+    let whole = serde_json::json!({ "Accounts": accounts }).to_string();
+    let before = f.rows();
+
+    // A partial or empty list is refused, whatever the case of `NextToken`.
+    for (input, why) in [
+        (
+            serde_json::json!({"Accounts": accounts, "NextToken": "AAE="}).to_string(),
+            "`NextToken` is set",
+        ),
+        (
+            serde_json::json!({"accounts": accounts, "nextToken": "x"}).to_string(),
+            "one page of several",
+        ),
+        (
+            r#"{"Accounts": []}"#.to_owned(),
+            "the accounts list is empty",
+        ),
+        ("[]".to_owned(), "management account"),
+    ] {
+        for fix in [false, true] {
+            let mut args = vec!["audit", "--accounts", "-"];
+            if fix {
+                args.extend(["--fix", "--yes"]);
+            }
+            let out = f.run_with_stdin(&args, &input);
+            code(&out, 1);
+            let said = text(&out.stderr)
+                .split_whitespace()
+                .collect::<Vec<_>>()
+                .join(" ");
+            assert!(said.contains(why), "{input}: {said}");
+        }
+    }
+    assert_eq!(f.rows(), before, "a refused audit writes nothing");
+
+    // The whole list: the free duplicate is critical, the stale token a warning.
+    let out = f.run_with_stdin(&["audit", "--accounts", "-", "--json"], &whole);
+    code(&out, 2);
+    let doc: Json = serde_json::from_slice(&out.stdout).expect("json");
+    let found: BTreeSet<(String, String, String)> = doc["findings"]
+        .as_array()
+        .expect("findings")
+        .iter()
+        .map(|x| {
+            (
+                x["kind"].as_str().unwrap_or_default().to_owned(),
+                x["severity"].as_str().unwrap_or_default().to_owned(),
+                x["email"].as_str().unwrap_or_default().to_owned(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        found,
+        BTreeSet::from([
+            (
+                "duplicate_address".to_owned(),
+                "critical".to_owned(),
+                dup_free.aws_mail.clone()
+            ),
+            (
+                "free_with_claim_token".to_owned(),
+                "warning".to_owned(),
+                stale.email.clone()
+            ),
+        ])
+    );
+    assert_eq!(
+        (doc["aliases"].clone(), doc["accounts"].clone()),
+        (Json::from(4), Json::from(2))
+    );
+    let table = text(
+        &f.run_with_stdin(&["audit", "--accounts", "-"], &whole)
+            .stdout,
+    );
+    assert!(
+        table.contains("compared 4 pool rows with 2 AWS accounts: 1 critical, 1 warnings"),
+        "{table}"
+    );
+
+    // `pool list` flags the free row that still carries a token.
+    let listed = f.run(&["pool", "list", "--json"]);
+    code(&listed, 0);
+    let rows: Json = serde_json::from_slice(&listed.stdout).expect("json");
+    let flagged: Vec<&str> = rows
+        .as_array()
+        .expect("rows")
+        .iter()
+        .filter(|r| r["stale_claim_token"] == true)
+        .filter_map(|r| r["email"].as_str())
+        .collect();
+    assert_eq!(flagged, [stale.email.as_str()]);
+    let table = text(&f.run(&["pool", "list"]).stdout);
+    let line = table
+        .lines()
+        .find(|l| l.starts_with(stale.email.as_str()))
+        .unwrap_or_else(|| panic!("{table}"));
+    assert!(line.contains("still carries a claim token"), "{table}");
+
+    // --fix retires the free duplicate (conditionally) and nothing else.
+    let out = f.run_with_stdin(&["audit", "--accounts", "-", "--fix", "--yes"], &whole);
+    code(&out, 4);
+    let retired = f.row(&dup_free.id);
+    assert_eq!(retired.status, AliasStatus::Retired);
+    assert!(retired.in_use, "older tools never hand it out");
+    assert!(
+        retired.retired_reason.contains(&dup_used.aws_mail),
+        "{}",
+        retired.retired_reason
+    );
+    let kept = f.row(&dup_used.id);
+    assert_eq!(
+        (kept.status, kept.aws_account_id.as_str()),
+        (AliasStatus::Claimed, "111111111111")
+    );
+    assert_eq!(f.row(&spare.id).status, AliasStatus::Free);
+    let again = f.run_with_stdin(&["audit", "--accounts", "-", "--json"], &whole);
+    code(&again, 4);
+    let doc: Json = serde_json::from_slice(&again.stdout).expect("json");
+    assert_eq!(doc["critical"], Json::from(0));
+}

@@ -480,6 +480,28 @@ output "kinds" {{
         bad.stderr
     );
     assert!(bad.stderr.contains("accounts_json"), "{}", bad.stderr);
+    // So is a list that is not the whole organization: none, or one page.
+    for (accounts, why) in [
+        ("[]".to_owned(), "the accounts list is empty"),
+        (
+            format!("{{ Accounts = {accounts}, NextToken = \"AAE=\" }}"),
+            "`NextToken` is set",
+        ),
+    ] {
+        dir.write(
+            "main.tf",
+            &(pool.provider_block()
+                + &format!(
+                    "data \"rootmail_audit\" \"partial\" {{\n  accounts_json = jsonencode({accounts})\n}}\n"
+                )),
+        );
+        let bad = dir.run_err(&["plan", "-no-color"]);
+        let said = testkit::terraform::flat(&bad.stderr);
+        assert!(
+            said.contains("Invalid accounts_json") && said.contains(why),
+            "{said}"
+        );
+    }
 
     // The same inside a check block, with a Terraform that has them (1.5+).
     let Some(modern) = TerraformDir::modern() else {

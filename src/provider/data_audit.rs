@@ -20,9 +20,12 @@ organization), so the critical findings are pool rows that could hand out an add
 already uses.\n\n\
 Findings: `free_address_in_use` (critical: a free or quarantined row whose address an account uses), \
 `unlinked_address_in_use` (critical: a claimed row not linked to the account using its address), \
-`retired_without_account`, `linked_to_other_account`, `linked_account_missing` (the linked account is \
-not in the list: it left the organization, or the id is wrong) and `linked_account_closed`. Fix them \
-with `rootmail audit --fix`.\n\n\
+`duplicate_address` (critical: another row holds the same address in other letter case, which AWS \
+does not tell apart), `retired_without_account`, `linked_to_other_account`, `linked_account_missing` \
+(the linked account is not in the list: it left the organization, or the id is wrong), \
+`linked_account_closed` and `free_with_claim_token` (a free row still carrying a claim token). Fix \
+them with `rootmail audit --fix`. The accounts must be the whole organization: a list with \
+`NextToken` set (one page of several) or without any account is refused.\n\n\
 ```terraform\ndata \"aws_organizations_organization\" \"this\" {}\n\n\
 check \"root_mail_pool\" {\n  data \"rootmail_audit\" \"this\" {\n    accounts_json = jsonencode(data.aws_organizations_organization.this.accounts)\n  }\n\n  \
 assert {\n    condition     = data.rootmail_audit.this.critical == 0\n    error_message = join(\"\\n\", [for f in data.rootmail_audit.this.findings : f.message if f.severity == \"critical\"])\n  }\n}\n```";

@@ -3,22 +3,21 @@
 //! AWS: AWS keeps an account's root address for good (closed accounts and
 //! accounts that left the organization still own theirs), so a pool row that
 //! could hand such an address out again is the critical finding: the next
-//! CreateAccount with it fails with `EMAIL_ALREADY_EXISTS`. The accounts come
-//! from Organizations itself ([`crate::aws`]), or as JSON, in the shape `aws
-//! organizations list-accounts` prints or the list
-//! `data.aws_organizations_organization.accounts` holds (through `jsonencode`).
+//! CreateAccount with it fails with `EMAIL_ALREADY_EXISTS`. So are two rows of
+//! one address (AWS compares addresses without regard to letter case): a free
+//! one next to a used one could be handed out. The accounts come from
+//! Organizations itself ([`crate::aws`]), or as JSON (see `accounts`).
 //!
 //! Exchange Online: an alias its mailbox does not have bounces AWS's root
 //! mail; see [`exchange`]. [`AliasPool::audit`] reads what it is asked to
 //! compare, [`audit_rows`] compares (no I/O), [`AliasPool::apply_fix`]
 //! writes one fix, conditional on the row as audited.
 
+mod accounts;
 mod exchange;
 
 use std::collections::{BTreeMap, HashMap};
 use std::fmt;
-
-use serde_json::{Map, Value};
 
 use super::address::normalize_email;
 use super::change::RowChange;
@@ -28,104 +27,8 @@ use super::pool::{AliasPool, LegacyRow};
 use super::row::{AliasRow, AliasStatus};
 use super::AliasFilter;
 
+pub use accounts::{parse_accounts, OrgAccount};
 pub use exchange::{Mailbox, MailboxAddresses, MailboxLookup, NEAR_LIMIT, PLANNED_LIMIT};
-
-/// One AWS account as listed by Organizations.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct OrgAccount {
-    pub id: String,
-    pub email: String,
-    pub name: String,
-    /// `State` when given (the newer field), else `Status`, upper case.
-    pub state: String,
-}
-
-impl From<&crate::aws::OrganizationAccount> for OrgAccount {
-    fn from(a: &crate::aws::OrganizationAccount) -> Self {
-        OrgAccount {
-            id: a.id.clone(),
-            email: a.email.clone(),
-            name: a.name.clone(),
-            state: a.state.to_ascii_uppercase(),
-        }
-    }
-}
-
-impl OrgAccount {
-    /// Closed, closing or suspended: the account cannot be used, but it
-    /// still owns its root address.
-    pub fn is_closed(&self) -> bool {
-        matches!(
-            self.state.as_str(),
-            "SUSPENDED" | "PENDING_CLOSURE" | "CLOSED"
-        )
-    }
-}
-
-/// Reads the accounts from the JSON of `aws organizations list-accounts`
-/// (`{"Accounts": [...]}`), from a bare list of accounts (what `jsonencode`
-/// makes of `data.aws_organizations_organization.accounts`), or from a whole
-/// organization object with an `accounts` list. Field names are matched
-/// without regard to case.
-pub fn parse_accounts(json: &str) -> Result<Vec<OrgAccount>, String> {
-    let doc: Value =
-        serde_json::from_str(json).map_err(|e| format!("the accounts are not JSON: {e}"))?;
-    let list = match &doc {
-        Value::Array(items) => items,
-        Value::Object(map) => match field(map, "accounts") {
-            Some(Value::Array(items)) => items,
-            _ => {
-                return Err(
-                    "expected the output of `aws organizations list-accounts` (an object with \
-                     `Accounts`) or a list of accounts"
-                        .to_owned(),
-                )
-            }
-        },
-        _ => return Err("expected a JSON object or list of accounts".to_owned()),
-    };
-    let mut accounts = Vec::with_capacity(list.len());
-    for (index, item) in list.iter().enumerate() {
-        let Value::Object(map) = item else {
-            return Err(format!("account #{} is not a JSON object", index + 1));
-        };
-        let text = |name: &str| {
-            field(map, name)
-                .and_then(Value::as_str)
-                .unwrap_or_default()
-                .trim()
-                .to_owned()
-        };
-        let id = text("id");
-        if !(id.len() == 12 && id.chars().all(|c| c.is_ascii_digit())) {
-            return Err(format!(
-                "account #{} has no 12-digit `Id` (found {id:?})",
-                index + 1
-            ));
-        }
-        let email = text("email");
-        if email.is_empty() {
-            return Err(format!("account {id} has no `Email`"));
-        }
-        let state = Some(text("state"))
-            .filter(|s| !s.is_empty())
-            .unwrap_or_else(|| text("status"))
-            .to_ascii_uppercase();
-        accounts.push(OrgAccount {
-            id,
-            email,
-            name: text("name"),
-            state,
-        });
-    }
-    Ok(accounts)
-}
-
-fn field<'a>(map: &'a Map<String, Value>, name: &str) -> Option<&'a Value> {
-    map.iter()
-        .find(|(k, _)| k.eq_ignore_ascii_case(name))
-        .map(|(_, v)| v)
-}
 
 /// How bad a finding is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -175,6 +78,12 @@ pub enum FindingKind {
     MailboxMismatch,
     /// A row marked unroutable whose mailbox now has the address.
     RoutableAgain,
+    /// Another row holds the same address in other letter case (AWS sees one
+    /// address): a free or quarantined one could be handed out again.
+    DuplicateAddress,
+    /// A free row that still carries a claim token: an older tool released
+    /// it keeping this provider's columns, or a release was cut short.
+    FreeWithClaimToken,
 }
 
 impl FindingKind {
@@ -193,6 +102,8 @@ impl FindingKind {
             FindingKind::UnpooledAddress => "unpooled_address",
             FindingKind::MailboxMismatch => "mailbox_mismatch",
             FindingKind::RoutableAgain => "routable_again",
+            FindingKind::DuplicateAddress => "duplicate_address",
+            FindingKind::FreeWithClaimToken => "free_with_claim_token",
         }
     }
 
@@ -201,7 +112,8 @@ impl FindingKind {
             FindingKind::FreeAddressInUse
             | FindingKind::UnlinkedAddressInUse
             | FindingKind::UnroutableInUse
-            | FindingKind::MissingMailbox => Severity::Critical,
+            | FindingKind::MissingMailbox
+            | FindingKind::DuplicateAddress => Severity::Critical,
             _ => Severity::Warning,
         }
     }
@@ -228,6 +140,8 @@ pub enum Fix {
     Import { mailbox: String },
     /// Add the address as a retired row used by the account.
     ImportRetired { mailbox: String, account: String },
+    /// Retire a free or quarantined duplicate of the row with this address.
+    RetireDuplicate { of: String },
 }
 
 impl fmt::Display for Fix {
@@ -241,6 +155,7 @@ impl fmt::Display for Fix {
             Fix::ImportRetired { account, .. } => {
                 write!(f, "import as retired, used by {account}")
             }
+            Fix::RetireDuplicate { of } => write!(f, "retire (duplicate of {of})"),
         }
     }
 }
@@ -319,10 +234,11 @@ impl AuditReport {
 
 /// Compares rows with the accounts and mailboxes given (no I/O).
 pub fn audit_rows(rows: &[AliasRow], input: &AuditInput) -> AuditReport {
-    let mut findings = input
-        .accounts
-        .map(|accounts| account_findings(rows, accounts))
-        .unwrap_or_default();
+    let groups = by_address(rows);
+    let mut findings = row_findings(rows, &groups);
+    if let Some(accounts) = input.accounts {
+        findings.extend(account_findings(rows, &groups, accounts));
+    }
     if let Some(mailboxes) = input.mailboxes {
         findings.extend(exchange::findings(rows, mailboxes, input.accounts));
     }
@@ -340,23 +256,109 @@ pub fn audit_rows(rows: &[AliasRow], input: &AuditInput) -> AuditReport {
     }
 }
 
-/// The rows against the accounts that exist.
-fn account_findings(rows: &[AliasRow], accounts: &[OrgAccount]) -> Vec<Finding> {
-    let by_email: HashMap<String, &AliasRow> = rows
-        .iter()
-        .map(|r| (normalize_email(&r.email), r))
-        .collect();
+/// The rows of one address (AWS compares addresses without regard to case),
+/// the one that stands for the address first: linked to an account, then
+/// claimed, retired or unroutable, quarantined, free; then spelled in lower
+/// case.
+fn by_address(rows: &[AliasRow]) -> HashMap<String, Vec<&AliasRow>> {
+    let mut groups: HashMap<String, Vec<&AliasRow>> = HashMap::new();
+    for row in rows {
+        groups
+            .entry(normalize_email(&row.email))
+            .or_default()
+            .push(row);
+    }
+    let rank = |r: &AliasRow| {
+        let standing = match r.status {
+            _ if !r.aws_account_id.is_empty() => 0,
+            AliasStatus::Claimed => 1,
+            AliasStatus::Retired | AliasStatus::Unroutable => 2,
+            AliasStatus::Quarantined => 3,
+            AliasStatus::Free => 4,
+        };
+        (standing, r.email != normalize_email(&r.email), r.id.clone())
+    };
+    for group in groups.values_mut() {
+        group.sort_by_key(|r| rank(r));
+    }
+    groups
+}
+
+/// What the rows alone show: one address in several rows, and free rows
+/// that still carry a claim token.
+fn row_findings(rows: &[AliasRow], groups: &HashMap<String, Vec<&AliasRow>>) -> Vec<Finding> {
+    let mut findings = Vec::new();
+    for group in groups.values() {
+        let [first, others @ ..] = group.as_slice() else {
+            continue;
+        };
+        for row in others {
+            let (fix, message) = match row.status {
+                AliasStatus::Free | AliasStatus::Quarantined => (
+                    Some(Fix::RetireDuplicate {
+                        of: first.email.clone(),
+                    }),
+                    format!(
+                        "{} is {} but is the same address as {} ({}) for AWS, which ignores \
+                         letter case: a claim could hand out an address that is already in use; \
+                         retire it",
+                        row.email, row.status, first.email, first.status
+                    ),
+                ),
+                AliasStatus::Claimed => (
+                    None,
+                    format!(
+                        "{} and {} are one address for AWS, which ignores letter case, and both \
+                         are claimed: at most one AWS account can use it; find out which claim is \
+                         real and retire the other by hand",
+                        row.email, first.email
+                    ),
+                ),
+                AliasStatus::Retired | AliasStatus::Unroutable => continue,
+            };
+            findings.push(Finding {
+                account_id: first.aws_account_id.clone(),
+                ..Finding::about(row, FindingKind::DuplicateAddress, message, fix)
+            });
+        }
+    }
+    for row in rows.iter().filter(|r| r.has_stale_claim_token()) {
+        let message = format!(
+            "{} is free but still carries a claim token: an older tool released it keeping this \
+             provider's columns, or a release was cut short. No one holds it; a Terraform state \
+             with that token finds it gone on its next refresh",
+            row.email
+        );
+        findings.push(Finding::about(
+            row,
+            FindingKind::FreeWithClaimToken,
+            message,
+            None,
+        ));
+    }
+    findings
+}
+
+/// The rows against the accounts that exist; each address is represented
+/// by the row that stands for it (see [`by_address`]).
+fn account_findings(
+    rows: &[AliasRow],
+    groups: &HashMap<String, Vec<&AliasRow>>,
+    accounts: &[OrgAccount],
+) -> Vec<Finding> {
     let by_id: BTreeMap<&str, &OrgAccount> = accounts.iter().map(|a| (a.id.as_str(), a)).collect();
     let mut findings = Vec::new();
     for account in accounts {
-        let Some(row) = by_email.get(&normalize_email(&account.email)) else {
+        let Some(group) = groups.get(&normalize_email(&account.email)) else {
             continue; // not an address of this pool
         };
         let id = account.id.as_str();
-        let linked = row.aws_account_id.as_str();
-        let (kind, fix, message) = if linked == id {
+        if group.iter().any(|r| r.aws_account_id == id) {
             continue;
-        } else if !linked.is_empty() {
+        }
+        let row = group[0];
+        let linked = row.aws_account_id.as_str();
+        let (kind, fix, message) = if !linked.is_empty() {
             (
                 FindingKind::LinkedToOtherAccount,
                 None,
@@ -509,6 +511,17 @@ impl AliasPool {
                 unroutable_reason: Some(String::new()),
                 ..RowChange::default()
             },
+            Fix::RetireDuplicate { of } => RowChange {
+                in_use: Some(true),
+                status: Some(AliasStatus::Retired),
+                claim_token: Some(None),
+                claim_key: Some(None),
+                retired_reason: Some(format!(
+                    "the same address as {of} in other letter case (found by rootmail audit); \
+                     AWS compares addresses without regard to case"
+                )),
+                ..RowChange::default()
+            },
         };
         let Some(row) = &finding.row else {
             return Ok(None);
@@ -539,34 +552,70 @@ fn retired_by(account: &str) -> RowChange {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use serde_json::{json, Value};
 
-    #[test]
-    fn reads_both_shapes() {
-        let cli = r#"{"Accounts":[{"Id":"111111111111","Arn":"x","Email":"A@x.com","Name":"a",
-            "Status":"ACTIVE","State":"CLOSED","JoinedMethod":"CREATED"}]}"#;
-        let a = parse_accounts(cli).expect("cli shape");
-        assert_eq!(a[0].id, "111111111111");
-        assert_eq!(a[0].state, "CLOSED", "State wins over Status");
-        assert!(a[0].is_closed());
-        let tf = r#"[{"arn":"x","email":"b@x.com","id":"222222222222","name":"b","status":"SUSPENDED"}]"#;
-        let b = parse_accounts(tf).expect("terraform shape");
-        assert_eq!(b[0].email, "b@x.com");
-        assert!(b[0].is_closed());
-        let org = r#"{"id":"o-1","accounts":[{"id":"333333333333","email":"c@x.com","status":"ACTIVE"}]}"#;
-        assert!(!parse_accounts(org).expect("org")[0].is_closed());
+    fn row(email: &str, status: &str, linked: &str) -> AliasRow {
+        let Value::Object(entity) = json!({
+            "PartitionKey": "root", "RowKey": email, "aws_mail": email,
+            "in_use": status != "free", "status": status, "aws_account_id": linked,
+            "odata.etag": "e",
+        }) else {
+            unreachable!()
+        };
+        AliasRow::from_entity(&entity, None).expect("row")
     }
 
     #[test]
-    fn refuses_junk_with_a_reason() {
-        for (text, why) in [
-            ("nope", "not JSON"),
-            ("{}", "list-accounts"),
-            ("[1]", "not a JSON object"),
-            (r#"[{"id":"12","email":"a@b.co"}]"#, "12-digit"),
-            (r#"[{"id":"123456789012"}]"#, "no `Email`"),
-        ] {
-            let err = parse_accounts(text).expect_err(text);
-            assert!(err.contains(why), "{text}: {err}");
-        }
+    fn case_duplicates_are_critical_and_the_free_ones_are_retired() {
+        let rows = [
+            row("AWS_Dup@Company.com", "free", ""),
+            row("aws_dup@company.com", "claimed", "111111111111"),
+            row("Aws_Dup@company.com", "quarantined", ""),
+            row("aws_DUP@company.com", "retired", ""),
+            row("Other@Company.com", "free", ""),
+            row("other@company.com", "free", ""),
+        ];
+        let accounts = [OrgAccount {
+            id: "111111111111".into(),
+            email: "AWS_DUP@company.com".into(),
+            name: String::new(),
+            state: "ACTIVE".into(),
+        }];
+        let input = AuditInput {
+            accounts: Some(&accounts),
+            mailboxes: None,
+        };
+        let report = audit_rows(&rows, &input);
+        let got: Vec<(&str, &str, Option<String>)> = report
+            .findings
+            .iter()
+            .map(|f| {
+                let fix = f.fix.as_ref().map(ToString::to_string);
+                (f.kind.as_str(), f.email.as_str(), fix)
+            })
+            .collect();
+        let retire = |of: &str| Some(format!("retire (duplicate of {of})"));
+        assert_eq!(
+            got,
+            [
+                (
+                    "duplicate_address",
+                    "AWS_Dup@Company.com",
+                    retire("aws_dup@company.com")
+                ),
+                (
+                    "duplicate_address",
+                    "Aws_Dup@company.com",
+                    retire("aws_dup@company.com")
+                ),
+                (
+                    "duplicate_address",
+                    "Other@Company.com",
+                    retire("other@company.com")
+                ),
+            ]
+        );
+        assert_eq!(report.count(Severity::Critical), 3);
+        assert_eq!((report.aliases, report.accounts), (6, 1));
     }
 }

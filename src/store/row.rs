@@ -340,6 +340,13 @@ impl AliasRow {
         claimable.then(|| self.handout_refusal()).flatten()
     }
 
+    /// True for a free row that still carries a claim token: an older tool
+    /// released it keeping this provider's columns (it rewrites rows whole),
+    /// or a release was cut short. Nobody holds it.
+    pub fn has_stale_claim_token(&self) -> bool {
+        self.status == AliasStatus::Free && self.claim_token.is_some()
+    }
+
     /// True when this row carries exactly this token.
     pub fn held_by(&self, token: &ClaimToken) -> bool {
         self.claim_token.as_ref() == Some(token)

@@ -19,14 +19,21 @@ use crate::Outcome;
 
 pub const AUDIT_HELP: &str = "\
 AWS never gives a root e-mail address back: closed accounts and accounts that left the
-organization keep theirs. Findings:
+organization keep theirs; only changing an account's primary e-mail frees its address.
+AWS compares addresses without regard to letter case. Findings:
   free_address_in_use      critical  a free or quarantined row whose address an account uses
   unlinked_address_in_use  critical  a claimed row not linked to the account using its address
+  duplicate_address        critical  another row has the same address in other letter case
   retired_without_account  warning   a retired row that does not record the account using it
   linked_to_other_account  warning   the row names another account than the one using it
   linked_account_missing   warning   the linked account is not in the list (left the organization?)
   linked_account_closed    warning   the linked account is suspended or closed
---fix links the first two (and retires free ones) and records the account on retired rows.
+  free_with_claim_token    warning   a free row still carrying a claim token (nobody holds it)
+--fix links the first two (and retires free ones), retires free and quarantined duplicates,
+and records the account on retired rows.
+
+The accounts must be the whole organization: a list with `NextToken` set (one page of
+several) or without any account is refused.
 
 Exit codes: 0 no findings, 2 critical findings, 4 only warnings (after --fix: what is left),
 1 error, 3 a row changed while fixing.
@@ -189,7 +196,7 @@ fn print_report(report: &AuditReport, json: bool, applied: &[Value]) -> anyhow::
     }
     writeln!(
         out,
-        "{} aliases compared with {} AWS accounts: {critical} critical, {warnings} warnings",
+        "compared {} pool rows with {} AWS accounts: {critical} critical, {warnings} warnings",
         report.aliases, report.accounts
     )?;
     if report.findings.is_empty() {

@@ -126,6 +126,7 @@ pub fn row_json(r: &AliasRow, with_token: bool) -> Value {
         "claimed_at": r.claimed_at.map(|t| format_time(Some(t))),
         "reusable_after": r.reusable_after.map(|t| format_time(Some(t))),
         "has_claim_token": r.claim_token.is_some(),
+        "stale_claim_token": r.has_stale_claim_token(),
         "used_by_account": Some(r.used_by.as_str())
             .filter(|a| !a.is_empty())
             .or(r.used_by_account()),

@@ -166,6 +166,10 @@ pub async fn run(store: &AliasPool, args: &ListArgs) -> anyhow::Result<Outcome> 
     Ok(Outcome::Success)
 }
 
+/// The reason shown for a free row that still carries a claim token.
+const STALE_TOKEN: &str = "free but still carries a claim token (an older tool released it, or a \
+release was cut short): nobody holds it";
+
 const COLUMNS: [&str; 9] = [
     "email",
     "status",
@@ -179,11 +183,14 @@ const COLUMNS: [&str; 9] = [
 ];
 
 /// A row's values in the order of [`COLUMNS`]. The reason says why an
-/// `unusable` row is never handed out, or why a retired one was retired.
+/// `unusable` row is never handed out, why a retired one was retired, or
+/// that a free one still carries a claim token.
 fn fields(r: &AliasRow, now: OffsetDateTime) -> Vec<String> {
-    let reason = r
-        .unusable_reason(now)
-        .unwrap_or_else(|| r.retired_reason.clone());
+    let reason = match r.unusable_reason(now) {
+        Some(why) => why,
+        None if r.has_stale_claim_token() => STALE_TOKEN.to_owned(),
+        None => r.retired_reason.clone(),
+    };
     vec![
         r.email.clone(),
         output::status_text(r, now).to_owned(),

@@ -40,7 +40,8 @@ alias no account ever used and retires one that was used, writing the account in
 never hands out an alias the table records as used, nor an address AWS would refuse.\n\n\
 `on_destroy = \"release\"` or `\"quarantine\"` on a used alias is taken as your statement that the address \
 is free in AWS again (you changed that account's e-mail): the plan warns, naming the account, and destroy \
-does what it says. `quarantine` is for aliases that should rest before reuse although no account is \
+does what it says; the table keeps the account's use on record, noting that its e-mail was changed \
+(`freed_from_account`). `quarantine` is for aliases that should rest before reuse although no account is \
 recorded, for example when an account creation may still have been running when the alias was let go.\n\n\
 Set `claim_key` to something unique per account (for example the account name): if an apply is \
 interrupted after the table was written but before Terraform saved its state, the next apply gets \

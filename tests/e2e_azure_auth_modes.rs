@@ -519,7 +519,11 @@ fn the_entra_id_stand_in_refuses_what_entra_id_refuses() {
     let fresh = signer.assertion("c", &endpoint).expect("signed");
     let mut parts: Vec<String> = fresh.split('.').map(str::to_owned).collect();
     let middle = parts[2].len() / 2;
-    let flipped = if &parts[2][middle..=middle] == "A" { "B" } else { "A" };
+    let flipped = if &parts[2][middle..=middle] == "A" {
+        "B"
+    } else {
+        "A"
+    };
     parts[2].replace_range(middle..=middle, flipped);
     assert!(refused(&parts.join("."), "c", &mut seen).contains("signature"));
     // Signed by a certificate the client never registered.

@@ -54,3 +54,24 @@ pub use credential::{
 pub use error::AzureError;
 pub use network::HttpClients;
 pub use table::USER_AGENT;
+
+/// Environment variables this module reads that are not settings (nobody
+/// sets them by hand), with what they do; the docs list them with the
+/// settings' variables.
+pub const OTHER_VARIABLES: &[(&str, &str)] = &[
+    (
+        token::IDENTITY_ENDPOINT,
+        "App Service's managed identity endpoint, used with `use_msi` unless `msi_endpoint` is set",
+    ),
+    (
+        token::IDENTITY_HEADER,
+        "the secret header App Service's managed identity endpoint checks",
+    ),
+    (
+        "HTTPS_PROXY",
+        "proxy for every request (table, Azure AD, pipelines' OIDC endpoints), not for managed \
+         identity endpoints",
+    ),
+    ("HTTP_PROXY", "proxy for plain http requests"),
+    ("NO_PROXY", "hosts reached without the proxy"),
+];

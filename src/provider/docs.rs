@@ -140,6 +140,98 @@ fn page(kind: &Kind, name: &str, schema: &Schema) -> DocPage {
     }
 }
 
+/// Variables the azurerm provider or its state backend read for signing in
+/// that rootmail does not, and why.
+const AZURERM_VARIABLES_NOT_READ: &[(&str, &str)] = &[
+    (
+        "ARM_SUBSCRIPTION_ID",
+        "tables are reached by account, not by subscription",
+    ),
+    (
+        "ARM_AUXILIARY_TENANT_IDS",
+        "tokens for other tenants' Resource Manager only",
+    ),
+    (
+        "ARM_METADATA_HOSTNAME",
+        "custom clouds are not discovered from metadata; set `endpoint` and \
+         `AZURE_AUTHORITY_HOST` instead",
+    ),
+    ("ARM_STORAGE_USE_AZUREAD", "use `ARM_USE_AZUREAD`"),
+    ("ARM_USE_MSAL", "Azure AD v2 tokens are always used"),
+    ("ARM_PARTNER_ID", "Resource Manager only"),
+    ("ARM_DISABLE_TERRAFORM_PARTNER_ID", "Resource Manager only"),
+    (
+        "ARM_DISABLE_CORRELATION_REQUEST_ID",
+        "Resource Manager only",
+    ),
+    ("ARM_SKIP_PROVIDER_REGISTRATION", "Resource Manager only"),
+    (
+        "ARM_RESOURCE_PROVIDER_REGISTRATIONS",
+        "Resource Manager only",
+    ),
+    (
+        "ARM_ENDPOINT",
+        "the backend's Resource Manager endpoint; tables need none",
+    ),
+    ("ARM_SNAPSHOT", "the backend's blob snapshots"),
+];
+
+/// The table of every sign-in variable: those the settings read (from the
+/// Setting table), the others `crate::azure` reads, and azurerm's that are
+/// not read; then which credential wins when several are set.
+fn variables_table() -> String {
+    let mut rows: Vec<(String, String, String)> = Vec::new();
+    for setting in crate::settings::SETTINGS {
+        for (i, var) in setting.all_env().enumerate() {
+            let from_pipeline = i >= setting.env.len();
+            let how = match (from_pipeline, setting.environment_only) {
+                (true, _) => format!(
+                    "`{}`, from a pipeline (after the `ARM_` variable)",
+                    setting.name
+                ),
+                (false, true) => "yes (environment only)".to_owned(),
+                (false, false) => format!("`{}`", setting.name),
+            };
+            rows.push((var.to_owned(), how, setting.summary.to_owned()));
+        }
+    }
+    for (var, what) in crate::azure::OTHER_VARIABLES {
+        rows.push((
+            (*var).to_owned(),
+            "yes (environment only)".to_owned(),
+            (*what).to_owned(),
+        ));
+    }
+    for (var, why) in AZURERM_VARIABLES_NOT_READ {
+        rows.push(((*var).to_owned(), "no".to_owned(), (*why).to_owned()));
+    }
+    rows.sort();
+    let mut s = String::from(
+        "### Every sign-in variable\n\nThe variables the azurerm provider and its state backend \
+         read, and the others rootmail reads. An attribute set in the provider block wins over its \
+         variables; of several variables for one attribute, the first set (in the order listed in \
+         its description) wins.\n\n| Variable | Read by rootmail (attribute) | What it does |\n\
+         |---|---|---|\n",
+    );
+    for (var, how, what) in rows {
+        s.push_str(&format!("| `{var}` | {how} | {what} |\n"));
+    }
+    s.push_str(
+        "\nWhen several credentials are set, the first of these wins (a credential set entirely in \
+         the provider block wins over any set only in the environment): `use_emulator`; \
+         `connection_string`, `access_key`, `sas_token` (skipped with `use_azuread = true`); then \
+         azurerm's order: client certificate (`client_certificate`, else \
+         `client_certificate_path`), client secret (`client_secret` or `client_secret_file_path`), \
+         OIDC (`oidc_token`, else `oidc_token_file_path`, else requested from Azure DevOps when a \
+         service connection is set, else from GitHub Actions; `use_aks_workload_identity` is OIDC \
+         with the webhook's token file), managed identity (`msi_endpoint`, else \
+         `IDENTITY_ENDPOINT`, else the VM/VMSS metadata service), Azure CLI (also the last resort \
+         unless `use_cli = false`). Pipeline variables (`ACTIONS_*`, `SYSTEM_*`, \
+         `AZURESUBSCRIPTION_SERVICE_CONNECTION_ID`) complete OIDC but never choose it.\n",
+    );
+    s
+}
+
 fn index() -> DocPage {
     let schema = super::config::schema();
     let mut s = format!(
@@ -148,6 +240,8 @@ fn index() -> DocPage {
         include_str!("../../examples/provider/provider.tf"),
     );
     s.push_str(include_str!("../../examples/provider/ci-oidc.md"));
+    s.push('\n');
+    s.push_str(&variables_table());
     s.push('\n');
     s.push_str(include_str!("../../examples/provider/security.md"));
     s.push('\n');
@@ -167,5 +261,44 @@ fn index() -> DocPage {
     DocPage {
         path: "index.md".into(),
         content: s,
+    }
+}
+
+#[cfg(test)]
+mod variable_tests {
+    #[test]
+    fn the_sign_in_table_lists_every_azurerm_variable() {
+        let table = super::variables_table();
+        for var in [
+            "ARM_CLIENT_CERTIFICATE_PATH",
+            "ARM_CLIENT_CERTIFICATE",
+            "ARM_CLIENT_CERTIFICATE_PASSWORD",
+            "ARM_CLIENT_SECRET_FILE_PATH",
+            "ARM_CLIENT_ID_FILE_PATH",
+            "ARM_USE_AKS_WORKLOAD_IDENTITY",
+            "AZURE_CLIENT_ID",
+            "AZURE_TENANT_ID",
+            "AZURE_FEDERATED_TOKEN_FILE",
+            "AZURE_AUTHORITY_HOST",
+            "ARM_OIDC_AZURE_SERVICE_CONNECTION_ID",
+            "AZURESUBSCRIPTION_SERVICE_CONNECTION_ID",
+            "ARM_MSI_ENDPOINT",
+            "ARM_METADATA_HOSTNAME",
+            "ARM_ACCESS_KEY",
+            "ARM_SAS_TOKEN",
+            "ARM_USE_AZUREAD",
+            "ARM_SUBSCRIPTION_ID",
+            "ACTIONS_ID_TOKEN_REQUEST_URL",
+            "SYSTEM_ACCESSTOKEN",
+            "IDENTITY_ENDPOINT",
+        ] {
+            assert!(table.contains(&format!("| `{var}` |")), "{var} missing");
+        }
+        // One row per variable.
+        let rows: Vec<&str> = table.lines().filter(|l| l.starts_with("| `")).collect();
+        let mut names: Vec<&str> = rows.iter().filter_map(|r| r.split('`').nth(1)).collect();
+        let n = names.len();
+        names.dedup();
+        assert_eq!(names.len(), n);
     }
 }

@@ -17,6 +17,10 @@ use time::OffsetDateTime;
 use super::super::error::{error_chain, redact_secrets};
 use crate::secret::SecretString;
 
+/// App Service's endpoint and the secret header it checks (set by the platform).
+pub const IDENTITY_ENDPOINT: &str = "IDENTITY_ENDPOINT";
+pub const IDENTITY_HEADER: &str = "IDENTITY_HEADER";
+
 /// The VM/VMSS instance metadata service's token endpoint.
 pub const IMDS_ENDPOINT: &str = "http://169.254.169.254/metadata/identity/oauth2/token";
 const IMDS_API_VERSION: &str = "2018-02-01";
@@ -51,7 +55,7 @@ impl ManagedIdentity {
         env: &dyn Fn(&str) -> Option<String>,
     ) -> ManagedIdentity {
         let set = |name: &str| env(name).filter(|v| !v.trim().is_empty());
-        let endpoint = match (endpoint, set("IDENTITY_ENDPOINT"), set("IDENTITY_HEADER")) {
+        let endpoint = match (endpoint, set(IDENTITY_ENDPOINT), set(IDENTITY_HEADER)) {
             (Some(url), _, _) => Endpoint::Metadata(url.to_owned()),
             (None, Some(url), Some(header)) => Endpoint::AppService {
                 url,

@@ -27,7 +27,7 @@ use azure_identity::{
 pub use cached::TokenSource;
 pub use client_certificate::{CertificateError, ClientCertificate};
 pub use federated::AZURE_AD_AUDIENCE;
-pub use managed_identity::IMDS_ENDPOINT;
+pub use managed_identity::{IDENTITY_ENDPOINT, IDENTITY_HEADER, IMDS_ENDPOINT};
 
 use super::credential::Credential;
 use super::error::{error_chain, AzureError};

@@ -232,22 +232,3 @@ async fn lookups_by_e_mail_ignore_case() {
         .expect("list");
     assert_eq!(listed.len(), 1);
 }
-
-#[tokio::test]
-async fn an_audit_of_no_accounts_is_refused_wherever_they_came_from() {
-    let pool = pool("awsnoacc").await;
-    pool.seed(MAILBOX, "corp.example", 1).await.expect("seed");
-    let before = pool.request_count();
-    let err = pool.audit(Some(&[]), None).await.expect_err("no accounts");
-    assert!(
-        matches!(
-            err,
-            StoreError::InvalidInput {
-                field: "accounts",
-                ..
-            }
-        ),
-        "{err}"
-    );
-    assert_eq!(pool.request_count(), before, "refused before reading");
-}

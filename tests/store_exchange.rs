@@ -6,7 +6,9 @@
 //! `in_use`), the counts call them unusable with their reason, and one
 //! whose mailbox gets the address goes back into the pool.
 
-use rootmail::store::audit::{ExchangeInput, FindingKind, Fix, Mailbox, MailboxAddresses};
+use rootmail::store::audit::{
+    ExchangeInput, FindingKind, Fix, Mailbox, MailboxAddresses, OrgAccount,
+};
 use rootmail::store::{AliasPool, AliasStatus, ClaimRequest, StoreConfig, StoreError};
 use testkit::azurite;
 use testkit::table_tool::RawTable;
@@ -128,14 +130,20 @@ async fn claims_never_hand_out_an_alias_marked_unroutable() {
     assert_eq!(pool.claim(&req()).await.expect("claim").alias.id, lost_b.id);
 
     // An address the table lacks is imported only when the AWS accounts
-    // were compared (here: none use it).
+    // were compared (here: the one account uses another address).
+    let management = [OrgAccount {
+        id: "111111111111".into(),
+        email: "root@company.com".into(),
+        name: "management".into(),
+        state: "ACTIVE".into(),
+    }];
     let exchange = [mailbox(&[
         &routed.aws_mail,
         &lost_b.aws_mail,
         "aws_new@company.com",
     ])];
     let report = pool
-        .audit(Some(&[]), Some(ExchangeInput::Known(&exchange)))
+        .audit(Some(&management), Some(ExchangeInput::Known(&exchange)))
         .await
         .expect("audit");
     let unpooled = report

@@ -6,3 +6,6 @@ mod http;
 mod organizations;
 
 pub use organizations::{OrganizationAccount, OrganizationsError, OrganizationsReader};
+
+/// The AWS environment variables that hold secrets: never printed.
+pub const SECRET_VARIABLES: &[&str] = &["AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN"];

@@ -15,7 +15,8 @@ use aws_sdk_organizations::operation::list_accounts::ListAccountsError;
 use aws_sdk_organizations::types::{Account, AccountState, AccountStatus};
 
 use super::http::ReqwestHttpClient;
-use crate::settings::RetryBudget;
+use crate::azure::HttpClients;
+use crate::settings::{RetryBudget, Settings};
 
 /// Organizations answers from us-east-1 in the commercial partition; a
 /// region is still needed to sign when none is configured.
@@ -46,6 +47,9 @@ pub enum OrganizationsError {
     /// The credentials belong to an account outside any organization.
     #[error("the AWS account of these credentials is not in an organization: {0}")]
     NotInOrganization(String),
+    /// The crate's own settings cannot be used (a CA file that cannot be read).
+    #[error("{0}")]
+    Setup(String),
     /// Anything else: the network, throttling beyond the retry budget, the service.
     #[error("cannot list the organization's accounts: {0}")]
     Service(String),
@@ -96,6 +100,25 @@ impl OrganizationsReader {
         OrganizationsReader {
             client: aws_sdk_organizations::Client::new(&config),
         }
+    }
+
+    /// A reader on the connection settings' proxy, CA (`SSL_CERT_FILE`) and
+    /// retry budget; AWS's own settings come from the AWS environment.
+    pub async fn from_settings(
+        settings: &Settings,
+        lookup: &(dyn Fn(&str) -> Option<String> + Sync),
+    ) -> Result<OrganizationsReader, OrganizationsError> {
+        let settings = settings
+            .with_environment(lookup)
+            .map_err(|e| OrganizationsError::Setup(e.to_string()))?;
+        let http = HttpClients::new(settings.ca_file.as_deref())
+            .map_err(|e| OrganizationsError::Setup(e.to_string()))?;
+        Ok(OrganizationsReader::new(
+            http.modern.clone(),
+            http.direct.clone(),
+            settings.retry.unwrap_or_default(),
+        )
+        .await)
     }
 
     /// Every account, all pages, in the order AWS lists them. Each page

@@ -1,5 +1,6 @@
-//! The Azure clouds: which Azure AD authority issues tokens and which DNS
-//! suffix storage accounts live under (`ARM_ENVIRONMENT`, as in azurerm).
+//! The Azure clouds: which Azure AD authority issues tokens, which DNS
+//! suffix storage accounts live under and where Microsoft Graph answers
+//! (`ARM_ENVIRONMENT`, as in azurerm).
 
 use crate::settings::{ConfigError, AUTHORITY_HOST};
 
@@ -29,6 +30,16 @@ impl CloudEnvironment {
             CloudEnvironment::Public => "https://login.microsoftonline.com",
             CloudEnvironment::UsGovernment => "https://login.microsoftonline.us",
             CloudEnvironment::China => "https://login.chinacloudapi.cn",
+        }
+    }
+
+    /// Microsoft Graph's endpoint, which is also the resource its tokens
+    /// are asked for (`<endpoint>/.default`).
+    pub fn graph_endpoint(self) -> &'static str {
+        match self {
+            CloudEnvironment::Public => "https://graph.microsoft.com",
+            CloudEnvironment::UsGovernment => "https://graph.microsoft.us",
+            CloudEnvironment::China => "https://microsoftgraph.chinacloudapi.cn",
         }
     }
 

@@ -76,8 +76,86 @@ impl TableConfig {
     }
 }
 
+/// How to get Azure AD tokens for an API other than the table (Microsoft
+/// Graph): the same settings, credentials and network as the table's.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AzureAdConfig {
+    pub cloud: CloudEnvironment,
+    /// Where Azure AD tokens come from, e.g. `https://login.microsoftonline.com`.
+    pub authority_host: String,
+    /// An Azure AD credential (never a storage key, SAS or the emulator).
+    pub credential: Credential,
+    pub retry: RetryBudget,
+    /// Extra CA certificates (PEM) trusted by every HTTP client (`SSL_CERT_FILE`).
+    pub ca_file: Option<PathBuf>,
+    /// The settings with the environment filled in, for the settings of
+    /// the API itself (e.g. `graph_endpoint`).
+    pub settings: Settings,
+}
+
+impl AzureAdConfig {
+    /// Resolves as [`TableConfig::resolve`] does, except that only Azure AD
+    /// credentials count: a storage account's key, SAS or connection
+    /// string, and the emulator, sign in to nothing else.
+    pub fn resolve(
+        settings: &Settings,
+        lookup: &dyn Fn(&str) -> Option<String>,
+    ) -> Result<AzureAdConfig, ConfigError> {
+        let azure_ad = Settings {
+            use_azuread: Some(true),
+            use_emulator: Some(false),
+            ..settings.clone()
+        };
+        let chooser = azure_ad.without_pipeline_env(lookup)?;
+        let method = azure_ad
+            .choose_method(false)
+            .or(chooser.choose_method(true))
+            .ok_or_else(|| {
+                ConfigError::general(
+                    "no Azure AD credential configured: Microsoft Graph needs one (client \
+                     certificate, client secret, OIDC, managed identity or Azure CLI); a \
+                     storage key, SAS token or the emulator only opens the table",
+                )
+            })?;
+        let merged = azure_ad.with_environment(lookup)?;
+        let credential = merged.build_credential(method)?;
+        let (cloud, authority_host) = cloud_of(&merged)?;
+        Ok(AzureAdConfig {
+            cloud,
+            authority_host,
+            credential,
+            retry: merged.retry.unwrap_or_default(),
+            ca_file: merged.ca_file.clone(),
+            settings: merged,
+        })
+    }
+}
+
+/// The cloud the settings name and its Azure AD authority (or the one
+/// `AZURE_AUTHORITY_HOST` names).
+fn cloud_of(s: &Settings) -> Result<(CloudEnvironment, String), ConfigError> {
+    let cloud = match &s.environment {
+        Some(name) => CloudEnvironment::parse(name).ok_or_else(|| {
+            ConfigError::new(
+                &ENVIRONMENT,
+                format!(
+                    "unknown Azure environment `{name}` (ARM_ENVIRONMENT / `environment`): \
+                         use public, usgovernment or china"
+                ),
+            )
+        })?,
+        None => CloudEnvironment::Public,
+    };
+    let authority_host = match &s.authority_host {
+        Some(host) => check_authority_host(host)?,
+        None => cloud.authority_host().to_owned(),
+    };
+    Ok((cloud, authority_host))
+}
+
 fn into_config(settings: Settings, credential: Credential) -> Result<TableConfig, ConfigError> {
     let s = settings;
+    let (cloud, authority_host) = cloud_of(&s)?;
     // The checks the table client makes again, here tied to their setting.
     let invalid = |setting: &'static Setting| move |why: String| ConfigError::new(setting, why);
     let table = s.table.unwrap_or_else(|| DEFAULT_TABLE.to_owned());
@@ -98,22 +176,6 @@ fn into_config(settings: Settings, credential: Credential) -> Result<TableConfig
             (parsed.account, parsed.table_endpoint)
         }
         _ => (None, None),
-    };
-    let cloud = match &s.environment {
-        Some(name) => CloudEnvironment::parse(name).ok_or_else(|| {
-            ConfigError::new(
-                &ENVIRONMENT,
-                format!(
-                    "unknown Azure environment `{name}` (ARM_ENVIRONMENT / `environment`): \
-                         use public, usgovernment or china"
-                ),
-            )
-        })?,
-        None => CloudEnvironment::Public,
-    };
-    let authority_host = match &s.authority_host {
-        Some(host) => check_authority_host(host)?,
-        None => cloud.authority_host().to_owned(),
     };
     let emulator = matches!(credential, Credential::Emulator);
     let account = s

@@ -47,11 +47,12 @@ pub(crate) mod table;
 pub mod token;
 
 pub use cloud::CloudEnvironment;
-pub use config::TableConfig;
+pub use config::{AzureAdConfig, TableConfig};
 pub use credential::{
     Credential, CredentialKind, FederatedToken, EMULATOR_ACCOUNT, EMULATOR_ENDPOINT,
 };
 pub use error::AzureError;
+pub(crate) use network::check_credential_url;
 pub use network::HttpClients;
 pub use table::USER_AGENT;
 

@@ -128,7 +128,7 @@ pub(crate) fn check_credential_url(text: &str) -> Result<url::Url, String> {
         "https" if !host.is_empty() => Ok(url),
         "http" if is_loopback(&url) => Ok(url),
         "http" => Err(format!(
-            "is plain http to `{host}`, which would send the request token in clear text; use \
+            "is plain http to `{host}`, which would send a token in clear text; use \
              https:// (plain http is accepted only for 127.0.0.1, ::1 and localhost)"
         )),
         other => Err(format!("must be an https:// URL, not {other}://")),

@@ -5,8 +5,10 @@
 //! the pool; its requests go through the crate's shared HTTP client (proxy,
 //! CA) and retry budget.
 
+mod config;
 mod reader;
 mod user;
 
+pub use config::GraphSetupError;
 pub use reader::{GraphError, GraphReader};
 pub use user::{GraphUser, SmtpAddress};

@@ -82,9 +82,18 @@ enum Connection {
 #[derive(Clone, Default)]
 pub struct Shared {
     conn: Arc<RwLock<Connection>>,
+    /// The provider block's settings as configured: the audit data source
+    /// builds its AWS and Graph readers from them when it is read.
+    settings: Arc<RwLock<Option<crate::settings::Settings>>>,
 }
 
 impl Shared {
+    /// The provider's settings, once it is connected.
+    pub async fn settings(&self) -> Result<crate::settings::Settings, Diagnostic> {
+        self.pool().await?;
+        Ok(self.settings.read().await.clone().unwrap_or_default())
+    }
+
     /// The connected pool, or a diagnostic saying why there is none.
     pub async fn pool(&self) -> Result<Arc<AliasPool>, Diagnostic> {
         match &*self.conn.read().await {
@@ -239,6 +248,7 @@ impl Provider for RootmailProvider {
                 });
                 *self.shared.conn.write().await =
                     Connection::Ready(Arc::new(pool), batcher, releases, reader);
+                *self.shared.settings.write().await = Some(config::settings(cfg));
             }
             Err(e) => diags.push(config::config_error(&e)),
         }

@@ -53,6 +53,7 @@ pub struct Settings {
     pub use_cli: Option<bool>,
     pub use_azuread: Option<bool>,
     pub use_emulator: Option<bool>,
+    pub graph_endpoint: Option<String>,
     /// Not an environment setting: the provider and the CLI each take a
     /// total time and turn it into a budget with [`RetryBudget::for_total`].
     pub retry: Option<RetryBudget>,

@@ -35,6 +35,7 @@ pub const SETTINGS: &[&Setting] = &[
     &ENVIRONMENT,
     &AUTHORITY_HOST,
     &CA_FILE,
+    &GRAPH_ENDPOINT,
     &USE_AKS_WORKLOAD_IDENTITY,
     &USE_MSI,
     &MSI_ENDPOINT,
@@ -348,6 +349,21 @@ pub const CA_FILE: Setting = Setting {
     value_name: "PATH",
     environment_only: true,
     slot: |s| Slot::Path(&mut s.ca_file),
+};
+
+pub const GRAPH_ENDPOINT: Setting = Setting {
+    name: "graph_endpoint",
+    env: &["ROOTMAIL_GRAPH_ENDPOINT"],
+    pipeline_env: None,
+    summary: "Microsoft Graph endpoint for the Exchange checks, overriding the cloud's",
+    doc: "Microsoft Graph endpoint the Exchange checks read mailboxes from (`rootmail audit \
+          --exchange`, `data \"rootmail_audit\"` with `exchange = true`), e.g. \
+          `https://dod-graph.microsoft.us`. Defaults to the Graph of `environment`; tokens are \
+          always asked for that cloud's Graph. The identity needs the Microsoft Graph \
+          application permission `User.Read.All`.",
+    value_name: "URL",
+    environment_only: false,
+    slot: |s| Slot::Text(&mut s.graph_endpoint),
 };
 
 pub const USE_AKS_WORKLOAD_IDENTITY: Setting = Setting {

@@ -87,6 +87,77 @@ pub enum FindingKind {
 }
 
 impl FindingKind {
+    /// Every kind, in the order the help and the docs list them.
+    pub const ALL: [FindingKind; 15] = [
+        FindingKind::FreeAddressInUse,
+        FindingKind::UnlinkedAddressInUse,
+        FindingKind::DuplicateAddress,
+        FindingKind::UnroutableInUse,
+        FindingKind::MissingMailbox,
+        FindingKind::RetiredWithoutAccount,
+        FindingKind::LinkedToOtherAccount,
+        FindingKind::LinkedAccountMissing,
+        FindingKind::LinkedAccountClosed,
+        FindingKind::FreeWithClaimToken,
+        FindingKind::UnroutableFree,
+        FindingKind::UnpooledAddress,
+        FindingKind::MailboxNearLimit,
+        FindingKind::MailboxMismatch,
+        FindingKind::RoutableAgain,
+    ];
+
+    /// What it means and what `--fix` does about it, in a line.
+    pub fn summary(self) -> &'static str {
+        match self {
+            FindingKind::FreeAddressInUse => {
+                "a free or quarantined row whose address an AWS account uses (fix: link, retire)"
+            }
+            FindingKind::UnlinkedAddressInUse => {
+                "a claimed row not linked to the AWS account using its address (fix: link)"
+            }
+            FindingKind::RetiredWithoutAccount => {
+                "a retired row that does not record the AWS account using it (fix: record it)"
+            }
+            FindingKind::LinkedToOtherAccount => {
+                "the row names another AWS account than the one using its address"
+            }
+            FindingKind::LinkedAccountMissing => {
+                "the linked AWS account is not in the organization (left it?)"
+            }
+            FindingKind::LinkedAccountClosed => "the linked AWS account is suspended or closed",
+            FindingKind::DuplicateAddress => {
+                "another row has the same address in other letter case, which AWS does not tell \
+                 apart (fix: retire the free and quarantined duplicates)"
+            }
+            FindingKind::FreeWithClaimToken => {
+                "a free row still carrying a claim token (nobody holds it)"
+            }
+            FindingKind::UnroutableInUse => {
+                "a claimed or used alias its mailbox does not have: that account's root mail \
+                 bounces (add the address in Exchange)"
+            }
+            FindingKind::UnroutableFree => {
+                "a free or quarantined alias its mailbox does not have (fix: mark it unroutable, \
+                 so no claim hands it out)"
+            }
+            FindingKind::MissingMailbox => "a mailbox of the pool that Exchange does not have",
+            FindingKind::MailboxNearLimit => {
+                "a mailbox with 290 or more addresses (Exchange allows roughly 300-333)"
+            }
+            FindingKind::UnpooledAddress => {
+                "an address of a pool mailbox no row has (fix, with the AWS accounts compared: \
+                 import it; as retired if an account uses it)"
+            }
+            FindingKind::MailboxMismatch => {
+                "the alias reaches another mailbox of the pool than its row names"
+            }
+            FindingKind::RoutableAgain => {
+                "a row marked unroutable whose mailbox now has the address (fix: return it to \
+                 the pool)"
+            }
+        }
+    }
+
     pub fn as_str(self) -> &'static str {
         match self {
             FindingKind::FreeAddressInUse => "free_address_in_use",
@@ -563,6 +634,39 @@ mod tests {
             unreachable!()
         };
         AliasRow::from_entity(&entity, None).expect("row")
+    }
+
+    #[test]
+    fn every_kind_is_listed_once_for_the_help_and_the_docs() {
+        // A new kind fails to compile here until it gets a place in ALL.
+        let place = |k: FindingKind| match k {
+            FindingKind::FreeAddressInUse => 0,
+            FindingKind::UnlinkedAddressInUse => 1,
+            FindingKind::DuplicateAddress => 2,
+            FindingKind::UnroutableInUse => 3,
+            FindingKind::MissingMailbox => 4,
+            FindingKind::RetiredWithoutAccount => 5,
+            FindingKind::LinkedToOtherAccount => 6,
+            FindingKind::LinkedAccountMissing => 7,
+            FindingKind::LinkedAccountClosed => 8,
+            FindingKind::FreeWithClaimToken => 9,
+            FindingKind::UnroutableFree => 10,
+            FindingKind::UnpooledAddress => 11,
+            FindingKind::MailboxNearLimit => 12,
+            FindingKind::MailboxMismatch => 13,
+            FindingKind::RoutableAgain => 14,
+        };
+        for (i, kind) in FindingKind::ALL.into_iter().enumerate() {
+            assert_eq!(place(kind), i, "{kind}");
+        }
+        // Critical ones first, as the help shows them.
+        let first_warning = FindingKind::ALL
+            .iter()
+            .position(|k| k.severity() == Severity::Warning)
+            .unwrap_or(0);
+        assert!(FindingKind::ALL[first_warning..]
+            .iter()
+            .all(|k| k.severity() == Severity::Warning));
     }
 
     #[test]

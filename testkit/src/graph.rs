@@ -85,6 +85,7 @@ struct State {
 /// The Graph stand-in; one per test (cheap to start).
 pub struct GraphServer {
     pub port: u16,
+    identity: &'static IdentityServer,
     state: Arc<Mutex<State>>,
 }
 
@@ -146,12 +147,37 @@ impl GraphServer {
                 }
             });
         });
-        GraphServer { port, state }
+        GraphServer {
+            port,
+            identity,
+            state,
+        }
     }
 
     /// `https://127.0.0.1:<port>`: what the Graph endpoint setting points at.
     pub fn endpoint(&self) -> String {
         format!("https://127.0.0.1:{}", self.port)
+    }
+
+    /// The variables that make `rootmail` (or the provider) read this Graph
+    /// as a service principal of the identity server, registered here:
+    /// tenant, client id and secret, the authority, the test CA and the
+    /// endpoint.
+    pub fn env(&self) -> Vec<(&'static str, String)> {
+        let id = uuid::Uuid::new_v4().simple().to_string();
+        let (client_id, secret) = (format!("graph-app-{id}"), format!("graph-secret-{id}"));
+        self.identity.register_client(&client_id, &secret);
+        vec![
+            ("ARM_TENANT_ID", TENANT.to_owned()),
+            ("ARM_CLIENT_ID", client_id),
+            ("ARM_CLIENT_SECRET", secret),
+            ("AZURE_AUTHORITY_HOST", self.identity.authority()),
+            (
+                "SSL_CERT_FILE",
+                self.identity.ca.ca_file().display().to_string(),
+            ),
+            ("ROOTMAIL_GRAPH_ENDPOINT", self.endpoint()),
+        ]
     }
 
     /// A mailbox (a user object): `primary` becomes `mail` and the `SMTP:`

@@ -2,6 +2,7 @@
 //! installed by scripts/install-tools.sh into .tools/) on 127.0.0.1 at a free
 //! port, driven with boto3 and fake credentials. A missing moto fails the test.
 
+use std::collections::BTreeMap;
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::path::PathBuf;
 use std::process::{Child, Command, Output, Stdio};
@@ -88,6 +89,58 @@ impl Moto {
             String::from_utf8_lossy(&out.stderr)
         );
         String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+}
+
+impl Moto {
+    /// Makes an organization and creates `accounts` (name, e-mail) in this
+    /// order (the order `ListAccounts` pages them in, after the management
+    /// account), then closes the ones named in `close` (they become
+    /// SUSPENDED). Returns the account ids by name.
+    pub fn organization(
+        &self,
+        accounts: &[(&str, String)],
+        close: &[&str],
+    ) -> BTreeMap<String, String> {
+        let spec = serde_json::to_string(accounts).expect("json");
+        let close = serde_json::to_string(close).expect("json");
+        let ids = self.boto3(&format!(
+            "client.create_organization(FeatureSet='ALL')\n\
+             ids = {{}}\n\
+             for name, email in json.loads({spec:?}):\n\
+             \x20   r = client.create_account(Email=email, AccountName=name)\n\
+             \x20   ids[name] = r['CreateAccountStatus']['AccountId']\n\
+             for name in json.loads({close:?}):\n\
+             \x20   client.close_account(AccountId=ids[name])\n\
+             print(json.dumps(ids))\n"
+        ));
+        serde_json::from_str(ids.trim()).expect("ids")
+    }
+
+    /// The variables that point the AWS SDK (or CLI) at this server with
+    /// fake keys; with [`Moto::isolate`], nothing of the caller's AWS setup
+    /// is used.
+    pub fn env(&self) -> Vec<(&'static str, String)> {
+        vec![
+            ("AWS_ENDPOINT_URL", self.endpoint()),
+            ("AWS_ACCESS_KEY_ID", "testing".to_owned()),
+            ("AWS_SECRET_ACCESS_KEY", "testing-secret-key".to_owned()),
+            ("AWS_REGION", "us-east-1".to_owned()),
+            ("AWS_CONFIG_FILE", "/dev/null".to_owned()),
+            ("AWS_SHARED_CREDENTIALS_FILE", "/dev/null".to_owned()),
+            ("AWS_EC2_METADATA_DISABLED", "true".to_owned()),
+        ]
+    }
+
+    /// `command` with every `AWS_*` variable of the caller removed and
+    /// [`Moto::env`] set.
+    pub fn isolate<'a>(&self, command: &'a mut Command) -> &'a mut Command {
+        for (name, _) in std::env::vars_os() {
+            if name.to_string_lossy().starts_with("AWS_") {
+                command.env_remove(&name);
+            }
+        }
+        command.envs(self.env())
     }
 }
 

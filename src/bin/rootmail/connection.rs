@@ -10,6 +10,8 @@ use std::time::Duration;
 
 use anyhow::Context;
 use clap::{Arg, ArgAction, ArgMatches, Args, Command, FromArgMatches};
+use rootmail::aws::OrganizationsReader;
+use rootmail::graph::GraphReader;
 use rootmail::settings::{RetryBudget, Setting, SettingKind, Settings, SETTINGS};
 use rootmail::store::{AliasPool, StoreConfig};
 
@@ -124,6 +126,23 @@ impl ConnectionArgs {
     }
 }
 
+impl ConnectionArgs {
+    /// A Microsoft Graph reader on the same settings: the Azure AD
+    /// credential among them, the cloud, proxy, CA and retry budget.
+    pub fn graph(&self) -> anyhow::Result<GraphReader> {
+        GraphReader::from_settings(&self.settings, &|name| std::env::var(name).ok())
+            .context("cannot set up the Microsoft Graph client for --exchange")
+    }
+
+    /// An AWS Organizations reader on the same proxy, CA and retry budget,
+    /// signed in through the standard AWS credential chain.
+    pub async fn organizations(&self) -> anyhow::Result<OrganizationsReader> {
+        OrganizationsReader::from_settings(&self.settings, &|name| std::env::var(name).ok())
+            .await
+            .context("cannot set up the AWS Organizations client for --aws")
+    }
+}
+
 /// The part of `--help` about the environment: where secrets come from, and
 /// the variables read only from there.
 pub fn environment_help() -> String {
@@ -146,12 +165,13 @@ pub fn environment_help() -> String {
     )
 }
 
-/// Environment variables whose values are secrets.
+/// Environment variables whose values are secrets (AWS's too).
 fn secret_variables() -> impl Iterator<Item = &'static str> {
     SETTINGS
         .iter()
         .filter(|s| s.is_secret())
         .flat_map(|s| s.all_env())
+        .chain(rootmail::aws::SECRET_VARIABLES.iter().copied())
 }
 
 /// Replaces every secret found in the environment (whole values, the key and

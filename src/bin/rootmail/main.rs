@@ -28,7 +28,7 @@ Examples:
   rootmail pool stats --min-free 50          # exit code 2 when fewer than 50 are free
   rootmail pool list --unlinked-for 7d       # claims never linked to an AWS account
   rootmail alias show aws_1234@company.com
-  rootmail audit --accounts accounts.json    # from `aws organizations list-accounts`
+  rootmail audit --aws --exchange            # the pool against AWS and Exchange Online
 
   # A real storage account with Azure AD (az login)
   rootmail --storage-account mystorage --use-cli pool stats --json";
@@ -62,9 +62,10 @@ enum Command {
     /// One alias: show it, or fix it by hand.
     #[command(subcommand)]
     Alias(alias::AliasCommand),
-    /// Compares the pool with the AWS accounts that exist (`aws organizations
-    /// list-accounts`): finds addresses in use that the pool could hand out.
-    #[command(after_help = audit::AUDIT_HELP)]
+    /// Compares the pool with the AWS accounts that exist and with the
+    /// mailboxes in Exchange Online: addresses in use that the pool could
+    /// hand out, aliases whose mail bounces, addresses the pool lacks.
+    #[command(after_help = audit::help())]
     Audit(audit::AuditArgs),
 }
 
@@ -153,7 +154,7 @@ impl Command {
         match self {
             Command::Pool(cmd) => cmd.run(connection).await,
             Command::Alias(cmd) => alias::run(&connection.connect()?, cmd).await,
-            Command::Audit(args) => audit::run(&connection.connect()?, &args).await,
+            Command::Audit(args) => audit::run(connection, &args).await,
         }
     }
 }

@@ -1,0 +1,353 @@
+//! The pool checked against AWS and Exchange Online, read at the source:
+//! `rootmail audit --aws --exchange` (the built binary) and `data
+//! "rootmail_audit"` in a `check` block (the real terraform), against
+//! Azurite, a real Organizations API (moto_server, with more accounts than
+//! one `ListAccounts` page holds and an account closed through boto3) and
+//! the loopback Microsoft Graph behind the loopback Entra ID. Every planted
+//! problem is found, the check block reports the same findings, `--fix`
+//! resolves the fixable ones, claims then skip the aliases marked
+//! unroutable; AWS credentials from web identity (a pipeline's OIDC token)
+//! work as well as keys, and none at all is a clear error.
+
+use std::collections::BTreeSet;
+use std::process::{Command, Output};
+
+use rootmail::store::{AliasRow, AliasStatus, ClaimRequest, LegacyRow, StoreError};
+use serde_json::Value as Json;
+use testkit::azure_ad::IdentityServer;
+use testkit::cli::CliTable;
+use testkit::graph::GraphServer;
+use testkit::moto::Moto;
+use testkit::terraform::{required_providers_block, TerraformDir};
+
+const MAILBOX: &str = "comp001@company.com";
+/// A mailbox the pool names that Exchange does not have.
+const GONE: &str = "comp404@company.com";
+const UNPOOLED: &str = "aws_unpooled@company.com";
+
+fn text(o: &[u8]) -> String {
+    String::from_utf8_lossy(o).into_owned()
+}
+
+#[track_caller]
+fn code(o: &Output, expected: i32) {
+    assert_eq!(
+        o.status.code(),
+        Some(expected),
+        "stdout:\n{}\nstderr:\n{}",
+        text(&o.stdout),
+        text(&o.stderr)
+    );
+}
+
+/// (kind, email, AWS account) of every finding of a `--json` run.
+fn findings(o: &Output) -> (BTreeSet<(String, String, String)>, Json) {
+    let doc: Json = serde_json::from_slice(&o.stdout).expect("json output");
+    let set = doc["findings"]
+        .as_array()
+        .expect("findings")
+        .iter()
+        .map(|f| {
+            let s = |k: &str| f[k].as_str().unwrap_or_default().to_owned();
+            (s("kind"), s("email"), s("aws_account_id"))
+        })
+        .collect();
+    (set, doc)
+}
+
+fn free_row(f: &CliTable, mailbox: &str) -> LegacyRow {
+    let row = LegacyRow::free(mailbox, "company.com");
+    f.rt.block_on(f.pool.insert_legacy_row(&row))
+        .expect("insert");
+    row
+}
+
+fn claim() -> ClaimRequest {
+    ClaimRequest {
+        owner: "team@company.com".into(),
+        purpose: "audit".into(),
+        mailbox: None,
+        claim_key: None,
+    }
+}
+
+fn critical(kind: &str) -> bool {
+    matches!(
+        kind,
+        "free_address_in_use" | "unlinked_address_in_use" | "unroutable_in_use" | "missing_mailbox"
+    )
+}
+
+/// The pool's provider block, a check block that fails on critical
+/// findings naming each as `kind:email`, and the same audit as an output.
+fn check_block(f: &CliTable) -> String {
+    format!(
+        r#"{}
+provider "rootmail" {{
+  endpoint     = "{}"
+  use_emulator = true
+  table        = "{}"
+}}
+
+check "root_mail_pool" {{
+  data "rootmail_audit" "nightly" {{
+    aws      = true
+    exchange = true
+  }}
+  assert {{
+    condition     = data.rootmail_audit.nightly.critical == 0
+    error_message = join(" ", [for f in data.rootmail_audit.nightly.findings : "${{f.kind}}:${{f.email}}" if f.severity == "critical"])
+  }}
+}}
+
+data "rootmail_audit" "all" {{
+  aws      = true
+  exchange = true
+}}
+
+output "findings" {{
+  value = [for f in data.rootmail_audit.all.findings : [f.kind, f.email, f.aws_account_id]]
+}}
+"#,
+        required_providers_block(),
+        testkit::azurite::shared().endpoint(),
+        f.table
+    )
+}
+
+#[test]
+fn audit_against_aws_and_exchange_finds_every_planted_problem_and_fixes_what_it_can() {
+    let f = CliTable::with_table("auditx");
+    let ok = free_row(&f, MAILBOX);
+    let free_lost = free_row(&f, MAILBOX);
+    let claimed_lost = free_row(&f, MAILBOX);
+    let first =
+        f.rt.block_on(f.pool.get(&claimed_lost.id))
+            .expect("get")
+            .expect("row");
+    f.rt.block_on(f.pool.try_claim_alias(&first, &claim()))
+        .expect("claim")
+        .expect("not raced");
+    let page2 = free_row(&f, MAILBOX);
+    let suspended = free_row(&f, MAILBOX);
+    let orphan = free_row(&f, GONE);
+
+    // Exchange has the mailbox with three of the pool's addresses (one in
+    // another letter case) and one the pool lacks; GONE does not exist.
+    let graph = GraphServer::start(IdentityServer::shared());
+    graph.add_mailbox(
+        MAILBOX,
+        MAILBOX,
+        &[
+            ok.aws_mail.to_ascii_uppercase(),
+            page2.aws_mail.clone(),
+            suspended.aws_mail.clone(),
+            UNPOOLED.to_owned(),
+        ],
+    );
+    // One read is throttled first: the audit waits and carries on.
+    graph.throttle_next(1, 1);
+
+    // The organization: the management account, a suspended account, 18
+    // others (page 1 holds 20), then the account on page 2.
+    let moto = Moto::start();
+    let mut accounts = vec![("suspended", suspended.aws_mail.to_ascii_uppercase())];
+    let fillers: Vec<String> = (0..18).map(|i| format!("filler{i}")).collect();
+    for name in &fillers {
+        accounts.push((name, format!("{name}@elsewhere.example")));
+    }
+    accounts.push(("page2", page2.aws_mail.clone()));
+    let ids = moto.organization(&accounts, &["suspended"]);
+
+    let graph_env = graph.env();
+    let audit = |args: &[&str]| -> Output {
+        let mut c: Command = f.cli();
+        moto.isolate(&mut c).envs(graph_env.clone());
+        c.arg("audit").args(args).output().expect("run rootmail")
+    };
+    let expected: BTreeSet<(String, String, String)> = [
+        ("unroutable_in_use", claimed_lost.aws_mail.clone(), ""),
+        ("unroutable_free", free_lost.aws_mail.clone(), ""),
+        ("unroutable_free", orphan.aws_mail.clone(), ""),
+        ("missing_mailbox", GONE.to_owned(), ""),
+        ("unpooled_address", UNPOOLED.to_owned(), ""),
+        ("free_address_in_use", page2.aws_mail.clone(), &ids["page2"]),
+        (
+            "free_address_in_use",
+            suspended.aws_mail.clone(),
+            &ids["suspended"],
+        ),
+    ]
+    .into_iter()
+    .map(|(k, e, a)| (k.to_owned(), e, a.to_owned()))
+    .collect();
+
+    let out = audit(&["--aws", "--exchange", "--json"]);
+    code(&out, 2);
+    let (got, doc) = findings(&out);
+    assert_eq!(got, expected);
+    assert_eq!(doc["accounts"], Json::from(21), "both pages were read");
+    assert_eq!(doc["mailboxes"], Json::from(2));
+    assert_eq!(doc["critical"], Json::from(4));
+    for secret in graph_env.iter().map(|(_, v)| v).chain(
+        moto.env()
+            .iter()
+            .filter(|(k, _)| *k == "AWS_SECRET_ACCESS_KEY")
+            .map(|(_, v)| v),
+    ) {
+        if secret.contains("secret") {
+            assert!(!text(&out.stdout).contains(secret.as_str()));
+            assert!(!text(&out.stderr).contains(secret.as_str()));
+        }
+    }
+    let requests = graph.requests();
+    assert!(requests.iter().any(|r| r.status == 429), "{requests:?}");
+    assert!(requests
+        .iter()
+        .all(|r| r.audience.as_deref() == Some("https://graph.microsoft.com")));
+
+    // A check block reports the same findings (terraform 1.5+), and the
+    // data source gives them exactly.
+    let terraform = TerraformDir::modern().map(|mut dir| {
+        for (name, value) in moto.env().into_iter().chain(graph_env.clone()) {
+            dir.env(name, value);
+        }
+        dir.write("main.tf", &check_block(&f));
+        dir
+    });
+    if let Some(dir) = &terraform {
+        let out = dir.run_ok(&["apply", "-auto-approve", "-no-color"]);
+        let text = format!("{}{}", out.stdout, out.stderr);
+        assert!(text.contains("Check block assertion failed"), "{text}");
+        for (kind, email, _) in expected.iter().filter(|(k, _, _)| critical(k)) {
+            assert!(
+                text.contains(&format!("{kind}:{email}")),
+                "{kind} {email} in\n{text}"
+            );
+        }
+        let listed = dir.run_ok(&["output", "-json", "findings"]);
+        let listed: BTreeSet<(String, String, String)> =
+            serde_json::from_str(listed.stdout.trim()).expect("findings output");
+        assert_eq!(listed, expected, "the data source finds what the CLI finds");
+    }
+
+    // The table names every finding.
+    let out = audit(&["--aws", "--exchange"]);
+    code(&out, 2);
+    let table = text(&out.stdout);
+    assert!(
+        table.contains("compared with 21 AWS accounts and 2 mailboxes: 4 critical, 3 warnings"),
+        "{table}"
+    );
+    for (kind, _, _) in &expected {
+        assert!(table.contains(kind.as_str()), "{kind} in\n{table}");
+    }
+
+    // --fix: marks, links and retires, imports; the critical ones stay (and
+    // the row now linked to the suspended account says so).
+    let out = audit(&["--aws", "--exchange", "--fix", "--yes", "--json"]);
+    code(&out, 2);
+    let (left, doc) = findings(&out);
+    let left: BTreeSet<String> = left
+        .into_iter()
+        .map(|(k, e, _)| format!("{k} {e}"))
+        .collect();
+    assert_eq!(
+        left,
+        BTreeSet::from([
+            format!("unroutable_in_use {}", claimed_lost.aws_mail),
+            format!("missing_mailbox {GONE}"),
+            format!("linked_account_closed {}", suspended.aws_mail),
+        ])
+    );
+    let fixes = doc["fixes"].as_array().expect("fixes");
+    assert_eq!(fixes.len(), 5, "{fixes:?}");
+    assert!(fixes.iter().all(|x| x["outcome"] == "fixed"), "{fixes:?}");
+    let row = |id: &str| -> AliasRow { f.rt.block_on(f.pool.get(id)).expect("get").expect("row") };
+    for lost in [&free_lost, &orphan] {
+        let r = row(&lost.id);
+        assert_eq!((r.status, r.in_use), (AliasStatus::Unroutable, true));
+    }
+    for (used, name) in [(&page2, "page2"), (&suspended, "suspended")] {
+        let r = row(&used.id);
+        assert_eq!(r.status, AliasStatus::Retired);
+        assert_eq!(r.used_by, ids[name]);
+    }
+    assert_eq!(
+        row(&claimed_lost.id).status,
+        AliasStatus::Claimed,
+        "untouched"
+    );
+    let imported =
+        f.rt.block_on(f.pool.find_by_email(UNPOOLED))
+            .expect("find")
+            .expect("imported");
+    assert_eq!(
+        (imported.status, imported.root_mailbox.as_str()),
+        (AliasStatus::Free, MAILBOX)
+    );
+
+    // Claims hand out what is routable and unused, and nothing else.
+    let mut handed = BTreeSet::new();
+    loop {
+        match f.rt.block_on(f.pool.claim(&claim())) {
+            Ok(c) => handed.insert(c.alias.email),
+            Err(StoreError::PoolExhausted { .. }) => break,
+            Err(e) => panic!("claim: {e}"),
+        };
+    }
+    assert_eq!(
+        handed,
+        BTreeSet::from([ok.aws_mail.clone(), UNPOOLED.to_owned()])
+    );
+
+    // The check block now reports only what is left.
+    if let Some(dir) = &terraform {
+        let out = dir.run_ok(&["plan", "-no-color"]);
+        let text = format!("{}{}", out.stdout, out.stderr);
+        assert!(
+            text.contains(&format!("unroutable_in_use:{}", claimed_lost.aws_mail)),
+            "{text}"
+        );
+        assert!(
+            !text.contains(&format!("unroutable_free:{}", free_lost.aws_mail)),
+            "{text}"
+        );
+    }
+
+    // AWS credentials from web identity, as a pipeline's OIDC sets them.
+    let dir = tempfile::tempdir().expect("tmp");
+    let token = dir.path().join("web-identity-token");
+    std::fs::write(
+        &token,
+        testkit::azure_ad::jwt(&serde_json::json!({"sub": "repo:company/infra"})),
+    )
+    .expect("token");
+    let mut c = f.cli();
+    moto.isolate(&mut c)
+        .env_remove("AWS_ACCESS_KEY_ID")
+        .env_remove("AWS_SECRET_ACCESS_KEY")
+        .env(
+            "AWS_ROLE_ARN",
+            "arn:aws:iam::123456789012:role/rootmail-audit",
+        )
+        .env("AWS_WEB_IDENTITY_TOKEN_FILE", &token)
+        .env("AWS_ROLE_SESSION_NAME", "nightly");
+    let out = c.args(["audit", "--aws", "--json"]).output().expect("run");
+    code(&out, 4); // the row linked to the suspended account, a warning
+
+    assert_eq!(findings(&out).1["accounts"], Json::from(21));
+
+    // No credentials anywhere: a clear error that says where they come from.
+    let mut c = f.cli();
+    moto.isolate(&mut c)
+        .env_remove("AWS_ACCESS_KEY_ID")
+        .env_remove("AWS_SECRET_ACCESS_KEY");
+    let out = c.args(["audit", "--aws"]).output().expect("run");
+    code(&out, 1);
+    let err = text(&out.stderr);
+    assert!(
+        err.contains("no usable AWS credentials") && err.contains("AWS_ROLE_ARN"),
+        "{err}"
+    );
+}

@@ -236,7 +236,9 @@ fn audit_against_aws_and_exchange_finds_every_planted_problem_and_fixes_what_it_
     code(&out, 2);
     let table = text(&out.stdout);
     assert!(
-        table.contains("compared with 21 AWS accounts and 2 mailboxes: 4 critical, 3 warnings"),
+        table.contains(
+            "compared 6 pool rows with 21 AWS accounts and 2 mailboxes: 4 critical, 3 warnings"
+        ),
         "{table}"
     );
     for (kind, _, _) in &expected {

@@ -305,7 +305,7 @@ fn compared(report: &AuditReport) -> String {
         with.push(format!("{} mailboxes", mailboxes.len()));
     }
     format!(
-        "{} aliases compared with {}",
+        "compared {} pool rows with {}",
         report.aliases,
         with.join(" and ")
     )

@@ -479,7 +479,7 @@ fn check_block_warns_when_the_pool_runs_low() {
         low.stdout
     );
     assert!(
-        flat(&format!("{}{}", low.stdout, low.stderr)).contains("free aliases left"),
+        flat(&format!("{}{}", low.stdout, low.stderr)).contains("claimable aliases left"),
         "{}",
         low.stdout
     );

@@ -495,6 +495,52 @@ fn secrets_and_client_ids_from_files_and_the_azure_devops_task_variable() {
 }
 
 #[test]
+fn a_custom_cloud_is_discovered_from_its_metadata_host() {
+    let pool = Pool::seeded("stack", 4);
+    let client = unique_client();
+    let secret = format!("cs~{}", uuid::Uuid::new_v4().simple());
+    server().register_client(&client, &secret);
+    let host = format!("127.0.0.1:{}", server().port);
+    let before = server().metadata_requests();
+    // No AZURE_AUTHORITY_HOST: the login endpoint comes from the metadata
+    // (the public cloud's would not answer here).
+    let mut dir = prepare(TerraformDir::new(), &pool, "", &two_aliases());
+    dir.env("AZURE_AUTHORITY_HOST", "")
+        .env("ARM_METADATA_HOSTNAME", host.clone())
+        .env("ARM_ENVIRONMENT", testkit::azure_ad::CUSTOM_CLOUD)
+        .env("ARM_CLIENT_ID", client.clone())
+        .env("ARM_CLIENT_SECRET", secret.clone());
+    apply_and_destroy(&pool, &dir);
+    assert!(server().metadata_requests() > before);
+    assert!(server().counts(&client).secret_grants >= 1);
+    let (ok, stdout, stderr) = rootmail_cli(
+        &pool,
+        &[
+            ("AZURE_AUTHORITY_HOST", String::new()),
+            ("ARM_METADATA_HOSTNAME", host.clone()),
+            ("ARM_ENVIRONMENT", "azurestackrootmail".to_owned()),
+            ("ARM_CLIENT_ID", client.clone()),
+            ("ARM_CLIENT_SECRET", secret.clone()),
+        ],
+    );
+    assert!(ok, "{stdout}\n{stderr}");
+    // A name the metadata does not list is named with the ones it does.
+    let (ok, _, stderr) = rootmail_cli(
+        &pool,
+        &[
+            ("ARM_METADATA_HOSTNAME", host),
+            ("ARM_ENVIRONMENT", "Mars".to_owned()),
+            ("ARM_CLIENT_ID", client),
+            ("ARM_CLIENT_SECRET", secret),
+        ],
+    );
+    assert!(
+        !ok && stderr.contains("AzureStackRootmail") && stderr.contains("metadata_host"),
+        "{stderr}"
+    );
+}
+
+#[test]
 fn the_entra_id_stand_in_refuses_what_entra_id_refuses() {
     use rootmail::azure::token::ClientCertificate;
     use testkit::client_certificate::verify;

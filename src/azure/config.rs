@@ -6,6 +6,7 @@ use std::path::PathBuf;
 
 use super::cloud::{check_authority_host, CloudEnvironment};
 use super::credential::{Credential, ParsedConnectionString, EMULATOR_ACCOUNT, EMULATOR_ENDPOINT};
+use super::metadata::discover;
 use super::network::is_loopback;
 use super::table::{check_key, check_table_name};
 use crate::settings::{
@@ -119,7 +120,11 @@ impl AzureAdConfig {
             })?;
         let merged = azure_ad.with_environment(lookup)?;
         let credential = merged.build_credential(method)?;
-        let (cloud, authority_host) = cloud_of(&merged)?;
+        let Cloud {
+            cloud,
+            authority_host,
+            ..
+        } = cloud_of(&merged)?;
         Ok(AzureAdConfig {
             cloud,
             authority_host,
@@ -131,31 +136,66 @@ impl AzureAdConfig {
     }
 }
 
-/// The cloud the settings name and its Azure AD authority (or the one
-/// `AZURE_AUTHORITY_HOST` names).
-fn cloud_of(s: &Settings) -> Result<(CloudEnvironment, String), ConfigError> {
-    let cloud = match &s.environment {
-        Some(name) => CloudEnvironment::parse(name).ok_or_else(|| {
-            ConfigError::new(
-                &ENVIRONMENT,
-                format!(
-                    "unknown Azure environment `{name}` (ARM_ENVIRONMENT / `environment`): \
-                         use public, usgovernment or china"
-                ),
+/// The cloud the settings name (or a custom cloud's metadata describes),
+/// its Azure AD authority (or the one `AZURE_AUTHORITY_HOST` names) and its
+/// storage suffix.
+struct Cloud {
+    /// A custom cloud counts as public for the APIs its metadata does not
+    /// describe (Microsoft Graph).
+    cloud: CloudEnvironment,
+    authority_host: String,
+    storage_suffix: String,
+}
+
+fn cloud_of(s: &Settings) -> Result<Cloud, ConfigError> {
+    let (cloud, authority, storage_suffix) = match &s.metadata_host {
+        Some(host) => {
+            let custom = discover(host, s.environment.as_deref(), s.ca_file.as_deref())?;
+            (
+                CloudEnvironment::Public,
+                custom.authority_host,
+                custom.storage_suffix,
             )
-        })?,
-        None => CloudEnvironment::Public,
+        }
+        None => {
+            let cloud = match &s.environment {
+                Some(name) => CloudEnvironment::parse(name).ok_or_else(|| {
+                    ConfigError::new(
+                        &ENVIRONMENT,
+                        format!(
+                            "unknown Azure environment `{name}` (ARM_ENVIRONMENT / `environment`): \
+                             use public, usgovernment or china (or set metadata_host for a custom \
+                             cloud)"
+                        ),
+                    )
+                })?,
+                None => CloudEnvironment::Public,
+            };
+            (
+                cloud,
+                cloud.authority_host().to_owned(),
+                cloud.storage_suffix().to_owned(),
+            )
+        }
     };
     let authority_host = match &s.authority_host {
         Some(host) => check_authority_host(host)?,
-        None => cloud.authority_host().to_owned(),
+        None => authority,
     };
-    Ok((cloud, authority_host))
+    Ok(Cloud {
+        cloud,
+        authority_host,
+        storage_suffix,
+    })
 }
 
 fn into_config(settings: Settings, credential: Credential) -> Result<TableConfig, ConfigError> {
     let s = settings;
-    let (cloud, authority_host) = cloud_of(&s)?;
+    let Cloud {
+        authority_host,
+        storage_suffix,
+        ..
+    } = cloud_of(&s)?;
     // The checks the table client makes again, here tied to their setting.
     let invalid = |setting: &'static Setting| move |why: String| ConfigError::new(setting, why);
     let table = s.table.unwrap_or_else(|| DEFAULT_TABLE.to_owned());
@@ -189,7 +229,7 @@ fn into_config(settings: Settings, credential: Credential) -> Result<TableConfig
         } else {
             account
                 .as_ref()
-                .map(|a| format!("https://{a}.table.{}", cloud.storage_suffix()))
+                .map(|a| format!("https://{a}.table.{storage_suffix}"))
         }
     });
     let endpoint = endpoint.ok_or_else(|| {

@@ -41,6 +41,7 @@ mod cloud;
 pub(crate) mod config;
 mod credential;
 mod error;
+mod metadata;
 mod network;
 pub mod odata;
 pub(crate) mod table;
@@ -52,6 +53,7 @@ pub use credential::{
     Credential, CredentialKind, FederatedToken, EMULATOR_ACCOUNT, EMULATOR_ENDPOINT,
 };
 pub use error::AzureError;
+pub use metadata::CustomCloud;
 pub(crate) use network::check_credential_url;
 pub use network::HttpClients;
 pub use table::USER_AGENT;

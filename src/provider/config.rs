@@ -8,8 +8,8 @@ use std::time::Duration;
 use crate::settings::{RetryBudget, Settings};
 use crate::settings::{
     Setting, SettingKind, ACCESS_KEY, ADO_SERVICE_CONNECTION_ID, CLIENT_SECRET, CONNECTION_STRING,
-    ENDPOINT, ENVIRONMENT, OIDC_REQUEST_URL, OIDC_TOKEN, OIDC_TOKEN_FILE_PATH, SAS_TOKEN, SETTINGS,
-    TABLE, USE_AZUREAD, USE_CLI, USE_EMULATOR, USE_MSI, USE_OIDC,
+    ENDPOINT, ENVIRONMENT, METADATA_HOST, OIDC_REQUEST_URL, OIDC_TOKEN, OIDC_TOKEN_FILE_PATH,
+    SAS_TOKEN, SETTINGS, TABLE, USE_AZUREAD, USE_CLI, USE_EMULATOR, USE_MSI, USE_OIDC,
 };
 use crate::store::StoreError;
 use crate::tfplugin::{Attribute, Block, Diagnostic, Diagnostics, Schema, Type, Value};
@@ -141,7 +141,14 @@ pub fn validate(config: &Value) -> Diagnostics {
         ));
     }
     if let Some(e) = text(config, &ENVIRONMENT) {
-        if crate::azure::CloudEnvironment::parse(&e).is_none() {
+        // With a metadata host (here or in the environment), the environment
+        // names a cloud in that host's metadata, checked when it is read.
+        let custom_cloud = text(config, &METADATA_HOST).is_some()
+            || METADATA_HOST
+                .env
+                .iter()
+                .any(|v| std::env::var(v).is_ok_and(|x| !x.trim().is_empty()));
+        if !custom_cloud && crate::azure::CloudEnvironment::parse(&e).is_none() {
             d.push(invalid(
                 &ENVIRONMENT,
                 "Unknown Azure environment",

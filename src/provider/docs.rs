@@ -151,11 +151,6 @@ const AZURERM_VARIABLES_NOT_READ: &[(&str, &str)] = &[
         "ARM_AUXILIARY_TENANT_IDS",
         "tokens for other tenants' Resource Manager only",
     ),
-    (
-        "ARM_METADATA_HOSTNAME",
-        "custom clouds are not discovered from metadata; set `endpoint` and \
-         `AZURE_AUTHORITY_HOST` instead",
-    ),
     ("ARM_STORAGE_USE_AZUREAD", "use `ARM_USE_AZUREAD`"),
     ("ARM_USE_MSAL", "Azure AD v2 tokens are always used"),
     ("ARM_PARTNER_ID", "Resource Manager only"),

@@ -47,6 +47,7 @@ pub struct Settings {
     pub oidc_request_token: Option<SecretString>,
     pub ado_service_connection_id: Option<String>,
     pub environment: Option<String>,
+    pub metadata_host: Option<String>,
     pub authority_host: Option<String>,
     pub ca_file: Option<PathBuf>,
     pub use_msi: Option<bool>,

@@ -33,6 +33,7 @@ pub const SETTINGS: &[&Setting] = &[
     &OIDC_REQUEST_TOKEN,
     &ADO_SERVICE_CONNECTION_ID,
     &ENVIRONMENT,
+    &METADATA_HOST,
     &AUTHORITY_HOST,
     &CA_FILE,
     &GRAPH_ENDPOINT,
@@ -320,12 +321,27 @@ pub const ENVIRONMENT: Setting = Setting {
     env: &["ARM_ENVIRONMENT"],
     pipeline_env: None,
     summary: "Azure cloud: public, usgovernment or china",
-    doc: "The Azure cloud: `public` (default), `usgovernment` or `china`. Selects the Azure AD \
-          authority (override it with the `AZURE_AUTHORITY_HOST` environment variable) and the \
-          storage endpoint suffix.",
+    doc: "The Azure cloud: `public` (default), `usgovernment` or `china`, or with \
+          `metadata_host` the name of a cloud in its metadata. Selects the Azure AD authority \
+          (override it with the `AZURE_AUTHORITY_HOST` environment variable) and the storage \
+          endpoint suffix.",
     value_name: "NAME",
     environment_only: false,
     slot: |s| Slot::Text(&mut s.environment),
+};
+
+pub const METADATA_HOST: Setting = Setting {
+    name: "metadata_host",
+    env: &["ARM_METADATA_HOSTNAME"],
+    pipeline_env: None,
+    summary: "Host of a custom cloud's metadata (Azure Stack Hub), naming its Azure AD and storage suffix",
+    doc: "Host name of a custom cloud's metadata endpoint (Azure Stack Hub, sovereign clouds): \
+          its Azure AD authority and storage suffix are read from \
+          `https://<host>/metadata/endpoints` once per configuration; `environment` names the \
+          cloud when the document lists several.",
+    value_name: "HOST",
+    environment_only: false,
+    slot: |s| Slot::Text(&mut s.metadata_host),
 };
 
 pub const AUTHORITY_HOST: Setting = Setting {

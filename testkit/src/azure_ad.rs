@@ -9,7 +9,9 @@
 //! - Azure DevOps' OIDC endpoint (`POST /ado/oidctoken?api-version=7.1&serviceConnectionId=…`);
 //! - App Service's managed identity endpoint (`GET /msi/token`, `X-IDENTITY-HEADER`);
 //! - the VM instance metadata protocol (`GET /imds/token`, `Metadata: true`,
-//!   api-version 2018-02-01), as `ARM_MSI_ENDPOINT` points at it.
+//!   api-version 2018-02-01), as `ARM_MSI_ENDPOINT` points at it;
+//! - a custom cloud's metadata (`GET /metadata/endpoints`), naming this
+//!   server as the login endpoint of cloud [`CUSTOM_CLOUD`].
 //!
 //! Access tokens carry the claims Azurite's `--oauth basic` checks (issuer
 //! `https://sts.windows.net/<tenant>/`, audience `https://storage.azure.com`,
@@ -31,6 +33,8 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 pub const TENANT: &str = "72f988bf-86f1-41af-91ab-2d7cd011db47";
 /// The service connection the Azure DevOps endpoint knows.
 pub const ADO_SERVICE_CONNECTION: &str = "5f3c0b0e-7a7e-4f57-9a8c-0d3b1c2d3e4f";
+/// The cloud the metadata endpoint describes (besides a decoy).
+pub const CUSTOM_CLOUD: &str = "AzureStackRootmail";
 /// The audience GitHub Actions must be asked for.
 pub const AUDIENCE: &str = "api://AzureADTokenExchange";
 /// The resources this server issues access tokens for (the audience of a
@@ -176,6 +180,7 @@ struct State {
     ado_requests: u32,
     msi_requests: u32,
     imds_requests: u32,
+    metadata_requests: u32,
     /// Certificates (DER) registered for each client id.
     certificates: HashMap<String, Vec<Vec<u8>>>,
     /// `jti`s of every certificate assertion seen: each may be used once.
@@ -311,6 +316,11 @@ impl IdentityServer {
     pub fn pipeline_requests(&self) -> (u32, u32, u32) {
         let st = self.state.lock().expect("state");
         (st.github_requests, st.ado_requests, st.msi_requests)
+    }
+
+    /// Requests for the cloud metadata document.
+    pub fn metadata_requests(&self) -> u32 {
+        self.state.lock().expect("state").metadata_requests
     }
 
     /// Requests the instance metadata endpoint answered.
@@ -573,6 +583,34 @@ fn route(req: &Request, ctx: &Ctx) -> (u16, serde_json::Value) {
                     "token_type": "Bearer",
                     "client_id": "managed-identity",
                 }),
+            )
+        }
+        ("GET", "/metadata/endpoints") => {
+            ctx.state.lock().expect("state").metadata_requests += 1;
+            if !req.query.contains_key("api-version") {
+                return (400, serde_json::json!({"error": "missing api-version"}));
+            }
+            let authority = ctx
+                .token_endpoint
+                .split(&format!("/{TENANT}/"))
+                .next()
+                .unwrap_or_default()
+                .to_owned();
+            (
+                200,
+                serde_json::json!([
+                    {
+                        "name": "AzureCloud",
+                        "authentication": {"loginEndpoint": "https://login.microsoftonline.com/", "audiences": ["https://management.core.windows.net/"]},
+                        "suffixes": {"storage": "core.windows.net"},
+                    },
+                    {
+                        "name": CUSTOM_CLOUD,
+                        "resourceManager": format!("{authority}/arm/"),
+                        "authentication": {"loginEndpoint": format!("{authority}/"), "audiences": [format!("{authority}/arm/")], "tenant": "adfs"},
+                        "suffixes": {"storage": "local.azurestack.external"},
+                    },
+                ]),
             )
         }
         ("GET", "/imds/token") => {

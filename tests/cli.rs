@@ -9,7 +9,7 @@ use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
 use rootmail::store::{
-    AdoptRequest, AliasRow, AliasStatus, ClaimRequest, ClaimToken, LegacyRow, LinkTarget,
+    AdoptRequest, AliasRow, AliasStatus, Claim, ClaimRequest, LegacyRow, LinkTarget,
     ReleaseOutcome, ReleasePolicy,
 };
 use serde_json::Value as Json;
@@ -22,7 +22,7 @@ const MAILBOX_2: &str = "comp002@company.com";
 /// What these tests look up and set up through the store beyond [`CliTable`]'s own.
 trait StoreAccess {
     fn row(&self, email: &str) -> AliasRow;
-    fn claim(&self, owner: &str, mailbox: &str) -> (AliasRow, ClaimToken);
+    fn claim(&self, owner: &str, mailbox: &str) -> (AliasRow, Claim);
 }
 
 impl StoreAccess for CliTable {
@@ -33,7 +33,7 @@ impl StoreAccess for CliTable {
             .expect("row exists")
     }
 
-    fn claim(&self, owner: &str, mailbox: &str) -> (AliasRow, ClaimToken) {
+    fn claim(&self, owner: &str, mailbox: &str) -> (AliasRow, Claim) {
         let c = self
             .rt
             .block_on(self.pool.claim(&ClaimRequest {
@@ -43,7 +43,7 @@ impl StoreAccess for CliTable {
                 claim_key: None,
             }))
             .expect("claim");
-        (c.alias, c.token)
+        (c.alias.clone(), c.claim())
     }
 }
 
@@ -374,7 +374,7 @@ fn seeded(prefix: &str) -> Seeded {
             .await
             .expect("seed");
     });
-    let alice: Vec<(AliasRow, ClaimToken)> = (0..3)
+    let alice: Vec<(AliasRow, Claim)> = (0..3)
         .map(|_| f.claim("alice@company.com", MAILBOX_1))
         .collect();
     let (bob, _) = f.claim("bob@company.com", MAILBOX_2);
@@ -382,7 +382,7 @@ fn seeded(prefix: &str) -> Seeded {
     f.rt.block_on(f.pool.link_account(
         &LinkTarget::Claim {
             alias_id: alice[0].0.id.clone(),
-            token: alice[0].1.clone(),
+            claim: alice[0].1.clone(),
         },
         "123456789012",
     ))
@@ -564,18 +564,18 @@ fn release_with_a_token_refuses_a_row_held_by_another_claim() {
     assert!(stderr(&out).contains("different claim"), "{}", stderr(&out));
     let after = f.row(&row.email);
     assert_eq!(after.status, AliasStatus::Claimed);
-    assert!(after.held_by(&token));
+    assert!(after.carries(&token.token));
 
     // `show --json` gives scripts the token; with it the release goes through.
     let shown = json(&f.run(&["alias", "show", &row.email, "--json"]));
-    assert_eq!(shown["claim_token"], token.as_str());
+    assert_eq!(shown["claim_token"], token.token.as_str());
     assert_eq!(shown["owner"], "alice@company.com");
     let out = f.run(&[
         "alias",
         "release",
         &row.email,
         "--token",
-        token.as_str(),
+        token.token.as_str(),
         "--yes",
         "--json",
     ]);
@@ -642,7 +642,7 @@ fn release_refuses_when_the_claim_changed_after_it_was_shown() {
         stderr(&out)
     );
     let after = f.row(&row.email);
-    assert!(after.held_by(&new_claim.token), "bob's claim must survive");
+    assert!(after.carries(&new_claim.token), "bob's claim must survive");
     assert_eq!(after.owner, "bob@company.com");
 
     // An older tool's claim (no token): a change after show is refused too.
@@ -713,7 +713,7 @@ fn changes_without_yes_and_without_a_terminal_are_refused() {
     }
     let after = f.row(&row.email);
     assert_eq!(after.etag(), before.etag(), "row untouched");
-    assert!(after.held_by(&token));
+    assert!(after.carries(&token.token));
 }
 
 /// AWS never frees a root address (not after closing the account, not after
@@ -729,7 +729,7 @@ fn release_of_an_alias_an_aws_account_used_needs_its_email_changed_first() {
     let (row, token) = f.claim("alice@company.com", MAILBOX_1);
     let target = LinkTarget::Claim {
         alias_id: row.id.clone(),
-        token: token.clone(),
+        claim: token.clone(),
     };
     f.rt.block_on(f.pool.link_account(&target, "123456789012"))
         .expect("link");
@@ -791,7 +791,7 @@ fn release_of_an_alias_an_aws_account_used_needs_its_email_changed_first() {
     assert!(said.contains("carries a claim token"), "{said}");
     let after = f.row(&row.email);
     assert_eq!(after.status, AliasStatus::Free);
-    assert!(!after.held_by(&token));
+    assert!(!after.carries(&token.token));
     assert_eq!(after.used_by, "123456789012", "the use stays recorded");
     assert_eq!(after.freed_from, "123456789012");
     assert_eq!(
@@ -856,7 +856,7 @@ fn link_and_retire_with_yes() {
     let after = f.row(&row.email);
     assert_eq!(after.status, AliasStatus::Retired);
     assert!(after.in_use, "older tools must never hand it out");
-    assert!(!after.held_by(&token));
+    assert!(!after.carries(&token.token));
     // `alias show` tells who used it and why it was retired.
     let shown = f.run(&["alias", "show", &row.email]);
     assert_ok(&shown);

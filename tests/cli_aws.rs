@@ -10,8 +10,8 @@ use std::process::Output;
 
 use rootmail::store::audit::{parse_accounts, FindingKind};
 use rootmail::store::{
-    AliasRow, AliasStatus, AliasUpdate, ClaimRequest, ClaimToken, LegacyRow, LinkTarget,
-    ReleasePolicy, StoreError,
+    AliasRow, AliasStatus, AliasUpdate, Claim, ClaimRequest, LegacyRow, LinkTarget, ReleasePolicy,
+    StoreError,
 };
 use serde_json::Value as Json;
 use testkit::cli::CliTable;
@@ -23,7 +23,7 @@ const MAILBOX: &str = "comp001@company.com";
 trait StoreAccess {
     fn row(&self, id: &str) -> AliasRow;
     fn legacy(&self, mutate: impl FnOnce(&mut LegacyRow)) -> LegacyRow;
-    fn claim(&self, purpose: &str) -> (AliasRow, ClaimToken);
+    fn claim(&self, purpose: &str) -> (AliasRow, Claim);
 }
 
 impl StoreAccess for CliTable {
@@ -43,7 +43,7 @@ impl StoreAccess for CliTable {
         row
     }
 
-    fn claim(&self, purpose: &str) -> (AliasRow, ClaimToken) {
+    fn claim(&self, purpose: &str) -> (AliasRow, Claim) {
         let fresh = self.legacy(|_| {});
         let row = self.row(&fresh.id);
         let c = self
@@ -59,7 +59,7 @@ impl StoreAccess for CliTable {
             ))
             .expect("claim")
             .expect("not raced");
-        (c.alias, c.token)
+        (c.alias.clone(), c.claim())
     }
 }
 
@@ -333,11 +333,11 @@ fn audit_finds_every_problem_and_fixes_what_it_can() {
     ]);
     let org = organization(&moto, &emails, &["closed"]);
     let id = |name: &str| org.ids[name].clone();
-    let link = |row: &AliasRow, token: &ClaimToken, account: &str| {
+    let link = |row: &AliasRow, token: &Claim, account: &str| {
         f.rt.block_on(f.pool.link_account(
             &LinkTarget::Claim {
                 alias_id: row.id.clone(),
-                token: token.clone(),
+                claim: token.clone(),
             },
             account,
         ))
@@ -454,20 +454,19 @@ fn audit_finds_every_problem_and_fixes_what_it_can() {
         .iter()
         .find(|x| x.kind == FindingKind::UnlinkedAddressInUse)
         .expect("finding");
-    let (_, token) = (
-        unlinked.clone(),
+    let claim =
         f.rt.block_on(f.pool.get(&unlinked.id))
             .expect("get")
             .expect("row")
-            .claim_token
-            .expect("token"),
-    );
+            .claim()
+            .expect("claimed");
     f.rt.block_on(f.pool.update(
         &unlinked.id,
-        &token,
+        &claim,
         &AliasUpdate {
             owner: Some("new-owner@company.com".into()),
             purpose: None,
+            claim_key: None,
         },
     ))
     .expect("update");

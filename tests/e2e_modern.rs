@@ -241,7 +241,7 @@ fn import_blocks_for_free_retired_quarantined_and_unknown_aliases_fail_and_write
                 .expect("claim")
                 .expect("claimed");
             pool.pool
-                .release(&row.id, &claimed.token, policy)
+                .release(&row.id, &claimed.claim(), policy)
                 .await
                 .expect("release");
         }
@@ -359,7 +359,7 @@ fn another_states_claim_is_refused_and_taken_over_only_when_asked_in_apply() {
         drift
             .warnings()
             .iter()
-            .any(|w| w.contains("no longer claimed")),
+            .any(|w| w.contains("no longer held")),
         "{:?}",
         drift.warnings()
     );

@@ -270,11 +270,11 @@ fn released_behind_terraforms_back_is_planned_again(cli: Cli) {
     dir.run_ok(&["apply", "-auto-approve", "-no-color"]);
     let email = emails(&dir).remove(0);
     let row = pool.rows(Some(AliasStatus::Claimed)).remove(0);
-    let token = row.claim_token.clone().expect("token");
+    let claim = row.claim().expect("claimed");
     pool.rt
         .block_on(
             pool.pool
-                .release(&row.id, &token, rootmail::store::ReleasePolicy::Release),
+                .release(&row.id, &claim, rootmail::store::ReleasePolicy::Release),
         )
         .expect("release");
     let plan = pool.plan(&dir, &["-no-color"]);
@@ -284,7 +284,7 @@ fn released_behind_terraforms_back_is_planned_again(cli: Cli) {
         plan.stdout
     );
     assert!(
-        plan.stdout.contains("no longer claimed") || plan.stderr.contains("no longer claimed"),
+        plan.stdout.contains("no longer held") || plan.stderr.contains("no longer held"),
         "warning missing:\n{}\n{}",
         plan.stdout,
         plan.stderr

@@ -84,14 +84,15 @@ fn held_rows(pool: &Pool) -> Vec<AliasRow> {
 }
 
 fn update_purpose(pool: &Pool, row: &AliasRow, purpose: &str) {
-    let token = row.claim_token.clone().expect("token");
+    let claim = row.claim().expect("claimed");
     pool.rt
         .block_on(pool.pool.update(
             &row.id,
-            &token,
+            &claim,
             &AliasUpdate {
                 purpose: Some(purpose.to_owned()),
                 owner: None,
+                claim_key: None,
             },
         ))
         .expect("update");
@@ -160,7 +161,7 @@ fn refresh_of_many_aliases_reports_changes_as_point_reads_do(cli: Cli) {
     pool.rt
         .block_on(pool.pool.release(
             &released.id,
-            released.claim_token.as_ref().expect("token"),
+            &released.claim().expect("claimed"),
             ReleasePolicy::Release,
         ))
         .expect("release");
@@ -195,9 +196,8 @@ fn refresh_of_many_aliases_reports_changes_as_point_reads_do(cli: Cli) {
             report
                 .iter()
                 .any(|l| l.contains(&format!("rootmail_alias.a[{index}]"))
-                    && l.contains("no longer claimed")
                     && l.contains(&format!(
-                        "The alias {} was released or claimed by someone else outside Terraform",
+                        "The alias {} is no longer held by this resource",
                         gone.email
                     ))),
             "no warning for {}:\n{text}",

@@ -50,6 +50,46 @@ fn converge(dir: &TerraformDir, pool: &Pool) {
     assert_eq!(plan.status.code(), Some(0), "converged:\n{}", plan.stdout);
 }
 
+/// After a kill: a claim the provider had handed over in the instant before
+/// it died (Terraform never saved it) is named by the next apply's error with
+/// the ID that takes it over; importing as the errors say converges. Returns
+/// how many were imported.
+fn import_what_the_errors_name(dir: &TerraformDir) -> usize {
+    let out = dir.run(&["apply", "-auto-approve", "-parallelism=10", "-json"]);
+    if out.success() {
+        return 0;
+    }
+    let mut imported = 0;
+    for line in out.stdout.lines() {
+        let Ok(m) = serde_json::from_str::<serde_json::Value>(line) else {
+            continue;
+        };
+        let d = &m["diagnostic"];
+        if m["type"] != "diagnostic" || d["severity"] != "error" {
+            continue;
+        }
+        let detail = d["detail"].as_str().unwrap_or_default();
+        assert_eq!(
+            d["summary"], "claim_key names an alias that is held",
+            "{detail}"
+        );
+        let id = detail
+            .split("`terraform import ADDRESS ")
+            .nth(1)
+            .and_then(|rest| rest.split('`').next())
+            .expect("the error gives the import ID");
+        let address = d["address"].as_str().expect("the error names the resource");
+        dir.run_ok(&["import", "-no-color", address, id]);
+        imported += 1;
+    }
+    assert!(
+        imported > 0,
+        "the apply failed for another reason:\n{}",
+        out.stdout
+    );
+    imported
+}
+
 #[test]
 fn provider_killed_mid_apply_next_apply_converges_without_leaks() {
     let az = azurite::shared();
@@ -78,11 +118,13 @@ fn provider_killed_mid_apply_next_apply_converges_without_leaks() {
     assert_state_matches_table(&dir, &pool, false);
     assert!(in_state < COUNT && claimed_after_kill >= in_state);
     proxy.clear();
+    let imported = import_what_the_errors_name(&dir);
     converge(&dir, &pool);
     println!(
         "SIGKILL: provider {killed} killed with {claimed_after_kill} of {COUNT} claimed ({in_state} in state); \
-         the next apply adopted {} by claim_key and converged to {COUNT} claimed == {COUNT} in state",
-        claimed_after_kill - in_state
+         the next apply resumed {} by claim_key ({imported} handed over just before the kill were imported as \
+         its error said) and converged to {COUNT} claimed == {COUNT} in state",
+        claimed_after_kill - in_state - imported
     );
 }
 

@@ -268,3 +268,46 @@ fn a_writer_racing_between_read_and_write_wins_and_the_provider_moves_on() {
     assert_eq!(refused, 2, "both stale writes got 412");
     println!("ETag race: 2 writes held and raced, both refused with 412; racer's changes survived");
 }
+
+#[test]
+fn a_batched_claim_whose_outcome_cannot_be_told_is_never_retried_into_a_second_alias() {
+    const COUNT: usize = 4;
+    let (pool, proxy) = setup("unclearbatch", 12);
+    let dir = TerraformDir::new();
+    dir.write(
+        "main.tf",
+        &(pool.provider_block_at(&proxy.endpoint(), "retry_timeout_seconds = 10")
+            + &aliases_tf("u", COUNT, false)),
+    );
+    // The claims' transaction lands but its answer is lost; reading its rows
+    // back fails too, so nobody can tell whether they were claimed.
+    proxy.add(Target::Transactions, Fault::DropResponse, Some(1));
+    proxy.add(Target::EntityReads, Fault::Status(400), Some(50));
+    let out = dir.run(&APPLY);
+    let log = proxy.log();
+    let dropped = log
+        .iter()
+        .find(|r| r.fault == Fault::DropResponse)
+        .expect("the claims went out as one transaction");
+    let in_doubt = dropped.batch_writes.len();
+    assert!(in_doubt >= 2, "{dropped:?}");
+    assert!(!out.success(), "{}", out.stdout);
+    assert!(
+        out.stderr.contains("is unknown"),
+        "the error says the outcome is unknown:\n{}",
+        out.stderr
+    );
+    // Every claimed row is one resource's: in state, or in the transaction
+    // whose outcome is unknown; no resource got a second alias.
+    let in_state = state_emails(&dir).len();
+    let claimed = pool.claimed().len();
+    assert_eq!(
+        claimed,
+        in_state + in_doubt,
+        "{claimed} claimed, {in_state} in state, {in_doubt} in doubt"
+    );
+    assert!(claimed <= COUNT);
+    println!(
+        "unclear batched claim: {in_doubt} claims in doubt failed with an unknown outcome, {in_state} reached state, {claimed} claimed"
+    );
+}

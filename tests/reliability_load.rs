@@ -109,10 +109,12 @@ fn eight_parallel_applies_share_two_hundred_aliases_and_destroy_restores_the_tab
     }
     assert_eq!(after.len(), before.len(), "no row added or removed");
     let (writes, lost_races) = audit_writes(&proxy);
+    // A keyed claim is handed over with a second write (see `pool/keyed.rs`).
+    let keyed = PER_PROCESS * PROCESSES.div_ceil(2);
     assert_eq!(
         writes,
-        2 * total,
-        "exactly one successful claim write and one release write per alias"
+        2 * total + keyed,
+        "exactly one successful claim write (two with a claim key) and one release write per alias"
     );
     println!(
         "load: {PROCESSES} terraform processes x {PER_PROCESS} aliases at -parallelism=10 on a pool of {total}: \
@@ -262,8 +264,9 @@ fn old_function_app_claiming_beside_terraform_never_shares_an_alias() {
     assert_eq!(claimed.len(), TF_COUNT + legacy_ids.len());
     let (tf_writes, tf_lost) = audit_writes(&proxy);
     assert_eq!(
-        tf_writes, TF_COUNT,
-        "one successful conditional write per claim"
+        tf_writes,
+        2 * TF_COUNT,
+        "one successful conditional write per claim, and one to hand a keyed claim over"
     );
 
     // Destroy gives back terraform's aliases only.

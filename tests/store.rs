@@ -11,8 +11,9 @@ use std::time::{Duration, Instant};
 use rootmail::azure::{AzureError, Credential, CredentialKind};
 use rootmail::settings::{RetryBudget, Settings};
 use rootmail::store::{
-    AdoptRequest, AliasFilter, AliasPool, AliasStatus, AliasUpdate, ClaimRequest, ClaimToken,
-    LegacyRow, LinkTarget, ReleaseOutcome, ReleasePolicy, StoreConfig, StoreError,
+    AdoptRequest, AliasFilter, AliasPool, AliasStatus, AliasUpdate, Claim, ClaimRequest,
+    ClaimToken, KeyRefusal, LegacyRow, LinkTarget, ReleaseOutcome, ReleasePolicy, StoreConfig,
+    StoreError,
 };
 use serde_json::{json, Value};
 
@@ -139,7 +140,7 @@ async fn legacy_rows_are_claimed_linked_released_and_keep_other_columns() {
         .link_account(
             &LinkTarget::Claim {
                 alias_id: id.clone(),
-                token: claimed.token.clone(),
+                claim: claimed.claim(),
             },
             "123456789012",
         )
@@ -172,19 +173,25 @@ async fn legacy_rows_are_claimed_linked_released_and_keep_other_columns() {
     let updated = pool
         .update(
             &id,
-            &claimed.token,
+            &claimed.claim(),
             &AliasUpdate {
                 owner: Some("bob@corp.example".into()),
                 purpose: None,
+                claim_key: None,
             },
         )
         .await
         .expect("update");
     assert_eq!(updated.owner, "bob@corp.example");
     assert_eq!(updated.purpose, "test");
+    // The claim as its holder sees it now: the owner it just wrote.
+    let claim = Claim {
+        owner: updated.owner.clone(),
+        ..claimed.claim()
+    };
 
     let outcome = pool
-        .release(&id, &claimed.token, ReleasePolicy::Release)
+        .release(&id, &claim, ReleasePolicy::Release)
         .await
         .expect("release");
     assert_eq!(outcome, ReleaseOutcome::Released);
@@ -213,7 +220,7 @@ async fn legacy_rows_are_claimed_linked_released_and_keep_other_columns() {
     assert_eq!(raw_str(&raw, "root_mailbox"), "mbx1@corp.example");
     // Releasing twice is an outcome, not an error.
     let again = pool
-        .release(&id, &claimed.token, ReleasePolicy::Release)
+        .release(&id, &claimed.claim(), ReleasePolicy::Release)
         .await
         .expect("release twice");
     assert_eq!(
@@ -276,7 +283,7 @@ async fn adopt_takes_over_legacy_claims_conditionally() {
     // Unlink by token, then release with it.
     let target = LinkTarget::Claim {
         alias_id: legacy.id.clone(),
-        token: adopted.token.clone(),
+        claim: adopted.claim(),
     };
     assert_eq!(
         pool.unlink_account(&target, "111122223333")
@@ -286,7 +293,7 @@ async fn adopt_takes_over_legacy_claims_conditionally() {
         ""
     );
     assert_eq!(
-        pool.release(&legacy.id, &adopted.token, ReleasePolicy::Release)
+        pool.release(&legacy.id, &adopted.claim(), ReleasePolicy::Release)
             .await
             .expect("release"),
         ReleaseOutcome::Released
@@ -307,7 +314,10 @@ async fn stale_token_changes_nothing() {
     pool.seed("m", "corp.example", 1).await.expect("seed");
     let first = pool.claim(&req("a")).await.expect("claim");
     let id = first.alias.id.clone();
-    let stranger = ClaimToken::generate();
+    let stranger = Claim {
+        token: ClaimToken::generate(),
+        ..first.claim()
+    };
     let before = pool.get_raw(&id).await.expect("raw");
     assert_eq!(
         pool.release(&id, &stranger, ReleasePolicy::Release)
@@ -332,6 +342,7 @@ async fn stale_token_changes_nothing() {
             &AliasUpdate {
                 owner: Some("evil".into()),
                 purpose: None,
+                claim_key: None,
             },
         )
         .await
@@ -341,7 +352,7 @@ async fn stale_token_changes_nothing() {
         .link_account(
             &LinkTarget::Claim {
                 alias_id: id.clone(),
-                token: stranger,
+                claim: stranger,
             },
             "123456789012",
         )
@@ -354,7 +365,7 @@ async fn stale_token_changes_nothing() {
         "row unchanged"
     );
     assert_eq!(
-        pool.release("no-such-id", &first.token, ReleasePolicy::Release)
+        pool.release("no-such-id", &first.claim(), ReleasePolicy::Release)
             .await
             .expect("missing"),
         ReleaseOutcome::Missing
@@ -369,7 +380,7 @@ async fn quarantined_and_retired_rows_are_never_claimed_early() {
     let b = pool.claim(&req("b")).await.expect("b");
     let c = pool.claim(&req("c")).await.expect("c");
     let q = pool
-        .release(&a.alias.id, &a.token, ReleasePolicy::quarantine())
+        .release(&a.alias.id, &a.claim(), ReleasePolicy::quarantine())
         .await
         .expect("quarantine");
     match q {
@@ -383,7 +394,7 @@ async fn quarantined_and_retired_rows_are_never_claimed_early() {
         other => panic!("unexpected {other:?}"),
     }
     assert_eq!(
-        pool.release(&b.alias.id, &b.token, ReleasePolicy::Retire)
+        pool.release(&b.alias.id, &b.claim(), ReleasePolicy::Retire)
             .await
             .expect("retire"),
         ReleaseOutcome::Retired
@@ -398,9 +409,13 @@ async fn quarantined_and_retired_rows_are_never_claimed_early() {
     assert!(err.to_string().contains("exhausted"));
 
     // A quarantine that is already over is claimable, a retired row never.
-    pool.release(&c.alias.id, &c.token, ReleasePolicy::Quarantine { days: 0 })
-        .await
-        .expect("q0");
+    pool.release(
+        &c.alias.id,
+        &c.claim(),
+        ReleasePolicy::Quarantine { days: 0 },
+    )
+    .await
+    .expect("q0");
     let stats = pool.stats(None).await.expect("stats");
     assert_eq!(
         (
@@ -430,7 +445,7 @@ async fn quarantined_and_retired_rows_are_never_claimed_early() {
 }
 
 #[tokio::test]
-async fn claim_key_returns_the_same_alias() {
+async fn a_claim_key_resumes_only_an_interrupted_claim_and_never_shares_a_held_one() {
     let pool = pool("claimkey").await;
     pool.seed("m", "corp.example", 5).await.expect("seed");
     let request = ClaimRequest {
@@ -438,27 +453,65 @@ async fn claim_key_returns_the_same_alias() {
         ..req("a")
     };
     let first = pool.claim(&request).await.expect("first");
-    assert!(!first.existing);
-    let second = pool.claim(&request).await.expect("retry");
-    assert!(second.existing);
-    assert_eq!(second.alias.id, first.alias.id);
-    assert_eq!(second.token, first.token);
-    let other = pool
+    assert!(!first.existing && !first.resumed);
+    assert!(!first.alias.claim_pending, "handed over");
+    let raw = pool
+        .get_raw(&first.alias.id)
+        .await
+        .expect("raw")
+        .expect("row");
+    assert_eq!(raw["claim_pending"], json!(false));
+    // The same key again: the claim was handed over, so it is refused.
+    let err = pool.claim(&request).await.expect_err("a held claim");
+    match &err {
+        StoreError::ClaimKeyTaken {
+            existing, refusal, ..
+        } => {
+            assert_eq!(existing.alias_id, first.alias.id);
+            assert_eq!(*refusal, KeyRefusal::InUse);
+        }
+        other => panic!("{other}"),
+    }
+    assert!(err.to_string().contains(&first.alias.email), "{err}");
+    assert_eq!(pool.stats(None).await.expect("stats").all.claimed, 1);
+
+    // An interrupted claim (never handed over) is resumed by the same
+    // settings, with a new token, and refused with other ones.
+    other_tool::merge_blindly(
+        pool.table_name(),
+        pool.partition_key(),
+        &first.alias.id,
+        json!({"claim_pending": true}),
+    )
+    .await;
+    let err = pool
         .claim(&ClaimRequest {
-            claim_key: Some("other".into()),
-            ..req("a")
+            purpose: "other".into(),
+            ..request.clone()
         })
         .await
-        .expect("other");
-    assert_ne!(other.alias.id, first.alias.id);
-    assert_eq!(pool.stats(None).await.expect("stats").all.claimed, 2);
-    // After release the key is free again: a new claim gets a new token.
-    pool.release(&first.alias.id, &first.token, ReleasePolicy::Release)
+        .expect_err("other settings");
+    assert!(
+        matches!(&err, StoreError::ClaimKeyTaken { refusal: KeyRefusal::Settings { differ }, .. } if differ == &["purpose"]),
+        "{err}"
+    );
+    let resumed = pool.claim(&request).await.expect("resume");
+    assert!(resumed.resumed && !resumed.existing);
+    assert_eq!(resumed.alias.id, first.alias.id);
+    assert_ne!(resumed.token, first.token, "a new token");
+    assert_eq!(resumed.alias.claimed_at, first.alias.claimed_at);
+    assert!(!resumed.alias.claim_pending);
+    let now = pool.get(&first.alias.id).await.expect("get").expect("row");
+    assert!(now.holds(&resumed.claim()) && !now.holds(&first.claim()));
+
+    // After release the key names nothing: a new claim gets a new alias.
+    pool.release(&first.alias.id, &resumed.claim(), ReleasePolicy::Release)
         .await
         .expect("release");
     let third = pool.claim(&request).await.expect("third");
-    assert!(!third.existing);
+    assert!(!third.existing && !third.resumed);
     assert_ne!(third.token, first.token);
+    assert_eq!(pool.stats(None).await.expect("stats").all.claimed, 1);
 }
 
 #[tokio::test]
@@ -648,14 +701,17 @@ async fn hostile_strings_cannot_widen_a_filter() {
         .await
         .expect("list");
     assert_eq!(listed.len(), 1);
-    let again = pool
+    let err = pool
         .claim(&ClaimRequest {
             claim_key: Some("k' or '1'='1".into()),
             ..req("z")
         })
         .await
-        .expect("same key");
-    assert!(again.existing && again.alias.id == row.id);
+        .expect_err("same key");
+    assert!(
+        matches!(&err, StoreError::ClaimKeyTaken { existing, .. } if existing.alias_id == row.id),
+        "{err}"
+    );
     assert_eq!(
         pool.stats(None).await.expect("stats").all.claimed,
         1,
@@ -711,10 +767,11 @@ async fn racing_writer_between_read_and_write_gets_412() {
     let updated = pool
         .update(
             id,
-            &claimed.token,
+            &claimed.claim(),
             &AliasUpdate {
                 purpose: Some("p2".into()),
                 owner: None,
+                claim_key: None,
             },
         )
         .await
@@ -758,7 +815,7 @@ async fn assert_consistent(pool: &AliasPool, claimed: &[rootmail::store::Claimed
     for c in claimed {
         let row = all.iter().find(|r| r.id == c.alias.id).expect("row exists");
         assert!(
-            row.held_by(&c.token),
+            row.carries(&c.token),
             "row {} carries its claimer's token",
             row.id
         );
@@ -1078,7 +1135,7 @@ async fn sas_tokens_work_and_missing_permissions_are_explained() {
     let pool = AliasPool::connect(&config).expect("connect");
     let c = pool.claim(&req("sas-user")).await.expect("claim with SAS");
     assert_eq!(
-        pool.release(&c.alias.id, &c.token, ReleasePolicy::Release)
+        pool.release(&c.alias.id, &c.claim(), ReleasePolicy::Release)
             .await
             .expect("release"),
         ReleaseOutcome::Released
@@ -1198,11 +1255,11 @@ async fn a_timed_out_write_that_landed_is_recognised_not_repeated() {
         .expect("list");
     assert_eq!(held.len(), 1, "exactly one alias claimed");
     assert_eq!(held[0].id, claimed.alias.id);
-    assert!(held[0].held_by(&claimed.token));
+    assert!(held[0].carries(&claimed.token));
     assert!(pool.conflict_count() >= 1, "the retry saw 412");
     // Same for release: the late answer must still report Released.
     let outcome = pool
-        .release(&claimed.alias.id, &claimed.token, ReleasePolicy::Release)
+        .release(&claimed.alias.id, &claimed.claim(), ReleasePolicy::Release)
         .await
         .expect("release");
     assert_eq!(outcome, ReleaseOutcome::Released);
@@ -1229,7 +1286,12 @@ async fn take_over_adopts_untokened_claims_and_replaces_tokens_only_when_asked()
         scope,
         owner: Some("team@corp.example".into()),
         purpose: Some("imported".into()),
-        claim_key: Some("acct-1".into()),
+        // The key of the first take-over; another row may not carry it too.
+        claim_key: Some(if row.id == legacy.id {
+            "acct-1".into()
+        } else {
+            format!("acct-{}", row.id)
+        }),
         seen: None,
     };
 
@@ -1279,7 +1341,7 @@ async fn take_over_adopts_untokened_claims_and_replaces_tokens_only_when_asked()
         .expect("take over");
     assert_ne!(taken.token, adopted.token);
     assert_eq!(
-        pool.release(&legacy.id, &adopted.token, ReleasePolicy::Release)
+        pool.release(&legacy.id, &adopted.claim(), ReleasePolicy::Release)
             .await
             .expect("release with the old token"),
         ReleaseOutcome::NotHeld {

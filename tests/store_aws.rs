@@ -40,7 +40,7 @@ async fn use_is_recorded_and_decides_the_default_release() {
     let unused = pool.claim(&req(None)).await.expect("claim");
     let target = LinkTarget::Claim {
         alias_id: used.alias.id.clone(),
-        token: used.token.clone(),
+        claim: used.claim(),
     };
     let linked = pool
         .link_account(&target, "111122223333")
@@ -70,7 +70,7 @@ async fn use_is_recorded_and_decides_the_default_release() {
     assert_eq!(row.used_by, "111122223333", "unlinking keeps the record");
 
     assert_eq!(
-        pool.release(&used.alias.id, &used.token, ReleasePolicy::default())
+        pool.release(&used.alias.id, &used.claim(), ReleasePolicy::default())
             .await
             .expect("release"),
         ReleaseOutcome::Retired
@@ -84,7 +84,7 @@ async fn use_is_recorded_and_decides_the_default_release() {
         row.retired_reason
     );
     assert_eq!(
-        pool.release(&unused.alias.id, &unused.token, ReleasePolicy::default())
+        pool.release(&unused.alias.id, &unused.claim(), ReleasePolicy::default())
             .await
             .expect("release"),
         ReleaseOutcome::Released
@@ -116,7 +116,7 @@ async fn old_rows_with_an_account_count_as_used() {
         .await
         .expect("adopt");
     assert_eq!(
-        pool.release(&old.id, &adopted.token, ReleasePolicy::RetireIfUsed)
+        pool.release(&old.id, &adopted.claim(), ReleasePolicy::RetireIfUsed)
             .await
             .expect("release"),
         ReleaseOutcome::Retired
@@ -152,12 +152,12 @@ async fn explicit_policies_do_what_they_say_on_a_used_alias() {
         let c = pool.claim(&req(None)).await.expect("claim");
         let target = LinkTarget::Claim {
             alias_id: c.alias.id.clone(),
-            token: c.token.clone(),
+            claim: c.claim(),
         };
         pool.link_account(&target, "111122223333")
             .await
             .expect("link");
-        pool.release(&c.alias.id, &c.token, policy)
+        pool.release(&c.alias.id, &c.claim(), policy)
             .await
             .expect("release");
         let row = pool.get(&c.alias.id).await.expect("get").expect("row");
@@ -177,7 +177,7 @@ async fn explicit_policies_do_what_they_say_on_a_used_alias() {
     let again = pool.claim(&req(None)).await.expect("claim the freed alias");
     let target = LinkTarget::Claim {
         alias_id: again.alias.id.clone(),
-        token: again.token.clone(),
+        claim: again.claim(),
     };
     let linked = pool
         .link_account(&target, "111122223333")

@@ -1,6 +1,7 @@
 //! Coalesced claims ([`ClaimBatcher`]) against a real Azurite: many claims at
 //! once end up as few requests and never share an alias, a plain claimer
-//! racing the batcher is handled, claim keys stay idempotent inside one batch,
+//! racing the batcher is handled, claim keys keep their promises inside one
+//! batch and between two processes racing on them,
 //! mailbox filters and exhaustion are answered per request.
 
 use testkit::azurite;
@@ -9,8 +10,8 @@ use std::collections::HashSet;
 use std::sync::Arc;
 
 use rootmail::store::{
-    AliasFilter, AliasPool, AliasStatus, BatchSettings, ClaimBatcher, ClaimRequest, LegacyRow,
-    StoreConfig, StoreError,
+    AliasFilter, AliasPool, AliasStatus, BatchSettings, ClaimBatcher, ClaimRequest, ClaimedAlias,
+    LegacyRow, StoreConfig, StoreError,
 };
 
 async fn pool(prefix: &str, free: usize) -> AliasPool {
@@ -179,7 +180,7 @@ async fn stale_candidates_fail_the_transaction_and_it_is_retried_together() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn claim_keys_are_idempotent_inside_and_across_batches() {
+async fn claim_keys_keep_their_promises_inside_and_across_batches() {
     let pool = pool("batchkeys", 50).await;
     let batcher = Arc::new(ClaimBatcher::with_settings(pool.clone(), wide_window()));
     // Three requests for key "acct-a", two for "acct-'b" (a quote, escaped in
@@ -204,32 +205,55 @@ async fn claim_keys_are_idempotent_inside_and_across_batches() {
         .collect();
     let mut results = Vec::new();
     for t in tasks {
-        results.push(t.await.expect("task").expect("claim"));
+        results.push(t.await.expect("task"));
     }
     assert_eq!(
         batcher.counts().batches,
         1,
         "all eight arrived in one batch"
     );
-    let id_of = |i: usize| results[i].alias.id.clone();
-    assert_eq!(id_of(0), id_of(1));
-    assert_eq!(id_of(0), id_of(4));
-    assert_eq!(id_of(2), id_of(5));
-    assert_eq!(results[0].token, results[1].token);
-    let distinct: HashSet<_> = [0, 2, 3, 6, 7].iter().map(|&i| id_of(i)).collect();
-    assert_eq!(distinct.len(), 5, "one alias per key and per keyless claim");
-    assert_eq!(
-        results.iter().filter(|r| !r.existing).count(),
-        5,
-        "only the first request of each key makes a new claim"
-    );
-    // A later batch finds the existing claims by key.
+    // Per key, the request served first gets an alias; the repeats are
+    // refused, naming that alias: a key never makes two claimers share one.
+    let mut aliases = HashSet::new();
+    for key in ["acct-a", "acct-'b"] {
+        let same: Vec<usize> = (0..keys.len()).filter(|&i| keys[i] == Some(key)).collect();
+        let won: Vec<&ClaimedAlias> = same
+            .iter()
+            .filter_map(|&i| results[i].as_ref().ok())
+            .collect();
+        assert_eq!(won.len(), 1, "{key}: {results:?}");
+        assert!(!won[0].alias.claim_pending, "handed over");
+        for &i in &same {
+            match &results[i] {
+                Ok(_) => {}
+                Err(StoreError::ClaimKeyTaken { existing, .. }) => {
+                    assert_eq!(existing.alias_id, won[0].alias.id, "request {i}")
+                }
+                Err(e) => panic!("request {i}: {e}"),
+            }
+        }
+        aliases.insert(won[0].alias.id.clone());
+    }
+    for i in [3, 6, 7] {
+        aliases.insert(results[i].as_ref().expect("keyless claim").alias.id.clone());
+    }
+    assert_eq!(aliases.len(), 5, "one alias per key and per keyless claim");
+    let b_alias = results
+        .iter()
+        .zip(keys)
+        .find_map(|(r, k)| r.as_ref().ok().filter(|_| k == Some("acct-'b")))
+        .expect("acct-'b")
+        .alias
+        .id
+        .clone();
+    // A later batch finds the handed-over claim by key, and refuses it.
     let again = batcher
         .claim(&req("keys@company.com", Some("acct-'b")))
-        .await
-        .expect("claim again");
-    assert!(again.existing);
-    assert_eq!(again.alias.id, id_of(2));
+        .await;
+    assert!(
+        matches!(&again, Err(StoreError::ClaimKeyTaken { existing, .. }) if existing.alias_id == b_alias),
+        "{again:?}"
+    );
     let claimed = pool
         .list(&AliasFilter {
             status: Some(AliasStatus::Claimed),
@@ -238,6 +262,52 @@ async fn claim_keys_are_idempotent_inside_and_across_batches() {
         .await
         .expect("list");
     assert_eq!(claimed.len(), 5);
+    assert!(claimed.iter().all(|r| !r.claim_pending));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn two_processes_racing_on_the_same_keys_end_with_one_claimed_row_per_key() {
+    let first = pool("batchrace", 60).await;
+    let config = StoreConfig::emulator(azurite::shared().endpoint(), first.table_name());
+    let second = AliasPool::connect(&config).expect("connect");
+    for round in 0..3 {
+        let batchers = [&first, &second]
+            .map(|p| Arc::new(ClaimBatcher::with_settings(p.clone(), wide_window())));
+        let tasks: Vec<_> = (0..8)
+            .flat_map(|k| batchers.iter().map(move |b| (k, Arc::clone(b))))
+            .map(|(k, b)| {
+                tokio::spawn(async move {
+                    let key = format!("race{round}-{k}");
+                    (
+                        key.clone(),
+                        b.claim(&req("race@company.com", Some(&key))).await,
+                    )
+                })
+            })
+            .collect();
+        let mut won: std::collections::BTreeMap<String, usize> = Default::default();
+        for t in tasks {
+            let (key, result) = t.await.expect("task");
+            match result {
+                Ok(_) => *won.entry(key).or_default() += 1,
+                Err(StoreError::ClaimKeyTaken { .. }) => {}
+                Err(e) => panic!("{key}: {e}"),
+            }
+        }
+        assert!(won.values().all(|n| *n == 1), "round {round}: {won:?}");
+        assert_eq!(won.len(), 8, "round {round}: every key was claimed once");
+    }
+    let claimed = first
+        .list(&AliasFilter {
+            status: Some(AliasStatus::Claimed),
+            ..Default::default()
+        })
+        .await
+        .expect("list");
+    assert_eq!(claimed.len(), 24, "one row per key, no orphans");
+    let keys: HashSet<_> = claimed.iter().filter_map(|r| r.claim_key.clone()).collect();
+    assert_eq!(keys.len(), 24);
+    assert!(claimed.iter().all(|r| !r.claim_pending));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]

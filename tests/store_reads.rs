@@ -87,9 +87,13 @@ async fn a_refresh_of_many_rows_gets_each_row_and_etag_for_a_tenth_of_the_reques
     // A released row, a row claimed by an older tool's way (no token) and an
     // id with no row at all are in the refresh too: they are read exactly.
     let released = &claimed[0];
-    pool.release(&released.alias.id, &released.token, ReleasePolicy::Release)
-        .await
-        .expect("release");
+    pool.release(
+        &released.alias.id,
+        &released.claim(),
+        ReleasePolicy::Release,
+    )
+    .await
+    .expect("release");
     let mut ids: Vec<String> = claimed.iter().map(|c| c.alias.id.clone()).collect();
     ids.push(uuid::Uuid::new_v4().to_string());
 
@@ -108,7 +112,7 @@ async fn a_refresh_of_many_rows_gets_each_row_and_etag_for_a_tenth_of_the_reques
     assert!(got.last().expect("last").is_none(), "no row, no answer");
     for (row, c) in got.iter().zip(&claimed).skip(1) {
         let row = row.as_ref().expect("row");
-        assert!(row.held_by(&c.token));
+        assert!(row.carries(&c.token));
         assert_eq!(row.etag(), c.alias.etag(), "the ETag the claim left");
     }
     assert_eq!(counts.reads, ids.len() as u64);
@@ -155,10 +159,11 @@ async fn rows_changed_behind_the_coalescers_back_are_seen_after_a_pause_or_its_a
     other
         .update(
             &drift.alias.id,
-            &drift.token,
+            &drift.claim(),
             &AliasUpdate {
                 purpose: Some("changed before the read".to_owned()),
                 owner: None,
+                claim_key: None,
             },
         )
         .await
@@ -177,7 +182,7 @@ async fn rows_changed_behind_the_coalescers_back_are_seen_after_a_pause_or_its_a
     other
         .release(
             &reclaimed.alias.id,
-            &reclaimed.token,
+            &reclaimed.claim(),
             ReleasePolicy::Release,
         )
         .await
@@ -199,7 +204,11 @@ async fn rows_changed_behind_the_coalescers_back_are_seen_after_a_pause_or_its_a
     let taken = taken.expect("the released row was claimed again");
     let released = &claimed[2];
     other
-        .release(&released.alias.id, &released.token, ReleasePolicy::Release)
+        .release(
+            &released.alias.id,
+            &released.claim(),
+            ReleasePolicy::Release,
+        )
         .await
         .expect("release");
     tokio::time::sleep(Duration::from_millis(400)).await;
@@ -207,8 +216,8 @@ async fn rows_changed_behind_the_coalescers_back_are_seen_after_a_pause_or_its_a
     assert_eq!(got, point_reads(&pool, &ids).await);
     assert!(!got[2].as_ref().expect("row").in_use, "released");
     let now = got[3].as_ref().expect("row");
-    assert!(!now.held_by(&reclaimed.token), "token mismatch seen");
-    assert!(now.held_by(&taken.token));
+    assert!(!now.carries(&reclaimed.token), "token mismatch seen");
+    assert!(now.carries(&taken.token));
 
     // Within one long burst, a change is seen once the snapshot is older
     // than its limit.
@@ -216,10 +225,11 @@ async fn rows_changed_behind_the_coalescers_back_are_seen_after_a_pause_or_its_a
     other
         .update(
             &late.alias.id,
-            &late.token,
+            &late.claim(),
             &AliasUpdate {
                 purpose: Some("changed during the burst".to_owned()),
                 owner: None,
+                claim_key: None,
             },
         )
         .await
@@ -262,17 +272,18 @@ async fn this_process_writes_retire_the_snapshot_at_once() {
     let own = pool.clone();
     own.update(
         &claimed[0].alias.id,
-        &claimed[0].token,
+        &claimed[0].claim(),
         &AliasUpdate {
             purpose: Some("updated by this process".to_owned()),
             owner: None,
+            claim_key: None,
         },
     )
     .await
     .expect("update");
     own.release(
         &claimed[1].alias.id,
-        &claimed[1].token,
+        &claimed[1].claim(),
         ReleasePolicy::Release,
     )
     .await
@@ -302,7 +313,7 @@ async fn rows_seen_for_a_later_release_are_the_ones_a_point_read_sees() {
         tokio::spawn(async move {
             let _slot = slots.acquire_owned().await.expect("semaphore");
             let row = reader.get(&c.alias.id).await.expect("read").expect("row");
-            let seen = SeenRow::of(&row, &c.token);
+            let seen = SeenRow::of(&row, &c.claim());
             (row, seen)
         })
     });
@@ -325,11 +336,14 @@ async fn rows_seen_for_a_later_release_are_the_ones_a_point_read_sees() {
         let (row, seen) = got;
         let seen = seen.expect("held by its token");
         assert_eq!(row, expected);
-        assert_eq!(Some(&seen), SeenRow::of(&expected, &c.token).as_ref());
+        assert_eq!(Some(&seen), SeenRow::of(&expected, &c.claim()).as_ref());
         assert_eq!(seen.etag(), c.alias.etag());
     }
     // Somebody else's token sees the row but no claim to keep.
-    let other = rootmail::store::ClaimToken::generate();
+    let other = rootmail::store::Claim {
+        token: rootmail::store::ClaimToken::generate(),
+        ..claimed[0].claim()
+    };
     let row = reader
         .get(&claimed[0].alias.id)
         .await

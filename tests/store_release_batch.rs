@@ -86,8 +86,8 @@ impl Fixture {
             .await
             .expect("read")
             .expect("row");
-        assert!(row.held_by(&claimed.token));
-        SeenRow::of(&row, &claimed.token).expect("held rows are kept as seen")
+        assert!(row.carries(&claimed.token));
+        SeenRow::of(&row, &claimed.claim()).expect("held rows are kept as seen")
     }
 
     async fn raw_row(&self, id: &str) -> BTreeMap<String, Value> {
@@ -118,7 +118,7 @@ async fn release_all(
             let b = Arc::clone(batcher);
             tokio::spawn(async move {
                 let outcome = b
-                    .release(&claimed.alias.id, &claimed.token, policy, seen.as_ref())
+                    .release(&claimed.alias.id, &claimed.claim(), policy, seen.as_ref())
                     .await
                     .expect("release");
                 (claimed, outcome)
@@ -158,7 +158,7 @@ async fn seen_rows_are_released_in_one_transaction_exactly_like_careful_releases
         .link_account(
             &LinkTarget::Claim {
                 alias_id: claims[6].alias.id.clone(),
-                token: claims[6].token.clone(),
+                claim: claims[6].claim(),
             },
             "123456789012",
         )
@@ -178,7 +178,7 @@ async fn seen_rows_are_released_in_one_transaction_exactly_like_careful_releases
         .link_account(
             &LinkTarget::Claim {
                 alias_id: claims[14].alias.id.clone(),
-                token: claims[14].token.clone(),
+                claim: claims[14].claim(),
             },
             "123456789012",
         )
@@ -200,7 +200,7 @@ async fn seen_rows_are_released_in_one_transaction_exactly_like_careful_releases
         let twin = &claims[8 + i];
         let careful = f
             .pool
-            .release(&twin.alias.id, &twin.token, policy_of(i))
+            .release(&twin.alias.id, &twin.claim(), policy_of(i))
             .await
             .expect("careful release");
         match (outcome, &careful) {
@@ -272,7 +272,7 @@ fn a_writer_racing_one_row_of_a_batch_leaves_the_others_released() {
             .link_account(
                 &LinkTarget::Claim {
                     alias_id: claims[3].alias.id.clone(),
-                    token: claims[3].token.clone(),
+                    claim: claims[3].claim(),
                 },
                 "210987654321",
             )
@@ -385,7 +385,11 @@ async fn unseen_releases_are_read_by_key_and_written_together() {
     let f = Fixture::new("relunseen", 12).await;
     let claims = f.claim(9).await;
     f.pool
-        .release(&claims[8].alias.id, &claims[8].token, ReleasePolicy::Retire)
+        .release(
+            &claims[8].alias.id,
+            &claims[8].claim(),
+            ReleasePolicy::Retire,
+        )
         .await
         .expect("released elsewhere");
     let batcher = Arc::new(ReleaseBatcher::with_settings(f.pool.clone(), wide_window()));
@@ -426,15 +430,16 @@ async fn a_stale_or_foreign_seen_row_takes_the_careful_path() {
     let claims = f.claim(3).await;
     let batcher = Arc::new(ReleaseBatcher::with_settings(f.pool.clone(), wide_window()));
 
-    // Changed since the refresh (owner updated): 412, then read, check, write.
+    // Changed since the refresh (purpose updated): 412, then read, check, write.
     let stale = f.seen(&claims[0]).await;
     f.pool
         .update(
             &claims[0].alias.id,
-            &claims[0].token,
+            &claims[0].claim(),
             &rootmail::store::AliasUpdate {
-                owner: Some("new@company.com".into()),
-                purpose: None,
+                owner: None,
+                purpose: Some("changed".into()),
+                claim_key: None,
             },
         )
         .await
@@ -443,7 +448,7 @@ async fn a_stale_or_foreign_seen_row_takes_the_careful_path() {
     let outcome = batcher
         .release(
             &claims[0].alias.id,
-            &claims[0].token,
+            &claims[0].claim(),
             ReleasePolicy::RetireIfUsed,
             Some(&stale),
         )
@@ -465,7 +470,7 @@ async fn a_stale_or_foreign_seen_row_takes_the_careful_path() {
     let outcome = batcher
         .release(
             &claims[1].alias.id,
-            &claims[1].token,
+            &claims[1].claim(),
             ReleasePolicy::Retire,
             Some(&other),
         )
@@ -477,13 +482,17 @@ async fn a_stale_or_foreign_seen_row_takes_the_careful_path() {
 
     // Released meanwhile by somebody else: not held, exactly as today.
     f.pool
-        .release(&claims[2].alias.id, &claims[2].token, ReleasePolicy::Retire)
+        .release(
+            &claims[2].alias.id,
+            &claims[2].claim(),
+            ReleasePolicy::Retire,
+        )
         .await
         .expect("release elsewhere");
     let outcome = batcher
         .release(
             &claims[2].alias.id,
-            &claims[2].token,
+            &claims[2].claim(),
             ReleasePolicy::Release,
             Some(&other),
         )

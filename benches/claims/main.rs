@@ -136,7 +136,8 @@ known columns), then an ETag-conditional Merge on a random candidate; a 412 move
 candidate. Two round trips when uncontended.
 - **Coalesced claims** (`ClaimBatcher`, what `rootmail_alias` create uses): claims arriving within \
 a few ms in one provider process share one `claim_key` lookup (`or` of up to 14 keys per query), \
-one candidate query, and one entity-group transaction of ETag-conditional Merges. Candidates left \
+one candidate query, and one entity-group transaction of ETag-conditional Merges (keyed claims \
+then share one more lookup and one hand-over transaction, see `store/pool/keyed.rs`). Candidates left \
 over from a query are kept for up to 10 s and used by the next batch; a stale one makes the \
 transaction fail atomically (412); the batch is then tried once more as one transaction on fresh \
 candidates from a new query, and what still fails is retried claim by claim, so every guarantee of \
@@ -154,6 +155,7 @@ cost-at-scale table divides each p50 by it. The claim itself sends the same numb
 every size; the batcher's candidate reuse makes most single claims one write, so its latency \
 grows only as much as one Azurite write does.
 - A `claim_key` lookup filters on a non-key column: a partition scan on Azure as on Azurite. The \
-batcher does one such lookup per batch instead of one per claim.
+batcher does two such lookups per batch (before the claim, and before the hand-over) instead of \
+two per claim.
 
 ";

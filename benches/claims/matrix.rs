@@ -10,7 +10,7 @@ use anyhow::{anyhow, bail, Result};
 use futures::{stream, StreamExt};
 use rand::seq::SliceRandom;
 use rootmail::store::{
-    AliasPool, ClaimBatcher, ClaimRequest, ClaimToken, LegacyRow, ReleasePolicy, StoreConfig,
+    AliasPool, Claim, ClaimBatcher, ClaimRequest, LegacyRow, ReleasePolicy, StoreConfig,
 };
 use serde_json::{json, Value};
 
@@ -249,7 +249,7 @@ pub(crate) enum Claimer {
 }
 
 pub(crate) enum Won {
-    Token(String, ClaimToken),
+    Token(String, Claim),
     Row(String),
 }
 
@@ -296,12 +296,12 @@ pub(crate) async fn run_cell(
                     Claimer::Single(p) => p
                         .claim(&request(&owner))
                         .await
-                        .map(|c| Some(Won::Token(c.alias.id, c.token)))
+                        .map(|c| Some(Won::Token(c.alias.id.clone(), c.claim())))
                         .map_err(Into::into),
                     Claimer::Batched(b) => b
                         .claim(&request(&owner))
                         .await
-                        .map(|c| Some(Won::Token(c.alias.id, c.token)))
+                        .map(|c| Some(Won::Token(c.alias.id.clone(), c.claim())))
                         .map_err(Into::into),
                 };
                 let took = t0.elapsed();
@@ -361,8 +361,8 @@ pub(crate) async fn run_cell(
             let naive = &naive;
             async move {
                 match w {
-                    Won::Token(id, token) => {
-                        janitor.release(&id, &token, ReleasePolicy::Release).await?;
+                    Won::Token(id, claim) => {
+                        janitor.release(&id, &claim, ReleasePolicy::Release).await?;
                         Ok(())
                     }
                     Won::Row(rk) => naive.reset(&rk).await,

@@ -291,7 +291,8 @@ creates in waves, which the batcher serves with one transaction each (candidates
 last several waves); in a long apply the waves break up as slots free at different times, and a \
 create arriving alone costs one Merge on a cached candidate, so the amortized cost moves towards \
 1 request per alias but stays below the 2 of one-by-one claims. With `claim_key` each batch also \
-looks its keys up (one query per 14 keys). A destroy one by one costs 3 requests per alias: \
+looks its keys up before and after claiming (one query per 14 keys each) and hands the claims over \
+in one more transaction (a claim alone: one more Merge). A destroy one by one costs 3 requests per alias: \
 Terraform's refresh (a point read), then the release's own read and conditional write. With \
 coalesced releases the destroys that arrive together (about 10 at `-parallelism=10`) read their \
 rows with one query (up to 14 keys) and go out as one entity-group transaction of writes \

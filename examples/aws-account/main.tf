@@ -40,7 +40,8 @@ variable "parent_id" {
 resource "rootmail_alias" "this" {
   owner     = var.owner
   purpose   = var.name
-  claim_key = var.name
+  # Unique per state (each workspace has its own) and per account.
+  claim_key = "${terraform.workspace}-${var.name}"
 }
 
 resource "aws_organizations_account" "this" {

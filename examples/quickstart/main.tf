@@ -22,7 +22,7 @@ resource "rootmail_alias" "account" {
   for_each  = toset(["sandbox", "workload-dev", "workload-prod"])
   owner     = "platform-team@company.com"
   purpose   = each.key
-  claim_key = each.key
+  claim_key = "${terraform.workspace}-${each.key}"
 }
 
 data "rootmail_pool" "this" {

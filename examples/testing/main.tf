@@ -67,7 +67,7 @@ variable "aws_account_id" {
 resource "rootmail_alias" "this" {
   owner           = var.owner
   purpose         = var.account_name
-  claim_key       = var.account_name
+  claim_key       = "${terraform.workspace}-${var.account_name}"
   on_destroy      = var.on_destroy
   quarantine_days = var.quarantine_days
 }

@@ -1,18 +1,21 @@
 //! `rootmail_alias`: claims a free alias from the pool on create, keeps it
 //! while the resource exists, and releases, quarantines or retires it on
-//! destroy. The claim token in state proves ownership of the row.
+//! destroy. The claim in state (token, owner and claim time as last seen)
+//! is what holds the row: see `AliasRow::holds`.
 //!
 //! The file reads top to bottom: docs, schema, model, CRUD on the model.
-//! Importing and adopting an alias live in `alias_import`.
+//! Importing and adopting an alias live in `alias_import`, what `claim_key`
+//! promises in `alias_key`.
 
 use super::alias_import::{self, Standing};
+use super::alias_key::{self, CLAIM_KEY};
 use super::alias_plan;
 use super::validate::{Check, CheckedSchema};
 use super::{store_diag, store_fail, Shared};
 use crate::store::address::same_email;
 use crate::store::{
-    AliasRow, AliasUpdate, ClaimRequest, ClaimToken, ReleaseOutcome, ReleasePolicy, StoreError,
-    MAX_TEXT_CHARS,
+    AliasRow, AliasUpdate, Claim, ClaimRequest, ClaimToken, ReleaseOutcome, ReleasePolicy,
+    StoreError, MAX_TEXT_CHARS,
 };
 use crate::tfplugin::model::{self, null_as_default, Call, Outcome, TypedResource};
 use crate::tfplugin::{
@@ -43,9 +46,10 @@ is free in AWS again (you changed that account's e-mail): the plan warns, naming
 does what it says; the table keeps the account's use on record, noting that its e-mail was changed \
 (`freed_from_account`). `quarantine` is for aliases that should rest before reuse although no account is \
 recorded, for example when an account creation may still have been running when the alias was let go.\n\n\
-Set `claim_key` to something unique per account (for example the account name): if an apply is \
-interrupted after the table was written but before Terraform saved its state, the next apply gets \
-the same alias back instead of claiming a second one.\n\n### Recommended use of `claim_key`\n\n- Make it unique per alias and stable across applies, e.g. `\"${var.account_name}\"` or `\"${var.account_name}-${count.index}\"`; never reuse one key for two resources, or they share an alias.\n- Without it, a claim whose response was lost (network failure, the provider killed mid-apply) leaves the alias claimed with no resource owning it. Such orphans are listed by the `rootmail_aliases` data source with `status = \"claimed\"` (compare the list with `terraform state list`), and can be adopted with `terraform import` or released by hand.";
+The alias is this resource's while the row is claimed and carries this resource's claim token, owner \
+and claim time as it last saw them. When another tool changes any of them (the old function app rewrites \
+rows whole, keeping the token, when it hands an alias to someone else), a refresh says so and drops the \
+alias from state, and destroy (also with `-refresh=false`) leaves the row as it is.";
 
 /// Import section of the docs.
 pub const IMPORT_DOC: &str = alias_import::DOC;
@@ -78,7 +82,7 @@ const EMAIL: &str = "email";
 fn checked_schema() -> CheckedSchema {
     let stable = |a: Attribute| a.use_state_for_unknown();
     let days = QuarantineDays::default();
-    CheckedSchema::new(Block::new().description(DOC))
+    CheckedSchema::new(Block::new().description(format!("{DOC}\n\n{}", alias_key::docs())))
         .attribute(stable(Attribute::computed("id", Type::String).description("The alias e-mail address (same as `email`).")))
         .checked(Attribute::required("owner", Type::String).description("E-mail of the person or team that asked for the alias; recorded as `user_mail`. Changing it updates the row in place."), Check::Email)
         .checked(Attribute::optional("purpose", Type::String).description(format!("Free text recorded with the claim, such as the AWS account name; at most {MAX_TEXT_CHARS} characters. Changing it updates the row in place.")), Check::Text { max: MAX_TEXT_CHARS })
@@ -91,7 +95,7 @@ fn checked_schema() -> CheckedSchema {
             ),
             Check::Email,
         )
-        .checked(Attribute::optional("claim_key", Type::String).description("A caller-chosen key, unique per alias (for example the account name), that makes create idempotent: a create that finds an alias already claimed with this key takes it over instead of claiming another. Strongly recommended in pipelines."), Check::Text { max: 256 })
+        .checked(Attribute::optional(CLAIM_KEY, Type::String).description(alias_key::ATTRIBUTE_DOC), Check::Text { max: crate::store::MAX_KEY_LEN })
         .checked(Attribute::optional(ON_DESTROY, Type::String).default_value(OnDestroy::default().to_string()).description("What destroy does with the alias. `retire_if_used` (the default): release it if no AWS account ever used it, retire it (never handed out again, the account recorded in the row) if one did, because AWS never frees an account's root address, not even after the account is closed or leaves the organization. `release`: free again at once. `quarantine`: kept out of the pool for `quarantine_days`, then free again for this provider. `retire`: never handed out again. `release` and `quarantine` of an alias an account used are only right after that account's e-mail was changed; the plan warns about them, naming the account."), Check::OneOf(model::variants::<OnDestroy>()))
         .checked(Attribute::optional(QUARANTINE_DAYS, Type::Number).default_value(days.0).description(format!("Days a quarantined alias stays out of the pool. Defaults to {}.", days.0)), Check::Range { min: QuarantineDays::MIN, max: QuarantineDays::MAX })
         .attribute(stable(Attribute::computed(EMAIL, Type::String).description("The claimed alias address; use it as the AWS account's `email`.")))
@@ -248,12 +252,22 @@ impl Alias {
         in_state(&self.email, EMAIL)
     }
 
-    fn token(&self) -> Result<ClaimToken, Diagnostic> {
-        self.claim_token.as_deref().and_then(ClaimToken::new).ok_or_else(|| {
+    /// This resource's claim as it last saw it: the token, owner and claim
+    /// time in state.
+    fn claim(&self) -> Result<Claim, Diagnostic> {
+        let token = self.claim_token.as_deref().and_then(ClaimToken::new).ok_or_else(|| {
             Diagnostic::error(
                 "Claim token missing from state",
                 "This rootmail_alias has no claim token in its state, so the provider cannot prove it owns the row. Remove it from state (`terraform state rm`) and import it again.",
             )
+        })?;
+        Ok(Claim {
+            token,
+            owner: self.owner.clone(),
+            claimed_at: self
+                .claimed_at
+                .as_deref()
+                .and_then(|t| time::OffsetDateTime::parse(t, &Rfc3339).ok()),
         })
     }
 
@@ -294,6 +308,9 @@ impl AliasPrivate {
 }
 
 fn claim_error(e: &StoreError) -> Diagnostic {
+    if let Some(d) = alias_key::refusal(e) {
+        return d;
+    }
     match e {
         StoreError::PoolExhausted { .. } => Diagnostic::error(
             "Alias pool exhausted",
@@ -372,7 +389,10 @@ impl TypedResource for AliasResource {
             claim_key: planned.claim_key.clone(),
         };
         let claimed = self.0.claim(&request).await?.map_err(|e| claim_error(&e))?;
-        tracing::info!(email = %claimed.alias.email, "claimed alias");
+        tracing::info!(email = %claimed.alias.email, resumed = claimed.resumed, "claimed alias");
+        if let (true, Some(key)) = (claimed.resumed, &planned.claim_key) {
+            call.diags.push(alias_key::resumed(&claimed, key));
+        }
         call.private = AliasPrivate::seen(&claimed.alias);
         Ok(planned.holding(&claimed.alias, Some(&claimed.token), Standing::Claimed))
     }
@@ -385,19 +405,23 @@ impl TypedResource for AliasResource {
         if let Some(pending) = state.pending() {
             return alias_import::read_pending(&pool, call, state, pending).await;
         }
-        let token = state.token()?;
+        let claim = state.claim()?;
         // Through the read coalescer: refreshes running together share requests.
         match self.0.read_alias(state.row_key()?).await? {
-            Ok(Some(row)) if row.held_by(&token) => {
-                Ok(Some(state.holding(&row, Some(&token), Standing::Claimed)))
-            }
-            Ok(Some(_)) => {
-                call.diags.warning(
-                    "Alias no longer claimed by this resource",
-                    format!("The alias {} was released or claimed by someone else outside Terraform. It was removed from state; the next apply claims a new alias.", state.address()),
-                );
-                Ok(None)
-            }
+            Ok(Some(row)) => match row.not_held_because(&claim) {
+                None => Ok(Some(state.holding(
+                    &row,
+                    Some(&claim.token),
+                    Standing::Claimed,
+                ))),
+                Some(why) => {
+                    call.diags.warning(
+                        "Alias no longer held by this resource",
+                        format!("The alias {} is no longer held by this resource: {why}. It was removed from state and the row was left as it is (destroy does not touch it); the next apply claims a new alias.", state.address()),
+                    );
+                    Ok(None)
+                }
+            },
             Ok(None) => {
                 call.diags.warning(
                     "Alias no longer in the pool",
@@ -419,17 +443,25 @@ impl TypedResource for AliasResource {
         if let Some(pending) = prior.pending() {
             return alias_import::adopt(&pool, call, &prior, planned, pending).await;
         }
-        let token = prior.token()?;
+        let claim = prior.claim()?;
         let change = AliasUpdate {
             owner: Some(planned.owner.clone()),
             purpose: Some(planned.purpose.clone().unwrap_or_default()),
+            claim_key: Some(planned.claim_key.clone()),
         };
         let row = pool
-            .update(prior.row_key()?, &token, &change)
+            .update(prior.row_key()?, &claim, &change)
             .await
-            .map_err(|e| store_diag("Could not update the alias", &e))?;
+            .map_err(|e| match e {
+                StoreError::NotHeld { .. } => Diagnostic::error(
+                    "Alias no longer held by this resource",
+                    format!("{e}: it was released, claimed anew or re-issued by another tool since the last refresh, so nothing was written. Run a plan (with refresh) to see it; the next apply claims a new alias."),
+                ),
+                e => alias_key::refusal(&e)
+                    .unwrap_or_else(|| store_diag("Could not update the alias", &e)),
+            })?;
         call.private = AliasPrivate::seen(&row);
-        Ok(planned.holding(&row, Some(&token), Standing::Claimed))
+        Ok(planned.holding(&row, Some(&claim.token), Standing::Claimed))
     }
 
     async fn delete(&self, call: &mut Call<AliasPrivate>, prior: Alias) -> Outcome<()> {
@@ -437,7 +469,7 @@ impl TypedResource for AliasResource {
             call.diags.extend(alias_import::forget_pending(&prior));
             return Ok(());
         }
-        let token = prior.token()?;
+        let claim = prior.claim()?;
         let email = prior.address();
         // The ETag of this resource's last write (not a secret), kept in private state.
         let etag = call.private.etag.as_deref().unwrap_or("none");
@@ -446,13 +478,13 @@ impl TypedResource for AliasResource {
         // Together with the other destroys of the moment: their rows read
         // by key, then written in transactions; alone: read, check, write.
         let released = match self.0.release_batcher().await {
-            Some(b) => b.release(key, &token, policy, None).await,
-            None => self.0.pool().await?.release(key, &token, policy).await,
+            Some(b) => b.release(key, &claim, policy, None).await,
+            None => self.0.pool().await?.release(key, &claim, policy).await,
         };
         match released {
             Ok(ReleaseOutcome::NotHeld { .. } | ReleaseOutcome::Missing) => call.diags.warning(
                 "Alias was not released",
-                format!("The alias {email} no longer carries this resource's claim (it was released or claimed by someone else outside Terraform), so it was left as it is."),
+                format!("The alias {email} is no longer held by this resource (it was released, claimed anew, or re-issued by another tool outside Terraform), so it was left as it is."),
             ),
             Ok(_) => tracing::info!(email, "released alias"),
             Err(e) => return store_fail("Could not release the alias", &e),

@@ -33,6 +33,7 @@ macro_rules! declare {
 pub mod alias;
 pub mod alias_account;
 pub mod alias_import;
+pub mod alias_key;
 mod alias_plan;
 pub mod config;
 pub mod data_alias;

@@ -28,11 +28,13 @@ pub(crate) struct RowChange {
     pub claim_key: Option<Option<String>>,
     pub claimed_at: Option<OffsetDateTime>,
     pub reusable_after: Option<OffsetDateTime>,
+    /// `claim_pending`: set by a keyed claim, cleared once it is handed over.
+    pub claim_pending: Option<bool>,
 }
 
 impl RowChange {
     /// A new claim with `token` made at `now`; the caller adds owner,
-    /// purpose and key as its operation has them.
+    /// purpose, key and pending as its operation has them.
     pub fn claim(token: &ClaimToken, now: OffsetDateTime) -> RowChange {
         RowChange {
             in_use: Some(true),
@@ -84,6 +86,9 @@ impl RowChange {
         if let Some(in_use) = self.in_use {
             body.insert(col::IN_USE.into(), Value::Bool(in_use));
         }
+        if let Some(pending) = self.claim_pending {
+            body.insert(col::CLAIM_PENDING.into(), Value::Bool(pending));
+        }
         if let Some(t) = self.claimed_at {
             put_time(&mut body, col::CLAIMED_AT, t);
         }
@@ -131,6 +136,9 @@ impl RowChange {
         if let Some(in_use) = self.in_use {
             row.in_use = in_use;
         }
+        if let Some(pending) = self.claim_pending {
+            row.claim_pending = pending;
+        }
         if let Some(t) = self.claimed_at {
             row.claimed_at = Some(to_millis(t));
         }
@@ -149,7 +157,7 @@ impl RowChange {
     /// writes ours. Otherwise every column set must hold its value.
     pub fn shows_in(&self, row: &AliasRow) -> bool {
         if let Some(Some(token)) = &self.claim_token {
-            return row.held_by(token);
+            return row.carries(token);
         }
         let same =
             |field: &String, value: &Option<String>| value.as_ref().is_none_or(|v| v == field);
@@ -165,6 +173,7 @@ impl RowChange {
                 .is_none_or(|_| row.claim_token.is_none())
             && self.status.is_none_or(|s| row.status == s)
             && self.in_use.is_none_or(|u| row.in_use == u)
+            && self.claim_pending.is_none_or(|p| row.claim_pending == p)
     }
 }
 

@@ -116,11 +116,18 @@ impl AliasPool {
             Ok(etag) => return Ok(Written::Applied(etag)),
             Err(fail) => fail,
         };
+        let unknown = |reason: String| StoreError::OutcomeUnknown {
+            operation,
+            alias_id: row.id.clone(),
+            reason,
+        };
         match self.failure(fail, operation) {
             Failure::Changed { ambiguous } => {
                 if ambiguous {
-                    if let Some(now) = self.read_back(&row.id, &landed).await? {
-                        return Ok(Written::Landed(Box::new(now)));
+                    match self.read_back(&row.id, &landed).await {
+                        Ok(Some(now)) => return Ok(Written::Landed(Box::new(now))),
+                        Ok(None) => {}
+                        Err(e) => return Err(unknown(e.to_string())),
                     }
                 }
                 Ok(Written::Changed)
@@ -131,8 +138,9 @@ impl AliasPool {
                 ambiguous: true,
             } => match self.read_back(&row.id, &landed).await {
                 Ok(Some(now)) => Ok(Written::Landed(Box::new(now))),
-                // Not applied, or it cannot be told: the first error says why.
-                Ok(None) | Err(_) => Err(error),
+                // Not applied: the first error says why.
+                Ok(None) => Err(error),
+                Err(e) => Err(unknown(format!("{error}; then: {e}"))),
             },
             Failure::Failed { error, .. } => Err(error),
         }
@@ -203,12 +211,12 @@ impl AliasPool {
     }
 
     /// Gives back a new claim that nobody received (its caller went away),
-    /// only while the row still carries its token. Runs after cancellation too.
+    /// only while it still holds the row. Runs after cancellation too.
     pub(super) async fn release_unreceived(&self, claimed: &ClaimedAlias) {
         let id = &claimed.alias.id;
         match self
             .detached()
-            .release(id, &claimed.token, ReleasePolicy::Release)
+            .release(id, &claimed.claim(), ReleasePolicy::Release)
             .await
         {
             Ok(ReleaseOutcome::Released) => {
@@ -247,9 +255,10 @@ impl AliasPool {
     }
 }
 
-/// Hands a claim result to whoever waits on `reply`. A new claim that cannot
-/// be delivered (the receiver was dropped) is given back; an existing one
-/// (found by claim key) belongs to someone else and is left alone.
+/// Hands a claim result to whoever waits on `reply`. A new (or resumed)
+/// claim that cannot be delivered (the receiver was dropped) is given back;
+/// an existing one (adopted with its token) belongs to someone else and is
+/// left alone.
 pub(super) async fn deliver(
     pool: &AliasPool,
     reply: oneshot::Sender<Result<ClaimedAlias, StoreError>>,

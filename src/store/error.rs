@@ -3,6 +3,7 @@
 //! what to do about it, and never contain a secret (keys, SAS tokens, client
 //! secrets, bearer tokens).
 
+use super::pool::{KeyRefusal, KeyedClaim};
 use super::row::AliasStatus;
 use crate::azure::AzureError;
 use crate::settings::{ConfigError, Setting};
@@ -44,7 +45,8 @@ pub enum StoreError {
         count: usize,
     },
 
-    /// The row no longer carries the caller's claim token (released, or taken over).
+    /// The row is no longer held by the caller's claim (released, taken
+    /// over, or re-issued whole by another tool; see `AliasRow::holds`).
     #[error("alias `{alias_id}` is no longer held by this claim (its status is now {status})")]
     NotHeld {
         alias_id: String,
@@ -63,6 +65,23 @@ pub enum StoreError {
     /// plan and its apply); nothing was written.
     #[error("alias `{alias_id}` was claimed anew since it was read (its owner or claim time changed); nothing was written")]
     ClaimChanged { alias_id: String },
+
+    /// A claim key names a claim this request may not have (see
+    /// `pool/keyed.rs`); nothing was claimed.
+    #[error("claim key `{key}` {}", .refusal.describe(.existing))]
+    ClaimKeyTaken {
+        key: String,
+        existing: Box<KeyedClaim>,
+        refusal: KeyRefusal,
+    },
+
+    /// A write may have landed, and reading the row back to tell failed.
+    #[error("the outcome of {operation} on alias `{alias_id}` is unknown: the write may have been applied, and reading the row back failed ({reason})")]
+    OutcomeUnknown {
+        operation: &'static str,
+        alias_id: String,
+        reason: String,
+    },
 
     /// The alias is already linked to a different AWS account.
     #[error("alias `{alias_id}` is already linked to AWS account {linked}; unlink it first")]

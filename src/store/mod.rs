@@ -9,7 +9,8 @@
 //! `RowKey` = `id` (GUID), `aws_mail`, `in_use`, `user_mail`, `root_mailbox`,
 //! `aws_account_id`. This store adds `claim_token`, `claim_key`, `claimed_at`
 //! (`Edm.DateTime`), `purpose`, `status` (`free`/`claimed`/`quarantined`/
-//! `retired`) and `reusable_after` (`Edm.DateTime`). It writes with Merge, so
+//! `retired`), `reusable_after` (`Edm.DateTime`), `used_by_account`,
+//! `retired_reason` and `claim_pending`. It writes with Merge, so
 //! columns other tools wrote stay as they are, except that a plain release
 //! replaces the row without the added columns (other columns kept exactly),
 //! so a released row is the legacy row it was; every ownership change is
@@ -57,13 +58,13 @@ mod takeover;
 pub use batch::{BatchCounts, BatchSettings, ClaimBatcher};
 pub use error::StoreError;
 pub use pool::{
-    AdoptRequest, AliasFilter, AliasPool, AliasUpdate, ClaimRequest, ClaimedAlias, LegacyRow,
-    LinkTarget, PoolStats, ReleaseOutcome, ReleasePolicy, StatusCounts, StoreConfig,
-    DEFAULT_QUARANTINE_DAYS, MAX_TEXT_CHARS,
+    AdoptRequest, AliasFilter, AliasPool, AliasUpdate, ClaimRequest, ClaimedAlias, KeyRefusal,
+    KeyedClaim, LegacyRow, LinkTarget, PoolStats, ReleaseOutcome, ReleasePolicy, StatusCounts,
+    StoreConfig, DEFAULT_QUARANTINE_DAYS, MAX_KEY_LEN, MAX_TEXT_CHARS, RESUME_WINDOW,
 };
 pub use reads::{ReadCoalescer, ReadCounts, ReadSettings};
 pub use release_batch::{ReleaseBatcher, ReleaseCounts};
-pub use row::{col as columns, AliasRow, AliasStatus, ClaimToken};
+pub use row::{col as columns, AliasRow, AliasStatus, Claim, ClaimToken, NotHeldReason};
 pub use seen::SeenRow;
 pub use takeover::{SeenClaim, TakeOverRequest, TakeOverScope};
 pub use tokio_util::sync::CancellationToken;

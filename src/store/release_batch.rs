@@ -6,8 +6,8 @@
 //! - each release is decided on the row as a read saw it, exactly as the
 //!   careful path decides on its own read (policy by use, quarantine dates,
 //!   the legacy layout): the row the caller kept from a recent read
-//!   ([`SeenRow`]: its ETag and columns, while it carried this claim's
-//!   token), or else the row as the batch reads it, one query per 14 keys;
+//!   ([`SeenRow`]: its ETag and columns, while this claim held it), or else
+//!   the row as the batch reads it, one query per 14 keys;
 //! - the writes go out as ETag-conditional Merges/Replaces in entity-group
 //!   transactions of up to 100 rows (all rows share the pool's partition).
 //!
@@ -15,7 +15,7 @@
 //! one fails (a row changed: 412; or vanished: 404) its rows are read again
 //! with one query per 14 keys: rows whose ETag is unchanged go out again
 //! together, a changed row takes the careful path on what was just read
-//! (check the token, decide, write conditionally, look again on 412), and a
+//! (check the claim, decide, write conditionally, look again on 412), and a
 //! missing row is reported missing. When a transaction's outcome is unclear
 //! (a lost answer, a cancellation while a retry waited) the rows read back
 //! tell: a row that shows the release is released, the others go on as above.
@@ -35,7 +35,7 @@ use super::batch::{chunked, collect, BatchSettings, KEYS_PER_QUERY, MAX_TRANSACT
 use super::conditional::Failure;
 use super::error::StoreError;
 use super::pool::{AliasPool, ReleaseChange, ReleaseOutcome, ReleasePolicy};
-use super::row::{col, AliasRow, ClaimToken};
+use super::row::{col, AliasRow, Claim};
 use super::seen::SeenRow;
 use crate::azure::odata::{and_all, eq_str, or_any};
 use crate::azure::table::{BatchWrite, Entity};
@@ -73,7 +73,7 @@ type Reply = oneshot::Sender<Result<ReleaseOutcome, StoreError>>;
 
 struct Pending {
     alias_id: String,
-    token: ClaimToken,
+    claim: Claim,
     policy: ReleasePolicy,
     /// The row as the caller's read saw it; `None`: the batch reads it.
     seen: Option<SeenRow>,
@@ -160,7 +160,7 @@ impl ReleaseBatcher {
 
     /// Releases one alias like [`AliasPool::release`], with the same
     /// outcomes, together with the other releases arriving at about the same
-    /// time. With `seen` (the row as a read saw it while `token` held it) no
+    /// time. With `seen` (the row as a read saw it while `claim` held it) no
     /// read is needed first; without it, or when it is of another row or
     /// claim, the batch reads the row with the others' (by key).
     ///
@@ -168,22 +168,22 @@ impl ReleaseBatcher {
     pub async fn release(
         &self,
         alias_id: &str,
-        token: &ClaimToken,
+        claim: &Claim,
         policy: ReleasePolicy,
         seen: Option<&SeenRow>,
     ) -> Result<ReleaseOutcome, StoreError> {
-        let seen = seen.filter(|s| s.usable_for(alias_id, token)).cloned();
+        let seen = seen.filter(|s| s.usable_for(alias_id, claim)).cloned();
         let (reply, answer) = oneshot::channel();
         let pending = Pending {
             alias_id: alias_id.to_owned(),
-            token: token.clone(),
+            claim: claim.clone(),
             policy,
             seen,
             reply,
         };
         if self.queue.send(pending).is_err() {
             // The worker is gone (runtime shutting down): the careful way.
-            return self.pool.release(alias_id, token, policy).await;
+            return self.pool.release(alias_id, claim, policy).await;
         }
         answer.await.unwrap_or(Err(AzureError::Cancelled {
             operation: "release alias",
@@ -214,7 +214,7 @@ async fn serve(pool: AliasPool, counters: Arc<Counters>, batch: Vec<Pending>) {
     let counters = &*counters;
     if let [_] = batch.as_slice() {
         let alone = batch.into_iter().map(|p| {
-            let read = p.seen.as_ref().and_then(|s| s.read(&p.token));
+            let read = p.seen.as_ref().and_then(|s| s.read(&p.claim));
             let read = read.map(|(entity, row)| (entity, row.etag().to_owned()));
             (p, read)
         });
@@ -232,7 +232,7 @@ async fn serve(pool: AliasPool, counters: Arc<Counters>, batch: Vec<Pending>) {
         batch.into_iter().partition(|p| p.seen.is_some());
     let mut decided = Vec::new();
     for pending in seen {
-        match pending.seen.as_ref().and_then(|s| s.read(&pending.token)) {
+        match pending.seen.as_ref().and_then(|s| s.read(&pending.claim)) {
             Some((entity, row)) => decided.push((pending, entity, row)),
             None => alone.push((pending, None)),
         }
@@ -246,7 +246,7 @@ async fn serve(pool: AliasPool, counters: Arc<Counters>, batch: Vec<Pending>) {
                         None => {
                             let _ = pending.reply.send(Ok(ReleaseOutcome::Missing));
                         }
-                        Some((entity, row)) if row.held_by(&pending.token) => {
+                        Some((entity, row)) if row.holds(&pending.claim) => {
                             decided.push((pending, entity, row))
                         }
                         // Decided (not held) on what was just read.
@@ -356,7 +356,7 @@ async fn release_together(pool: &AliasPool, counters: &Counters, mut items: Vec<
             match now.get(&item.row.id) {
                 None => item.answer(Ok(ReleaseOutcome::Missing)),
                 Some((_, row)) if row.etag() == item.row.etag() => again.push(item),
-                Some((_, row)) if item.change.landed(row, &item.pending.token) => {
+                Some((_, row)) if item.change.landed(row, &item.pending.claim.token) => {
                     let outcome = item.change.outcome(Some(row));
                     item.answer(Ok(outcome));
                 }
@@ -400,7 +400,7 @@ async fn careful(
     let runs = releases.into_iter().map(|(p, read)| async move {
         counters.careful.fetch_add(1, Ordering::Relaxed);
         let result = pool
-            .release_from(&p.alias_id, &p.token, p.policy, read)
+            .release_from(&p.alias_id, &p.claim, p.policy, read)
             .await;
         // A caller who stopped waiting still had its alias released.
         let _ = p.reply.send(result);

@@ -47,6 +47,9 @@ pub mod col {
     pub const FREED_FROM_ACCOUNT: &str = "freed_from_account";
     /// Why a row is unroutable (its mailbox does not have the address).
     pub const UNROUTABLE_REASON: &str = "unroutable_reason";
+    /// True while a claim made with a claim key has not been handed to its
+    /// caller (see `pool::keyed`); absent or false on every other row.
+    pub const CLAIM_PENDING: &str = "claim_pending";
 }
 
 /// The values written to the `status` column.
@@ -61,7 +64,7 @@ pub(crate) mod status_value {
 /// The `$select` list used when reading rows: all columns the store understands.
 pub(crate) const SELECT_ALL_KNOWN: &str = "PartitionKey,RowKey,id,aws_mail,in_use,user_mail,\
 root_mailbox,aws_account_id,claim_token,claim_key,claimed_at,purpose,status,reusable_after,\
-used_by_account,retired_reason,freed_from_account,unroutable_reason";
+used_by_account,retired_reason,freed_from_account,unroutable_reason,claim_pending";
 
 /// Where an alias stands, derived from its columns.
 ///
@@ -111,8 +114,9 @@ impl fmt::Display for AliasStatus {
     }
 }
 
-/// Proof of a claim: a random value written to the row when it is claimed.
-/// Release and update only touch a row that still carries it.
+/// The random value a claim writes to its row. Carrying it is not
+/// ownership on its own (see [`Claim`]): the old function app rewrites rows
+/// whole and keeps it when it hands the row to someone else.
 #[derive(Clone, PartialEq, Eq, Hash)]
 pub struct ClaimToken(String);
 
@@ -166,6 +170,9 @@ pub struct AliasRow {
     pub claim_token: Option<ClaimToken>,
     /// The idempotency key the claim was made with, if any.
     pub claim_key: Option<String>,
+    /// True while a claim made with `claim_key` has not been handed to its
+    /// caller: only such a claim may be resumed by that key.
+    pub claim_pending: bool,
     /// When this provider claimed it (millisecond precision).
     pub claimed_at: Option<OffsetDateTime>,
     /// When a quarantine ends.
@@ -286,6 +293,7 @@ impl AliasRow {
             purpose: str_col(entity, col::PURPOSE),
             claim_token: ClaimToken::new(str_col(entity, col::CLAIM_TOKEN)),
             claim_key: Some(str_col(entity, col::CLAIM_KEY)).filter(|k| !k.is_empty()),
+            claim_pending: bool_col(entity, col::CLAIM_PENDING),
             claimed_at: time_col(entity, col::CLAIMED_AT),
             reusable_after: time_col(entity, col::REUSABLE_AFTER),
             status,
@@ -347,9 +355,95 @@ impl AliasRow {
         self.status == AliasStatus::Free && self.claim_token.is_some()
     }
 
-    /// True when this row carries exactly this token.
-    pub fn held_by(&self, token: &ClaimToken) -> bool {
+    /// True when this row carries exactly this token: enough to tell that a
+    /// write of ours landed, never enough for ownership (see [`AliasRow::holds`]).
+    pub fn carries(&self, token: &ClaimToken) -> bool {
         self.claim_token.as_ref() == Some(token)
+    }
+
+    /// The claim this row carries as it is now, if it is claimed with a token.
+    pub fn claim(&self) -> Option<Claim> {
+        Some(Claim {
+            token: self.claim_token.clone()?,
+            owner: self.owner.clone(),
+            claimed_at: self.claimed_at,
+        })
+        .filter(|_| self.status == AliasStatus::Claimed)
+    }
+
+    /// THE ownership predicate, used by every read, release, update and link
+    /// of a held alias: the row is claimed and carries the claim's token,
+    /// owner and claim time exactly as its holder last saw them.
+    pub fn holds(&self, claim: &Claim) -> bool {
+        self.not_held_because(claim).is_none()
+    }
+
+    /// Why [`AliasRow::holds`] is false for `claim`, if it is.
+    pub fn not_held_because(&self, claim: &Claim) -> Option<NotHeldReason> {
+        if self.status != AliasStatus::Claimed {
+            Some(NotHeldReason::Status(self.status))
+        } else if !self.carries(&claim.token) {
+            Some(NotHeldReason::Token)
+        } else if self.owner != claim.owner {
+            Some(NotHeldReason::Owner {
+                now: self.owner.clone(),
+            })
+        } else if self.claimed_at != claim.claimed_at {
+            Some(NotHeldReason::ClaimedAt {
+                now: self.claimed_at,
+            })
+        } else {
+            None
+        }
+    }
+}
+
+/// One claim as its holder last saw it: the token it wrote, and the owner
+/// and claim time the row showed. A row is held by the claim only while all
+/// three are unchanged and the row is claimed, because the old function app
+/// rewrites rows whole: when it releases an alias and hands it to someone
+/// else, the row keeps our token but gets a new owner.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Claim {
+    pub token: ClaimToken,
+    /// `user_mail` as last seen.
+    pub owner: String,
+    /// `claimed_at` as last seen.
+    pub claimed_at: Option<OffsetDateTime>,
+}
+
+/// Why a row is not held by a claim (see [`AliasRow::holds`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum NotHeldReason {
+    /// It is not claimed any more (released, quarantined or retired).
+    Status(AliasStatus),
+    /// It carries another claim's token, or none.
+    Token,
+    /// Its owner changed: re-issued by another tool.
+    Owner { now: String },
+    /// Its claim time changed: claimed anew.
+    ClaimedAt { now: Option<OffsetDateTime> },
+}
+
+impl fmt::Display for NotHeldReason {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            NotHeldReason::Status(s) => write!(f, "it is {s} now"),
+            NotHeldReason::Token => f.write_str("it carries another claim's token"),
+            NotHeldReason::Owner { now } if now.is_empty() => {
+                f.write_str("its owner was cleared (it was released by another tool)")
+            }
+            NotHeldReason::Owner { now } => write!(
+                f,
+                "it was handed to `{now}` by another tool (its owner changed)"
+            ),
+            NotHeldReason::ClaimedAt { now } => write!(
+                f,
+                "it was claimed anew (claim time now {})",
+                now.and_then(|t| t.format(&Rfc3339).ok())
+                    .unwrap_or_else(|| "(none)".to_owned())
+            ),
+        }
     }
 }
 

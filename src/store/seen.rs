@@ -1,23 +1,24 @@
-//! [`SeenRow`]: a row exactly as one read saw it while it carried a claim
-//! token, kept by the caller (Terraform's private state) so that a later
-//! release writes it with one ETag-conditional write and no read of its own.
+//! [`SeenRow`]: a row exactly as one read saw it while a claim held it,
+//! kept by the caller (Terraform's private state) so that a later release
+//! writes it with one ETag-conditional write and no read of its own.
 //!
 //! The ETag proves the row is still exactly this version when the write lands
-//! (the service refuses it with 412 otherwise), and this version carried the
-//! claim's token, so the token check of a careful release holds without
-//! reading again. Every column is kept, because a plain release replaces the
-//! whole row with the legacy columns and other tools' columns as they were.
+//! (the service refuses it with 412 otherwise), and this version was held by
+//! the claim ([`AliasRow::holds`]), so the ownership check of a careful
+//! release holds without reading again. Every column is kept, because a
+//! plain release replaces the whole row with the legacy columns and other
+//! tools' columns as they were.
 
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
-use super::row::{col, AliasRow, ClaimToken};
+use super::row::{col, AliasRow, Claim, ClaimToken};
 use crate::azure::table::Entity;
 
 /// Format marker, so a later layout is never misread as this one.
 const FORMAT: u32 = 1;
 
-/// A row as read while a claim token held it: its ETag and its columns.
+/// A row as read while a claim held it: its ETag and its columns.
 #[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SeenRow {
     #[serde(rename = "v")]
@@ -41,19 +42,19 @@ impl std::fmt::Debug for SeenRow {
 }
 
 impl SeenRow {
-    /// The row as `row` was read, if it carries `token` and the read
+    /// The row as `row` was read, if `claim` holds it and the read
     /// returned every column (a point read does; see [`AliasPool::get`]).
     ///
     /// [`AliasPool::get`]: super::AliasPool::get
-    pub fn of(row: &AliasRow, token: &ClaimToken) -> Option<SeenRow> {
+    pub fn of(row: &AliasRow, claim: &Claim) -> Option<SeenRow> {
         let entity = row.columns.get()?;
-        SeenRow::of_entity(entity, row.etag(), token)
+        SeenRow::of_entity(entity, row.etag(), claim)
     }
 
-    /// The row as read (entity and ETag), if it carries `token`.
-    pub(crate) fn of_entity(entity: &Entity, etag: &str, token: &ClaimToken) -> Option<SeenRow> {
-        let carried = entity.get(col::CLAIM_TOKEN).and_then(Value::as_str);
-        if etag.is_empty() || etag == "*" || carried != Some(token.as_str()) {
+    /// The row as read (entity and ETag), if `claim` holds it.
+    pub(crate) fn of_entity(entity: &Entity, etag: &str, claim: &Claim) -> Option<SeenRow> {
+        let held = AliasRow::from_entity(entity, Some(etag)).is_ok_and(|r| r.holds(claim));
+        if etag.is_empty() || etag == "*" || !held {
             return None;
         }
         let columns = entity
@@ -69,19 +70,19 @@ impl SeenRow {
         Some(SeenRow {
             format: FORMAT,
             etag: etag.to_owned(),
-            token_sha256: digest(token),
+            token_sha256: digest(&claim.token),
             columns,
         })
     }
 
-    /// True when this is the seen row of `alias_id` while `token` held it,
+    /// True when this is the seen row of `alias_id` while `claim` held it,
     /// in this format (anything else only means "read again").
-    pub fn usable_for(&self, alias_id: &str, token: &ClaimToken) -> bool {
+    pub fn usable_for(&self, alias_id: &str, claim: &Claim) -> bool {
         self.format == FORMAT
             && !self.etag.is_empty()
             && self.etag != "*"
             && self.alias_id() == alias_id
-            && self.held_by(token)
+            && self.read(claim).is_some()
     }
 
     /// The alias id (row key) of the row.
@@ -97,21 +98,17 @@ impl SeenRow {
         &self.etag
     }
 
-    /// True when this version of the row carried `token`.
-    pub fn held_by(&self, token: &ClaimToken) -> bool {
-        self.token_sha256 == digest(token)
-    }
-
-    /// The row and its entity as read (the token put back), for building
-    /// the release exactly as a careful release does after its own read.
-    pub(crate) fn read(&self, token: &ClaimToken) -> Option<(Entity, AliasRow)> {
-        if !self.held_by(token) {
+    /// The row and its entity as read (the token put back), if `claim`
+    /// held that version: for building the release exactly as a careful
+    /// release does after its own read.
+    pub(crate) fn read(&self, claim: &Claim) -> Option<(Entity, AliasRow)> {
+        if self.token_sha256 != digest(&claim.token) {
             return None;
         }
         let mut entity = self.columns.clone();
-        entity.insert(col::CLAIM_TOKEN.into(), token.as_str().into());
+        entity.insert(col::CLAIM_TOKEN.into(), claim.token.as_str().into());
         let row = AliasRow::from_entity(&entity, Some(&self.etag)).ok()?;
-        Some((entity, row))
+        Some((entity, row)).filter(|(_, row)| row.holds(claim))
     }
 }
 
@@ -130,6 +127,7 @@ mod tests {
             "odata.etag": "W/\"1\"", "odata.metadata": "m", "Timestamp": "t",
             "Timestamp@odata.type": "Edm.DateTime",
             "PartitionKey": "root", "RowKey": "r1", "aws_mail": "a@b.co", "in_use": true,
+            "user_mail": "o@b.co", "claimed_at": "2026-01-01T00:00:00.123Z",
             "claim_token": token, "legacy_note": "kept", "n@odata.type": "Edm.Int64", "n": "5"
         }) {
             Value::Object(m) => m,
@@ -137,10 +135,20 @@ mod tests {
         }
     }
 
+    /// The claim that holds `entity(token)`.
+    fn claim(token: &ClaimToken) -> Claim {
+        let row = AliasRow::from_entity(&entity(token.as_str()), Some("e")).expect("row");
+        Claim {
+            token: token.clone(),
+            ..row.claim().expect("claimed")
+        }
+    }
+
     #[test]
     fn keeps_every_column_but_metadata_and_the_token() {
         let token = ClaimToken::generate();
-        let seen = SeenRow::of_entity(&entity(token.as_str()), "W/\"1\"", &token).expect("held");
+        let claim = claim(&token);
+        let seen = SeenRow::of_entity(&entity(token.as_str()), "W/\"1\"", &claim).expect("held");
         let bytes = serde_json::to_vec(&seen).expect("json");
         let text = String::from_utf8_lossy(&bytes);
         assert!(!text.contains(token.as_str()), "the token is not copied");
@@ -149,33 +157,52 @@ mod tests {
         let back: SeenRow = serde_json::from_slice(&bytes).expect("round trip");
         assert_eq!(back, seen);
         assert_eq!(back.alias_id(), "r1");
-        assert!(back.usable_for("r1", &token));
-        assert!(!back.usable_for("r2", &token));
-        assert!(!back.usable_for("r1", &ClaimToken::generate()));
-        let (entity, row) = back.read(&token).expect("same token");
+        assert!(back.usable_for("r1", &claim));
+        assert!(!back.usable_for("r2", &claim));
+        assert!(!back.usable_for("r1", &self::claim(&ClaimToken::generate())));
+        let (entity, row) = back.read(&claim).expect("same claim");
         assert_eq!(entity.get("claim_token"), Some(&json!(token.as_str())));
-        assert!(row.held_by(&token));
+        assert!(row.holds(&claim));
         assert_eq!(row.etag(), "W/\"1\"");
-        assert!(back.read(&ClaimToken::generate()).is_none());
+        assert!(back.read(&self::claim(&ClaimToken::generate())).is_none());
     }
 
     #[test]
-    fn only_a_row_carrying_the_token_is_kept() {
+    fn only_a_row_the_whole_claim_holds_is_kept_or_used() {
         let token = ClaimToken::generate();
+        let claim = claim(&token);
         let other = ClaimToken::generate();
-        assert!(SeenRow::of_entity(&entity(other.as_str()), "W/\"1\"", &token).is_none());
-        assert!(SeenRow::of_entity(&entity(token.as_str()), "*", &token).is_none());
-        assert!(SeenRow::of_entity(&entity(token.as_str()), "", &token).is_none());
+        assert!(SeenRow::of_entity(&entity(other.as_str()), "W/\"1\"", &claim).is_none());
+        assert!(SeenRow::of_entity(&entity(token.as_str()), "*", &claim).is_none());
+        assert!(SeenRow::of_entity(&entity(token.as_str()), "", &claim).is_none());
+        // The token alone is not ownership: another owner or claim time is
+        // a row re-issued by another tool.
+        let reissued = Claim {
+            owner: "someone@b.co".into(),
+            ..claim.clone()
+        };
+        assert!(SeenRow::of_entity(&entity(token.as_str()), "W/\"1\"", &reissued).is_none());
+        let seen = SeenRow::of_entity(&entity(token.as_str()), "W/\"1\"", &claim).expect("held");
+        assert!(!seen.usable_for("r1", &reissued));
+        let reclaimed = Claim {
+            claimed_at: None,
+            ..claim.clone()
+        };
+        assert!(!seen.usable_for("r1", &reclaimed));
+        let mut free = entity(token.as_str());
+        free.insert("in_use".into(), json!(false));
+        assert!(SeenRow::of_entity(&free, "W/\"1\"", &claim).is_none());
     }
 
     #[test]
     fn another_format_is_not_used() {
         let token = ClaimToken::generate();
-        let seen = SeenRow::of_entity(&entity(token.as_str()), "W/\"1\"", &token).expect("held");
+        let claim = claim(&token);
+        let seen = SeenRow::of_entity(&entity(token.as_str()), "W/\"1\"", &claim).expect("held");
         let mut v: Value = serde_json::to_value(&seen).expect("json");
         v["v"] = json!(2);
         let later: SeenRow = serde_json::from_value(v).expect("same fields");
-        assert!(!later.usable_for("r1", &token));
+        assert!(!later.usable_for("r1", &claim));
         assert!(serde_json::from_slice::<SeenRow>(b"{}").is_err());
     }
 }

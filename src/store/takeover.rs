@@ -87,12 +87,8 @@ impl AliasPool {
             .get(&request.alias_id)
             .await?
             .ok_or_else(|| self.alias_not_found(&request.alias_id))?;
-        let claimed = |alias| ClaimedAlias {
-            alias,
-            token: token.clone(),
-            existing: false,
-        };
-        if row.held_by(token) {
+        let claimed = |alias| ClaimedAlias::new(alias, token.clone());
+        if row.carries(token) {
             // An earlier attempt whose answer was lost did land.
             return Ok(Some(claimed(row)));
         }
@@ -125,7 +121,16 @@ impl AliasPool {
                          state or rootmail claim)",
             });
         }
-        let decide = |_: &AliasRow| Ok(change.clone());
+        if let Some(key) = &request.claim_key {
+            self.refuse_key_held_elsewhere(key, &row.id).await?;
+        }
+        // A pending claim handed over by take-over is no longer resumable.
+        let decide = |row: &AliasRow| {
+            Ok(RowChange {
+                claim_pending: row.claim_pending.then_some(false),
+                ..change.clone()
+            })
+        };
         Ok(self
             .write_change(row, &decide, "take over alias")
             .await?

@@ -45,15 +45,21 @@ pub enum Target {
     Writes,
     /// Requests that only read (GET, HEAD).
     Reads,
+    /// Entity-group transactions (`POST …/$batch`).
+    Transactions,
+    /// Point reads of one entity by its keys (`GET …(PartitionKey=…,RowKey=…)`).
+    EntityReads,
 }
 
 impl Target {
-    fn matches(self, method: &str) -> bool {
+    fn matches(self, method: &str, path: &str) -> bool {
         let write = matches!(method, "PUT" | "MERGE" | "PATCH" | "DELETE" | "POST");
         match self {
             Target::All => true,
             Target::Writes => write,
             Target::Reads => !write,
+            Target::Transactions => method == "POST" && path.contains("$batch"),
+            Target::EntityReads => !write && path.contains("RowKey="),
         }
     }
 }
@@ -131,11 +137,11 @@ struct Shared {
 
 impl Shared {
     /// The fault for this request; counts it and uses up limited rules.
-    fn pick(&self, method: &str) -> Fault {
+    fn pick(&self, method: &str, path: &str) -> Fault {
         let mut st = self.state.lock().expect("proxy state");
         let mut chosen = Fault::Pass;
         for rule in st.rules.iter_mut() {
-            if rule.remaining == Some(0) || !rule.target.matches(method) {
+            if rule.remaining == Some(0) || !rule.target.matches(method, path) {
                 continue;
             }
             if let Some(n) = rule.remaining.as_mut() {
@@ -266,6 +272,18 @@ impl FaultProxy {
     /// Every request seen so far.
     pub fn log(&self) -> Vec<RequestRecord> {
         self.state().log.clone()
+    }
+
+    /// Waits until `count` requests are held by [`Fault::Pause`] at once.
+    pub fn wait_paused_count(&self, count: usize, timeout: Duration) -> bool {
+        let deadline = Instant::now() + timeout;
+        while Instant::now() < deadline {
+            if self.state().paused_now >= count {
+                return true;
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        false
     }
 
     /// Waits until a request is held by [`Fault::Pause`]; returns it.
@@ -455,7 +473,7 @@ async fn serve_connection(client: TcpStream, shared: Arc<Shared>) {
         let method = parts.next().unwrap_or("").to_string();
         let target = parts.next().unwrap_or("").to_string();
         let target_is_batch = target.contains("$batch");
-        let fault = shared.pick(&method);
+        let fault = shared.pick(&method, &target.replace("%27", "'"));
         let index = shared.record(RequestRecord {
             method: method.clone(),
             target,

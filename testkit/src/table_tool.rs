@@ -1,7 +1,9 @@
 //! Direct table access for the reliability tests, with the SDK and not through
 //! the store: byte-for-byte snapshots of every row, the old function app's
 //! claim ("take the first `in_use eq false` row, write it back with its ETag,
-//! give up on conflict"), and a racing writer.
+//! give up on conflict") and its release and re-issue of a given row (read
+//! the whole entity, write it back whole, as the PowerShell AzTable module's
+//! `Update-AzTableRow` does), and a racing writer.
 
 use std::collections::BTreeMap;
 
@@ -161,6 +163,53 @@ impl RawTable {
             Err(e) if is_412(&e) => LegacyClaim::Conflict(key),
             Err(e) => panic!("legacy claim of {key}: {e}"),
         }
+    }
+
+    /// The old function app's write of one row: the whole entity as read
+    /// (every column, ours too), changed by `change`, written back whole
+    /// (PUT, replacing the entity) on condition of the ETag it read, as
+    /// `Update-AzTableRow` does. `false` on HTTP 412.
+    pub async fn rewrite_whole(&self, row_key: &str, change: impl FnOnce(&mut Row)) -> bool {
+        let (mut row, etag) = self.get(row_key).await.expect("row to rewrite");
+        row.retain(|k, _| !k.starts_with("odata.") && !k.starts_with("Timestamp"));
+        change(&mut row);
+        let result = self
+            .client
+            .partition_key_client(self.partition_key.clone())
+            .entity_client(row_key)
+            .update(&row, IfMatchCondition::Etag(etag.into()))
+            .expect("serialize")
+            .await;
+        match result {
+            Ok(_) => true,
+            Err(e) if is_412(&e) => false,
+            Err(e) => panic!("rewrite {row_key}: {e}"),
+        }
+    }
+
+    /// The old function app's "delete": the row written back whole as free
+    /// (`in_use = false`, no owner, no account); every other column stays.
+    pub async fn legacy_release(&self, row_key: &str) {
+        let freed = self
+            .rewrite_whole(row_key, |row| {
+                row.insert("in_use".into(), Value::Bool(false));
+                row.insert("user_mail".into(), Value::from(""));
+                row.insert("aws_account_id".into(), Value::from(""));
+            })
+            .await;
+        assert!(freed, "legacy release of {row_key} lost a race");
+    }
+
+    /// The old function app's "new" for one given row: written back whole
+    /// as claimed by `owner`; every other column stays.
+    pub async fn legacy_reissue(&self, row_key: &str, owner: &str) {
+        let taken = self
+            .rewrite_whole(row_key, |row| {
+                row.insert("in_use".into(), Value::Bool(true));
+                row.insert("user_mail".into(), Value::from(owner));
+            })
+            .await;
+        assert!(taken, "legacy re-issue of {row_key} lost a race");
     }
 }
 

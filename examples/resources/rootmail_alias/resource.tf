@@ -1,7 +1,8 @@
 resource "rootmail_alias" "workload" {
   owner     = "platform-team@company.com"
   purpose   = "workload-prod"
-  claim_key = "workload-prod"
+  # Unique per state: every workspace has a state of its own.
+  claim_key = "${terraform.workspace}-workload-prod"
 
   # on_destroy is left at its default, "retire_if_used": an alias no AWS
   # account used goes back to the pool, one an account used is retired for

@@ -1,6 +1,6 @@
 resource "rootmail_alias" "workload" {
   owner     = "platform-team@company.com"
-  claim_key = "workload-prod"
+  claim_key = "${terraform.workspace}-workload-prod"
 }
 
 resource "aws_organizations_account" "workload" {

@@ -22,7 +22,7 @@ use std::io::Write;
 use anyhow::{bail, Context};
 use clap::{Args, Subcommand};
 use rootmail::store::{
-    AdoptRequest, AliasPool, AliasRow, AliasStatus, ClaimToken, LinkTarget, ReleaseOutcome,
+    AdoptRequest, AliasPool, AliasRow, AliasStatus, Claim, ClaimToken, LinkTarget, ReleaseOutcome,
     ReleasePolicy, StoreError,
 };
 use serde_json::json;
@@ -341,9 +341,19 @@ async fn test_hold() -> anyhow::Result<()> {
     Ok(())
 }
 
+/// The claim `row` showed with `token`: a write goes ahead only while the
+/// row is still held by it (the same token, owner and claim time).
+fn shown_claim(row: &AliasRow, token: ClaimToken) -> Claim {
+    Claim {
+        token,
+        owner: row.owner.clone(),
+        claimed_at: row.claimed_at,
+    }
+}
+
 /// For a row without a token: checks it is unchanged since it was shown,
 /// adopts it, and checks the adopted row is still the one shown.
-async fn adopt_shown(store: &AliasPool, shown: &AliasRow) -> anyhow::Result<ClaimToken> {
+async fn adopt_shown(store: &AliasPool, shown: &AliasRow) -> anyhow::Result<Claim> {
     let current = store
         .get(&shown.id)
         .await
@@ -390,7 +400,7 @@ async fn adopt_shown(store: &AliasPool, shown: &AliasRow) -> anyhow::Result<Clai
         ))
         .into());
     }
-    Ok(adopted.token)
+    Ok(adopted.claim())
 }
 
 async fn give_back(
@@ -451,13 +461,13 @@ async fn give_back(
     };
     confirm(&question, args.yes)?;
     test_hold().await?;
-    let token = match plan {
-        Plan::WithToken(t) => t,
+    let claim = match plan {
+        Plan::WithToken(t) => shown_claim(&row, t),
         Plan::AdoptFirst => adopt_shown(store, &row).await?,
         Plan::Nothing(_) => unreachable!("handled above"),
     };
     let outcome = store
-        .release(&row.id, &token, policy)
+        .release(&row.id, &claim, policy)
         .await
         .context("cannot release the alias")?;
     let (name, message) = match outcome {
@@ -533,7 +543,7 @@ async fn link(store: &AliasPool, args: &LinkArgs) -> anyhow::Result<()> {
     let target = match plan {
         Plan::WithToken(token) => LinkTarget::Claim {
             alias_id: row.id.clone(),
-            token,
+            claim: shown_claim(&row, token),
         },
         // An older tool's claim: keep it tokenless (older tools keep
         // working with it) and link by address, after checking the row is

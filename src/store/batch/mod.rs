@@ -2,7 +2,9 @@
 //! few milliseconds of each other in one process (Terraform creating many
 //! `rootmail_alias` resources at once) and serves them together:
 //!
-//! - one `or` query looks up every `claim_key` of the batch (idempotency);
+//! - one `or` query looks up every `claim_key` of the batch; a key that
+//!   names claims is resumed or refused as `pool/keyed.rs` says, and new
+//!   keyed claims are handed over together after one more lookup;
 //! - one candidate query per mailbox finds free rows for all of them, and
 //!   leftover candidates are kept for the next batch (for a short while);
 //! - the claims go out as ETag-conditional Merges in one entity-group
@@ -12,16 +14,19 @@
 //! usually another process claiming from the same rows) nothing is written;
 //! the batch is then tried once more as a whole on fresh candidates from a
 //! new query, and claims still left over are retried on their own through
-//! [`AliasPool::claim`]'s path, which moves on to fresh candidates. Every guarantee of a single claim holds: conditional writes
-//! only, one alias never goes to two claimers, a claim key returns its
-//! existing claim (also when the same key appears twice in one batch), the
-//! mailbox filter applies, and each request gets its own `PoolExhausted`.
+//! [`AliasPool::claim`]'s path, which moves on to fresh candidates. Every
+//! guarantee of a single claim holds: conditional writes only, one alias
+//! never goes to two claimers, a claim key keeps its promises (a key
+//! repeated within one batch is served after the first request with it, and
+//! so refused), the mailbox filter applies, and each request gets its own
+//! `PoolExhausted`.
 //!
 //! No claim is left without an owner: when a transaction's outcome is
 //! unclear (a lost answer, a cancellation while a retry waited) its rows are
 //! read back and a row carrying a claim's token goes to that claim's caller;
-//! a new claim whose caller stopped waiting is given back (see
-//! `conditional.rs`).
+//! a row that cannot be read back fails its claim with
+//! [`StoreError::OutcomeUnknown`] rather than claiming a second alias; a new
+//! claim whose caller stopped waiting is given back (see `conditional.rs`).
 
 mod transaction;
 
@@ -38,7 +43,7 @@ use super::conditional::deliver;
 use super::error::StoreError;
 use super::pool::{AliasPool, ClaimRequest, ClaimedAlias};
 use super::row::{col, AliasRow, AliasStatus, SELECT_ALL_KNOWN};
-use crate::azure::odata::{and_all, eq_bool, eq_str, ge_str, lt_str, or_any};
+use crate::azure::odata::{and_all, eq_bool, eq_str, ge_str, lt_str};
 use crate::azure::AzureError;
 use transaction::claim_together;
 
@@ -215,8 +220,10 @@ impl Worker {
             }
         }
 
-        // 2. Claim keys: one lookup for all of them; a repeated key waits for
-        //    the first request with that key.
+        // 2. Claim keys: one lookup for all of them. A key that names claims
+        //    goes the way of `keyed.rs` (resumed or refused); a key repeated
+        //    in the batch waits for the first request with it, and then
+        //    finds its claim (and is refused) like any later request.
         let keys: Vec<String> = {
             let mut seen = HashSet::new();
             valid
@@ -225,95 +232,114 @@ impl Worker {
                 .filter(|k| seen.insert(k.clone()))
                 .collect()
         };
-        let existing = match self.lookup_keys(&keys).await {
-            Ok(found) => Some(found),
-            Err(e) => {
-                tracing::debug!(error = %e, "claim-key lookup failed; claiming one by one");
-                None
-            }
+        let mut existing = match keys.is_empty() {
+            true => Some(HashMap::new()),
+            false => match self.pool.claims_with_keys(&keys).await {
+                Ok(found) => Some(found),
+                Err(e) => {
+                    tracing::debug!(error = %e, "claim-key lookup failed; claiming one by one");
+                    None
+                }
+            },
         };
         let mut leaders: Vec<Pending> = Vec::new();
         let mut followers: Vec<Pending> = Vec::new();
         let mut singles: Vec<Pending> = Vec::new();
+        let mut resumes: Vec<(Pending, String, Vec<AliasRow>)> = Vec::new();
         let mut leading: HashSet<String> = HashSet::new();
         for p in valid {
-            if let Some(key) = &p.request.claim_key {
-                if let Some(claimed) = existing.as_ref().and_then(|found| found.get(key)) {
-                    deliver(&self.pool, p.reply, Ok(claimed.clone())).await;
-                    continue;
-                }
-                if !leading.insert(key.clone()) {
-                    followers.push(p);
-                    continue;
-                }
-                if existing.is_none() {
-                    // The single path looks the key up again itself.
-                    singles.push(p);
-                    continue;
-                }
+            let Some(key) = p.request.claim_key.clone() else {
+                leaders.push(p);
+                continue;
+            };
+            if !leading.insert(key.clone()) {
+                followers.push(p);
+                continue;
             }
-            leaders.push(p);
+            match existing.as_mut().map(|found| found.remove(&key)) {
+                // The single path looks the key up again itself.
+                None => singles.push(p),
+                Some(Some(rows)) => resumes.push((p, key, rows)),
+                Some(None) => leaders.push(p),
+            }
         }
+        let pool = self.pool.clone();
+        let pool = &pool;
+        let counters = Arc::clone(&self.counters);
+        let counters = &counters;
 
         // 3. Candidates per mailbox filter, then one transaction per group.
         //    A transaction that lost a race (another process took one of its
         //    rows) is tried once more as a whole, on fresh candidates from a
         //    new query, before its claims fall back to the single path: two
         //    requests for the batch instead of about three per claim.
-        let mut results: HashMap<String, ClaimedAlias> = HashMap::new();
-        let (unpaired, lost) = self.claim_in_transactions(leaders, &mut results).await;
-        singles.extend(unpaired);
-        let (unpaired, lost) = self.claim_in_transactions(lost, &mut results).await;
-        singles.extend(unpaired);
-        singles.extend(lost);
-        let pool = &self.pool;
-        let counters = &self.counters;
-
-        // 4. Everything else one by one, concurrently (fresh candidates each).
-        let single = singles.into_iter().map(|p| async move {
-            counters.single_claims.fetch_add(1, Ordering::Relaxed);
-            let result = pool.claim(&p.request).await;
+        //    Meanwhile, the claims their keys name are resumed (or refused).
+        let resumed = join_all(resumes.into_iter().map(|(p, key, rows)| async move {
+            let result = pool.resume_by_key(&p.request, &key, rows).await;
             (p, result)
-        });
-        for (p, result) in join_all(single).await {
-            if let (Some(key), Ok(claimed)) = (&p.request.claim_key, &result) {
-                results.insert(key.clone(), claimed.clone());
+        }));
+        let claimed = async {
+            let mut answered = Vec::new();
+            let (unpaired, lost) = self.claim_in_transactions(leaders, &mut answered).await;
+            let (unpaired_again, lost) = self.claim_in_transactions(lost, &mut answered).await;
+            let fallback: Vec<Pending> = [unpaired, unpaired_again, lost]
+                .into_iter()
+                .flatten()
+                .collect();
+            (answered, fallback)
+        };
+        let (resumed, (answered, fallback)) = futures::join!(resumed, claimed);
+        singles.extend(fallback);
+        for (p, result) in resumed {
+            match result {
+                Ok(Some(claimed)) => deliver(pool, p.reply, Ok(claimed)).await,
+                // The claims of the key were given back meanwhile.
+                Ok(None) => singles.push(p),
+                Err(e) => deliver(pool, p.reply, Err(e)).await,
             }
-            deliver(pool, p.reply, result).await;
         }
 
-        // 5. A repeated key gets what the first request with it got.
-        let follow = followers.into_iter().map(|p| {
-            let first = p
-                .request
-                .claim_key
-                .as_ref()
-                .and_then(|k| results.get(k))
-                .cloned();
-            async move {
-                let result = match first {
-                    Some(mut claimed) => {
-                        claimed.existing = true;
-                        Ok(claimed)
-                    }
-                    None => pool.claim(&p.request).await,
-                };
-                (p, result)
+        // 4. New keyed claims are handed over only once their key is looked
+        //    up again (one lookup and one transaction for all of them).
+        let mut keyed = Vec::new();
+        for (p, result) in answered {
+            match (p.request.claim_key.clone(), result) {
+                (Some(key), Ok(claimed)) => keyed.push((p, (claimed, key))),
+                (_, result) => deliver(pool, p.reply, result).await,
             }
-        });
-        for (p, result) in join_all(follow).await {
-            deliver(pool, p.reply, result).await;
+        }
+        if !keyed.is_empty() {
+            let (waiting, claims): (Vec<Pending>, Vec<_>) = keyed.into_iter().unzip();
+            let settled = pool.settle_keyed_all(claims).await;
+            for (p, result) in waiting.into_iter().zip(settled) {
+                deliver(pool, p.reply, result).await;
+            }
+        }
+
+        // 5. Everything else one by one, concurrently (fresh candidates
+        //    each); then a repeated key, once the first request with it is
+        //    answered.
+        for rest in [singles, followers] {
+            let single = rest.into_iter().map(|p| async move {
+                counters.single_claims.fetch_add(1, Ordering::Relaxed);
+                let result = pool.claim(&p.request).await;
+                (p, result)
+            });
+            for (p, result) in join_all(single).await {
+                deliver(pool, p.reply, result).await;
+            }
         }
     }
 
     /// Pairs claims with candidates and claims each group in one
-    /// transaction; answered claims are delivered (and recorded by key).
-    /// Returns the claims left without a candidate, and the claims of
-    /// transactions that were not applied (a row had changed).
+    /// transaction; answered claims are added to `answered` (not delivered:
+    /// keyed ones are handed over first). Returns the claims left without a
+    /// candidate, and the claims of transactions that were not applied (a
+    /// row had changed).
     async fn claim_in_transactions(
         &mut self,
         claims: Vec<Pending>,
-        results: &mut HashMap<String, ClaimedAlias>,
+        answered: &mut Vec<(Pending, Result<ClaimedAlias, StoreError>)>,
     ) -> (Vec<Pending>, Vec<Pending>) {
         let mut unpaired = Vec::new();
         if claims.is_empty() {
@@ -363,12 +389,7 @@ impl Worker {
         let mut conflicted = false;
         for (done, retry, conflict) in outcomes {
             conflicted |= conflict;
-            for (p, result) in done {
-                if let (Some(key), Ok(claimed)) = (&p.request.claim_key, &result) {
-                    results.insert(key.clone(), claimed.clone());
-                }
-                deliver(pool, p.reply, result).await;
-            }
+            answered.extend(done);
             lost.extend(retry);
         }
         if conflicted {
@@ -377,39 +398,6 @@ impl Worker {
             self.cache.clear();
         }
         (unpaired, lost)
-    }
-
-    /// Existing claims for these keys, by key (up to 14 keys per query).
-    async fn lookup_keys(
-        &self,
-        keys: &[String],
-    ) -> Result<HashMap<String, ClaimedAlias>, StoreError> {
-        let io = &self.pool.io;
-        let queries = keys.chunks(KEYS_PER_QUERY).map(|chunk| {
-            let filter = and_all([
-                eq_str(col::PARTITION_KEY, &io.partition_key),
-                or_any(chunk.iter().map(|k| eq_str(col::CLAIM_KEY, k))),
-            ]);
-            async move { io.query_all(&filter, Some(SELECT_ALL_KNOWN)).await }
-        });
-        let mut found = HashMap::new();
-        for page in join_all(queries).await {
-            for entity in page? {
-                let Ok(row) = AliasRow::from_entity(&entity, None) else {
-                    continue;
-                };
-                let Some(key) = row.claim_key.clone() else {
-                    continue;
-                };
-                if row.status != AliasStatus::Claimed || !keys.contains(&key) {
-                    continue;
-                }
-                if let Some(claimed) = ClaimedAlias::existing(row) {
-                    found.entry(key).or_insert(claimed);
-                }
-            }
-        }
-        Ok(found)
     }
 
     /// Up to `wanted` free rows for this mailbox filter, in random order:

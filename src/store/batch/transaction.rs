@@ -1,7 +1,10 @@
 //! One batch's claims in one entity-group transaction, and what follows when
 //! it fails: a lost race sends every claim back to be retried on its own; an
 //! unclear outcome reads the rows back, and a row carrying a claim's token
-//! goes to that claim's caller.
+//! goes to that claim's caller. A row that cannot be read back is never
+//! retried as if the claim had not landed (that would claim a second alias
+//! and leave the first without an owner): its caller gets
+//! [`StoreError::OutcomeUnknown`].
 
 use std::sync::atomic::Ordering;
 
@@ -64,12 +67,8 @@ pub(super) async fn claim_together(
                 .zip(changes)
                 .zip(etags)
                 .map(|((((p, row), token), change), etag)| {
-                    let claimed = ClaimedAlias {
-                        alias: change.applied_to(&row, etag.unwrap_or_default()),
-                        token,
-                        existing: false,
-                    };
-                    (p, Ok(claimed))
+                    let alias = change.applied_to(&row, etag.unwrap_or_default());
+                    (p, Ok(ClaimedAlias::new(alias, token)))
                 })
                 .collect();
             (done, Vec::new(), false)
@@ -93,11 +92,10 @@ pub(super) async fn claim_together(
                 .map(|((p, row), token)| async move {
                     let landed = match ambiguous {
                         true => pool
-                            .read_back(&row.id, |now| now.held_by(&token))
+                            .read_back(&row.id, |now| now.carries(&token))
                             .await
-                            .ok()
-                            .flatten(),
-                        false => None,
+                            .map_err(|e| (row.id.clone(), e.to_string())),
+                        false => Ok(None),
                     };
                     (p, token, landed)
                 });
@@ -105,22 +103,23 @@ pub(super) async fn claim_together(
             let mut retry = Vec::new();
             for (p, token, landed) in join_all(checks).await {
                 match landed {
-                    Some(alias) => done.push((
+                    Ok(Some(alias)) => done.push((p, Ok(ClaimedAlias::new(alias, token)))),
+                    Err((alias_id, reason)) => done.push((
                         p,
-                        Ok(ClaimedAlias {
-                            alias,
-                            token,
-                            existing: false,
+                        Err(StoreError::OutcomeUnknown {
+                            operation: "claim aliases",
+                            alias_id,
+                            reason,
                         }),
                     )),
-                    None if cancelled => done.push((
+                    Ok(None) if cancelled => done.push((
                         p,
                         Err(AzureError::Cancelled {
                             operation: "claim alias",
                         }
                         .into()),
                     )),
-                    None => retry.push(p),
+                    Ok(None) => retry.push(p),
                 }
             }
             (done, retry, conflicted)

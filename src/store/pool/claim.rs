@@ -8,7 +8,10 @@ use super::super::address::{normalize_email, same_email};
 use super::super::change::RowChange;
 use super::super::conditional::Merged;
 use super::super::error::StoreError;
-use super::super::row::{col, status_value, AliasRow, AliasStatus, ClaimToken, SELECT_ALL_KNOWN};
+use super::super::row::{
+    col, status_value, AliasRow, AliasStatus, Claim, ClaimToken, SELECT_ALL_KNOWN,
+};
+use super::keyed::check_key;
 use super::{check_given, check_text, AliasPool};
 use crate::azure::odata::{and_all, eq_bool, eq_str, ge_str, le_datetime, lt_str, or_any};
 use crate::azure::table::Continuation;
@@ -26,9 +29,10 @@ pub struct ClaimRequest {
     pub purpose: String,
     /// Only take an alias of this shared mailbox (`root_mailbox`).
     pub mailbox: Option<String>,
-    /// Idempotency key: a claim with a key that already holds an alias returns
-    /// it (one extra query). It makes a retried claim safe; two claims with the
-    /// same key running at the same moment are not merged into one.
+    /// Idempotency key (see `keyed.rs`): a claim with a key resumes the
+    /// claim an interrupted earlier attempt with that key left pending, and
+    /// fails with [`StoreError::ClaimKeyTaken`] when the key names a claim
+    /// that was handed over (someone holds it). Two queries more per claim.
     pub claim_key: Option<String>,
 }
 
@@ -36,11 +40,13 @@ pub struct ClaimRequest {
 #[derive(Debug, Clone, PartialEq)]
 pub struct ClaimedAlias {
     pub alias: AliasRow,
-    /// Keep this: release, update and link need it.
+    /// Keep this: release, update and link need it (see [`ClaimedAlias::claim`]).
     pub token: ClaimToken,
-    /// True when an existing claim was returned (same `claim_key`, or adopting
-    /// a row that already had a token) instead of a new one being made.
+    /// True when a claim somebody else holds was returned (adopting a row
+    /// that already had a token) instead of a new one being made.
     pub existing: bool,
+    /// True when a claim key resumed an interrupted claim (with a new token).
+    pub resumed: bool,
 }
 
 impl ClaimRequest {
@@ -49,14 +55,11 @@ impl ClaimRequest {
     pub fn check(&self) -> Result<(), StoreError> {
         check_text("owner", &self.owner)?;
         check_text("purpose", &self.purpose)?;
-        check_given([("mailbox", &self.mailbox), ("claim_key", &self.claim_key)])?;
-        if self.claim_key.as_deref() == Some("") {
-            return Err(StoreError::InvalidInput {
-                field: "claim_key",
-                reason: "must not be empty".to_owned(),
-            });
+        check_given([("mailbox", &self.mailbox)])?;
+        match &self.claim_key {
+            Some(key) => check_key(key),
+            None => Ok(()),
         }
-        Ok(())
     }
 
     /// The change that claims `row` for this request with `token` at `now`.
@@ -73,20 +76,40 @@ impl ClaimRequest {
             owner: Some(self.owner.clone()),
             purpose: Some(self.purpose.clone()),
             claim_key: Some(self.claim_key.clone()),
+            // Keyed claims stay pending until handed over (see `keyed.rs`).
+            claim_pending: self.claim_key.as_ref().map(|_| true),
             ..RowChange::claim(token, now)
         }
     }
 }
 
 impl ClaimedAlias {
-    /// The claim a row already carries (found by claim key, or adopted).
+    /// A claim this caller made just now.
+    pub(in crate::store) fn new(alias: AliasRow, token: ClaimToken) -> ClaimedAlias {
+        ClaimedAlias {
+            alias,
+            token,
+            existing: false,
+            resumed: false,
+        }
+    }
+
+    /// The claim a row already carries (adopting it).
     pub(in crate::store) fn existing(row: AliasRow) -> Option<ClaimedAlias> {
         let token = row.claim_token.clone()?;
         Some(ClaimedAlias {
-            alias: row,
-            token,
             existing: true,
+            ..ClaimedAlias::new(row, token)
         })
+    }
+
+    /// The claim as its holder sees it now, for later releases, updates and links.
+    pub fn claim(&self) -> Claim {
+        Claim {
+            token: self.token.clone(),
+            owner: self.alias.owner.clone(),
+            claimed_at: self.alias.claimed_at,
+        }
     }
 }
 
@@ -97,13 +120,29 @@ impl AliasPool {
     /// tried in random order so concurrent claimers rarely pick the same row;
     /// a lost race (412) moves on to the next candidate, and a used-up page is
     /// fetched again. Truly free rows are preferred over expired quarantines.
+    ///
+    /// With a claim key, see `keyed.rs`: an interrupted claim of the key is
+    /// resumed, a handed-over one refused, and a new claim is handed over
+    /// only once no other claim of the key was.
     pub async fn claim(&self, request: &ClaimRequest) -> Result<ClaimedAlias, StoreError> {
         request.check()?;
-        if let Some(key) = &request.claim_key {
-            if let Some(existing) = self.find_claim_by_key(key).await? {
-                return Ok(existing);
-            }
+        let Some(key) = &request.claim_key else {
+            return self.claim_new(request).await;
+        };
+        let keys = [key.clone()];
+        let found = self.claims_with_keys(&keys).await?.remove(key);
+        if let Some(resumed) = self
+            .resume_by_key(request, key, found.unwrap_or_default())
+            .await?
+        {
+            return Ok(resumed);
         }
+        let claimed = self.claim_new(request).await?;
+        self.settle_keyed(claimed, key).await
+    }
+
+    /// Claims a free alias (pending when the request has a key).
+    async fn claim_new(&self, request: &ClaimRequest) -> Result<ClaimedAlias, StoreError> {
         let token = ClaimToken::generate();
         let now = OffsetDateTime::now_utc();
         // Mailboxes are e-mail addresses, compared without regard to case, and
@@ -248,13 +287,19 @@ impl AliasPool {
 
     /// Claims exactly this row if it has not changed since it was read (its
     /// ETag still matches) and is claimable; `Ok(None)` when another writer
-    /// got there first.
+    /// got there first. Takes no claim key (a key chooses its own row).
     pub async fn try_claim_alias(
         &self,
         row: &AliasRow,
         request: &ClaimRequest,
     ) -> Result<Option<ClaimedAlias>, StoreError> {
         request.check()?;
+        if request.claim_key.is_some() {
+            return Err(StoreError::InvalidInput {
+                field: "claim_key",
+                reason: "a claim of one given row takes no claim key".to_owned(),
+            });
+        }
         let claimable =
             row.status == AliasStatus::Free || row.quarantine_over(OffsetDateTime::now_utc());
         if !claimable {
@@ -278,28 +323,10 @@ impl AliasPool {
             match self.merge_change(row, &change, "claim alias").await? {
                 Merged::Row(alias) => {
                     tracing::debug!(alias_id = %alias.id, "claimed alias");
-                    Some(ClaimedAlias {
-                        alias: *alias,
-                        token: token.clone(),
-                        existing: false,
-                    })
+                    Some(ClaimedAlias::new(*alias, token.clone()))
                 }
                 Merged::Changed | Merged::Missing => None,
             },
         )
-    }
-
-    async fn find_claim_by_key(&self, key: &str) -> Result<Option<ClaimedAlias>, StoreError> {
-        let filter = and_all([
-            eq_str(col::PARTITION_KEY, &self.io.partition_key),
-            eq_str(col::CLAIM_KEY, key),
-        ]);
-        let rows = self.io.query_all(&filter, Some(SELECT_ALL_KNOWN)).await?;
-        let found = rows
-            .iter()
-            .filter_map(|e| AliasRow::from_entity(e, None).ok())
-            .filter(|r| r.status == AliasStatus::Claimed && r.claim_key.as_deref() == Some(key))
-            .find_map(ClaimedAlias::existing);
-        Ok(found)
     }
 }

@@ -6,7 +6,8 @@ use time::OffsetDateTime;
 use super::super::change::RowChange;
 use super::super::conditional::Merged;
 use super::super::error::StoreError;
-use super::super::row::{AliasRow, AliasStatus, ClaimToken};
+use super::super::row::{AliasRow, AliasStatus, Claim, ClaimToken};
+use super::keyed::check_key;
 use super::{check_given, check_text, AliasPool, ClaimedAlias};
 
 /// Changes to a held alias; `None` leaves a field as it is.
@@ -14,13 +15,16 @@ use super::{check_given, check_text, AliasPool, ClaimedAlias};
 pub struct AliasUpdate {
     pub owner: Option<String>,
     pub purpose: Option<String>,
+    /// A new claim key (`Some(None)` removes it). A key another claimed
+    /// row carries is refused with [`StoreError::ClaimKeyTaken`].
+    pub claim_key: Option<Option<String>>,
 }
 
 /// Which alias a link/unlink targets.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum LinkTarget {
-    /// An alias held by this claim.
-    Claim { alias_id: String, token: ClaimToken },
+    /// An alias held by this claim ([`AliasRow::holds`]).
+    Claim { alias_id: String, claim: Claim },
     /// Any claimed alias by address (for aliases claimed by older tools).
     Email(String),
     /// Exactly this version of a row, as read and shown: one write
@@ -39,17 +43,21 @@ pub struct AdoptRequest {
 }
 
 impl AliasPool {
-    /// Changes owner and/or purpose of an alias this token holds.
+    /// Changes owner, purpose and/or claim key of an alias this claim holds.
     pub async fn update(
         &self,
         alias_id: &str,
-        token: &ClaimToken,
+        claim: &Claim,
         changes: &AliasUpdate,
     ) -> Result<AliasRow, StoreError> {
         check_given([("owner", &changes.owner), ("purpose", &changes.purpose)])?;
+        if let Some(Some(key)) = &changes.claim_key {
+            check_key(key)?;
+            self.refuse_key_held_elsewhere(key, alias_id).await?;
+        }
         let target = LinkTarget::Claim {
             alias_id: alias_id.to_owned(),
-            token: token.clone(),
+            claim: claim.clone(),
         };
         self.modify_target(&target, "update alias", |row| {
             // Only what differs, so an update that changes nothing writes nothing.
@@ -57,6 +65,10 @@ impl AliasPool {
             Ok(RowChange {
                 owner: differs(&changes.owner, &row.owner),
                 purpose: differs(&changes.purpose, &row.purpose),
+                claim_key: changes
+                    .claim_key
+                    .clone()
+                    .filter(|new| *new != row.claim_key),
                 ..RowChange::default()
             })
         })
@@ -101,11 +113,7 @@ impl AliasPool {
         };
         Ok(
             match self.merge_change(&row, &change, "adopt alias").await? {
-                Merged::Row(alias) => Some(ClaimedAlias {
-                    alias: *alias,
-                    token,
-                    existing: false,
-                }),
+                Merged::Row(alias) => Some(ClaimedAlias::new(*alias, token)),
                 Merged::Changed | Merged::Missing => None,
             },
         )
@@ -125,9 +133,9 @@ impl AliasPool {
     {
         let decide = &decide;
         match target {
-            LinkTarget::Claim { alias_id, token } => {
+            LinkTarget::Claim { alias_id, claim } => {
                 self.until_settled(alias_id, || async move {
-                    let row = self.held_row(alias_id, token).await?;
+                    let row = self.held_row(alias_id, claim).await?;
                     self.write_change(row, decide, operation).await
                 })
                 .await
@@ -156,13 +164,13 @@ impl AliasPool {
         }
     }
 
-    /// The row, if `token` holds it.
-    async fn held_row(&self, alias_id: &str, token: &ClaimToken) -> Result<AliasRow, StoreError> {
+    /// The row, if `claim` holds it.
+    async fn held_row(&self, alias_id: &str, claim: &Claim) -> Result<AliasRow, StoreError> {
         let row = self
             .get(alias_id)
             .await?
             .ok_or_else(|| self.alias_not_found(alias_id))?;
-        if !row.held_by(token) || row.status != AliasStatus::Claimed {
+        if !row.holds(claim) {
             return Err(StoreError::NotHeld {
                 alias_id: alias_id.to_owned(),
                 status: row.status,

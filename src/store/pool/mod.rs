@@ -1,17 +1,22 @@
 //! [`AliasPool`]: the operations on the pool — claim, release, update, link,
 //! adopt, look up, list, stats and seeding — with the safety rules of the
 //! design: every ownership change is an ETag-conditional Merge, only the
-//! holder of a claim token may change a claimed row, and anything not free
-//! keeps `in_use = true` so older tools never hand it out.
+//! holder of a claim (its token, owner and claim time as last seen, see
+//! [`AliasRow::holds`](super::AliasRow::holds)) may change a claimed row,
+//! and anything not free keeps `in_use = true` so older tools never hand it
+//! out.
 //!
 //! The operations live in one file each along their seams: `claim`
-//! (claiming free rows), `lifecycle` (update, adopt, link and the
+//! (claiming free rows), `keyed` (what a claim key promises: resuming an
+//! interrupted claim, one claim per key), `lifecycle` (update, adopt, link and the
 //! shared conditional change of a held row), `release` (what a release
 //! writes, and the careful release), `lookups` (reads, lists, stats) and
 //! `seeding` (legacy rows, import, generate); `config` says which table.
 
 mod claim;
 mod config;
+mod hand_over;
+mod keyed;
 mod lifecycle;
 mod lookups;
 mod release;
@@ -28,6 +33,7 @@ use crate::azure::AzureError;
 
 pub use claim::{ClaimRequest, ClaimedAlias};
 pub use config::StoreConfig;
+pub use keyed::{KeyRefusal, KeyedClaim, MAX_KEY_LEN, RESUME_WINDOW};
 pub use lifecycle::{AdoptRequest, AliasUpdate, LinkTarget};
 pub use lookups::{AliasFilter, PoolStats, StatusCounts};
 pub(super) use release::ReleaseChange;

@@ -1,5 +1,5 @@
 //! Releasing one row: what a release writes ([`ReleaseChange`], decided on
-//! the row as read) and the careful path (read, check the claim token, write
+//! the row as read) and the careful path (read, check the claim, write
 //! conditionally, look again on 412). The coalesced releases of
 //! `release_batch.rs` write the same change and fall back to this path.
 
@@ -9,7 +9,7 @@ use super::super::change::RowChange;
 use super::super::conditional::Written;
 use super::super::error::StoreError;
 use super::super::row::check_alias_id;
-use super::super::row::{col, to_millis, AliasRow, AliasStatus, ClaimToken};
+use super::super::row::{col, to_millis, AliasRow, AliasStatus, Claim, ClaimToken};
 use super::{protocol, AliasPool, DEFAULT_QUARANTINE_DAYS};
 use crate::azure::table::{Entity, Write};
 
@@ -51,8 +51,8 @@ pub enum ReleaseOutcome {
         reusable_after: OffsetDateTime,
     },
     Retired,
-    /// The row no longer carries this token (already released, or taken over);
-    /// nothing was changed.
+    /// The row is no longer held by this claim (already released, taken
+    /// over, or re-issued whole by another tool); nothing was changed.
     NotHeld {
         status: AliasStatus,
     },
@@ -64,13 +64,14 @@ pub enum ReleaseOutcome {
 /// released row loses them. The history (`used_by_account`, the reason,
 /// `freed_from_account`) stays whatever happens: it is what keeps claims
 /// away from an address AWS still binds to an account.
-const CLAIM_COLUMNS: [&str; 6] = [
+const CLAIM_COLUMNS: [&str; 7] = [
     col::CLAIM_TOKEN,
     col::CLAIM_KEY,
     col::CLAIMED_AT,
     col::PURPOSE,
     col::STATUS,
     col::REUSABLE_AFTER,
+    col::CLAIM_PENDING,
 ];
 
 /// What a release writes into a row, decided on the row as read: the write
@@ -97,6 +98,7 @@ impl ReleaseChange {
         let given_back = RowChange {
             claim_token: Some(None),
             claim_key: Some(None),
+            claim_pending: row.claim_pending.then_some(false),
             ..RowChange::default()
         };
         // Giving back an alias an account used: asked for explicitly, so
@@ -157,7 +159,7 @@ impl ReleaseChange {
 
     /// True when `now` shows this release applied (after a lost answer).
     pub fn landed(&self, now: &AliasRow, token: &ClaimToken) -> bool {
-        !now.held_by(token) && now.status == intended_status(self.policy)
+        !now.carries(token) && now.status == intended_status(self.policy)
     }
 
     /// The outcome once written; `landed` is the row read back when an
@@ -176,29 +178,29 @@ impl ReleaseChange {
 }
 
 impl AliasPool {
-    /// Gives the alias back, if this token still holds it.
+    /// Gives the alias back, if this claim still holds it ([`AliasRow::holds`]).
     pub async fn release(
         &self,
         alias_id: &str,
-        token: &ClaimToken,
+        claim: &Claim,
         policy: ReleasePolicy,
     ) -> Result<ReleaseOutcome, StoreError> {
-        self.release_from(alias_id, token, policy, None).await
+        self.release_from(alias_id, claim, policy, None).await
     }
 
-    /// The careful release: check the token on the row as read (`read`, or
+    /// The careful release: check the claim on the row as read (`read`, or
     /// a fresh point read), write conditionally, and on 412 read and decide
     /// again.
     pub(in crate::store) async fn release_from(
         &self,
         alias_id: &str,
-        token: &ClaimToken,
+        claim: &Claim,
         policy: ReleasePolicy,
         mut read: Option<(Entity, String)>,
     ) -> Result<ReleaseOutcome, StoreError> {
         check_alias_id(alias_id)?;
         self.until_settled(alias_id, || {
-            self.release_once(alias_id, token, policy, read.take())
+            self.release_once(alias_id, claim, policy, read.take())
         })
         .await
     }
@@ -208,7 +210,7 @@ impl AliasPool {
     async fn release_once(
         &self,
         alias_id: &str,
-        token: &ClaimToken,
+        claim: &Claim,
         policy: ReleasePolicy,
         read: Option<(Entity, String)>,
     ) -> Result<Option<ReleaseOutcome>, StoreError> {
@@ -221,9 +223,10 @@ impl AliasPool {
         };
         let row = AliasRow::from_entity(&entity, Some(&etag))
             .map_err(|m| protocol("release alias", m))?;
-        if !row.held_by(token) {
+        if !row.holds(claim) {
             return Ok(Some(ReleaseOutcome::NotHeld { status: row.status }));
         }
+        let token = &claim.token;
         let change = ReleaseChange::new(&entity, &row, policy, OffsetDateTime::now_utc());
         let written = self
             .write_row(&row, &change.body, change.write, "release alias", |now| {

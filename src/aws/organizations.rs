@@ -135,6 +135,14 @@ impl OrganizationsReader {
             let page = page.map_err(classify)?;
             accounts.extend(page.accounts().iter().map(OrganizationAccount::from));
         }
+        if accounts.is_empty() {
+            // Every organization lists at least its management account.
+            return Err(OrganizationsError::Service(
+                "ListAccounts listed no accounts at all, so this is not the organization (check \
+                 AWS_ENDPOINT_URL and the profile)"
+                    .to_owned(),
+            ));
+        }
         Ok(accounts)
     }
 }

@@ -245,6 +245,47 @@ mod tests {
     use crate::tfplugin::model;
 
     #[test]
+    fn a_configuration_says_what_to_compare_with_once() {
+        let config = |pairs: &[(&'static str, Value)]| {
+            let mut all: Vec<(&str, Value)> = [ACCOUNTS_JSON, AWS, EXCHANGE, MAILBOXES]
+                .into_iter()
+                .map(|n| (n, Value::Null))
+                .collect();
+            for (name, value) in pairs {
+                if let Some(slot) = all.iter_mut().find(|(n, _)| n == name) {
+                    slot.1 = value.clone();
+                }
+            }
+            Value::object(all)
+        };
+        let errors = |c: Value| -> Vec<String> {
+            validate_sources(&c)
+                .iter()
+                .map(|d| format!("{}: {}", d.summary, d.detail))
+                .collect()
+        };
+        let accounts = Value::from(r#"[{"id":"111111111111","email":"a@b.co","status":"ACTIVE"}]"#);
+        assert!(errors(config(&[(AWS, Value::Bool(true))])).is_empty());
+        assert!(errors(config(&[(EXCHANGE, Value::Bool(true))])).is_empty());
+        assert!(errors(config(&[(ACCOUNTS_JSON, accounts.clone())])).is_empty());
+        let none = errors(config(&[]));
+        assert!(none[0].contains("Nothing to compare"), "{none:?}");
+        let both = errors(config(&[
+            (ACCOUNTS_JSON, accounts),
+            (AWS, Value::Bool(true)),
+        ]));
+        assert!(both[0].contains("keep one"), "{both:?}");
+        let list = Value::List(vec![Value::from("m@company.com")]);
+        let mailboxes = errors(config(&[
+            (MAILBOXES, list.clone()),
+            (EXCHANGE, Value::Bool(false)),
+        ]));
+        assert!(mailboxes[0].contains("exchange = true"), "{mailboxes:?}");
+        // Unknown until apply: nothing to say yet.
+        assert!(errors(config(&[(AWS, Value::Unknown)])).is_empty());
+    }
+
+    #[test]
     fn the_models_match_the_schema() {
         assert_eq!(model::fields::<FindingEntry>(), FINDING_FIELDS);
         let sample = Audit {

@@ -29,7 +29,7 @@ const COUNTS: [(&str, &str); 8] = [
     ),
     (
         "unusable",
-        "Aliases marked free (or whose quarantine is over) that a claim never hands out: an AWS account used them (AWS never frees a root address) or AWS would refuse the address. `rootmail pool list --status unusable` shows them with the reason.",
+        "Aliases no one holds that a claim never hands out: marked free (or their quarantine is over) but an AWS account used them (AWS never frees a root address) or AWS would refuse the address, and unroutable ones (their mailbox does not have the address; marked by `rootmail audit --exchange --fix`). `unusable_reasons` counts them by reason; `rootmail pool list --status unusable` shows each with its reason.",
     ),
     ("claimed", "Aliases in use."),
     (
@@ -65,10 +65,15 @@ fn checked_schema() -> CheckedSchema {
     for (name, doc) in COUNTS {
         schema = schema.attribute(Attribute::computed(name, Type::Number).description(doc));
     }
-    schema.attribute(
-        Attribute::computed("per_mailbox", Type::Map(Box::new(counts_type())))
-            .description("The same counts for each shared mailbox, keyed by its address."),
-    )
+    schema
+        .attribute(
+            Attribute::computed("unusable_reasons", Type::Map(Box::new(Type::Number)))
+                .description("`unusable` by reason: `address_aws_refuses`, `used_by_aws_account` and `unroutable`."),
+        )
+        .attribute(
+            Attribute::computed("per_mailbox", Type::Map(Box::new(counts_type())))
+                .description("The same counts for each shared mailbox, keyed by its address."),
+        )
 }
 
 /// The counts of one set of aliases (an element of `per_mailbox`), exactly
@@ -115,6 +120,7 @@ pub struct PoolCounts {
     pub quarantined: u64,
     pub reusable: u64,
     pub retired: u64,
+    pub unusable_reasons: BTreeMap<String, u64>,
     pub per_mailbox: BTreeMap<String, Counts>,
 }
 
@@ -166,7 +172,19 @@ impl TypedDataSource for PoolDataSource {
             .map(|(m, c)| (m.clone(), Counts::from(c)))
             .collect();
         let id = format!("{}/{}", pool.table_name(), pool.partition_key());
-        Ok(PoolCounts { id, ..config }.with(Counts::from(&stats.all), per_mailbox))
+        let unusable_reasons = stats
+            .all
+            .unusable_reasons
+            .named()
+            .iter()
+            .map(|(why, n)| (why.to_string(), *n))
+            .collect();
+        Ok(PoolCounts {
+            id,
+            unusable_reasons,
+            ..config
+        }
+        .with(Counts::from(&stats.all), per_mailbox))
     }
 }
 

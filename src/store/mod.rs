@@ -60,11 +60,12 @@ pub use error::StoreError;
 pub use pool::{
     AdoptRequest, AliasFilter, AliasPool, AliasUpdate, ClaimRequest, ClaimedAlias, KeyRefusal,
     KeyedClaim, LegacyRow, LinkTarget, PoolStats, ReleaseOutcome, ReleasePolicy, StatusCounts,
-    StoreConfig, DEFAULT_QUARANTINE_DAYS, MAX_KEY_LEN, MAX_TEXT_CHARS, RESUME_WINDOW,
+    StoreConfig, UnusableCounts, DEFAULT_QUARANTINE_DAYS, MAX_KEY_LEN, MAX_TEXT_CHARS,
+    RESUME_WINDOW,
 };
 pub use reads::{ReadCoalescer, ReadCounts, ReadSettings};
 pub use release_batch::{ReleaseBatcher, ReleaseCounts};
-pub use row::{col as columns, AliasRow, AliasStatus, Claim, ClaimToken, NotHeldReason};
+pub use row::{col as columns, AliasRow, AliasStatus, Claim, ClaimToken, NotHeldReason, Unusable};
 pub use seen::SeenRow;
 pub use takeover::{SeenClaim, TakeOverRequest, TakeOverScope};
 pub use tokio_util::sync::CancellationToken;

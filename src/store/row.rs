@@ -114,6 +114,28 @@ impl fmt::Display for AliasStatus {
     }
 }
 
+/// Why a row is out of the pool although no one holds it and it is not
+/// quarantined or retired.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Unusable {
+    /// AWS would refuse its address.
+    AddressRefused,
+    /// An AWS account used it, and AWS never frees a root address.
+    UsedByAccount,
+    /// Its mailbox does not have the address (marked by `rootmail audit`).
+    Unroutable,
+}
+
+impl Unusable {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Unusable::AddressRefused => "address_aws_refuses",
+            Unusable::UsedByAccount => "used_by_aws_account",
+            Unusable::Unroutable => "unroutable",
+        }
+    }
+}
+
 /// The random value a claim writes to its row. Carrying it is not
 /// ownership on its own (see [`Claim`]): the old function app rewrites rows
 /// whole and keeps it when it hands the row to someone else.
@@ -319,13 +341,21 @@ impl AliasRow {
     /// status: an address AWS refuses, or a free alias an account already
     /// used (AWS never gives a root address back). `None` when it may go out.
     pub fn handout_refusal(&self) -> Option<String> {
+        self.refusal().map(|(_, why)| why)
+    }
+
+    fn refusal(&self) -> Option<(Unusable, String)> {
         if let Err(problem) = super::address::check_aws_email(&self.email) {
-            return Some(format!("its address is not one AWS accepts: {problem}"));
+            return Some((
+                Unusable::AddressRefused,
+                format!("its address is not one AWS accepts: {problem}"),
+            ));
         }
         if self.status == AliasStatus::Free {
             if let Some(account) = self.used_by_account() {
-                return Some(format!(
-                    "AWS account {account} used it, and AWS never frees a root address"
+                return Some((
+                    Unusable::UsedByAccount,
+                    format!("AWS account {account} used it, and AWS never frees a root address"),
                 ));
             }
         }
@@ -337,15 +367,21 @@ impl AliasRow {
     /// or why an unroutable row is out of the pool; `None` for every other
     /// row. The pool's counts, the CLI's listing and the claim all sort
     /// rows with it, so they agree.
-    pub fn unusable_reason(&self, now: OffsetDateTime) -> Option<String> {
+    pub fn unusable(&self, now: OffsetDateTime) -> Option<(Unusable, String)> {
         if self.status == AliasStatus::Unroutable {
-            return Some(match self.unroutable_reason.trim() {
+            let why = match self.unroutable_reason.trim() {
                 "" => "unroutable: its mailbox does not have the address".to_owned(),
                 why => format!("unroutable: {why}"),
-            });
+            };
+            return Some((Unusable::Unroutable, why));
         }
         let claimable = self.status == AliasStatus::Free || self.quarantine_over(now);
-        claimable.then(|| self.handout_refusal()).flatten()
+        claimable.then(|| self.refusal()).flatten()
+    }
+
+    /// The text of [`AliasRow::unusable`].
+    pub fn unusable_reason(&self, now: OffsetDateTime) -> Option<String> {
+        self.unusable(now).map(|(_, why)| why)
     }
 
     /// True for a free row that still carries a claim token: an older tool

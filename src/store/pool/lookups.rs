@@ -8,7 +8,7 @@ use time::OffsetDateTime;
 use super::super::address::{normalize_email, same_email};
 use super::super::error::StoreError;
 use super::super::row::check_alias_id;
-use super::super::row::{col, status_value, AliasRow, AliasStatus, SELECT_ALL_KNOWN};
+use super::super::row::{col, status_value, AliasRow, AliasStatus, Unusable, SELECT_ALL_KNOWN};
 use super::{check_given, check_text, protocol, AliasPool};
 use crate::azure::odata::{and_all, eq_bool, eq_str, or_any};
 
@@ -30,8 +30,11 @@ pub struct StatusCounts {
     pub free: u64,
     /// Aliases claimable by their status (free, or a quarantine that is
     /// over) that a claim never hands out: an AWS account used them, or
-    /// AWS would refuse their address (see [`AliasRow::unusable_reason`]).
+    /// AWS would refuse their address; and unroutable ones (their mailbox
+    /// does not have the address). See [`AliasRow::unusable`].
     pub unusable: u64,
+    /// `unusable`, by reason.
+    pub unusable_reasons: UnusableCounts,
     pub claimed: u64,
     /// Quarantined aliases, `reusable` ones included.
     pub quarantined: u64,
@@ -64,8 +67,9 @@ impl StatusCounts {
 
     fn add(&mut self, row: &AliasRow, now: OffsetDateTime) {
         self.total += 1;
-        if row.unusable_reason(now).is_some() {
+        if let Some((why, _)) = row.unusable(now) {
             self.unusable += 1;
+            self.unusable_reasons.add(why);
             return;
         }
         match row.status {
@@ -78,8 +82,38 @@ impl StatusCounts {
                 }
             }
             AliasStatus::Retired => self.retired += 1,
-            // Counted as unusable above, with its reason.
-            AliasStatus::Unroutable => self.unusable += 1,
+            // Always counted as unusable above, with its reason.
+            AliasStatus::Unroutable => {
+                self.unusable += 1;
+                self.unusable_reasons.add(Unusable::Unroutable);
+            }
+        }
+    }
+}
+
+/// The unusable aliases by why they are out of the pool.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct UnusableCounts {
+    pub address_aws_refuses: u64,
+    pub used_by_aws_account: u64,
+    pub unroutable: u64,
+}
+
+impl UnusableCounts {
+    /// Each count with its reason's name ([`Unusable::as_str`]).
+    pub fn named(&self) -> [(&'static str, u64); 3] {
+        [
+            (Unusable::AddressRefused.as_str(), self.address_aws_refuses),
+            (Unusable::UsedByAccount.as_str(), self.used_by_aws_account),
+            (Unusable::Unroutable.as_str(), self.unroutable),
+        ]
+    }
+
+    fn add(&mut self, why: Unusable) {
+        match why {
+            Unusable::AddressRefused => self.address_aws_refuses += 1,
+            Unusable::UsedByAccount => self.used_by_aws_account += 1,
+            Unusable::Unroutable => self.unroutable += 1,
         }
     }
 }

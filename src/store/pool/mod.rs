@@ -35,7 +35,7 @@ pub use claim::{ClaimRequest, ClaimedAlias};
 pub use config::StoreConfig;
 pub use keyed::{KeyRefusal, KeyedClaim, MAX_KEY_LEN, RESUME_WINDOW};
 pub use lifecycle::{AdoptRequest, AliasUpdate, LinkTarget};
-pub use lookups::{AliasFilter, PoolStats, StatusCounts};
+pub use lookups::{AliasFilter, PoolStats, StatusCounts, UnusableCounts};
 pub(super) use release::ReleaseChange;
 pub use release::{ReleaseOutcome, ReleasePolicy};
 pub use seeding::LegacyRow;

@@ -37,10 +37,18 @@ pub async fn run(store: &AliasPool, args: &StatsArgs) -> anyhow::Result<Outcome>
             .iter()
             .map(|(m, c)| (m.clone(), counts_json(c)))
             .collect();
+        let reasons: serde_json::Map<String, Value> = stats
+            .all
+            .unusable_reasons
+            .named()
+            .iter()
+            .map(|(why, n)| (why.to_string(), json!(n)))
+            .collect();
         let doc = json!({
             "table": store.table_name(),
             "partition_key": store.partition_key(),
             "total": counts_json(&stats.all),
+            "unusable_reasons": reasons,
             "mailboxes": mailboxes,
         });
         writeln!(out, "{}", output::json_text(&doc))?;
@@ -74,6 +82,21 @@ pub async fn run(store: &AliasPool, args: &StatsArgs) -> anyhow::Result<Outcome>
             );
         }
         table.write(&mut out)?;
+        let reasons: Vec<String> = stats
+            .all
+            .unusable_reasons
+            .named()
+            .iter()
+            .filter(|(_, n)| *n > 0)
+            .map(|(why, n)| format!("{n} {why}"))
+            .collect();
+        if !reasons.is_empty() {
+            writeln!(
+                out,
+                "unusable: {} (`pool list --status unusable` shows each with its reason)",
+                reasons.join(", ")
+            )?;
+        }
     }
     out.flush()?;
     if let Some(min) = args.min_free {

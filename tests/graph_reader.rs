@@ -206,3 +206,31 @@ async fn a_token_for_another_audience_or_a_missing_permission_fails_at_once() {
         assert!(!err.to_string().contains(&secret));
     }
 }
+
+#[tokio::test]
+async fn a_certificate_that_does_not_verify_fails_at_once() {
+    let graph = GraphServer::start(identity());
+    graph.add_mailbox("comp001@company.com", "comp001@company.com", &aliases(1));
+    // Tokens come through the trusting client; Graph's certificate is not
+    // trusted by the reader's (no SSL_CERT_FILE).
+    let untrusting = HttpClients::new(None).expect("clients").modern;
+    let r = GraphReader::new(
+        untrusting,
+        &graph.endpoint(),
+        GRAPH_RESOURCE,
+        tokens(),
+        RetryBudget::for_total(Duration::from_secs(30)),
+    )
+    .expect("reader");
+    let started = Instant::now();
+    let err = r
+        .mailbox("comp001@company.com")
+        .await
+        .expect_err("untrusted");
+    assert!(matches!(err, GraphError::Unreachable { .. }), "{err}");
+    assert!(
+        started.elapsed() < Duration::from_secs(5),
+        "not retried for the budget: {:?}",
+        started.elapsed()
+    );
+}

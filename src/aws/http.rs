@@ -15,6 +15,8 @@ use aws_smithy_runtime_api::client::runtime_components::RuntimeComponents;
 use aws_smithy_runtime_api::http::StatusCode;
 use aws_smithy_types::body::SdkBody;
 
+use crate::azure::is_permanent_network_error;
+
 /// Hands the SDK's requests to reqwest.
 #[derive(Clone)]
 pub(crate) struct ReqwestHttpClient {
@@ -108,9 +110,13 @@ async fn send(
     Ok(out)
 }
 
-/// Timeouts and failed connections are what the SDK's retry strategy retries.
+/// Timeouts and failed connections are what the SDK's retry strategy
+/// retries; a name that does not resolve or a certificate that does not
+/// verify is not worth waiting for.
 fn connector_error(e: reqwest::Error) -> ConnectorError {
-    if e.is_timeout() {
+    if is_permanent_network_error(&e) {
+        ConnectorError::other(e.into(), None)
+    } else if e.is_timeout() {
         ConnectorError::timeout(e.into())
     } else if e.is_connect() || e.is_request() || e.is_body() {
         ConnectorError::io(e.into())

@@ -54,8 +54,8 @@ pub use credential::{
 };
 pub use error::AzureError;
 pub use metadata::CustomCloud;
-pub(crate) use network::check_credential_url;
 pub use network::HttpClients;
+pub(crate) use network::{check_credential_url, is_permanent_network_error};
 pub use table::USER_AGENT;
 
 /// Environment variables this module reads that are not settings (nobody

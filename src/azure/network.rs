@@ -118,6 +118,36 @@ pub(crate) fn is_loopback(url: &url::Url) -> bool {
     }
 }
 
+/// True when retrying cannot help a request that failed with `e`: the
+/// name does not resolve, or the server's certificate does not verify.
+/// Waiting out a budget on those only delays the message.
+pub(crate) fn is_permanent_network_error(e: &(dyn std::error::Error + 'static)) -> bool {
+    let mut source = Some(e);
+    while let Some(err) = source {
+        if err.downcast_ref::<rustls::Error>().is_some() {
+            return true;
+        }
+        if let Some(io) = err.downcast_ref::<std::io::Error>() {
+            if io
+                .get_ref()
+                .is_some_and(|inner| inner.downcast_ref::<rustls::Error>().is_some())
+            {
+                return true;
+            }
+        }
+        // The HTTP stack wraps both in boxed errors the chain does not
+        // always let us downcast through: hyper-util names a resolver
+        // failure "dns error", rustls a certificate it rejects "invalid
+        // peer certificate: …".
+        let text = err.to_string();
+        if text == "dns error" || text.starts_with("invalid peer certificate") {
+            return true;
+        }
+        source = err.source();
+    }
+    false
+}
+
 /// A URL a bearer credential is sent to: https, or plain http to a
 /// loopback host (see [`is_loopback`]); `Err` says why not, without the URL's
 /// query (which may carry parameters of the request).
@@ -165,6 +195,34 @@ fn system_roots_legacy() -> Vec<reqwest_legacy::Certificate> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn names_that_do_not_resolve_and_rejected_certificates_are_not_retried() {
+        let tls = std::io::Error::new(
+            std::io::ErrorKind::InvalidData,
+            rustls::Error::InvalidCertificate(rustls::CertificateError::UnknownIssuer),
+        );
+        assert!(is_permanent_network_error(&tls));
+        #[derive(Debug)]
+        struct Wrapped(std::io::Error);
+        impl std::fmt::Display for Wrapped {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("client error (Connect)")
+            }
+        }
+        impl std::error::Error for Wrapped {
+            fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+                Some(&self.0)
+            }
+        }
+        let dns = Wrapped(std::io::Error::other("dns error"));
+        assert!(is_permanent_network_error(&dns));
+        let refused = Wrapped(std::io::Error::from(std::io::ErrorKind::ConnectionRefused));
+        assert!(
+            !is_permanent_network_error(&refused),
+            "a server that is down may come back"
+        );
+    }
 
     #[test]
     fn only_loopback_by_construction_may_use_plain_http() {

@@ -10,6 +10,7 @@ use serde::de::DeserializeOwned;
 use serde::Deserialize;
 
 use super::user::{GraphUser, SELECT};
+use crate::azure::is_permanent_network_error;
 use crate::azure::token::TokenSource;
 use crate::settings::RetryBudget;
 
@@ -210,7 +211,10 @@ impl GraphReader {
                 .await;
             let response = match sent {
                 Ok(r) => r,
-                Err(e) if e.is_timeout() || e.is_connect() || e.is_request() => {
+                Err(e)
+                    if (e.is_timeout() || e.is_connect() || e.is_request())
+                        && !is_permanent_network_error(&e) =>
+                {
                     let wait = self.backoff(attempt);
                     if Instant::now() + wait >= deadline {
                         return Err(GraphError::Unreachable {

@@ -9,7 +9,7 @@
 //! Organizations itself ([`crate::aws`]), or as JSON (see `accounts`).
 //!
 //! Exchange Online: an alias its mailbox does not have bounces AWS's root
-//! mail; see [`exchange`]. [`AliasPool::audit`] reads what it is asked to
+//! mail (see its `exchange` module). [`AliasPool::audit`] reads what it is asked to
 //! compare, [`audit_rows`] compares (no I/O), [`AliasPool::apply_fix`]
 //! writes one fix, conditional on the row as audited.
 

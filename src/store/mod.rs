@@ -9,12 +9,20 @@
 //! `RowKey` = `id` (GUID), `aws_mail`, `in_use`, `user_mail`, `root_mailbox`,
 //! `aws_account_id`. This store adds `claim_token`, `claim_key`, `claimed_at`
 //! (`Edm.DateTime`), `purpose`, `status` (`free`/`claimed`/`quarantined`/
-//! `retired`), `reusable_after` (`Edm.DateTime`), `used_by_account`,
-//! `retired_reason` and `claim_pending`. It writes with Merge, so
+//! `retired`/`unroutable`), `reusable_after` (`Edm.DateTime`),
+//! `used_by_account`, `retired_reason`, `unroutable_reason` and
+//! `claim_pending`. It writes with Merge, so
 //! columns other tools wrote stay as they are, except that a plain release
 //! replaces the row without the added columns (other columns kept exactly),
 //! so a released row is the legacy row it was; every ownership change is
 //! conditional on the row's real ETag; anything not free keeps `in_use = true`.
+//!
+//! # The audit
+//! [`audit`] compares the rows with the AWS accounts (from
+//! [`crate::aws`] or a file) and the mailboxes in Exchange Online (through
+//! [`crate::graph`]); an alias its mailbox does not have is marked
+//! `unroutable` by its fix, which keeps `in_use = true` so that no claim and
+//! no older tool hands it out.
 //!
 //! # Settings
 //! Every setting is declared once in [`crate::settings::SETTINGS`]; the

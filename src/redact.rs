@@ -32,6 +32,8 @@ pub const CREDENTIAL_LOGGING_CRATES: &[&str] = &[
     "aws_smithy_runtime_api",
     "aws_smithy_http",
     "aws_sdk_sts",
+    "aws_sdk_sso",
+    "aws_sdk_ssooidc",
     "aws_sdk_organizations",
 ];
 

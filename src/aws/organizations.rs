@@ -1,7 +1,8 @@
 //! Every account of the AWS organization, read with `ListAccounts` page by
 //! page (at most 20 a page) through the official SDK and the standard
 //! credential chain: environment variables, the shared config and
-//! credentials files (`AWS_PROFILE`, `credential_process`), web identity
+//! credentials files (`AWS_PROFILE`, with `aws sso login` sessions and
+//! `credential_process`), web identity
 //! (`AWS_WEB_IDENTITY_TOKEN_FILE` with `AWS_ROLE_ARN`, as a pipeline's OIDC
 //! sets them), then container and instance roles. `AWS_ENDPOINT_URL` (and
 //! `AWS_ENDPOINT_URL_ORGANIZATIONS`) point it elsewhere, as for every SDK.

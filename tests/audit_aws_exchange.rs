@@ -75,6 +75,7 @@ fn claim() -> ClaimRequest {
         purpose: "audit".into(),
         mailbox: None,
         claim_key: None,
+        source: None,
     }
 }
 
@@ -389,6 +390,7 @@ fn store_claim() -> ClaimRequest {
         purpose: "exchange".into(),
         mailbox: None,
         claim_key: None,
+        source: None,
     }
 }
 

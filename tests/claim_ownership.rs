@@ -118,6 +118,7 @@ async fn scenario(
                 purpose: "ownership test".to_owned(),
                 mailbox: None,
                 claim_key: None,
+                source: None,
             };
             tokio::spawn(async move {
                 match batched {

@@ -41,6 +41,7 @@ impl StoreAccess for CliTable {
                 purpose: "test".to_owned(),
                 mailbox: Some(mailbox.to_owned()),
                 claim_key: None,
+                source: None,
             }))
             .expect("claim");
         (c.alias.clone(), c.claim())
@@ -510,7 +511,7 @@ fn list_filters_match_the_table() {
     let mut lines = so.lines();
     assert_eq!(
         lines.next(),
-        Some("email,status,root_mailbox,owner,aws_account_id,claimed_at,reusable_after,id,reason")
+        Some("email,status,root_mailbox,owner,aws_account_id,claimed_at,reusable_after,id,reason,source")
     );
     let rows: Vec<&str> = lines.collect();
     assert_eq!(rows.len(), 3, "{so}");

@@ -55,6 +55,7 @@ impl StoreAccess for CliTable {
                     purpose: purpose.into(),
                     mailbox: None,
                     claim_key: None,
+                    source: None,
                 },
             ))
             .expect("claim")

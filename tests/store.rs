@@ -682,6 +682,7 @@ async fn hostile_strings_cannot_widen_a_filter() {
             purpose: "ünïcødé 'quoted'".into(),
             mailbox: Some("o'brien's box".into()),
             claim_key: Some("k' or '1'='1".into()),
+            source: None,
         })
         .await
         .expect("claim from hostile mailbox");

@@ -29,6 +29,7 @@ fn req(mailbox: Option<&str>) -> ClaimRequest {
         purpose: "test".into(),
         mailbox: mailbox.map(str::to_owned),
         claim_key: None,
+        source: None,
     }
 }
 
@@ -227,6 +228,7 @@ async fn lookups_by_e_mail_ignore_case() {
             owner: Some("TEAM@corp.example".into()),
             mailbox: Some("comp003@CORP.example".into()),
             status: None,
+            minted: None,
         })
         .await
         .expect("list");

@@ -31,6 +31,7 @@ fn req(owner: &str, key: Option<&str>) -> ClaimRequest {
         purpose: "batch test".to_owned(),
         mailbox: None,
         claim_key: key.map(str::to_owned),
+        source: None,
     }
 }
 

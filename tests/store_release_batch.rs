@@ -72,6 +72,7 @@ impl Fixture {
                 purpose: format!("account-{i}"),
                 mailbox: None,
                 claim_key: Some(format!("key-{i}")),
+                source: None,
             };
             out.push(self.pool.claim(&req).await.expect("claim"));
         }

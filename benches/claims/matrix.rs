@@ -384,6 +384,7 @@ pub(crate) fn request(owner: &str) -> ClaimRequest {
         purpose: "benchmark".to_owned(),
         mailbox: None,
         claim_key: None,
+        source: None,
     }
 }
 

@@ -10,6 +10,8 @@
 use super::alias_import::{self, Standing};
 use super::alias_key::{self, CLAIM_KEY};
 use super::alias_plan;
+use super::alias_source::{self, AddressSourceChoice, ADDRESS_SOURCE, SOURCE};
+use super::data_alias::Source;
 use super::validate::{Check, CheckedSchema};
 use super::{store_diag, store_fail, Shared};
 use crate::store::address::same_email;
@@ -57,9 +59,9 @@ pub const IMPORT_DOC: &str = alias_import::DOC;
 // ---- Schema -----------------------------------------------------------------
 
 /// The schema version: 1 added `used_by_aws_account_id` and the default
-/// `retire_if_used`; 2 left the link to `rootmail_alias_account` (see
-/// `upgrade_state`).
-pub const SCHEMA_VERSION: i64 = 2;
+/// `retire_if_used`; 2 left the link to `rootmail_alias_account`; 3 added
+/// `source` (see `upgrade_state`).
+pub const SCHEMA_VERSION: i64 = 3;
 
 /// The link attributes this resource no longer fills in: the link is made
 /// after the alias is applied (the account's e-mail comes from the alias), so
@@ -82,7 +84,7 @@ const EMAIL: &str = "email";
 fn checked_schema() -> CheckedSchema {
     let stable = |a: Attribute| a.use_state_for_unknown();
     let days = QuarantineDays::default();
-    CheckedSchema::new(Block::new().description(format!("{DOC}\n\n{}", alias_key::docs())))
+    CheckedSchema::new(Block::new().description(format!("{DOC}\n\n{}\n\n{}", alias_source::DOCS, alias_key::docs())))
         .attribute(stable(Attribute::computed("id", Type::String).description("The alias e-mail address (same as `email`).")))
         .checked(Attribute::required("owner", Type::String).description("E-mail of the person or team that asked for the alias; recorded as `user_mail`. Changing it updates the row in place."), Check::Email)
         .checked(Attribute::optional("purpose", Type::String).description(format!("Free text recorded with the claim, such as the AWS account name; at most {MAX_TEXT_CHARS} characters. Changing it updates the row in place.")), Check::Text { max: MAX_TEXT_CHARS })
@@ -96,6 +98,7 @@ fn checked_schema() -> CheckedSchema {
             Check::Email,
         )
         .checked(Attribute::optional(CLAIM_KEY, Type::String).description(alias_key::ATTRIBUTE_DOC), Check::Text { max: crate::store::MAX_KEY_LEN })
+        .checked(Attribute::optional(ADDRESS_SOURCE, Type::String).description(alias_source::ATTRIBUTE_DOC), Check::OneOf(model::variants::<AddressSourceChoice>()))
         .checked(Attribute::optional(ON_DESTROY, Type::String).default_value(OnDestroy::default().to_string()).description("What destroy does with the alias. `retire_if_used` (the default): release it if no AWS account ever used it, retire it (never handed out again, the account recorded in the row) if one did, because AWS never frees an account's root address, not even after the account is closed or leaves the organization. `release`: free again at once. `quarantine`: kept out of the pool for `quarantine_days`, then free again for this provider. `retire`: never handed out again. `release` and `quarantine` of an alias an account used are only right after that account's e-mail was changed; the plan warns about them, naming the account."), Check::OneOf(model::variants::<OnDestroy>()))
         .checked(Attribute::optional(QUARANTINE_DAYS, Type::Number).default_value(days.0).description(format!("Days a quarantined alias stays out of the pool. Defaults to {}.", days.0)), Check::Range { min: QuarantineDays::MIN, max: QuarantineDays::MAX })
         .attribute(stable(Attribute::computed(EMAIL, Type::String).description("The claimed alias address; use it as the AWS account's `email`.")))
@@ -105,6 +108,7 @@ fn checked_schema() -> CheckedSchema {
         .attribute(Attribute::computed(LINK_ATTRIBUTES[1], Type::String).deprecated().description("Deprecated, always null, for the same reason as `aws_account_id`. The pool table still records the AWS account that used the alias (`data.rootmail_alias.<name>.used_by_aws_account_id`, `rootmail alias show`), and the default `on_destroy` retires such an alias."))
         .attribute(stable(Attribute::computed(CLAIM_TOKEN, Type::String).sensitive().description("Proof of this resource's claim on the row; only rows carrying it are changed or released. Null after an import until the apply that adopts the alias.")))
         .attribute(stable(Attribute::computed(STATUS, Type::String).description(alias_import::STATUS_DOC)))
+        .attribute(stable(Attribute::computed(SOURCE, Type::String).description(alias_source::SOURCE_DOC)))
         .version(SCHEMA_VERSION)
 }
 
@@ -179,6 +183,7 @@ pub struct Alias {
     pub purpose: Option<String>,
     pub mailbox: Option<String>,
     pub claim_key: Option<String>,
+    pub address_source: Option<AddressSourceChoice>,
     #[serde(deserialize_with = "null_as_default")]
     pub on_destroy: OnDestroy,
     #[serde(deserialize_with = "null_as_default")]
@@ -193,6 +198,8 @@ pub struct Alias {
     pub claim_token: Option<String>,
     /// Null in a state written before `status` existed: that one held its claim.
     pub status: Option<Standing>,
+    /// Where the address comes from (an alias, or minted).
+    pub source: Option<Source>,
 }
 
 impl Alias {
@@ -223,6 +230,7 @@ impl Alias {
             used_by_aws_account_id: None,
             claim_token: token.map(|t| t.as_str().to_owned()),
             status: Some(standing),
+            source: Some(Source::of(row)),
             ..self
         }
     }
@@ -308,16 +316,10 @@ impl AliasPrivate {
 }
 
 fn claim_error(e: &StoreError) -> Diagnostic {
-    if let Some(d) = alias_key::refusal(e) {
+    if let Some(d) = alias_key::refusal(e).or_else(|| alias_source::exhausted(e)) {
         return d;
     }
-    match e {
-        StoreError::PoolExhausted { .. } => Diagnostic::error(
-            "Alias pool exhausted",
-            format!("{e}. Add aliases to the pool (see `rootmail pool generate` and `rootmail pool import`) and apply again; aliases already claimed in this apply are kept in state."),
-        ),
-        _ => store_diag("Could not claim an alias", e),
-    }
+    store_diag("Could not claim an alias", e)
 }
 
 /// The resource type, sharing the provider's connection.
@@ -360,6 +362,11 @@ impl ResourcePlan for AliasResource {
                 state.set_attr(name, Value::Null);
             }
         }
+        if version < 3 && state.attr(SOURCE).is_null() {
+            // Nothing was minted before version 3; set here so that the next
+            // refresh reports no drift.
+            state.set_attr(SOURCE, Value::from(Source::Alias.to_string()));
+        }
         state
     }
 
@@ -387,6 +394,7 @@ impl TypedResource for AliasResource {
             purpose: planned.purpose.clone().unwrap_or_default(),
             mailbox: planned.mailbox.clone(),
             claim_key: planned.claim_key.clone(),
+            source: planned.address_source.map(Into::into),
         };
         let claimed = self.0.claim(&request).await?.map_err(|e| claim_error(&e))?;
         tracing::info!(email = %claimed.alias.email, resumed = claimed.resumed, "claimed alias");

@@ -7,11 +7,12 @@ use std::time::Duration;
 
 use crate::settings::{RetryBudget, Settings};
 use crate::settings::{
-    Setting, SettingKind, ACCESS_KEY, ADO_SERVICE_CONNECTION_ID, CLIENT_SECRET, CONNECTION_STRING,
-    ENDPOINT, ENVIRONMENT, METADATA_HOST, OIDC_REQUEST_URL, OIDC_TOKEN, OIDC_TOKEN_FILE_PATH,
-    SAS_TOKEN, SETTINGS, TABLE, USE_AZUREAD, USE_CLI, USE_EMULATOR, USE_MSI, USE_OIDC,
+    Setting, SettingKind, ACCESS_KEY, ADDRESS_SOURCE, ADO_SERVICE_CONNECTION_ID, CLIENT_SECRET,
+    CONNECTION_STRING, ENDPOINT, ENVIRONMENT, METADATA_HOST, OIDC_REQUEST_URL, OIDC_TOKEN,
+    OIDC_TOKEN_FILE_PATH, SAS_TOKEN, SETTINGS, TABLE, USE_AZUREAD, USE_CLI, USE_EMULATOR, USE_MSI,
+    USE_OIDC,
 };
-use crate::store::StoreError;
+use crate::store::{AddressSource, StoreError};
 use crate::tfplugin::{Attribute, Block, Diagnostic, Diagnostics, Schema, Type, Value};
 
 /// The attribute that is not in the Setting table: how long to keep retrying.
@@ -153,6 +154,19 @@ pub fn validate(config: &Value) -> Diagnostics {
                 &ENVIRONMENT,
                 "Unknown Azure environment",
                 format!("`environment` is `{e}`; use `public`, `usgovernment` or `china`."),
+            ));
+        }
+    }
+    if let Some(source) = text(config, &ADDRESS_SOURCE) {
+        if AddressSource::parse(&source).is_none() {
+            let names: Vec<&str> = AddressSource::ALL.iter().map(|s| s.as_str()).collect();
+            d.push(invalid(
+                &ADDRESS_SOURCE,
+                "Unknown address source",
+                format!(
+                    "`address_source` is `{source}`; use {}.",
+                    super::validate::code_list(&names)
+                ),
             ));
         }
     }

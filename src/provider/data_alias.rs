@@ -41,6 +41,10 @@ pub fn row_attributes() -> Vec<(&'static str, &'static str)> {
         ),
         ("claimed_at", "When it was claimed (RFC 3339), or empty."),
         (
+            "source",
+            "`alias` for an Exchange alias, `minted` for a plus address minted on demand for a minting mailbox (see `address_source`).",
+        ),
+        (
             "claim_type",
             "For a claimed alias: `token` when it carries a claim token (a Terraform state or `rootmail` claim holds it), `legacy` when an older tool claimed it without one (import it as is); empty otherwise.",
         ),
@@ -85,6 +89,7 @@ pub struct AliasEntry {
     pub aws_account_id: String,
     pub used_by_aws_account_id: String,
     pub claimed_at: String,
+    pub source: String,
     pub claim_type: String,
 }
 
@@ -103,8 +108,35 @@ impl From<&AliasRow> for AliasEntry {
                 .claimed_at
                 .and_then(|t| t.format(&Rfc3339).ok())
                 .unwrap_or_default(),
+            source: Source::of(row).to_string(),
             claim_type: claim_type(row).to_owned(),
         }
+    }
+}
+
+/// Where an alias's address comes from (`source`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Source {
+    /// An Exchange alias of its mailbox.
+    Alias,
+    /// A plus address minted on demand.
+    Minted,
+}
+
+impl Source {
+    pub fn of(row: &AliasRow) -> Source {
+        if row.minted {
+            Source::Minted
+        } else {
+            Source::Alias
+        }
+    }
+}
+
+impl std::fmt::Display for Source {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&crate::tfplugin::model::variant_name(self))
     }
 }
 
@@ -131,6 +163,7 @@ pub struct AliasLookup {
     pub aws_account_id: Option<String>,
     pub used_by_aws_account_id: String,
     pub claimed_at: String,
+    pub source: String,
     pub claim_type: String,
 }
 
@@ -147,6 +180,7 @@ impl From<AliasEntry> for AliasLookup {
             aws_account_id: Some(found.aws_account_id),
             used_by_aws_account_id: found.used_by_aws_account_id,
             claimed_at: found.claimed_at,
+            source: found.source,
             claim_type: found.claim_type,
         }
     }

@@ -3,7 +3,7 @@
 //!
 //! The file reads top to bottom: docs, schema, model, read.
 
-use super::data_alias::{row_type, AliasEntry};
+use super::data_alias::{row_type, AliasEntry, Source};
 use super::validate::{Check, CheckedSchema};
 use super::{store_diag, Shared};
 use crate::store::{AliasFilter, AliasStatus};
@@ -27,7 +27,8 @@ fn checked_schema() -> CheckedSchema {
         .checked(Attribute::optional("owner", Type::String).description("Only aliases claimed by this owner (`user_mail`)."), Check::Email)
         .checked(Attribute::optional("mailbox", Type::String).description("Only aliases of this shared mailbox."), Check::Email)
         .checked(Attribute::optional("status", Type::String).description("Only aliases in this status: `free`, `claimed`, `quarantined`, `retired` or `unroutable` (its mailbox does not have the address; found by `rootmail audit --exchange`)."), Check::OneOf(model::variants::<Status>()))
-        .attribute(Attribute::computed("aliases", Type::List(Box::new(row_type()))).description("The matching aliases, each with `email`, `alias_id`, `mailbox`, `status`, `owner`, `purpose`, `aws_account_id`, `used_by_aws_account_id`, `claimed_at` and `claim_type`."))
+        .checked(Attribute::optional("source", Type::String).description("Only Exchange aliases (`alias`) or only plus addresses minted on demand (`minted`)."), Check::OneOf(model::variants::<Source>()))
+        .attribute(Attribute::computed("aliases", Type::List(Box::new(row_type()))).description("The matching aliases, each with `email`, `alias_id`, `mailbox`, `status`, `owner`, `purpose`, `aws_account_id`, `used_by_aws_account_id`, `claimed_at`, `source` and `claim_type`."))
 }
 
 /// The status a listing asks for.
@@ -61,6 +62,7 @@ pub struct AliasListing {
     pub owner: Option<String>,
     pub mailbox: Option<String>,
     pub status: Option<Status>,
+    pub source: Option<Source>,
     pub aliases: Vec<AliasEntry>,
 }
 
@@ -78,6 +80,7 @@ impl TypedDataSource for AliasesDataSource {
             owner: config.owner.clone(),
             mailbox: config.mailbox.clone(),
             status: config.status.map(AliasStatus::from),
+            minted: config.source.map(|s| s == Source::Minted),
         };
         let rows = self
             .0

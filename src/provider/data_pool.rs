@@ -74,6 +74,13 @@ fn checked_schema() -> CheckedSchema {
             Attribute::computed("per_mailbox", Type::Map(Box::new(counts_type())))
                 .description("The same counts for each shared mailbox, keyed by its address."),
         )
+        .attribute(Attribute::computed("minted", counts_type()).description(
+            "The same counts for the plus addresses minted on demand (counted in the totals too): how many minted addresses are claimed, free for reuse, retired and so on.",
+        ))
+        .attribute(
+            Attribute::computed("minting_mailboxes", Type::List(Box::new(Type::String)))
+                .description("The mailboxes claims may mint plus addresses for (`rootmail pool add-minting-mailbox`), whatever `mailbox` says. Claims mint only when `address_source` allows it."),
+        )
 }
 
 /// The counts of one set of aliases (an element of `per_mailbox`), exactly
@@ -122,6 +129,8 @@ pub struct PoolCounts {
     pub retired: u64,
     pub unusable_reasons: BTreeMap<String, u64>,
     pub per_mailbox: BTreeMap<String, Counts>,
+    pub minted: Counts,
+    pub minting_mailboxes: Vec<String>,
 }
 
 impl PoolCounts {
@@ -179,12 +188,18 @@ impl TypedDataSource for PoolDataSource {
             .iter()
             .map(|(why, n)| (why.to_string(), *n))
             .collect();
-        Ok(PoolCounts {
+        let counts = PoolCounts {
             id,
             unusable_reasons,
+            minted: Counts::from(&stats.minted),
+            minting_mailboxes: stats
+                .minting_mailboxes
+                .iter()
+                .map(|m| m.mailbox.clone())
+                .collect(),
             ..config
-        }
-        .with(Counts::from(&stats.all), per_mailbox))
+        };
+        Ok(counts.with(Counts::from(&stats.all), per_mailbox))
     }
 }
 

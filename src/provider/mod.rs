@@ -35,6 +35,7 @@ pub mod alias_account;
 pub mod alias_import;
 pub mod alias_key;
 mod alias_plan;
+mod alias_source;
 pub mod config;
 pub mod data_alias;
 pub mod data_aliases;

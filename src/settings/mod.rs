@@ -55,6 +55,8 @@ pub struct Settings {
     pub use_azuread: Option<bool>,
     pub use_emulator: Option<bool>,
     pub graph_endpoint: Option<String>,
+    /// `aliases_only`, `prefer_aliases` or `minted_only` (checked where it is resolved).
+    pub address_source: Option<String>,
     /// Not an environment setting: the provider and the CLI each take a
     /// total time and turn it into a budget with [`RetryBudget::for_total`].
     pub retry: Option<RetryBudget>,

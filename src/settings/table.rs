@@ -42,6 +42,7 @@ pub const SETTINGS: &[&Setting] = &[
     &MSI_ENDPOINT,
     &USE_CLI,
     &USE_EMULATOR,
+    &ADDRESS_SOURCE,
 ];
 
 pub const STORAGE_ACCOUNT: Setting = Setting {
@@ -441,4 +442,20 @@ pub const USE_EMULATOR: Setting = Setting {
     value_name: "",
     environment_only: false,
     slot: |s| Slot::Flag(&mut s.use_emulator),
+};
+
+pub const ADDRESS_SOURCE: Setting = Setting {
+    name: "address_source",
+    env: &["ROOTMAIL_ADDRESS_SOURCE"],
+    pipeline_env: None,
+    summary: "Which addresses claims hand out: aliases_only, prefer_aliases or minted_only",
+    doc: "Which addresses a claim hands out: `aliases_only` (the default) takes only Exchange \
+          aliases and fails when none is free; `prefer_aliases` takes a free alias while there is \
+          one and otherwise mints a plus address (`prefix+id@domain`) for a minting mailbox \
+          (`rootmail pool add-minting-mailbox`); `minted_only` always mints (or reuses a released \
+          minted address no AWS account used). A `rootmail_alias` can override it with its own \
+          `address_source`.",
+    value_name: "SOURCE",
+    environment_only: false,
+    slot: |s| Slot::Text(&mut s.address_source),
 };

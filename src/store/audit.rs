@@ -576,8 +576,9 @@ impl AliasPool {
                 unroutable_reason: Some(reason.clone()),
                 ..RowChange::default()
             },
+            // A minted row stays in_use = true (older tools never hand it out).
             Fix::ReturnToPool => RowChange {
-                in_use: Some(false),
+                in_use: Some(finding.row.as_ref().is_some_and(|r| r.minted)),
                 status: Some(AliasStatus::Free),
                 unroutable_reason: Some(String::new()),
                 ..RowChange::default()

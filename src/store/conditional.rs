@@ -51,7 +51,7 @@ pub(super) enum Merged {
 /// Errors after which an attempt may have reached the table and been
 /// applied: the service stayed unreachable after a request went out, the
 /// caller cancelled while a retry waited, or the answer could not be read.
-fn may_have_landed(e: &StoreError) -> bool {
+pub(super) fn may_have_landed(e: &StoreError) -> bool {
     matches!(
         e,
         StoreError::Azure(
@@ -207,6 +207,8 @@ impl AliasPool {
             io: std::sync::Arc::new(self.io.detached()),
             page_size: self.page_size,
             conflicts: std::sync::Arc::clone(&self.conflicts),
+            address_source: self.address_source,
+            minting: std::sync::Arc::clone(&self.minting),
         }
     }
 

@@ -20,11 +20,14 @@ pub enum StoreError {
     #[error(transparent)]
     Graph(#[from] crate::graph::GraphError),
 
-    /// No free alias is left (in the whole pool, or in the requested mailbox).
-    #[error("the alias pool is exhausted: no free alias{} in table `{table}`", mailbox_suffix(.mailbox))]
+    /// No free alias is left (in the whole pool, or in the requested mailbox),
+    /// and no address could be minted instead (`minting` says why, when the
+    /// claim's address source allowed minting).
+    #[error("the alias pool is exhausted: no free alias{} in table `{table}`{}", mailbox_suffix(.mailbox), minting_suffix(.minting))]
     PoolExhausted {
         table: String,
         mailbox: Option<String>,
+        minting: Option<String>,
     },
 
     /// An alias id that is not in the table.
@@ -107,6 +110,13 @@ pub enum StoreError {
     /// Optimistic concurrency kept failing (the row changes faster than we can write it).
     #[error("alias `{alias_id}` kept changing under concurrent writers; gave up after {attempts} attempts")]
     Contended { alias_id: String, attempts: u32 },
+}
+
+fn minting_suffix(minting: &Option<String>) -> String {
+    match minting {
+        Some(why) => format!(", and {why}"),
+        None => String::new(),
+    }
 }
 
 fn mailbox_suffix(mailbox: &Option<String>) -> String {

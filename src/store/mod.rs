@@ -56,6 +56,7 @@ mod change;
 mod conditional;
 mod error;
 mod link;
+pub mod minting;
 mod pool;
 mod reads;
 mod release_batch;
@@ -65,6 +66,7 @@ mod takeover;
 
 pub use batch::{BatchCounts, BatchSettings, ClaimBatcher};
 pub use error::StoreError;
+pub use minting::{AddressSource, MintingMailbox};
 pub use pool::{
     AdoptRequest, AliasFilter, AliasPool, AliasUpdate, ClaimRequest, ClaimedAlias, KeyRefusal,
     KeyedClaim, LegacyRow, LinkTarget, PoolStats, ReleaseOutcome, ReleasePolicy, StatusCounts,

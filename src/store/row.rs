@@ -50,6 +50,9 @@ pub mod col {
     /// True while a claim made with a claim key has not been handed to its
     /// caller (see `pool::keyed`); absent or false on every other row.
     pub const CLAIM_PENDING: &str = "claim_pending";
+    /// True on a row minted on demand (a plus address of a minting mailbox,
+    /// see `store::minting`); absent on every other row.
+    pub const MINTED: &str = "minted";
 }
 
 /// The values written to the `status` column.
@@ -59,18 +62,21 @@ pub(crate) mod status_value {
     pub const QUARANTINED: &str = "quarantined";
     pub const RETIRED: &str = "retired";
     pub const UNROUTABLE: &str = "unroutable";
+    /// A minting mailbox's registration (in its own partition, never an alias).
+    pub const MINTING_MAILBOX: &str = "minting_mailbox";
 }
 
 /// The `$select` list used when reading rows: all columns the store understands.
 pub(crate) const SELECT_ALL_KNOWN: &str = "PartitionKey,RowKey,id,aws_mail,in_use,user_mail,\
 root_mailbox,aws_account_id,claim_token,claim_key,claimed_at,purpose,status,reusable_after,\
-used_by_account,retired_reason,freed_from_account,unroutable_reason,claim_pending";
+used_by_account,retired_reason,freed_from_account,unroutable_reason,claim_pending,minted";
 
 /// Where an alias stands, derived from its columns.
 ///
 /// `retired`, `quarantined` and `unroutable` come from the `status` column;
 /// otherwise a row is free exactly when `in_use` is false, which is also how
-/// older tools read it.
+/// older tools read it, except that a minted row keeps `in_use = true` when
+/// it is free (so older tools never hand it out) and `status` says `free`.
 /// A claimed row without a claim token was claimed by an older tool.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum AliasStatus {
@@ -210,6 +216,8 @@ pub struct AliasRow {
     pub freed_from: String,
     /// Why the row is unroutable, if the audit marked it so.
     pub unroutable_reason: String,
+    /// Minted on demand for a minting mailbox (`minted`), not an Exchange alias.
+    pub minted: bool,
     pub(crate) etag: String,
     pub(crate) columns: Columns,
 }
@@ -294,6 +302,7 @@ impl AliasRow {
             return Err("entity without RowKey".to_owned());
         }
         let in_use = bool_col(entity, col::IN_USE);
+        let minted = bool_col(entity, col::MINTED);
         let status_text = str_col(entity, col::STATUS);
         let status = match AliasStatus::parse(&status_text) {
             Some(AliasStatus::Retired) => AliasStatus::Retired,
@@ -301,6 +310,8 @@ impl AliasRow {
             // Whatever `in_use` says: a tool that reset it does not make the
             // address reach a mailbox.
             Some(AliasStatus::Unroutable) => AliasStatus::Unroutable,
+            // Only this store releases a minted row, keeping in_use = true.
+            Some(AliasStatus::Free) if minted => AliasStatus::Free,
             _ if in_use => AliasStatus::Claimed,
             _ => AliasStatus::Free,
         };
@@ -323,6 +334,7 @@ impl AliasRow {
             retired_reason: str_col(entity, col::RETIRED_REASON),
             freed_from: str_col(entity, col::FREED_FROM_ACCOUNT),
             unroutable_reason: str_col(entity, col::UNROUTABLE_REASON),
+            minted,
             etag,
             columns: Columns::default(),
         })

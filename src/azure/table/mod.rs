@@ -512,6 +512,33 @@ impl TableIo {
         Ok(resp.etag.to_string())
     }
 
+    /// Deletes the row `row_key` of partition `partition_key` (any partition
+    /// of the table, e.g. one beside the pool's) if its ETag still matches.
+    pub(crate) async fn delete_if_match_in(
+        &self,
+        partition_key: &str,
+        row_key: &str,
+        etag: &str,
+    ) -> Result<(), Fail> {
+        if etag.is_empty() || etag == "*" {
+            return Err(AzureError::Protocol {
+                operation: "delete row",
+                message: "refusing an unconditional delete".to_owned(),
+            }
+            .into());
+        }
+        let client = self
+            .table
+            .partition_key_client(escape_literal(partition_key))
+            .entity_client(escape_literal(row_key));
+        let condition = IfMatchCondition::Etag(Etag::from(etag.to_owned()));
+        self.run_write("delete row", || {
+            client.delete().if_match(condition.clone()).into_future()
+        })
+        .await?;
+        Ok(())
+    }
+
     /// Inserts a new row; fails with `Fail::Conflict` when the key exists.
     pub(crate) async fn insert(&self, body: &Entity) -> Result<String, Fail> {
         let resp = self

@@ -6,20 +6,25 @@ use azure_data_tables::prelude::IfMatchCondition;
 
 use super::super::error::AzureError;
 use super::super::odata::escape_literal;
-use super::{into_error, Entity, Fail, TableIo, Write};
+use super::{Entity, Fail, TableIo, Write};
 
 impl TableIo {
     /// Inserts up to 100 rows of this partition in one entity-group transaction
-    /// (all or nothing).
-    pub(crate) async fn insert_batch(&self, rows: &[Entity]) -> Result<(), AzureError> {
+    /// (all or nothing). Returns the new ETag of each row, in order, where
+    /// the service reported one. A row that exists fails the whole
+    /// transaction with [`Fail::Conflict`] (also when an earlier attempt of
+    /// this very transaction, whose answer was lost, inserted it).
+    pub(crate) async fn insert_batch(&self, rows: &[Entity]) -> Result<Vec<Option<String>>, Fail> {
+        const OPERATION: &str = "insert rows";
         if rows.is_empty() {
-            return Ok(());
+            return Ok(Vec::new());
         }
         if rows.len() > 100 {
             return Err(AzureError::Protocol {
-                operation: "insert aliases",
+                operation: OPERATION,
                 message: "an entity-group transaction holds at most 100 rows".to_owned(),
-            });
+            }
+            .into());
         }
         let make = || {
             let mut tx = Ok(self.partition.transaction());
@@ -28,23 +33,31 @@ impl TableIo {
             }
             async move { tx?.into_future().await }
         };
-        let _writing = self.writes.begin();
-        let resp = self
-            .run("insert aliases", make)
-            .await
-            .map_err(|f| into_error(f, "insert aliases"))?;
-        match resp
+        // Once sent it finishes even when cancelled, so a caller can tell
+        // whether its rows were written.
+        let resp = self.run_write(OPERATION, make).await?;
+        if let Some(failed) = resp
             .operation_responses
             .iter()
             .find(|r| !r.status_code.is_success())
         {
-            Some(failed) => Err(AzureError::Http {
-                operation: "insert aliases",
-                status: u16::from(failed.status_code),
-                error_code: None,
-            }),
-            None => Ok(()),
+            return Err(match u16::from(failed.status_code) {
+                409 => Fail::Conflict,
+                status => Fail::Error(AzureError::Http {
+                    operation: OPERATION,
+                    status,
+                    error_code: None,
+                }),
+            });
         }
+        if resp.operation_responses.len() != rows.len() {
+            return Ok(vec![None; rows.len()]);
+        }
+        Ok(resp
+            .operation_responses
+            .iter()
+            .map(|r| r.etag.as_ref().map(|e| e.to_string()))
+            .collect())
     }
 
     /// Up to 100 ETag-conditional writes (Merge or Replace) of rows of this

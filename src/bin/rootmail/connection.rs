@@ -12,7 +12,7 @@ use anyhow::Context;
 use clap::{Arg, ArgAction, ArgMatches, Args, Command, FromArgMatches};
 use rootmail::aws::OrganizationsReader;
 use rootmail::graph::GraphReader;
-use rootmail::settings::{RetryBudget, Setting, SettingKind, Settings, SETTINGS};
+use rootmail::settings::{RetryBudget, Setting, SettingKind, Settings, ADDRESS_SOURCE, SETTINGS};
 use rootmail::store::{AliasPool, StoreConfig};
 
 use crate::duration::parse_duration;
@@ -20,12 +20,13 @@ use crate::duration::parse_duration;
 const HEADING: &str = "Connection (secrets only from environment variables)";
 const RETRY_FOR: &str = "retry_for";
 
-/// The settings a flag can give.
+/// The settings a flag can give. `address_source` says what claims hand
+/// out, and the CLI claims nothing.
 fn flag_settings() -> impl Iterator<Item = &'static Setting> {
     SETTINGS
         .iter()
         .copied()
-        .filter(|s| !s.is_secret() && !s.environment_only)
+        .filter(|s| !s.is_secret() && !s.environment_only && **s != ADDRESS_SOURCE)
 }
 
 /// The explicit settings the connection flags gave (accepted before or

@@ -110,6 +110,15 @@ pub fn status_text(r: &AliasRow, now: OffsetDateTime) -> &'static str {
     }
 }
 
+/// Where a row's address comes from: `alias` (Exchange) or `minted`.
+pub fn source_text(r: &AliasRow) -> &'static str {
+    if r.minted {
+        "minted"
+    } else {
+        "alias"
+    }
+}
+
 /// A row as JSON; the claim token only when asked (it is enough to release
 /// the alias, so listings leave it out).
 pub fn row_json(r: &AliasRow, with_token: bool) -> Value {
@@ -118,6 +127,7 @@ pub fn row_json(r: &AliasRow, with_token: bool) -> Value {
         "id": r.id,
         "email": r.email,
         "status": status_text(r, now),
+        "source": source_text(r),
         "in_use": r.in_use,
         "owner": r.owner,
         "root_mailbox": r.root_mailbox,

@@ -8,7 +8,11 @@
 //! - one candidate query per mailbox finds free rows for all of them, and
 //!   leftover candidates are kept for the next batch (for a short while);
 //! - the claims go out as ETag-conditional Merges in one entity-group
-//!   transaction (all rows share the pool's partition).
+//!   transaction (all rows share the pool's partition);
+//! - claims whose address source allows minting (see `store::minting`) take
+//!   released minted rows like aliases, and those left without a candidate
+//!   get new addresses, inserted already claimed in one transaction per
+//!   minting mailbox (`mint.rs`).
 //!
 //! A transaction is all or nothing: if one row changed meanwhile (HTTP 412,
 //! usually another process claiming from the same rows) nothing is written;
@@ -28,6 +32,7 @@
 //! [`StoreError::OutcomeUnknown`] rather than claiming a second alias; a new
 //! claim whose caller stopped waiting is given back (see `conditional.rs`).
 
+mod mint;
 mod transaction;
 
 use std::collections::{BTreeMap, HashMap, HashSet};
@@ -41,10 +46,12 @@ use tokio::sync::{mpsc, oneshot};
 
 use super::conditional::deliver;
 use super::error::StoreError;
+use super::minting::AddressSource;
 use super::pool::{AliasPool, ClaimRequest, ClaimedAlias};
-use super::row::{col, AliasRow, AliasStatus, SELECT_ALL_KNOWN};
+use super::row::{col, status_value, AliasRow, AliasStatus, SELECT_ALL_KNOWN};
 use crate::azure::odata::{and_all, eq_bool, eq_str, ge_str, lt_str};
 use crate::azure::AzureError;
+use mint::mint_together;
 use transaction::claim_together;
 
 /// Most writes an entity-group transaction may hold.
@@ -91,6 +98,8 @@ pub struct BatchCounts {
     pub failed_transactions: u64,
     /// Claims served one by one (no candidate left, a failed transaction, …).
     pub single_claims: u64,
+    /// Claims served with a new minted address in a transaction.
+    pub minted: u64,
 }
 
 #[derive(Debug, Default)]
@@ -100,6 +109,7 @@ struct Counters {
     transactions: AtomicU64,
     failed_transactions: AtomicU64,
     single_claims: AtomicU64,
+    minted: AtomicU64,
 }
 
 struct Pending {
@@ -158,6 +168,7 @@ impl ClaimBatcher {
             transactions: c.transactions.load(Ordering::Relaxed),
             failed_transactions: c.failed_transactions.load(Ordering::Relaxed),
             single_claims: c.single_claims.load(Ordering::Relaxed),
+            minted: c.minted.load(Ordering::Relaxed),
         }
     }
 
@@ -183,7 +194,8 @@ impl ClaimBatcher {
     }
 }
 
-/// Free rows from an earlier query, per mailbox filter.
+/// Free rows from an earlier query, per mailbox filter and kind (aliases,
+/// or released minted rows).
 struct Cached {
     rows: Vec<AliasRow>,
     fetched: Instant,
@@ -192,7 +204,7 @@ struct Cached {
 struct Worker {
     pool: AliasPool,
     settings: BatchSettings,
-    cache: HashMap<Option<String>, Cached>,
+    cache: HashMap<(Option<String>, bool), Cached>,
     counters: Arc<Counters>,
 }
 
@@ -345,25 +357,37 @@ impl Worker {
         if claims.is_empty() {
             return (unpaired, Vec::new());
         }
-        let mut groups: BTreeMap<Option<String>, Vec<Pending>> = BTreeMap::new();
+        let mut groups: BTreeMap<(Option<String>, AddressSource), Vec<Pending>> = BTreeMap::new();
         for p in claims {
-            groups.entry(p.request.mailbox.clone()).or_default().push(p);
+            let source = p.request.source_on(&self.pool);
+            groups
+                .entry((p.request.mailbox.clone(), source))
+                .or_default()
+                .push(p);
         }
         let mut plans: Vec<Vec<(Pending, AliasRow)>> = Vec::new();
+        let mut to_mint = Vec::new();
         // A row may be a candidate of two mailbox filters (any / its own):
         // never put it in two transactions of one batch.
         let mut used: HashSet<String> = HashSet::new();
-        for (mailbox, members) in groups {
-            let candidates = match self
-                .take_candidates(&mailbox, members.len(), &mut used)
-                .await
-            {
-                Ok(c) => c,
-                Err(e) => {
-                    tracing::debug!(error = %e, "candidate query failed; claiming one by one");
-                    Vec::new()
+        for ((mailbox, source), members) in groups {
+            let mut candidates = Vec::new();
+            // Aliases first, then released minted rows, as the source allows.
+            for minted in [false, true] {
+                let wanted = members.len() - candidates.len();
+                if wanted == 0 || !source.admits(minted) {
+                    continue;
                 }
-            };
+                match self
+                    .take_candidates(&mailbox, minted, wanted, &mut used)
+                    .await
+                {
+                    Ok(c) => candidates.extend(c),
+                    Err(e) => {
+                        tracing::debug!(error = %e, "candidate query failed; claiming one by one");
+                    }
+                }
+            }
             let mut paired = Vec::new();
             let mut members = members.into_iter();
             for candidate in candidates {
@@ -372,19 +396,26 @@ impl Worker {
                     None => break,
                 }
             }
-            unpaired.extend(members);
+            if source.takes_minted() {
+                to_mint.extend(members);
+            } else {
+                unpaired.extend(members);
+            }
             for chunk in chunked(paired, self.settings.max_batch) {
                 plans.push(chunk);
             }
         }
         let pool = &self.pool;
         let counters = &self.counters;
-        let outcomes = join_all(
+        let claimed = join_all(
             plans
                 .into_iter()
                 .map(|plan| claim_together(pool, counters, plan)),
-        )
-        .await;
+        );
+        let ((minted, not_minted), outcomes) =
+            futures::join!(mint_together(pool, counters, to_mint), claimed);
+        answered.extend(minted);
+        unpaired.extend(not_minted);
         let mut lost = Vec::new();
         let mut conflicted = false;
         for (done, retry, conflict) in outcomes {
@@ -400,18 +431,21 @@ impl Worker {
         (unpaired, lost)
     }
 
-    /// Up to `wanted` free rows for this mailbox filter, in random order:
-    /// first from the cache, then from one query (two when the random start
-    /// point is near the end of the key space). Rows left over are cached.
+    /// Up to `wanted` free rows for this mailbox filter, aliases or released
+    /// minted rows (`minted`), in random order: first from the cache, then
+    /// from one query (two when the random start point is near the end of
+    /// the key space). Rows left over are cached.
     async fn take_candidates(
         &mut self,
         mailbox: &Option<String>,
+        minted: bool,
         wanted: usize,
         used: &mut HashSet<String>,
     ) -> Result<Vec<AliasRow>, StoreError> {
         let mut out = Vec::with_capacity(wanted);
         let ttl = self.settings.candidate_ttl;
-        if let Some(cached) = self.cache.get_mut(mailbox) {
+        let cache_key = (mailbox.clone(), minted);
+        if let Some(cached) = self.cache.get_mut(&cache_key) {
             if cached.fetched.elapsed() <= ttl {
                 while out.len() < wanted {
                     match cached.rows.pop() {
@@ -428,10 +462,14 @@ impl Worker {
             return Ok(out);
         }
         let io = &self.pool.io;
-        let mut base = vec![
-            eq_str(col::PARTITION_KEY, &io.partition_key),
-            eq_bool(col::IN_USE, false),
-        ];
+        let mut base = vec![eq_str(col::PARTITION_KEY, &io.partition_key)];
+        if minted {
+            // A free minted row keeps in_use = true (see `store::minting`).
+            base.push(eq_bool(col::MINTED, true));
+            base.push(eq_str(col::STATUS, status_value::FREE));
+        } else {
+            base.push(eq_bool(col::IN_USE, false));
+        }
         if let Some(m) = mailbox {
             base.push(eq_str(col::ROOT_MAILBOX, m));
         }
@@ -459,6 +497,7 @@ impl Worker {
                             return false;
                         }
                         r.status == AliasStatus::Free
+                            && r.minted == minted
                             && !used.contains(&r.id)
                             && seen.insert(r.id.clone())
                     }),
@@ -477,7 +516,7 @@ impl Worker {
                 None => break,
             }
         }
-        let cached = self.cache.entry(mailbox.clone()).or_insert(Cached {
+        let cached = self.cache.entry(cache_key).or_insert(Cached {
             rows: Vec::new(),
             fetched: Instant::now(),
         });

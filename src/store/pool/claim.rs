@@ -8,6 +8,7 @@ use super::super::address::{normalize_email, same_email};
 use super::super::change::RowChange;
 use super::super::conditional::Merged;
 use super::super::error::StoreError;
+use super::super::minting::AddressSource;
 use super::super::row::{
     col, status_value, AliasRow, AliasStatus, Claim, ClaimToken, SELECT_ALL_KNOWN,
 };
@@ -19,6 +20,10 @@ use crate::azure::table::Continuation;
 /// Upper bound on candidate pages one claim walks through (each lost page
 /// means other claimers won, so this is only a guard against a livelock).
 const MAX_CLAIM_ROUNDS: u32 = 1000;
+
+/// Whether a candidate row can be claimed at a moment (its status, or its
+/// quarantine being over).
+pub(super) type Claimable = fn(&AliasRow, OffsetDateTime) -> bool;
 
 /// What to claim.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -34,6 +39,9 @@ pub struct ClaimRequest {
     /// fails with [`StoreError::ClaimKeyTaken`] when the key names a claim
     /// that was handed over (someone holds it). Two queries more per claim.
     pub claim_key: Option<String>,
+    /// Which addresses it may take (see `store::minting`); `None`: the
+    /// pool's `address_source` setting.
+    pub source: Option<AddressSource>,
 }
 
 /// A successful claim.
@@ -73,6 +81,14 @@ impl ClaimRequest {
         RowChange {
             // A quarantined row's old account is long gone; it starts unlinked.
             aws_account_id: (row.status == AliasStatus::Quarantined).then(String::new),
+            ..self.new_claim(token, now)
+        }
+    }
+
+    /// The columns a claim for this request writes (also into a row minted
+    /// for it).
+    pub(in crate::store) fn new_claim(&self, token: &ClaimToken, now: OffsetDateTime) -> RowChange {
+        RowChange {
             owner: Some(self.owner.clone()),
             purpose: Some(self.purpose.clone()),
             claim_key: Some(self.claim_key.clone()),
@@ -80,6 +96,11 @@ impl ClaimRequest {
             claim_pending: self.claim_key.as_ref().map(|_| true),
             ..RowChange::claim(token, now)
         }
+    }
+
+    /// The address source this request claims with on `pool`.
+    pub(in crate::store) fn source_on(&self, pool: &AliasPool) -> AddressSource {
+        self.source.unwrap_or(pool.address_source)
     }
 }
 
@@ -141,10 +162,38 @@ impl AliasPool {
         self.settle_keyed(claimed, key).await
     }
 
-    /// Claims a free alias (pending when the request has a key).
+    /// Claims a free alias, or a minted address, as the request's address
+    /// source allows (see `mint.rs`); pending when the request has a key.
     async fn claim_new(&self, request: &ClaimRequest) -> Result<ClaimedAlias, StoreError> {
         let token = ClaimToken::generate();
         let now = OffsetDateTime::now_utc();
+        let source = request.source_on(self);
+        if source.takes_aliases() {
+            if let Some(claimed) = self.claim_alias(request, &token, now).await? {
+                return Ok(claimed);
+            }
+        }
+        let minting = match source.takes_minted() {
+            false => None,
+            true => match self.claim_minted(request, &token, now).await? {
+                Ok(claimed) => return Ok(claimed),
+                Err(why) => Some(why),
+            },
+        };
+        Err(StoreError::PoolExhausted {
+            table: self.io.table_name.clone(),
+            mailbox: request.mailbox.clone(),
+            minting,
+        })
+    }
+
+    /// Claims a free alias (or a row whose quarantine is over), if any.
+    async fn claim_alias(
+        &self,
+        request: &ClaimRequest,
+        token: &ClaimToken,
+        now: OffsetDateTime,
+    ) -> Result<Option<ClaimedAlias>, StoreError> {
         // Mailboxes are e-mail addresses, compared without regard to case, and
         // `$filter` cannot fold case: ask for the given and the lower-case
         // spelling first, and only when that finds nothing, for any mailbox,
@@ -161,17 +210,11 @@ impl AliasPool {
             }
         };
         for mailbox_clause in mailbox_passes {
-            if let Some(claimed) = self
-                .claim_pass(mailbox_clause, request, &token, now)
-                .await?
-            {
-                return Ok(claimed);
+            if let Some(claimed) = self.claim_pass(mailbox_clause, request, token, now).await? {
+                return Ok(Some(claimed));
             }
         }
-        Err(StoreError::PoolExhausted {
-            table: self.io.table_name.clone(),
-            mailbox: request.mailbox.clone(),
-        })
+        Ok(None)
     }
 
     /// One walk over free rows, then over expired quarantines.
@@ -199,15 +242,14 @@ impl AliasPool {
         // and wraps around, so concurrent claimers look at different rows
         // instead of all fighting over the first page.
         let start = uuid::Uuid::new_v4().to_string();
-        for (clauses, wanted) in [
-            (free, AliasStatus::Free),
-            (quarantine_over, AliasStatus::Quarantined),
-        ] {
+        let is_free: Claimable = |r, _| r.status == AliasStatus::Free;
+        let is_over: Claimable = |r, now| r.quarantine_over(now);
+        for (clauses, claimable) in [(free, is_free), (quarantine_over, is_over)] {
             for segment in [ge_str(col::ROW_KEY, &start), lt_str(col::ROW_KEY, &start)] {
                 let mut c = clauses.clone();
                 c.push(segment);
                 if let Some(claimed) = self
-                    .claim_from(&and_all(c), wanted, request, token, now)
+                    .claim_from(&and_all(c), claimable, request, token, now)
                     .await?
                 {
                     return Ok(Some(claimed));
@@ -217,15 +259,18 @@ impl AliasPool {
         Ok(None)
     }
 
-    /// Walks the candidates of one filter until a claim succeeds or none are left.
-    async fn claim_from(
+    /// Walks the candidates of one filter until a claim succeeds or none are
+    /// left: rows `claimable` at `now` that the request's address source
+    /// admits (an alias, a minted row, or either).
+    pub(super) async fn claim_from(
         &self,
         filter: &str,
-        wanted: AliasStatus,
+        claimable: Claimable,
         request: &ClaimRequest,
         token: &ClaimToken,
         now: OffsetDateTime,
     ) -> Result<Option<ClaimedAlias>, StoreError> {
+        let source = request.source_on(self);
         let mut from: Option<Continuation> = None;
         for _ in 0..MAX_CLAIM_ROUNDS {
             let (page, next) = self
@@ -255,10 +300,7 @@ impl AliasPool {
                         false
                     }
                 })
-                .filter(|r| match wanted {
-                    AliasStatus::Free => r.status == AliasStatus::Free,
-                    _ => r.quarantine_over(now),
-                })
+                .filter(|r| claimable(r, now) && source.admits(r.minted))
                 .collect();
             if candidates.is_empty() {
                 // Nothing usable here; the service may still have more pages.

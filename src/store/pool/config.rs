@@ -1,9 +1,11 @@
 //! The pool's configuration: how to reach its table (the Azure connection's
-//! [`TableConfig`]) and how many free candidates one claim query fetches.
+//! [`TableConfig`]), how many free candidates one claim query fetches, and
+//! which addresses claims hand out unless a request says otherwise.
 
 use super::super::error::StoreError;
+use super::super::minting::AddressSource;
 use crate::azure::TableConfig;
-use crate::settings::Settings;
+use crate::settings::{ConfigError, Settings, ADDRESS_SOURCE};
 
 /// How many free candidates one claim query fetches unless set.
 pub(crate) const DEFAULT_CLAIM_PAGE_SIZE: u32 = 50;
@@ -15,6 +17,9 @@ pub struct StoreConfig {
     pub connection: TableConfig,
     /// How many free candidates one claim query fetches (1–1000).
     pub claim_page_size: u32,
+    /// Which addresses a claim hands out unless its request says (the
+    /// `address_source` setting).
+    pub address_source: AddressSource,
 }
 
 impl StoreConfig {
@@ -23,6 +28,7 @@ impl StoreConfig {
         StoreConfig {
             connection: TableConfig::emulator(endpoint, table),
             claim_page_size: DEFAULT_CLAIM_PAGE_SIZE,
+            address_source: AddressSource::default(),
         }
     }
 
@@ -39,11 +45,72 @@ impl StoreConfig {
                 .claim_page_size
                 .unwrap_or(DEFAULT_CLAIM_PAGE_SIZE)
                 .clamp(1, 1000),
+            address_source: resolve_address_source(settings, lookup)?,
         })
     }
 
     /// Resolves from environment variables only.
     pub fn from_env() -> Result<StoreConfig, StoreError> {
         StoreConfig::resolve(&Settings::default(), &|name| std::env::var(name).ok())
+    }
+}
+
+/// The `address_source` setting (or its variable), checked.
+fn resolve_address_source(
+    settings: &Settings,
+    lookup: &dyn Fn(&str) -> Option<String>,
+) -> Result<AddressSource, StoreError> {
+    let merged = settings.with_environment(lookup)?;
+    let Some(text) = merged.address_source else {
+        return Ok(AddressSource::default());
+    };
+    AddressSource::parse(&text).ok_or_else(|| {
+        let names: Vec<&str> = AddressSource::ALL.iter().map(|s| s.as_str()).collect();
+        let given = if settings.address_source.is_some() {
+            ADDRESS_SOURCE.name.to_owned()
+        } else {
+            ADDRESS_SOURCE.env.join(" or ")
+        };
+        ConfigError::new(
+            &ADDRESS_SOURCE,
+            format!("{given} is `{text}`; use one of {}", names.join(", ")),
+        )
+        .into()
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_address_source_comes_from_the_setting_or_its_variable() {
+        let env = |value: &'static str| {
+            move |k: &str| (k == "ROOTMAIL_ADDRESS_SOURCE").then(|| value.to_owned())
+        };
+        let none = Settings::default();
+        assert_eq!(
+            resolve_address_source(&none, &|_| None).expect("default"),
+            AddressSource::AliasesOnly
+        );
+        assert_eq!(
+            resolve_address_source(&none, &env("minted_only")).expect("env"),
+            AddressSource::MintedOnly
+        );
+        let given = Settings {
+            address_source: Some("prefer_aliases".into()),
+            ..Settings::default()
+        };
+        assert_eq!(
+            resolve_address_source(&given, &env("minted_only")).expect("explicit wins"),
+            AddressSource::PreferAliases
+        );
+        let err = resolve_address_source(&none, &env("always")).expect_err("bad value");
+        assert_eq!(err.setting(), Some(&ADDRESS_SOURCE));
+        assert!(
+            err.to_string()
+                .contains("ROOTMAIL_ADDRESS_SOURCE is `always`"),
+            "{err}"
+        );
     }
 }

@@ -338,6 +338,7 @@ mod tests {
             purpose: "p".into(),
             mailbox: Some("BOX@company.com".into()),
             claim_key: Some("k".into()),
+            source: None,
         }
     }
 

@@ -7,6 +7,7 @@ use time::OffsetDateTime;
 
 use super::super::address::{normalize_email, same_email};
 use super::super::error::StoreError;
+use super::super::minting::MintingMailbox;
 use super::super::row::check_alias_id;
 use super::super::row::{col, status_value, AliasRow, AliasStatus, Unusable, SELECT_ALL_KNOWN};
 use super::{check_given, check_text, protocol, AliasPool};
@@ -18,6 +19,8 @@ pub struct AliasFilter {
     pub owner: Option<String>,
     pub mailbox: Option<String>,
     pub status: Option<AliasStatus>,
+    /// Only minted rows (`true`) or only Exchange aliases (`false`).
+    pub minted: Option<bool>,
 }
 
 /// Counts per status. Every row is counted in exactly one of `free`,
@@ -118,11 +121,16 @@ impl UnusableCounts {
     }
 }
 
-/// Pool statistics, overall and per shared mailbox.
+/// Pool statistics, overall and per shared mailbox; the minted rows among
+/// them counted once more on their own, in the same classification.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct PoolStats {
     pub all: StatusCounts,
     pub by_mailbox: BTreeMap<String, StatusCounts>,
+    /// The rows minted on demand (counted in `all` and `by_mailbox` too).
+    pub minted: StatusCounts,
+    /// The mailboxes claims may mint addresses for.
+    pub minting_mailboxes: Vec<MintingMailbox>,
 }
 
 impl AliasPool {
@@ -238,7 +246,11 @@ impl AliasPool {
         let mut clauses = vec![eq_str(col::PARTITION_KEY, &self.io.partition_key)];
         check_given([("owner", &filter.owner), ("mailbox", &filter.mailbox)])?;
         match filter.status {
-            Some(AliasStatus::Free) => clauses.push(eq_bool(col::IN_USE, false)),
+            // A free minted row keeps in_use = true (see `store::minting`).
+            Some(AliasStatus::Free) => clauses.push(or_any([
+                eq_bool(col::IN_USE, false),
+                eq_str(col::STATUS, status_value::FREE),
+            ])),
             Some(AliasStatus::Quarantined) => {
                 clauses.push(eq_str(col::STATUS, status_value::QUARANTINED))
             }
@@ -249,6 +261,9 @@ impl AliasPool {
             Some(AliasStatus::Claimed) => clauses.push(eq_bool(col::IN_USE, true)),
             None => {}
         }
+        if filter.minted == Some(true) {
+            clauses.push(eq_bool(col::MINTED, true));
+        }
         let rows = self.query_rows(and_all(clauses)).await?;
         let matches = |wanted: &Option<String>, value: &str| {
             wanted.as_deref().is_none_or(|w| same_email(w, value))
@@ -256,12 +271,14 @@ impl AliasPool {
         Ok(rows
             .into_iter()
             .filter(|r| filter.status.is_none_or(|s| r.status == s))
+            .filter(|r| filter.minted.is_none_or(|m| r.minted == m))
             .filter(|r| matches(&filter.owner, &r.owner))
             .filter(|r| matches(&filter.mailbox, &r.root_mailbox))
             .collect())
     }
 
-    /// Counts per status, overall and per shared mailbox.
+    /// Counts per status, overall, per shared mailbox and of minted rows,
+    /// and the minting mailboxes (all of them, whatever `mailbox` says).
     pub async fn stats(&self, mailbox: Option<&str>) -> Result<PoolStats, StoreError> {
         // The mailbox is matched here, without regard to case.
         let clauses = vec![eq_str(col::PARTITION_KEY, &self.io.partition_key)];
@@ -274,18 +291,24 @@ impl AliasPool {
                 &and_all(clauses),
                 Some(
                     "PartitionKey,RowKey,root_mailbox,in_use,status,reusable_after,aws_mail,\
-                     aws_account_id,used_by_account",
+                     aws_account_id,used_by_account,minted",
                 ),
             )
             .await?;
         let now = OffsetDateTime::now_utc();
-        let mut stats = PoolStats::default();
+        let mut stats = PoolStats {
+            minting_mailboxes: self.minting_mailboxes().await?,
+            ..PoolStats::default()
+        };
         for e in &entities {
             let row = AliasRow::from_entity(e, Some("")).map_err(|m| protocol("stats", m))?;
             if mailbox.is_some_and(|m| !same_email(m, &row.root_mailbox)) {
                 continue;
             }
             stats.all.add(&row, now);
+            if row.minted {
+                stats.minted.add(&row, now);
+            }
             stats
                 .by_mailbox
                 .entry(row.root_mailbox.clone())

@@ -19,6 +19,8 @@ mod hand_over;
 mod keyed;
 mod lifecycle;
 mod lookups;
+mod mint;
+mod minting;
 mod release;
 mod seeding;
 
@@ -28,6 +30,7 @@ use std::sync::Arc;
 use tokio_util::sync::CancellationToken;
 
 use super::error::StoreError;
+use super::minting::AddressSource;
 use crate::azure::table::TableIo;
 use crate::azure::AzureError;
 
@@ -36,6 +39,8 @@ pub use config::StoreConfig;
 pub use keyed::{KeyRefusal, KeyedClaim, MAX_KEY_LEN, RESUME_WINDOW};
 pub use lifecycle::{AdoptRequest, AliasUpdate, LinkTarget};
 pub use lookups::{AliasFilter, PoolStats, StatusCounts, UnusableCounts};
+pub(super) use mint::minting_mailbox_for;
+pub(super) use minting::MintingCache;
 pub(super) use release::ReleaseChange;
 pub use release::{ReleaseOutcome, ReleasePolicy};
 pub use seeding::LegacyRow;
@@ -58,6 +63,10 @@ pub struct AliasPool {
     pub(super) io: Arc<TableIo>,
     pub(super) page_size: u32,
     pub(super) conflicts: Arc<AtomicU64>,
+    /// Which addresses a claim hands out when its request does not say.
+    pub(super) address_source: AddressSource,
+    /// The minting mailboxes as last read (see `minting.rs`).
+    pub(super) minting: Arc<MintingCache>,
 }
 
 impl AliasPool {
@@ -76,7 +85,15 @@ impl AliasPool {
             io: Arc::new(TableIo::new(&config.connection, cancel)?),
             page_size: config.claim_page_size.clamp(1, 1000),
             conflicts: Arc::new(AtomicU64::new(0)),
+            address_source: config.address_source,
+            minting: Arc::default(),
         })
+    }
+
+    /// Which addresses a claim hands out when its request does not say
+    /// (the `address_source` setting).
+    pub fn address_source(&self) -> AddressSource {
+        self.address_source
     }
 
     /// The token that cancels this pool's operations (e.g. on StopProvider).

@@ -112,9 +112,11 @@ impl ReleaseChange {
         };
         let change = match policy {
             // The legacy columns set free, written over the row as read
-            // (see `released_entity`).
+            // (see `released_entity`). A minted row stays in_use = true, so
+            // that older tools never hand it out; its status says it is free.
             ReleasePolicy::Release => RowChange {
-                in_use: Some(false),
+                in_use: Some(row.minted),
+                status: row.minted.then_some(AliasStatus::Free),
                 owner: Some(String::new()),
                 aws_account_id: Some(String::new()),
                 ..freed

@@ -56,7 +56,10 @@ impl AliasPool {
             entities.push(self.legacy_entity(r));
         }
         for chunk in entities.chunks(100) {
-            self.io.insert_batch(chunk).await?;
+            self.io
+                .insert_batch(chunk)
+                .await
+                .map_err(|f| into_error(f, "insert aliases"))?;
         }
         Ok(entities.len())
     }
@@ -103,7 +106,7 @@ impl AliasPool {
         Ok(rows)
     }
 
-    fn legacy_entity(&self, r: &LegacyRow) -> Entity {
+    pub(super) fn legacy_entity(&self, r: &LegacyRow) -> Entity {
         let mut e = Map::new();
         e.insert(
             col::PARTITION_KEY.into(),

@@ -49,6 +49,13 @@ impl StatusArg {
     }
 }
 
+/// Exchange aliases, or plus addresses minted on demand.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum SourceArg {
+    Alias,
+    Minted,
+}
+
 /// Rows the table shows when `--limit` is not given (JSON and CSV show all).
 const TABLE_LIMIT: usize = 200;
 
@@ -64,6 +71,10 @@ pub struct ListArgs {
     /// Only this shared mailbox.
     #[arg(long, value_name = "MAILBOX")]
     pub mailbox: Option<String>,
+    /// Only Exchange aliases (`alias`) or only plus addresses minted on
+    /// demand for a minting mailbox (`minted`).
+    #[arg(long, value_enum)]
+    pub source: Option<SourceArg>,
     /// Claimed aliases with no AWS account linked, claimed longer ago than
     /// this (e.g. 30m, 12h, 7d): the likely leftovers of crashed pipelines.
     /// Rows claimed by older tools carry no claim time and are not listed.
@@ -96,6 +107,7 @@ pub async fn run(store: &AliasPool, args: &ListArgs) -> anyhow::Result<Outcome> 
         owner: args.owner.clone(),
         mailbox: args.mailbox.clone(),
         status: status.and_then(StatusArg::stored),
+        minted: args.source.map(|s| s == SourceArg::Minted),
     };
     let mut rows = store
         .list(&filter)
@@ -134,6 +146,7 @@ pub async fn run(store: &AliasPool, args: &ListArgs) -> anyhow::Result<Outcome> 
         let mut table = Table::new(&[
             "EMAIL",
             "STATUS",
+            "SOURCE",
             "MAILBOX",
             "OWNER",
             "ACCOUNT",
@@ -142,7 +155,7 @@ pub async fn run(store: &AliasPool, args: &ListArgs) -> anyhow::Result<Outcome> 
         ]);
         for r in &rows {
             let f = fields(r, now);
-            let shown = f[..6].iter().chain([&f[8]]);
+            let shown = f[..2].iter().chain([&f[9]]).chain(&f[2..6]).chain([&f[8]]);
             table.row(shown.map(|f| output::cell(f)).collect());
         }
         table.write(&mut out)?;
@@ -170,7 +183,7 @@ pub async fn run(store: &AliasPool, args: &ListArgs) -> anyhow::Result<Outcome> 
 const STALE_TOKEN: &str = "free but still carries a claim token (an older tool released it, or a \
 release was cut short): nobody holds it";
 
-const COLUMNS: [&str; 9] = [
+const COLUMNS: [&str; 10] = [
     "email",
     "status",
     "root_mailbox",
@@ -180,6 +193,7 @@ const COLUMNS: [&str; 9] = [
     "reusable_after",
     "id",
     "reason",
+    "source",
 ];
 
 /// A row's values in the order of [`COLUMNS`]. The reason says why an
@@ -201,5 +215,6 @@ fn fields(r: &AliasRow, now: OffsetDateTime) -> Vec<String> {
         output::format_time(r.reusable_after),
         r.id.clone(),
         reason,
+        output::source_text(r).to_owned(),
     ]
 }

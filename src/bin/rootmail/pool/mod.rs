@@ -5,6 +5,7 @@ mod aliases_file;
 mod generate;
 mod import;
 mod list;
+mod minting;
 mod stats;
 
 use clap::Subcommand;
@@ -38,6 +39,12 @@ pub enum PoolCommand {
         Connect-ExchangeOnline, and: rootmail pool import new/aliases.csv"
     )]
     Generate(generate::GenerateArgs),
+    /// Registers a mailbox claims may mint plus addresses for
+    /// (`prefix+id@domain`) when no alias is free or when told to.
+    #[command(after_help = minting::CHECK_HELP)]
+    AddMintingMailbox(minting::AddArgs),
+    /// Stops minting for a mailbox (rows minted for it stay).
+    RemoveMintingMailbox(minting::RemoveArgs),
 }
 
 impl PoolCommand {
@@ -48,6 +55,12 @@ impl PoolCommand {
             PoolCommand::Import(args) => import::run(&connection.connect()?, &args).await,
             // Writes files only: no connection needed.
             PoolCommand::Generate(args) => generate::run(&args),
+            PoolCommand::AddMintingMailbox(args) => {
+                minting::add(&connection.connect()?, &args).await
+            }
+            PoolCommand::RemoveMintingMailbox(args) => {
+                minting::remove(&connection.connect()?, &args).await
+            }
         }
     }
 }

@@ -44,12 +44,27 @@ pub async fn run(store: &AliasPool, args: &StatsArgs) -> anyhow::Result<Outcome>
             .iter()
             .map(|(why, n)| (why.to_string(), json!(n)))
             .collect();
+        let minting: Vec<Value> = stats
+            .minting_mailboxes
+            .iter()
+            .map(|m| {
+                json!({
+                    "mailbox": m.mailbox,
+                    "mints": format!("{}+<id>@{}", m.prefix, m.domain),
+                    "registered_by": m.registered_by,
+                    "registered_at": output::format_time(m.registered_at),
+                    "plus_addressing_checked_at": output::format_time(m.plus_addressing_checked_at),
+                })
+            })
+            .collect();
         let doc = json!({
             "table": store.table_name(),
             "partition_key": store.partition_key(),
             "total": counts_json(&stats.all),
             "unusable_reasons": reasons,
+            "minted": counts_json(&stats.minted),
             "mailboxes": mailboxes,
+            "minting_mailboxes": minting,
         });
         writeln!(out, "{}", output::json_text(&doc))?;
     } else {
@@ -74,7 +89,11 @@ pub async fn run(store: &AliasPool, args: &StatsArgs) -> anyhow::Result<Outcome>
             };
             (name, c)
         });
-        for (mailbox, c) in named.chain([("TOTAL".to_owned(), &stats.all)]) {
+        let totals = [
+            ("TOTAL".to_owned(), &stats.all),
+            ("of which minted".to_owned(), &stats.minted),
+        ];
+        for (mailbox, c) in named.chain(totals) {
             table.row(
                 std::iter::once(mailbox)
                     .chain(c.named().iter().map(|(_, n)| n.to_string()))
@@ -95,6 +114,16 @@ pub async fn run(store: &AliasPool, args: &StatsArgs) -> anyhow::Result<Outcome>
                 out,
                 "unusable: {} (`pool list --status unusable` shows each with its reason)",
                 reasons.join(", ")
+            )?;
+        }
+        for m in &stats.minting_mailboxes {
+            writeln!(
+                out,
+                "minting mailbox {}: mints {}+<id>@{} (plus addressing checked {})",
+                output::cell(&m.mailbox),
+                output::cell(&m.prefix),
+                output::cell(&m.domain),
+                output::format_time(m.plus_addressing_checked_at)
             )?;
         }
     }

@@ -16,7 +16,9 @@
 //!   an object can hold.
 //!
 //! Addresses are compared without regard to case; `smtp:` (secondary) and
-//! `SMTP:` (primary) prefixes are read as Exchange writes them.
+//! `SMTP:` (primary) prefixes are read as Exchange writes them; a plus
+//! address (`local+tag@domain`) reaches the mailbox that has
+//! `local@domain`, as Exchange Online's plus addressing delivers it.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
@@ -146,11 +148,18 @@ pub(super) fn findings(
         let Some(mailbox) = by_name.get(&normalize_email(&row.root_mailbox)) else {
             continue; // no mailbox named, or one not read
         };
+        // The address itself, or for `local+tag@domain` the `local@domain`
+        // it is delivered to.
+        let delivered: Vec<String> = std::iter::once(row.email.clone())
+            .chain(plus_base(&row.email))
+            .collect();
         let here = mailbox
             .addresses
             .as_ref()
-            .is_some_and(|a| a.has(&row.email));
-        let elsewhere = reaches.get(&normalize_email(&row.email)).copied();
+            .is_some_and(|a| delivered.iter().any(|d| a.has(d)));
+        let elsewhere = delivered
+            .iter()
+            .find_map(|d| reaches.get(&normalize_email(d)).copied());
         if row.status == AliasStatus::Unroutable {
             if let Some(reached) = elsewhere {
                 out.push(routable_again(row, reached));
@@ -355,6 +364,15 @@ fn mailbox_findings(
     out
 }
 
+/// `local@domain` for `local+tag@domain`: Exchange Online delivers plus
+/// addresses to the object that has the address without the tag (on by
+/// default since 2022; a tenant can turn it off, which Graph cannot tell).
+fn plus_base(address: &str) -> Option<String> {
+    let (local, domain) = address.rsplit_once('@')?;
+    let (base, _tag) = local.split_once('+')?;
+    (!base.is_empty()).then(|| format!("{base}@{domain}"))
+}
+
 fn domain(address: &str) -> Option<String> {
     address
         .rsplit_once('@')
@@ -419,6 +437,14 @@ mod tests {
                 "m1@company.com",
                 json!({"in_use": true, "status": "retired"}),
             ),
+            // Plus addresses reach the mailbox of the address without the tag.
+            row(
+                "M1+prod@company.com",
+                "m1@company.com",
+                json!({"in_use": true}),
+            ),
+            row("aws_a+x@company.com", "m1@company.com", json!({})),
+            row("nobody+x@company.com", "m1@company.com", json!({})),
         ];
         let mailboxes = [
             mailbox(
@@ -453,6 +479,9 @@ mod tests {
             !got.contains_key("aws_g@company.com"),
             "retired, unused: {got:?}"
         );
+        assert!(!got.contains_key("M1+prod@company.com"), "{got:?}");
+        assert!(!got.contains_key("aws_a+x@company.com"), "{got:?}");
+        assert_eq!(got["nobody+x@company.com"].0, FindingKind::UnroutableFree);
         let (kind, fix) = &got["aws_b@company.com"];
         assert!(*kind == FindingKind::UnroutableFree && mark(fix));
         assert_eq!(
@@ -492,7 +521,7 @@ mod tests {
         );
         assert_eq!(
             got.len(),
-            9,
+            10,
             "nothing else (primary, other domains): {got:?}"
         );
         let reason = found

@@ -234,7 +234,7 @@ fn audit_against_aws_and_exchange_finds_every_planted_problem_and_fixes_what_it_
     assert!(requests.iter().any(|r| r.status == 429), "{requests:?}");
     assert!(requests
         .iter()
-        .all(|r| r.audience.as_deref() == Some("https://graph.microsoft.com")));
+        .all(|r| r.audience == Some(graph.endpoint())));
 
     // A check block reports the same findings (terraform 1.5+), and the
     // data source gives them exactly.

@@ -3,7 +3,9 @@
 //! when that differs, by its proxy addresses across `@odata.nextLink`
 //! pages; a missing one is `None`; 429 is waited out as `Retry-After` says
 //! (and given up on past the budget); a token for another audience and a
-//! missing permission fail at once with what to do.
+//! missing permission fail at once with what to do. Set up from the
+//! settings, tokens are asked for the Graph that is read: `graph_endpoint`'s
+//! origin, or what a custom cloud's metadata names.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -65,7 +67,7 @@ async fn mailboxes_are_found_by_name_or_address_and_a_missing_one_is_none() {
         "Comp002@Company.com",
         &["aws_x@company.com".to_owned()],
     );
-    let r = reader(&graph, GRAPH_RESOURCE, Duration::from_secs(20));
+    let r = reader(&graph, &graph.endpoint(), Duration::from_secs(20));
 
     let one = r
         .mailbox("COMP001@company.com")
@@ -97,7 +99,7 @@ async fn mailboxes_are_found_by_name_or_address_and_a_missing_one_is_none() {
     let seen = graph.requests();
     assert!(!seen.is_empty());
     for s in &seen {
-        assert_eq!(s.audience.as_deref(), Some(GRAPH_RESOURCE), "{s:?}");
+        assert_eq!(s.audience, Some(graph.endpoint()), "{s:?}");
         let select = s.query.get("$select").cloned().unwrap_or_default();
         assert!(select.contains("proxyAddresses"), "{s:?}");
     }
@@ -121,7 +123,7 @@ async fn listings_follow_next_links_to_the_last_page() {
         );
     }
     graph.set_page_size(1);
-    let r = reader(&graph, GRAPH_RESOURCE, Duration::from_secs(20));
+    let r = reader(&graph, &graph.endpoint(), Duration::from_secs(20));
     let users = r
         .users_with_address("Shared@Company.com")
         .await
@@ -144,7 +146,7 @@ async fn listings_follow_next_links_to_the_last_page() {
 async fn throttling_is_waited_out_as_retry_after_says_within_the_budget() {
     let graph = GraphServer::start(identity());
     graph.add_mailbox("comp001@company.com", "comp001@company.com", &aliases(1));
-    let r = reader(&graph, GRAPH_RESOURCE, Duration::from_secs(20));
+    let r = reader(&graph, &graph.endpoint(), Duration::from_secs(20));
     graph.throttle_next(1, 1);
     let started = Instant::now();
     r.mailbox("comp001@company.com")
@@ -161,7 +163,7 @@ async fn throttling_is_waited_out_as_retry_after_says_within_the_budget() {
     );
 
     // Throttled for longer than the budget allows: a clear error, soon.
-    let short = reader(&graph, GRAPH_RESOURCE, Duration::from_secs(3));
+    let short = reader(&graph, &graph.endpoint(), Duration::from_secs(3));
     graph.throttle_next(10, 30);
     let started = Instant::now();
     let err = short
@@ -195,9 +197,17 @@ async fn a_token_for_another_audience_or_a_missing_permission_fails_at_once() {
             .as_deref(),
         Some(STORAGE_RESOURCE)
     );
+    // So is one for the global Graph: this Graph, like a national cloud's,
+    // takes only tokens issued for itself.
+    let global = reader(&graph, GRAPH_RESOURCE, Duration::from_secs(20));
+    let err = global
+        .mailbox("comp001@company.com")
+        .await
+        .expect_err("401");
+    assert!(err.to_string().contains("Invalid audience"), "{err}");
 
     graph.forbid(true);
-    let r = reader(&graph, GRAPH_RESOURCE, Duration::from_secs(20));
+    let r = reader(&graph, &graph.endpoint(), Duration::from_secs(20));
     let before = graph.requests().len();
     let err = r.mailbox("comp001@company.com").await.expect_err("403");
     assert!(err.to_string().contains("User.Read.All"), "{err}");
@@ -217,7 +227,7 @@ async fn a_certificate_that_does_not_verify_fails_at_once() {
     let r = GraphReader::new(
         untrusting,
         &graph.endpoint(),
-        GRAPH_RESOURCE,
+        &graph.endpoint(),
         tokens(),
         RetryBudget::for_total(Duration::from_secs(30)),
     )
@@ -232,5 +242,72 @@ async fn a_certificate_that_does_not_verify_fails_at_once() {
         started.elapsed() < Duration::from_secs(5),
         "not retried for the budget: {:?}",
         started.elapsed()
+    );
+}
+
+/// What `rootmail` and the provider would resolve from `env`.
+fn from_env(env: &[(&str, String)]) -> Result<GraphReader, rootmail::graph::GraphSetupError> {
+    let env: std::collections::HashMap<String, String> = env
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.clone()))
+        .collect();
+    GraphReader::from_settings(&rootmail::settings::Settings::default(), &|name| {
+        env.get(name).cloned()
+    })
+}
+
+#[tokio::test]
+async fn tokens_are_asked_for_the_graph_that_graph_endpoint_names() {
+    let graph = GraphServer::start(identity());
+    graph.add_mailbox("comp001@company.com", "comp001@company.com", &aliases(1));
+    // As for a national cloud's Graph (e.g. https://dod-graph.microsoft.us).
+    let r = from_env(&graph.env()).expect("reader");
+    r.mailbox("comp001@company.com")
+        .await
+        .expect("read with a token for this Graph")
+        .expect("found");
+    let seen = graph.requests();
+    assert!(!seen.is_empty());
+    assert!(
+        seen.iter()
+            .all(|s| s.status == 200 && s.audience == Some(graph.endpoint())),
+        "{seen:?}"
+    );
+}
+
+#[tokio::test]
+async fn a_custom_clouds_graph_comes_from_its_metadata() {
+    let graph = GraphServer::start(identity());
+    graph.add_mailbox("comp001@company.com", "comp001@company.com", &aliases(1));
+    let with_graph = format!("GraphCloud{}", uuid::Uuid::new_v4().simple());
+    identity().add_cloud(&with_graph, Some(&graph.endpoint()));
+    // The cloud's metadata says where Graph is: no graph_endpoint, no
+    // authority host; the document names both.
+    let mut env: Vec<(&str, String)> = graph
+        .env()
+        .into_iter()
+        .filter(|(k, _)| !matches!(*k, "ROOTMAIL_GRAPH_ENDPOINT" | "AZURE_AUTHORITY_HOST"))
+        .collect();
+    env.push(("ARM_METADATA_HOSTNAME", identity().authority()));
+    env.push(("ARM_ENVIRONMENT", with_graph));
+    let r = from_env(&env).expect("reader");
+    r.mailbox("comp001@company.com")
+        .await
+        .expect("read")
+        .expect("found");
+    assert!(graph
+        .requests()
+        .iter()
+        .all(|s| s.status == 200 && s.audience == Some(graph.endpoint())));
+
+    // A cloud whose metadata names no Microsoft Graph: say what to set.
+    let without = format!("NoGraphCloud{}", uuid::Uuid::new_v4().simple());
+    identity().add_cloud(&without, None);
+    env.retain(|(k, _)| *k != "ARM_ENVIRONMENT");
+    env.push(("ARM_ENVIRONMENT", without));
+    let err = from_env(&env).expect_err("no Graph").to_string();
+    assert!(
+        err.contains("microsoftGraphResourceId") && err.contains("graph_endpoint"),
+        "{err}"
     );
 }

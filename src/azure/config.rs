@@ -81,7 +81,10 @@ impl TableConfig {
 /// Graph): the same settings, credentials and network as the table's.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct AzureAdConfig {
-    pub cloud: CloudEnvironment,
+    /// Microsoft Graph's resource in this cloud, which is also its endpoint
+    /// (e.g. `https://graph.microsoft.us`); `None` when a custom cloud's
+    /// metadata names none.
+    pub graph: Option<String>,
     /// Where Azure AD tokens come from, e.g. `https://login.microsoftonline.com`.
     pub authority_host: String,
     /// An Azure AD credential (never a storage key, SAS or the emulator).
@@ -121,12 +124,12 @@ impl AzureAdConfig {
         let merged = azure_ad.with_environment(lookup)?;
         let credential = merged.build_credential(method)?;
         let Cloud {
-            cloud,
+            graph,
             authority_host,
             ..
         } = cloud_of(&merged)?;
         Ok(AzureAdConfig {
-            cloud,
+            graph,
             authority_host,
             credential,
             retry: merged.retry.unwrap_or_default(),
@@ -140,22 +143,18 @@ impl AzureAdConfig {
 /// its Azure AD authority (or the one `AZURE_AUTHORITY_HOST` names) and its
 /// storage suffix.
 struct Cloud {
-    /// A custom cloud counts as public for the APIs its metadata does not
-    /// describe (Microsoft Graph).
-    cloud: CloudEnvironment,
+    /// Microsoft Graph's resource: the cloud's, or the one a custom cloud's
+    /// metadata names (`microsoftGraphResourceId`).
+    graph: Option<String>,
     authority_host: String,
     storage_suffix: String,
 }
 
 fn cloud_of(s: &Settings) -> Result<Cloud, ConfigError> {
-    let (cloud, authority, storage_suffix) = match &s.metadata_host {
+    let (graph, authority, storage_suffix) = match &s.metadata_host {
         Some(host) => {
             let custom = discover(host, s.environment.as_deref(), s.ca_file.as_deref())?;
-            (
-                CloudEnvironment::Public,
-                custom.authority_host,
-                custom.storage_suffix,
-            )
+            (custom.graph, custom.authority_host, custom.storage_suffix)
         }
         None => {
             let cloud = match &s.environment {
@@ -172,7 +171,7 @@ fn cloud_of(s: &Settings) -> Result<Cloud, ConfigError> {
                 None => CloudEnvironment::Public,
             };
             (
-                cloud,
+                Some(cloud.graph_endpoint().to_owned()),
                 cloud.authority_host().to_owned(),
                 cloud.storage_suffix().to_owned(),
             )
@@ -183,7 +182,7 @@ fn cloud_of(s: &Settings) -> Result<Cloud, ConfigError> {
         None => authority,
     };
     Ok(Cloud {
-        cloud,
+        graph,
         authority_host,
         storage_suffix,
     })

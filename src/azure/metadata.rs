@@ -5,7 +5,9 @@
 //! `GET https://<host>/metadata/endpoints?api-version=2022-09-01` answers a
 //! list of clouds; the one named by `environment` (`ARM_ENVIRONMENT`) is
 //! used, or the only one. Fields read: `name`,
-//! `authentication.loginEndpoint`, `suffixes.storage`.
+//! `authentication.loginEndpoint`, `suffixes.storage` and
+//! `microsoftGraphResourceId` (Microsoft Graph's resource, also its
+//! endpoint; `graph` is the retired Azure AD Graph and is not read).
 
 use std::path::Path;
 use std::time::Duration;
@@ -26,6 +28,8 @@ pub struct CustomCloud {
     pub authority_host: String,
     /// `<account>.table.<storage_suffix>`.
     pub storage_suffix: String,
+    /// Microsoft Graph's resource and endpoint, when the document names one.
+    pub graph: Option<String>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -36,6 +40,8 @@ struct Entry {
     authentication: Authentication,
     #[serde(default)]
     suffixes: Suffixes,
+    #[serde(default, rename = "microsoftGraphResourceId")]
+    microsoft_graph_resource_id: String,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -101,10 +107,24 @@ fn pick(body: &[u8], environment: Option<&str>) -> Result<CustomCloud, String> {
         ));
     }
     check_credential_url(login).map_err(|why| format!("its loginEndpoint {why}"))?;
+    // Graph gets bearer tokens too, so it passes the same check.
+    let graph = match chosen
+        .microsoft_graph_resource_id
+        .trim()
+        .trim_end_matches('/')
+    {
+        "" => None,
+        graph => {
+            check_credential_url(graph)
+                .map_err(|why| format!("its microsoftGraphResourceId {why}"))?;
+            Some(graph.to_owned())
+        }
+    };
     Ok(CustomCloud {
         name: chosen.name.clone(),
         authority_host: login.to_owned(),
         storage_suffix: suffix.to_owned(),
+        graph,
     })
 }
 
@@ -160,13 +180,22 @@ pub(crate) fn discover(
 mod tests {
     use super::*;
 
-    const DOC: &str = r#"[{"name":"AzureStackUser","resourceManager":"https://management.local","authentication":{"loginEndpoint":"https://login.contoso.local/","audiences":["https://management.contoso.local"]},"suffixes":{"storage":"local.azurestack.external"}},{"name":"Other","authentication":{"loginEndpoint":"https://login.other"},"suffixes":{"storage":"other.example"}}]"#;
+    const DOC: &str = r#"[{"name":"AzureStackUser","resourceManager":"https://management.local","graph":"https://graph.local/","microsoftGraphResourceId":"https://graph.contoso.local/","authentication":{"loginEndpoint":"https://login.contoso.local/","audiences":["https://management.contoso.local"]},"suffixes":{"storage":"local.azurestack.external"}},{"name":"Other","authentication":{"loginEndpoint":"https://login.other"},"suffixes":{"storage":"other.example"}}]"#;
 
     #[test]
     fn the_named_cloud_is_picked_from_the_document() {
         let cloud = pick(DOC.as_bytes(), Some("azurestackuser")).expect("cloud");
         assert_eq!(cloud.authority_host, "https://login.contoso.local");
         assert_eq!(cloud.storage_suffix, "local.azurestack.external");
+        assert_eq!(cloud.graph.as_deref(), Some("https://graph.contoso.local"));
+        assert_eq!(
+            pick(DOC.as_bytes(), Some("Other")).expect("other").graph,
+            None
+        );
+        let plain = DOC.replace("https://graph.contoso.local/", "http://graph.contoso.local");
+        assert!(pick(plain.as_bytes(), Some("AzureStackUser"))
+            .expect_err("http graph")
+            .contains("microsoftGraphResourceId"));
         let err = pick(DOC.as_bytes(), None).expect_err("two clouds, no name");
         assert!(err.contains("AzureStackUser, Other"), "{err}");
         let single = r#"{"name":"One","authentication":{"loginEndpoint":"http://login.one"},"suffixes":{"storage":"s"}}"#;

@@ -1,13 +1,14 @@
 //! A [`GraphReader`] from the provider's settings: the Azure connection's
 //! Azure AD credential, cloud, proxy, CA and retry budget, and Graph's
-//! endpoint (the cloud's, or `graph_endpoint`).
+//! endpoint (the cloud's, or `graph_endpoint`). Tokens are asked for the
+//! Graph that is read: a Graph accepts only tokens issued for itself.
 
 use std::sync::Arc;
 
 use super::reader::GraphReader;
 use crate::azure::token::TokenSource;
 use crate::azure::{AzureAdConfig, AzureError, HttpClients};
-use crate::settings::{ConfigError, Settings, GRAPH_ENDPOINT};
+use crate::settings::{ConfigError, Settings, GRAPH_ENDPOINT, METADATA_HOST};
 
 /// Why no reader could be set up.
 #[derive(Debug, thiserror::Error)]
@@ -26,10 +27,17 @@ impl GraphReader {
         lookup: &dyn Fn(&str) -> Option<String>,
     ) -> Result<GraphReader, GraphSetupError> {
         let config = AzureAdConfig::resolve(settings, lookup)?;
-        let resource = config.cloud.graph_endpoint();
-        let endpoint = match config.settings.graph_endpoint.as_deref() {
+        let (endpoint, resource) = match config.settings.graph_endpoint.as_deref() {
             Some(endpoint) => check_endpoint(endpoint)?,
-            None => resource.to_owned(),
+            None => {
+                let graph = config.graph.clone().ok_or_else(|| {
+                    ConfigError::new(
+                        &METADATA_HOST,
+                        "the custom cloud's metadata (metadata_host, ARM_METADATA_HOSTNAME) names                          no Microsoft Graph (microsoftGraphResourceId): set graph_endpoint                          (ROOTMAIL_GRAPH_ENDPOINT) to the cloud's Graph",
+                    )
+                })?;
+                (graph.clone(), graph)
+            }
         };
         let http = HttpClients::new(config.ca_file.as_deref())?;
         let tokens =
@@ -40,7 +48,7 @@ impl GraphReader {
         GraphReader::new(
             http.modern.clone(),
             &endpoint,
-            resource,
+            &resource,
             Arc::new(tokens),
             config.retry,
         )
@@ -48,8 +56,10 @@ impl GraphReader {
     }
 }
 
-/// Bearer tokens go to it: https, or plain http to loopback only.
-fn check_endpoint(endpoint: &str) -> Result<String, ConfigError> {
+/// Bearer tokens go to it: https, or plain http to loopback only. Returns
+/// the endpoint and the resource its tokens are for, its origin (e.g.
+/// `https://dod-graph.microsoft.us`).
+fn check_endpoint(endpoint: &str) -> Result<(String, String), ConfigError> {
     let url = crate::azure::check_credential_url(endpoint).map_err(|why| {
         ConfigError::new(
             &GRAPH_ENDPOINT,
@@ -59,5 +69,22 @@ fn check_endpoint(endpoint: &str) -> Result<String, ConfigError> {
             ),
         )
     })?;
-    Ok(url.as_str().trim_end_matches('/').to_owned())
+    let resource = url.origin().ascii_serialization();
+    Ok((url.as_str().trim_end_matches('/').to_owned(), resource))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tokens_are_for_the_graph_the_endpoint_names() {
+        let (endpoint, resource) =
+            check_endpoint("https://dod-graph.microsoft.us/").expect("https");
+        assert_eq!(endpoint, "https://dod-graph.microsoft.us");
+        assert_eq!(resource, "https://dod-graph.microsoft.us");
+        let (_, resource) = check_endpoint("https://127.0.0.1:8443/graph").expect("loopback");
+        assert_eq!(resource, "https://127.0.0.1:8443");
+        assert!(check_endpoint("http://graph.example").is_err());
+    }
 }

@@ -77,8 +77,8 @@ pub struct GraphReader {
     http: reqwest::Client,
     /// `https://graph.microsoft.com/v1.0/` or the configured endpoint's.
     base: url::Url,
-    /// `<Graph resource>/.default`: the audience stays the cloud's Graph
-    /// even when the endpoint is another host (a test stand-in).
+    /// `<Graph resource>/.default`: the Graph that is read, since each
+    /// Graph (global, national clouds) accepts only its own tokens.
     scope: String,
     tokens: Arc<TokenSource>,
     budget: RetryBudget,
@@ -95,7 +95,8 @@ impl std::fmt::Debug for GraphReader {
 
 impl GraphReader {
     /// A reader of `endpoint` (e.g. `https://graph.microsoft.com`) with
-    /// tokens for `resource` (the cloud's Graph resource) from `tokens`.
+    /// tokens for `resource` (that Graph's resource, normally the
+    /// endpoint's origin) from `tokens`.
     pub fn new(
         http: reqwest::Client,
         endpoint: &str,

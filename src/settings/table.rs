@@ -337,9 +337,9 @@ pub const METADATA_HOST: Setting = Setting {
     pipeline_env: None,
     summary: "Host of a custom cloud's metadata (Azure Stack Hub), naming its Azure AD and storage suffix",
     doc: "Host name of a custom cloud's metadata endpoint (Azure Stack Hub, sovereign clouds): \
-          its Azure AD authority and storage suffix are read from \
-          `https://<host>/metadata/endpoints` once per configuration; `environment` names the \
-          cloud when the document lists several.",
+          its Azure AD authority, storage suffix and Microsoft Graph (`microsoftGraphResourceId`) \
+          are read from `https://<host>/metadata/endpoints` once per configuration; \
+          `environment` names the cloud when the document lists several.",
     value_name: "HOST",
     environment_only: false,
     slot: |s| Slot::Text(&mut s.metadata_host),
@@ -375,9 +375,10 @@ pub const GRAPH_ENDPOINT: Setting = Setting {
     summary: "Microsoft Graph endpoint for the Exchange checks, overriding the cloud's",
     doc: "Microsoft Graph endpoint the Exchange checks read mailboxes from (`rootmail audit \
           --exchange`, `data \"rootmail_audit\"` with `exchange = true`), e.g. \
-          `https://dod-graph.microsoft.us`. Defaults to the Graph of `environment`; tokens are \
-          always asked for that cloud's Graph. The identity needs the Microsoft Graph \
-          application permission `User.Read.All`.",
+          `https://dod-graph.microsoft.us`. Defaults to the Graph of `environment` (or the \
+          one a custom cloud's metadata names); tokens are asked for the Graph read (scope \
+          `<endpoint's origin>/.default`). The identity needs the Microsoft Graph application \
+          permission `User.Read.All`.",
     value_name: "URL",
     environment_only: false,
     slot: |s| Slot::Text(&mut s.graph_endpoint),

@@ -11,12 +11,14 @@
 //! - the VM instance metadata protocol (`GET /imds/token`, `Metadata: true`,
 //!   api-version 2018-02-01), as `ARM_MSI_ENDPOINT` points at it;
 //! - a custom cloud's metadata (`GET /metadata/endpoints`), naming this
-//!   server as the login endpoint of cloud [`CUSTOM_CLOUD`].
+//!   server as the login endpoint of cloud [`CUSTOM_CLOUD`] (and of the
+//!   clouds a test adds, with their Microsoft Graph).
 //!
 //! Access tokens carry the claims Azurite's `--oauth basic` checks (issuer
 //! `https://sts.windows.net/<tenant>/`, audience `https://storage.azure.com`,
-//! `nbf`/`iat`/`exp`); a token asked for Microsoft Graph's scope carries
-//! Graph's audience instead, which the Graph stand-in checks (see `graph`). Also: [`TestCa`] (a CA and a server certificate for
+//! `nbf`/`iat`/`exp`); a token asked for another registered resource's
+//! scope (Graph's, a loopback Graph's) carries that audience instead, which
+//! the Graph stand-in checks (see `graph`). Also: [`TestCa`] (a CA and a server certificate for
 //! 127.0.0.1) and [`ConnectProxy`] (a tiny HTTP CONNECT proxy).
 
 use std::collections::HashMap;
@@ -185,6 +187,10 @@ struct State {
     certificates: HashMap<String, Vec<Vec<u8>>>,
     /// `jti`s of every certificate assertion seen: each may be used once.
     seen_jti: std::collections::HashSet<String>,
+    /// Resources registered besides storage's and Graph's (a loopback Graph).
+    resources: Vec<String>,
+    /// Custom clouds added to the metadata document: name and Graph resource.
+    clouds: Vec<(String, Option<String>)>,
 }
 
 /// The token server; one per test process through [`IdentityServer::shared`].
@@ -270,6 +276,27 @@ impl IdentityServer {
     }
     pub fn msi_url(&self) -> String {
         format!("{}/msi/token", self.authority())
+    }
+
+    /// Issues tokens for `resource` too (scope `<resource>/.default`), as
+    /// Entra ID does for a national cloud's Graph.
+    pub fn register_resource(&self, resource: &str) {
+        let mut st = self.state.lock().expect("state");
+        let resource = resource.trim_end_matches('/').to_owned();
+        if !st.resources.contains(&resource) {
+            st.resources.push(resource);
+        }
+    }
+
+    /// Adds cloud `name` to the metadata document: signing in here, with
+    /// `graph` as its Microsoft Graph (`microsoftGraphResourceId`) if given.
+    /// Names are the test's own, so tests sharing this server do not meet.
+    pub fn add_cloud(&self, name: &str, graph: Option<&str>) {
+        self.state
+            .lock()
+            .expect("state")
+            .clouds
+            .push((name.to_owned(), graph.map(str::to_owned)));
     }
 
     /// Lets `client_id` sign in with `secret`.
@@ -413,13 +440,17 @@ fn issue_access_token(
 
 /// The resource a scope (`<resource>/.default`) or an MSI `resource` names,
 /// when this server issues tokens for it.
-fn known_resource(scope_or_resource: &str) -> Option<&'static str> {
+fn known_resource(state: &Mutex<State>, scope_or_resource: &str) -> Option<String> {
     let resource = scope_or_resource
         .trim_end_matches("/.default")
         .trim_end_matches('/');
-    [STORAGE_RESOURCE, GRAPH_RESOURCE]
+    let st = state.lock().expect("state");
+    let found = [STORAGE_RESOURCE, GRAPH_RESOURCE]
         .into_iter()
+        .chain(st.resources.iter().map(String::as_str))
         .find(|r| *r == resource)
+        .map(str::to_owned);
+    found
 }
 
 /// One HTTP/1.1 request as the loopback stand-ins read it.
@@ -570,10 +601,10 @@ fn route(req: &Request, ctx: &Ctx) -> (u16, serde_json::Value) {
                 return unauthorized;
             }
             let resource = req.query.get("resource").cloned().unwrap_or_default();
-            let Some(audience) = known_resource(&resource) else {
+            let Some(audience) = known_resource(&ctx.state, &resource) else {
                 return (400, serde_json::json!({"message": "unexpected resource"}));
             };
-            let token = issue_access_token(&ctx.state, "managed-identity", ctx.lifetime, audience);
+            let token = issue_access_token(&ctx.state, "managed-identity", ctx.lifetime, &audience);
             (
                 200,
                 serde_json::json!({
@@ -596,22 +627,37 @@ fn route(req: &Request, ctx: &Ctx) -> (u16, serde_json::Value) {
                 .next()
                 .unwrap_or_default()
                 .to_owned();
-            (
-                200,
-                serde_json::json!([
-                    {
-                        "name": "AzureCloud",
-                        "authentication": {"loginEndpoint": "https://login.microsoftonline.com/", "audiences": ["https://management.core.windows.net/"]},
-                        "suffixes": {"storage": "core.windows.net"},
-                    },
-                    {
-                        "name": CUSTOM_CLOUD,
-                        "resourceManager": format!("{authority}/arm/"),
-                        "authentication": {"loginEndpoint": format!("{authority}/"), "audiences": [format!("{authority}/arm/")], "tenant": "adfs"},
-                        "suffixes": {"storage": "local.azurestack.external"},
-                    },
-                ]),
-            )
+            let mut clouds = vec![
+                serde_json::json!({
+                    "name": "AzureCloud",
+                    "authentication": {"loginEndpoint": "https://login.microsoftonline.com/", "audiences": ["https://management.core.windows.net/"]},
+                    "graph": "https://graph.windows.net/",
+                    "microsoftGraphResourceId": "https://graph.microsoft.com/",
+                    "suffixes": {"storage": "core.windows.net"},
+                }),
+                serde_json::json!({
+                    "name": CUSTOM_CLOUD,
+                    "resourceManager": format!("{authority}/arm/"),
+                    "authentication": {"loginEndpoint": format!("{authority}/"), "audiences": [format!("{authority}/arm/")], "tenant": "adfs"},
+                    "suffixes": {"storage": "local.azurestack.external"},
+                }),
+            ];
+            let added = ctx.state.lock().expect("state").clouds.clone();
+            for (name, graph) in added {
+                let mut cloud = serde_json::json!({
+                    "name": name,
+                    "resourceManager": format!("{authority}/arm/"),
+                    "authentication": {"loginEndpoint": format!("{authority}/"), "audiences": [format!("{authority}/arm/")], "tenant": "adfs"},
+                    // Azure AD Graph (retired) beside Microsoft Graph, as real documents have it.
+                    "graph": format!("{authority}/aad-graph/"),
+                    "suffixes": {"storage": "local.azurestack.external"},
+                });
+                if let Some(graph) = graph {
+                    cloud["microsoftGraphResourceId"] = format!("{graph}/").into();
+                }
+                clouds.push(cloud);
+            }
+            (200, serde_json::Value::Array(clouds))
         }
         ("GET", "/imds/token") => {
             ctx.state.lock().expect("state").imds_requests += 1;
@@ -628,7 +674,7 @@ fn route(req: &Request, ctx: &Ctx) -> (u16, serde_json::Value) {
                 );
             }
             let resource = req.query.get("resource").cloned().unwrap_or_default();
-            let Some(audience) = known_resource(&resource) else {
+            let Some(audience) = known_resource(&ctx.state, &resource) else {
                 return (400, serde_json::json!({"error": "invalid_resource"}));
             };
             let client = req
@@ -636,7 +682,7 @@ fn route(req: &Request, ctx: &Ctx) -> (u16, serde_json::Value) {
                 .get("client_id")
                 .cloned()
                 .unwrap_or_else(|| "vm-identity".to_owned());
-            let token = issue_access_token(&ctx.state, &client, ctx.lifetime, audience);
+            let token = issue_access_token(&ctx.state, &client, ctx.lifetime, &audience);
             (
                 200,
                 serde_json::json!({
@@ -668,7 +714,7 @@ fn token_grant(req: &Request, ctx: &Ctx) -> (u16, serde_json::Value) {
     }
     let Some(audience) = scope
         .ends_with("/.default")
-        .then(|| known_resource(&scope))
+        .then(|| known_resource(&ctx.state, &scope))
         .flatten()
     else {
         return aad_error(
@@ -723,7 +769,7 @@ fn token_grant(req: &Request, ctx: &Ctx) -> (u16, serde_json::Value) {
             }
             drop(st);
             return match verdict {
-                Ok(()) => grant(ctx, &client_id, audience),
+                Ok(()) => grant(ctx, &client_id, &audience),
                 Err(why) => aad_error(401, "invalid_client", &why),
             };
         }
@@ -763,7 +809,7 @@ fn token_grant(req: &Request, ctx: &Ctx) -> (u16, serde_json::Value) {
     drop(st);
     match outcome {
         Err(e) => e,
-        Ok(()) => grant(ctx, &client_id, audience),
+        Ok(()) => grant(ctx, &client_id, &audience),
     }
 }
 

@@ -12,9 +12,12 @@
 //!   429 `TooManyRequests` with `Retry-After` when told to throttle.
 //!
 //! Every request must carry a bearer token that the loopback Entra ID
-//! ([`IdentityServer`]) issued for Graph's audience
-//! (`https://graph.microsoft.com`), in the test tenant, not expired: a
-//! storage token, a token from elsewhere or an expired one gets 401.
+//! ([`IdentityServer`]) issued for this Graph's own address (its
+//! [`GraphServer::endpoint`], registered with the identity server as a
+//! national cloud's Graph is with Entra ID), in the test tenant, not
+//! expired: a storage token, a token for the global Graph
+//! (`https://graph.microsoft.com`), a token from elsewhere or an expired
+//! one gets 401.
 
 use std::collections::{HashMap, VecDeque};
 use std::sync::{Arc, Mutex};
@@ -22,7 +25,7 @@ use std::sync::{Arc, Mutex};
 use serde_json::{json, Map, Value};
 use tokio::io::AsyncWriteExt;
 
-use crate::azure_ad::{bearer, now, read_request, IdentityServer, Request, GRAPH_RESOURCE, TENANT};
+use crate::azure_ad::{bearer, now, read_request, IdentityServer, Request, TENANT};
 
 /// Graph's user properties returned without `$select`.
 const DEFAULT_PROPERTIES: [&str; 11] = [
@@ -100,6 +103,7 @@ impl GraphServer {
             page_size: 100,
             ..State::default()
         }));
+        identity.register_resource(&format!("https://127.0.0.1:{port}"));
         let tls = tokio_rustls::TlsAcceptor::from(identity.ca.server_config());
         let shared = Arc::clone(&state);
         std::thread::spawn(move || {
@@ -154,7 +158,8 @@ impl GraphServer {
         }
     }
 
-    /// `https://127.0.0.1:<port>`: what the Graph endpoint setting points at.
+    /// `https://127.0.0.1:<port>`: what the Graph endpoint setting points
+    /// at, and the audience its tokens must carry.
     pub fn endpoint(&self) -> String {
         format!("https://127.0.0.1:{}", self.port)
     }
@@ -280,7 +285,7 @@ fn answer(req: &Request, claims: Option<&Value>, port: u16, state: &Mutex<State>
             "Access token is empty or was not issued by the tenant's identity provider.",
         );
     };
-    if claims["aud"].as_str() != Some(GRAPH_RESOURCE) {
+    if claims["aud"].as_str() != Some(format!("https://127.0.0.1:{port}").as_str()) {
         return graph_error(
             401,
             "InvalidAuthenticationToken",

@@ -6,8 +6,9 @@
 //! the loopback Microsoft Graph behind the loopback Entra ID. Every planted
 //! problem is found, the check block reports the same findings, `--fix`
 //! resolves the fixable ones, claims then skip the aliases marked
-//! unroutable; AWS credentials from web identity (a pipeline's OIDC token)
-//! work as well as keys, and none at all is a clear error.
+//! unroutable and counts them as unusable; AWS credentials from web identity
+//! (a pipeline's OIDC token) work as well as keys without the token or the
+//! session credentials in a trace log, and none at all is a clear error.
 
 use std::collections::BTreeSet;
 use std::process::{Command, Output};
@@ -127,6 +128,21 @@ output "unusable" {{
         azurite::shared().endpoint(),
         f.table
     )
+}
+
+/// `unusable_reasons` with `unroutable` aliases and no other reason.
+fn unusable_reasons(unroutable: u64) -> Json {
+    serde_json::json!({
+        "address_aws_refuses": 0,
+        "unroutable": unroutable,
+        "used_by_aws_account": 0,
+    })
+}
+
+/// The `rootmail_pool` data source's `unusable_reasons`, as last applied.
+fn unusable_output(dir: &TerraformDir) -> Json {
+    let out = dir.run_ok(&["output", "-json", "unusable"]);
+    serde_json::from_str(out.stdout.trim()).expect("unusable output")
 }
 
 #[test]
@@ -259,6 +275,8 @@ fn audit_against_aws_and_exchange_finds_every_planted_problem_and_fixes_what_it_
         let listed: BTreeSet<(String, String, String)> =
             serde_json::from_str(listed.stdout.trim()).expect("findings output");
         assert_eq!(listed, expected, "the data source finds what the CLI finds");
+        // Nothing is marked yet: no reason counts an alias.
+        assert_eq!(unusable_output(dir), unusable_reasons(0), "before --fix");
     }
 
     // The table names every finding.
@@ -333,9 +351,27 @@ fn audit_against_aws_and_exchange_finds_every_planted_problem_and_fixes_what_it_
         BTreeSet::from([ok.aws_mail.clone(), UNPOOLED.to_owned()])
     );
 
+    // The two aliases marked unroutable are counted as unusable, by reason,
+    // in the stats (JSON and table) and in the rootmail_pool data source.
+    let stats = f.run(&["pool", "stats", "--json"]);
+    code(&stats, 0);
+    let stats: Json = serde_json::from_slice(&stats.stdout).expect("stats json");
+    assert_eq!(stats["unusable_reasons"], unusable_reasons(2), "{stats}");
+    assert_eq!(stats["total"]["unusable"], Json::from(2), "{stats}");
+    let stats = f.run(&["pool", "stats"]);
+    code(&stats, 0);
+    let table = text(&stats.stdout);
+    assert!(
+        table
+            .lines()
+            .any(|l| l.starts_with("unusable: 2 unroutable (")),
+        "{table}"
+    );
+
     // The check block now reports only what is left.
     if let Some(dir) = &terraform {
-        let out = dir.run_ok(&["plan", "-no-color"]);
+        let out = dir.run_ok(&["apply", "-auto-approve", "-no-color"]);
+        assert_eq!(unusable_output(dir), unusable_reasons(2), "after --fix");
         let text = format!("{}{}", out.stdout, out.stderr);
         assert!(
             text.contains(&format!("unroutable_in_use:{}", claimed_lost.aws_mail)),
@@ -348,13 +384,12 @@ fn audit_against_aws_and_exchange_finds_every_planted_problem_and_fixes_what_it_
     }
 
     // AWS credentials from web identity, as a pipeline's OIDC sets them.
+    // With a trace log, neither the pipeline's token nor the session
+    // credentials STS handed out for it appear anywhere.
     let dir = tempfile::tempdir().expect("tmp");
     let token = dir.path().join("web-identity-token");
-    std::fs::write(
-        &token,
-        testkit::azure_ad::jwt(&serde_json::json!({"sub": "repo:company/infra"})),
-    )
-    .expect("token");
+    let web_identity = testkit::azure_ad::jwt(&serde_json::json!({"sub": "repo:company/infra"}));
+    std::fs::write(&token, &web_identity).expect("token");
     let mut c = f.cli();
     moto.isolate(&mut c)
         .env_remove("AWS_ACCESS_KEY_ID")
@@ -364,11 +399,29 @@ fn audit_against_aws_and_exchange_finds_every_planted_problem_and_fixes_what_it_
             "arn:aws:iam::123456789012:role/rootmail-audit",
         )
         .env("AWS_WEB_IDENTITY_TOKEN_FILE", &token)
-        .env("AWS_ROLE_SESSION_NAME", "nightly");
+        .env("AWS_ROLE_SESSION_NAME", "nightly")
+        .env("ROOTMAIL_LOG", "trace");
     let out = c.args(["audit", "--aws", "--json"]).output().expect("run");
     code(&out, 4); // the row linked to the suspended account, a warning
 
     assert_eq!(findings(&out).1["accounts"], Json::from(21));
+    let logged = text(&out.stderr);
+    assert!(
+        logged.contains("read a ListAccounts page"),
+        "the trace log was written:\n{logged}"
+    );
+    let sessions = moto.sts_sessions();
+    assert_eq!(sessions.len(), 1, "one session for the run: {sessions:?}");
+    let printed = format!("{}{logged}", text(&out.stdout));
+    let [key_id, secret, session_token] = &sessions[0];
+    for (what, value) in [
+        ("the web identity token", &web_identity),
+        ("the session's access key id", key_id),
+        ("the session's secret access key", secret),
+        ("the session token", session_token),
+    ] {
+        assert!(!printed.contains(value.as_str()), "{what} was printed");
+    }
 
     // No credentials anywhere: a clear error that says where they come from.
     let mut c = f.cli();

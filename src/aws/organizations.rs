@@ -132,8 +132,15 @@ impl OrganizationsReader {
             .into_paginator()
             .send();
         let mut accounts = Vec::new();
+        let mut read = 0u32;
         while let Some(page) = pages.next().await {
             let page = page.map_err(classify)?;
+            read += 1;
+            tracing::debug!(
+                page = read,
+                accounts = page.accounts().len(),
+                "read a ListAccounts page"
+            );
             accounts.extend(page.accounts().iter().map(OrganizationAccount::from));
         }
         if accounts.is_empty() {

@@ -66,7 +66,8 @@ pub enum FindingKind {
     /// A claimed or linked alias its mailbox does not have: root mail for
     /// that account bounces today.
     UnroutableInUse,
-    /// A free or quarantined alias its mailbox does not have.
+    /// A free or quarantined alias its mailbox does not have (or, naming
+    /// no mailbox, that no mailbox read has).
     UnroutableFree,
     /// A mailbox the pool uses that Exchange does not know.
     MissingMailbox,
@@ -74,7 +75,8 @@ pub enum FindingKind {
     MailboxNearLimit,
     /// An address of a pool mailbox that no row has.
     UnpooledAddress,
-    /// The alias reaches another mailbox of the pool than its row names.
+    /// The alias reaches another mailbox of the pool than its row names,
+    /// or one while its row names none.
     MailboxMismatch,
     /// A row marked unroutable whose mailbox now has the address.
     RoutableAgain,
@@ -137,19 +139,21 @@ impl FindingKind {
                  bounces (add the address in Exchange)"
             }
             FindingKind::UnroutableFree => {
-                "a free or quarantined alias its mailbox does not have (fix: mark it unroutable, \
-                 so no claim hands it out)"
+                "a free or quarantined alias its mailbox does not have, or that names no mailbox \
+                 and no mailbox read has (fix: mark it unroutable, so no claim hands it out)"
             }
             FindingKind::MissingMailbox => "a mailbox of the pool that Exchange does not have",
             FindingKind::MailboxNearLimit => {
-                "a mailbox with 290 or more addresses (Exchange allows roughly 300-333)"
+                "a mailbox with 290 or more addresses (Exchange allows roughly 300-333; one \
+                 seeded to the planned 300 is full: new aliases go to another mailbox)"
             }
             FindingKind::UnpooledAddress => {
                 "an address of a pool mailbox no row has (fix, with the AWS accounts compared: \
                  import it; as retired if an account uses it)"
             }
             FindingKind::MailboxMismatch => {
-                "the alias reaches another mailbox of the pool than its row names"
+                "the alias reaches another mailbox of the pool than its row names (or its row \
+                 names none)"
             }
             FindingKind::RoutableAgain => {
                 "a row marked unroutable whose mailbox now has the address (fix: return it to \

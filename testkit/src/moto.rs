@@ -117,6 +117,31 @@ impl Moto {
         serde_json::from_str(ids.trim()).expect("ids")
     }
 
+    /// The session credentials STS handed out so far (`AssumeRole…`),
+    /// each as access key id, secret access key and session token: none of
+    /// them may appear in a log. Read from moto's own state
+    /// (`/moto-api/data.json`).
+    pub fn sts_sessions(&self) -> Vec<[String; 3]> {
+        let program = format!(
+            "import json, urllib.request\n\
+             data = json.load(urllib.request.urlopen('{}/moto-api/data.json'))\n\
+             roles = (data.get('sts') or {{}}).get('AssumedRole') or []\n\
+             print(json.dumps([[r['access_key_id'], r['secret_access_key'], r['session_token']] for r in roles]))\n",
+            self.endpoint()
+        );
+        let out = Command::new(python())
+            .args(["-c", &program])
+            .stdin(Stdio::null())
+            .output()
+            .expect("run python");
+        assert!(
+            out.status.success(),
+            "reading moto's state failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        serde_json::from_slice(&out.stdout).expect("sessions")
+    }
+
     /// The variables that point the AWS SDK (or CLI) at this server with
     /// fake keys; with [`Moto::isolate`], nothing of the caller's AWS setup
     /// is used.

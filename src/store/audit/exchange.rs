@@ -12,8 +12,11 @@
 //!   address), as retired when an AWS account already uses it. Only when the
 //!   AWS accounts were compared too: AWS never frees an address, and an
 //!   import must not put a used one into the pool.
+//! - A row that names no mailbox is looked for in every mailbox read: found,
+//!   its row should name that mailbox; found nowhere, it is unroutable.
 //! - A mailbox Exchange does not know, and one near the number of addresses
-//!   an object can hold.
+//!   an object can hold (from [`NEAR_LIMIT`] on, so a mailbox seeded to the
+//!   planned 300 is reported too: it is full, new aliases go elsewhere).
 //!
 //! Addresses are compared without regard to case; `smtp:` (secondary) and
 //! `SMTP:` (primary) prefixes are read as Exchange writes them; a plus
@@ -145,21 +148,25 @@ pub(super) fn findings(
         out.extend(mailbox_findings(m, rows, accounts));
     }
     for row in rows {
-        let Some(mailbox) = by_name.get(&normalize_email(&row.root_mailbox)) else {
-            continue; // no mailbox named, or one not read
-        };
         // The address itself, or for `local+tag@domain` the `local@domain`
         // it is delivered to.
         let delivered: Vec<String> = std::iter::once(row.email.clone())
             .chain(plus_base(&row.email))
             .collect();
+        let elsewhere = delivered
+            .iter()
+            .find_map(|d| reaches.get(&normalize_email(d)).copied());
+        if row.root_mailbox.trim().is_empty() {
+            out.extend(without_mailbox(row, elsewhere, mailboxes.len()));
+            continue;
+        }
+        let Some(mailbox) = by_name.get(&normalize_email(&row.root_mailbox)) else {
+            continue; // a mailbox not read
+        };
         let here = mailbox
             .addresses
             .as_ref()
             .is_some_and(|a| delivered.iter().any(|d| a.has(d)));
-        let elsewhere = delivered
-            .iter()
-            .find_map(|d| reaches.get(&normalize_email(d)).copied());
         if row.status == AliasStatus::Unroutable {
             if let Some(reached) = elsewhere {
                 out.push(routable_again(row, reached));
@@ -185,17 +192,60 @@ pub(super) fn findings(
             });
             continue;
         }
-        out.extend(unroutable(row, mailbox));
+        let why = match mailbox.addresses {
+            Some(_) => format!("mailbox {} does not have the address", mailbox.name),
+            None => format!("mailbox {} does not exist in Exchange", mailbox.name),
+        };
+        out.extend(unroutable(row, &mailbox.name, why, true));
     }
     out
 }
 
-/// A row whose mailbox does not have its address.
-fn unroutable(row: &AliasRow, mailbox: &Mailbox) -> Option<Finding> {
-    let why = match mailbox.addresses {
-        Some(_) => format!("mailbox {} does not have the address", mailbox.name),
-        None => format!("mailbox {} does not exist in Exchange", mailbox.name),
-    };
+/// A row that names no mailbox: judged by the mailboxes read (`read` of
+/// them), since nothing says where its mail should go.
+fn without_mailbox(row: &AliasRow, reached: Option<&Mailbox>, read: usize) -> Option<Finding> {
+    match reached {
+        Some(m) if row.status == AliasStatus::Unroutable => Some(routable_again(row, m)),
+        None if row.status == AliasStatus::Unroutable => None,
+        Some(m) => Some(Finding {
+            mailbox: m.name.clone(),
+            ..Finding::about(
+                row,
+                FindingKind::MailboxMismatch,
+                format!(
+                    "{} reaches mailbox {}, but its row names no mailbox (root_mailbox is \
+                     empty); mail arrives, but the pool's counts per mailbox are off",
+                    row.email, m.name
+                ),
+                None,
+            )
+        }),
+        // Without a mailbox to compare with, the audit cannot tell: it says
+        // so rather than mark the row.
+        None if read == 0 => unroutable(
+            row,
+            "",
+            "its row names no mailbox (root_mailbox is empty) and the audit read none to \
+             look for it in: pass its mailbox with --mailbox"
+                .to_owned(),
+            false,
+        ),
+        None => unroutable(
+            row,
+            "",
+            format!(
+                "its row names no mailbox (root_mailbox is empty) and none of the {read} \
+                 mailboxes read has the address (if another mailbox has it, pass that one with \
+                 --mailbox)"
+            ),
+            true,
+        ),
+    }
+}
+
+/// A row whose address reaches no mailbox, for the reason `why`; `fixable`:
+/// a free one may be marked unroutable.
+fn unroutable(row: &AliasRow, mailbox: &str, why: String, fixable: bool) -> Option<Finding> {
     let in_use = row.status == AliasStatus::Claimed || row.used_by_account().is_some();
     let finding = if in_use {
         let whose = match row.used_by_account() {
@@ -223,7 +273,7 @@ fn unroutable(row: &AliasRow, mailbox: &Mailbox) -> Option<Finding> {
                  mail would bounce",
                 row.email, row.status
             ),
-            Some(Fix::MarkUnroutable {
+            fixable.then(|| Fix::MarkUnroutable {
                 reason: format!("{why} (rootmail audit --exchange, {today})"),
             }),
         )
@@ -232,7 +282,7 @@ fn unroutable(row: &AliasRow, mailbox: &Mailbox) -> Option<Finding> {
     };
     Some(Finding {
         account_id: row.used_by_account().unwrap_or_default().to_owned(),
-        mailbox: mailbox.name.clone(),
+        mailbox: mailbox.to_owned(),
         ..finding
     })
 }
@@ -544,6 +594,128 @@ mod tests {
             assert_eq!(f.fix, None, "{f:?}");
             assert!(f.message.contains("--aws"), "{}", f.message);
         }
+    }
+
+    #[test]
+    fn an_alias_a_linked_account_uses_is_critical_whatever_its_status() {
+        // Retired (not claimed) but AWS account 222222222222 used it: that
+        // account's root mail bounces all the same.
+        let rows = [
+            row(
+                "aws_used@company.com",
+                "m1@company.com",
+                json!({"in_use": true, "status": "retired", "used_by_account": "222222222222"}),
+            ),
+            row(
+                "aws_linked@company.com",
+                "m1@company.com",
+                json!({"in_use": true, "status": "quarantined", "aws_account_id": "333333333333"}),
+            ),
+        ];
+        let found = findings(&rows, &[mailbox("m1@company.com", &[], 3)], None);
+        let got: BTreeMap<&str, (FindingKind, &str, bool)> = found
+            .iter()
+            .map(|f| {
+                let critical = f.severity() == super::super::Severity::Critical;
+                (f.email.as_str(), (f.kind, f.account_id.as_str(), critical))
+            })
+            .collect();
+        assert_eq!(
+            got,
+            BTreeMap::from([
+                (
+                    "aws_used@company.com",
+                    (FindingKind::UnroutableInUse, "222222222222", true)
+                ),
+                (
+                    "aws_linked@company.com",
+                    (FindingKind::UnroutableInUse, "333333333333", true)
+                ),
+            ])
+        );
+        assert!(found.iter().all(|f| f.fix.is_none()), "{found:?}");
+    }
+
+    #[test]
+    fn a_mailbox_is_near_its_limit_from_near_limit_addresses_on() {
+        let near = |total| {
+            findings(&[], &[mailbox("m1@company.com", &[], total)], None)
+                .iter()
+                .any(|f| f.kind == FindingKind::MailboxNearLimit)
+        };
+        assert!(!near(NEAR_LIMIT - 1));
+        assert!(near(NEAR_LIMIT));
+        // Seeded to the planned 300 (plus its primary and X500 addresses):
+        // full as planned, and reported so that new aliases go elsewhere.
+        assert!(near(PLANNED_LIMIT + 2));
+    }
+
+    #[test]
+    fn a_row_naming_no_mailbox_is_looked_for_in_every_mailbox_read() {
+        let rows = [
+            row("aws_h@company.com", "", json!({})),
+            row("aws_i@company.com", " ", json!({})),
+            row("aws_j@company.com", "", json!({"in_use": true})),
+            row(
+                "aws_k@company.com",
+                "",
+                json!({"in_use": true, "status": "unroutable"}),
+            ),
+            row(
+                "aws_l@company.com",
+                "",
+                json!({"in_use": true, "status": "unroutable"}),
+            ),
+        ];
+        let mailboxes = [mailbox(
+            "m1@company.com",
+            &["aws_h@company.com", "AWS_K@company.com"],
+            4,
+        )];
+        let found = findings(&rows, &mailboxes, None);
+        let got = kinds(&found);
+        let mark = |f: &Option<Fix>| matches!(f, Some(Fix::MarkUnroutable { .. }));
+        assert_eq!(
+            got["aws_h@company.com"],
+            (FindingKind::MailboxMismatch, None)
+        );
+        let (kind, fix) = &got["aws_i@company.com"];
+        assert!(*kind == FindingKind::UnroutableFree && mark(fix), "{got:?}");
+        assert_eq!(
+            got["aws_j@company.com"],
+            (FindingKind::UnroutableInUse, None)
+        );
+        assert_eq!(
+            got["aws_k@company.com"],
+            (FindingKind::RoutableAgain, Some(Fix::ReturnToPool))
+        );
+        assert_eq!(got.len(), 4, "aws_l stays marked: {got:?}");
+        let message = |email: &str| {
+            found
+                .iter()
+                .find(|f| f.email == email)
+                .map(|f| f.message.clone())
+                .unwrap_or_default()
+        };
+        assert!(
+            message("aws_i@company.com").contains("names no mailbox"),
+            "{}",
+            message("aws_i@company.com")
+        );
+        assert!(message("aws_h@company.com").contains("m1@company.com"));
+
+        // No mailbox read at all: reported, but nothing to mark it by.
+        let found = findings(&rows[..1], &[], None);
+        assert_eq!(found.len(), 1, "{found:?}");
+        assert_eq!(
+            (found[0].kind, &found[0].fix),
+            (FindingKind::UnroutableFree, &None)
+        );
+        assert!(
+            found[0].message.contains("--mailbox"),
+            "{}",
+            found[0].message
+        );
     }
 
     #[test]

@@ -61,6 +61,19 @@ pub fn normalize_email(email: &str) -> String {
     email.trim().to_ascii_lowercase()
 }
 
+/// For a plus address `local+tag@domain`, the address it extends
+/// (`local@domain`, lower case); `None` for any other address. Exchange
+/// Online delivers a plus address to the object that has the address
+/// without the tag (on by default since 2022; a tenant can turn it off with
+/// `Set-OrganizationConfig -DisablePlusAddressInRecipients`, which Graph
+/// cannot tell).
+pub fn plus_base(address: &str) -> Option<String> {
+    let address = normalize_email(address);
+    let (local, domain) = address.rsplit_once('@')?;
+    let (base, tag) = local.split_once('+')?;
+    (!base.is_empty() && !tag.is_empty() && !domain.is_empty()).then(|| format!("{base}@{domain}"))
+}
+
 /// True when two addresses are the same for AWS.
 pub fn same_email(a: &str, b: &str) -> bool {
     a.trim().eq_ignore_ascii_case(b.trim())
@@ -79,6 +92,21 @@ mod tests {
             "x.y-z_1!#$*=?^`{}~/@sub.company.com",
         ] {
             assert_eq!(check_aws_email(a), Ok(()), "{a}");
+        }
+    }
+
+    #[test]
+    fn a_plus_address_extends_the_address_without_its_tag() {
+        assert_eq!(
+            plus_base("AWS+x1@Company.com").as_deref(),
+            Some("aws@company.com")
+        );
+        assert_eq!(
+            plus_base("a+b+c@company.com").as_deref(),
+            Some("a@company.com")
+        );
+        for none in ["aws@company.com", "+x@company.com", "aws+@company.com"] {
+            assert_eq!(plus_base(none), None, "{none}");
         }
     }
 

@@ -15,6 +15,7 @@
 
 mod accounts;
 mod exchange;
+mod minting;
 
 use std::collections::{BTreeMap, HashMap};
 use std::fmt;
@@ -23,6 +24,7 @@ use super::address::normalize_email;
 use super::change::RowChange;
 use super::conditional::Merged;
 use super::error::StoreError;
+use super::minting::MintingMailbox;
 use super::pool::{AliasPool, LegacyRow};
 use super::row::{AliasRow, AliasStatus};
 use super::AliasFilter;
@@ -86,16 +88,20 @@ pub enum FindingKind {
     /// A free row that still carries a claim token: an older tool released
     /// it keeping this provider's columns, or a release was cut short.
     FreeWithClaimToken,
+    /// A minting mailbox Exchange does not have, or one without the address
+    /// its minted addresses extend: every address minted for it bounces.
+    MintingMailboxMissing,
 }
 
 impl FindingKind {
     /// Every kind, in the order the help and the docs list them.
-    pub const ALL: [FindingKind; 15] = [
+    pub const ALL: [FindingKind; 16] = [
         FindingKind::FreeAddressInUse,
         FindingKind::UnlinkedAddressInUse,
         FindingKind::DuplicateAddress,
         FindingKind::UnroutableInUse,
         FindingKind::MissingMailbox,
+        FindingKind::MintingMailboxMissing,
         FindingKind::RetiredWithoutAccount,
         FindingKind::LinkedToOtherAccount,
         FindingKind::LinkedAccountMissing,
@@ -143,6 +149,10 @@ impl FindingKind {
                  and no mailbox read has (fix: mark it unroutable, so no claim hands it out)"
             }
             FindingKind::MissingMailbox => "a mailbox of the pool that Exchange does not have",
+            FindingKind::MintingMailboxMissing => {
+                "a minting mailbox Exchange does not have, or one without the address its \
+                 minted addresses extend: every address minted for it bounces"
+            }
             FindingKind::MailboxNearLimit => {
                 "a mailbox with 290 or more addresses (Exchange allows roughly 300-333; one \
                  seeded to the planned 300 is full: new aliases go to another mailbox)"
@@ -173,6 +183,7 @@ impl FindingKind {
             FindingKind::UnroutableInUse => "unroutable_in_use",
             FindingKind::UnroutableFree => "unroutable_free",
             FindingKind::MissingMailbox => "missing_mailbox",
+            FindingKind::MintingMailboxMissing => "minting_mailbox_missing",
             FindingKind::MailboxNearLimit => "mailbox_near_limit",
             FindingKind::UnpooledAddress => "unpooled_address",
             FindingKind::MailboxMismatch => "mailbox_mismatch",
@@ -188,6 +199,7 @@ impl FindingKind {
             | FindingKind::UnlinkedAddressInUse
             | FindingKind::UnroutableInUse
             | FindingKind::MissingMailbox
+            | FindingKind::MintingMailboxMissing
             | FindingKind::DuplicateAddress => Severity::Critical,
             _ => Severity::Warning,
         }
@@ -296,6 +308,8 @@ pub enum ExchangeInput<'a> {
 pub struct AuditInput<'a> {
     pub accounts: Option<&'a [OrgAccount]>,
     pub mailboxes: Option<&'a [Mailbox]>,
+    /// The minting mailboxes, checked against `mailboxes`.
+    pub minting: &'a [MintingMailbox],
 }
 
 impl AuditReport {
@@ -315,7 +329,13 @@ pub fn audit_rows(rows: &[AliasRow], input: &AuditInput) -> AuditReport {
         findings.extend(account_findings(rows, &groups, accounts));
     }
     if let Some(mailboxes) = input.mailboxes {
-        findings.extend(exchange::findings(rows, mailboxes, input.accounts));
+        findings.extend(exchange::findings(
+            rows,
+            mailboxes,
+            input.accounts,
+            input.minting,
+        ));
+        findings.extend(minting::findings(input.minting, mailboxes));
     }
     findings.sort_by(|a, b| {
         b.severity()
@@ -523,8 +543,21 @@ impl AliasPool {
         exchange: Option<ExchangeInput<'_>>,
     ) -> Result<AuditReport, StoreError> {
         let rows = self.list(&AliasFilter::default()).await?;
+        let minting = match exchange {
+            Some(_) => self.minting_mailboxes().await?,
+            None => Vec::new(),
+        };
         let read = match exchange {
-            Some(ExchangeInput::Read(lookup)) => Some(lookup.read(&rows).await?),
+            Some(ExchangeInput::Read(lookup)) => {
+                // The minting mailboxes too, with or without rows.
+                let lookup = MailboxLookup {
+                    graph: lookup.graph,
+                    extra: (lookup.extra.iter().cloned())
+                        .chain(minting.iter().map(|m| m.mailbox.clone()))
+                        .collect(),
+                };
+                Some(lookup.read(&rows).await?)
+            }
             _ => None,
         };
         let mailboxes = match exchange {
@@ -536,6 +569,7 @@ impl AliasPool {
             &AuditInput {
                 accounts,
                 mailboxes,
+                minting: &minting,
             },
         ))
     }
@@ -650,16 +684,17 @@ mod tests {
             FindingKind::DuplicateAddress => 2,
             FindingKind::UnroutableInUse => 3,
             FindingKind::MissingMailbox => 4,
-            FindingKind::RetiredWithoutAccount => 5,
-            FindingKind::LinkedToOtherAccount => 6,
-            FindingKind::LinkedAccountMissing => 7,
-            FindingKind::LinkedAccountClosed => 8,
-            FindingKind::FreeWithClaimToken => 9,
-            FindingKind::UnroutableFree => 10,
-            FindingKind::UnpooledAddress => 11,
-            FindingKind::MailboxNearLimit => 12,
-            FindingKind::MailboxMismatch => 13,
-            FindingKind::RoutableAgain => 14,
+            FindingKind::MintingMailboxMissing => 5,
+            FindingKind::RetiredWithoutAccount => 6,
+            FindingKind::LinkedToOtherAccount => 7,
+            FindingKind::LinkedAccountMissing => 8,
+            FindingKind::LinkedAccountClosed => 9,
+            FindingKind::FreeWithClaimToken => 10,
+            FindingKind::UnroutableFree => 11,
+            FindingKind::UnpooledAddress => 12,
+            FindingKind::MailboxNearLimit => 13,
+            FindingKind::MailboxMismatch => 14,
+            FindingKind::RoutableAgain => 15,
         };
         for (i, kind) in FindingKind::ALL.into_iter().enumerate() {
             assert_eq!(place(kind), i, "{kind}");
@@ -693,6 +728,7 @@ mod tests {
         let input = AuditInput {
             accounts: Some(&accounts),
             mailboxes: None,
+            minting: &[],
         };
         let report = audit_rows(&rows, &input);
         let got: Vec<(&str, &str, Option<String>)> = report

@@ -26,7 +26,7 @@ use rand::Rng;
 use serde_json::{Map, Value};
 use time::OffsetDateTime;
 
-use super::address::{check_aws_email, normalize_email, AWS_EMAIL_LENGTH};
+use super::address::{check_aws_email, normalize_email, plus_base, AWS_EMAIL_LENGTH};
 use super::error::StoreError;
 use super::row::{col, put_time, status_value};
 use crate::azure::table::Entity;
@@ -311,15 +311,6 @@ fn check_prefix(prefix: &str) -> Result<(), StoreError> {
     Err(invalid("prefix", reason))
 }
 
-/// For a plus address `local+tag@domain`, the address it extends
-/// (`local@domain`, lower case); `None` for any other address.
-pub fn plus_base(address: &str) -> Option<String> {
-    let address = normalize_email(address);
-    let (local, domain) = address.split_once('@')?;
-    let (base, tag) = local.split_once('+')?;
-    (!base.is_empty() && !tag.is_empty() && !domain.is_empty()).then(|| format!("{base}@{domain}"))
-}
-
 /// The row key of the row minted for `email`: a GUID (as the seed's row
 /// keys are) derived from the lower-case address, so the insert of a second
 /// row with the same address fails whatever the letter case.
@@ -421,11 +412,5 @@ mod tests {
         );
         assert!(!AddressSource::MintedOnly.admits(false));
         assert_eq!(AddressSource::parse("always"), None);
-        assert_eq!(
-            plus_base("AWS+x1@Company.com").as_deref(),
-            Some("aws@company.com")
-        );
-        assert_eq!(plus_base("aws@company.com"), None);
-        assert_eq!(plus_base("+x@company.com"), None);
     }
 }

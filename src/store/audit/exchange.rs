@@ -27,8 +27,9 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use futures::{StreamExt, TryStreamExt};
 
-use super::super::address::{check_aws_email, normalize_email};
+use super::super::address::{check_aws_email, normalize_email, plus_base, same_email};
 use super::super::error::StoreError;
+use super::super::minting::MintingMailbox;
 use super::super::row::{AliasRow, AliasStatus};
 use super::{Finding, FindingKind, Fix, OrgAccount};
 use crate::graph::{GraphReader, GraphUser};
@@ -124,11 +125,13 @@ impl MailboxLookup<'_> {
 }
 
 /// The Exchange findings for `rows` (no I/O). `accounts`, when the AWS
-/// accounts were compared too, decides how an unpooled address is imported.
+/// accounts were compared too, decides how an unpooled address is imported;
+/// the addresses `minting` mailboxes extend are no aliases to import.
 pub(super) fn findings(
     rows: &[AliasRow],
     mailboxes: &[Mailbox],
     accounts: Option<&[OrgAccount]>,
+    minting: &[MintingMailbox],
 ) -> Vec<Finding> {
     let by_name: HashMap<String, &Mailbox> = mailboxes
         .iter()
@@ -145,7 +148,7 @@ pub(super) fn findings(
     }
     let mut out = Vec::new();
     for m in mailboxes {
-        out.extend(mailbox_findings(m, rows, accounts));
+        out.extend(mailbox_findings(m, rows, accounts, minting));
     }
     for row in rows {
         // The address itself, or for `local+tag@domain` the `local@domain`
@@ -317,6 +320,7 @@ fn mailbox_findings(
     mailbox: &Mailbox,
     rows: &[AliasRow],
     accounts: Option<&[OrgAccount]>,
+    minting: &[MintingMailbox],
 ) -> Vec<Finding> {
     let finding = |kind, email: &str, message: String, fix| Finding {
         kind,
@@ -332,6 +336,13 @@ fn mailbox_findings(
             .iter()
             .filter(|r| r.root_mailbox.eq_ignore_ascii_case(&mailbox.name))
             .count();
+        if aliases == 0
+            && minting
+                .iter()
+                .any(|m| same_email(&m.mailbox, &mailbox.name))
+        {
+            return Vec::new(); // a minting mailbox: reported as one (`audit/minting.rs`)
+        }
         return vec![finding(
             FindingKind::MissingMailbox,
             &mailbox.name,
@@ -366,6 +377,7 @@ fn mailbox_findings(
         let in_pool_domain = domain(address)
             .is_some_and(|d| domains.contains(&d) && !d.ends_with(".onmicrosoft.com"));
         if pooled.contains(&key)
+            || minting.iter().any(|m| m.base_address() == key)
             || !in_pool_domain
             || Some(&key) == primary.as_ref()
             || key == normalize_email(&mailbox.name)
@@ -412,15 +424,6 @@ fn mailbox_findings(
         });
     }
     out
-}
-
-/// `local@domain` for `local+tag@domain`: Exchange Online delivers plus
-/// addresses to the object that has the address without the tag (on by
-/// default since 2022; a tenant can turn it off, which Graph cannot tell).
-fn plus_base(address: &str) -> Option<String> {
-    let (local, domain) = address.rsplit_once('@')?;
-    let (base, _tag) = local.split_once('+')?;
-    (!base.is_empty()).then(|| format!("{base}@{domain}"))
 }
 
 fn domain(address: &str) -> Option<String> {
@@ -521,7 +524,7 @@ mod tests {
             name: "u".into(),
             state: "SUSPENDED".into(),
         }];
-        let found = findings(&rows, &mailboxes, Some(&accounts));
+        let found = findings(&rows, &mailboxes, Some(&accounts), &[]);
         let got = kinds(&found);
         let mark = |f: &Option<Fix>| matches!(f, Some(Fix::MarkUnroutable { .. }));
         assert!(!got.contains_key("aws_a@company.com"), "routable: {got:?}");
@@ -586,7 +589,7 @@ mod tests {
         assert!(reason.contains("m2@company.com does not exist"), "{reason}");
 
         // Without the AWS accounts, nothing is imported.
-        let found = findings(&rows, &mailboxes, None);
+        let found = findings(&rows, &mailboxes, None, &[]);
         for f in found
             .iter()
             .filter(|f| f.kind == FindingKind::UnpooledAddress)
@@ -612,7 +615,7 @@ mod tests {
                 json!({"in_use": true, "status": "quarantined", "aws_account_id": "333333333333"}),
             ),
         ];
-        let found = findings(&rows, &[mailbox("m1@company.com", &[], 3)], None);
+        let found = findings(&rows, &[mailbox("m1@company.com", &[], 3)], None, &[]);
         let got: BTreeMap<&str, (FindingKind, &str, bool)> = found
             .iter()
             .map(|f| {
@@ -639,7 +642,7 @@ mod tests {
     #[test]
     fn a_mailbox_is_near_its_limit_from_near_limit_addresses_on() {
         let near = |total| {
-            findings(&[], &[mailbox("m1@company.com", &[], total)], None)
+            findings(&[], &[mailbox("m1@company.com", &[], total)], None, &[])
                 .iter()
                 .any(|f| f.kind == FindingKind::MailboxNearLimit)
         };
@@ -672,7 +675,7 @@ mod tests {
             &["aws_h@company.com", "AWS_K@company.com"],
             4,
         )];
-        let found = findings(&rows, &mailboxes, None);
+        let found = findings(&rows, &mailboxes, None, &[]);
         let got = kinds(&found);
         let mark = |f: &Option<Fix>| matches!(f, Some(Fix::MarkUnroutable { .. }));
         assert_eq!(
@@ -705,7 +708,7 @@ mod tests {
         assert!(message("aws_h@company.com").contains("m1@company.com"));
 
         // No mailbox read at all: reported, but nothing to mark it by.
-        let found = findings(&rows[..1], &[], None);
+        let found = findings(&rows[..1], &[], None, &[]);
         assert_eq!(found.len(), 1, "{found:?}");
         assert_eq!(
             (found[0].kind, &found[0].fix),
@@ -716,6 +719,51 @@ mod tests {
             "{}",
             found[0].message
         );
+    }
+
+    #[test]
+    fn minted_addresses_route_by_the_plus_rule_and_their_base_is_no_alias_to_import() {
+        let rows = [
+            row(
+                "root+k3j9x2m4pq@company.com",
+                "aws@company.com",
+                json!({"in_use": true, "minted": true}),
+            ),
+            row(
+                "other+zzzzzzzzzz@company.com",
+                "box@company.com",
+                json!({"in_use": true, "minted": true}),
+            ),
+        ];
+        let mailboxes = [
+            mailbox("aws@company.com", &["root@company.com"], 2),
+            mailbox("box@company.com", &[], 1),
+        ];
+        let registration = MintingMailbox::new("aws@company.com", Some("root"), "").expect("ok");
+        let got = kinds(&findings(&rows, &mailboxes, None, &[registration]));
+        assert!(!got.contains_key("root+k3j9x2m4pq@company.com"), "{got:?}");
+        assert_eq!(
+            got["other+zzzzzzzzzz@company.com"].0,
+            FindingKind::UnroutableInUse
+        );
+        assert!(
+            !got.contains_key("root@company.com"),
+            "the address minted ones extend is no alias to import: {got:?}"
+        );
+        // Without the registration, root@ is an address no row has.
+        let got = kinds(&findings(&rows, &mailboxes, None, &[]));
+        assert_eq!(got["root@company.com"].0, FindingKind::UnpooledAddress);
+
+        // A minting mailbox Exchange does not have, with no rows: reported
+        // once, as a minting mailbox (`audit/minting.rs`), not here.
+        let gone = Mailbox {
+            name: "gone@company.com".into(),
+            addresses: None,
+        };
+        let registration = MintingMailbox::new("gone@company.com", None, "").expect("ok");
+        assert!(findings(&[], std::slice::from_ref(&gone), None, &[registration]).is_empty());
+        let got = kinds(&findings(&[], &[gone], None, &[]));
+        assert_eq!(got["gone@company.com"].0, FindingKind::MissingMailbox);
     }
 
     #[test]

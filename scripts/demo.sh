@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # The quickstart, end to end on this machine: start Azurite, fill a sample pool
 # with the `rootmail` admin CLI, apply and destroy examples/quickstart with the
-# freshly built provider, and show what was claimed. No Azure account needed.
+# freshly built provider, and show what was claimed. Then the pool runs dry:
+# examples/minting asks for more accounts than it holds and goes on by minting
+# plus addresses for a minting mailbox. No Azure account needed.
 set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
 tools="$root/.tools/bin"
@@ -51,4 +53,20 @@ echo
 echo "==> terraform destroy"
 "$tools/terraform" destroy -auto-approve -input=false -no-color -var "endpoint=$endpoint" | tail -n 1
 "$bin/rootmail" pool stats
+
+echo "==> the pool runs dry: 28 accounts from 25 aliases, with a minting mailbox"
+"$bin/rootmail" pool add-minting-mailbox aws@company.com --prefix aws --by demo@company.com \
+  --plus-addressing-on
+cp -r "$root/examples/minting" "$work/minting"
+cd "$work/minting"
+echo "==> terraform apply (address_source = \"prefer_aliases\")"
+"$tools/terraform" apply -auto-approve -input=false -no-color -var "endpoint=$endpoint" \
+  -var accounts=28 | grep -v '^$' | tail -n 8
+echo "==> which addresses are aliases and which were minted"
+"$bin/rootmail" pool list --status claimed
+"$bin/rootmail" pool stats
+echo "==> terraform destroy: minted addresses no AWS account used can be claimed again"
+"$tools/terraform" destroy -auto-approve -input=false -no-color -var "endpoint=$endpoint" \
+  -var accounts=28 | tail -n 1
+"$bin/rootmail" pool list --source minted
 echo "==> demo finished"

@@ -547,6 +547,7 @@ fn examples_validate_with_modern_terraform() {
         "migrating/inventory",
         "pool-check",
         "quickstart",
+        "minting",
         "provider",
         "resources/rootmail_alias",
         "data-sources/rootmail_alias",

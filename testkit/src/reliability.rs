@@ -26,7 +26,7 @@ resource "rootmail_alias" "{name}" {{
     )
 }
 
-/// The e-mail of every `rootmail_alias` instance in the state file
+/// The e-mail of every `rootmail_alias` resource instance in the state file
 /// (read directly: no terraform run, no provider start).
 pub fn state_emails(dir: &TerraformDir) -> Vec<String> {
     let Ok(text) = std::fs::read_to_string(dir.path().join("terraform.tfstate")) else {
@@ -35,7 +35,8 @@ pub fn state_emails(dir: &TerraformDir) -> Vec<String> {
     let json: serde_json::Value = serde_json::from_str(&text).expect("state is JSON");
     let mut emails = Vec::new();
     for r in json["resources"].as_array().into_iter().flatten() {
-        if r["type"] != "rootmail_alias" {
+        // Resources only: `data "rootmail_alias"` has the same type.
+        if r["type"] != "rootmail_alias" || r["mode"] != "managed" {
             continue;
         }
         for i in r["instances"].as_array().into_iter().flatten() {

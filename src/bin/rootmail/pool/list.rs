@@ -166,7 +166,10 @@ pub async fn run(store: &AliasPool, args: &ListArgs) -> anyhow::Result<Outcome> 
                 rows.len()
             )?;
         } else {
-            writeln!(out, "{found} aliases")?;
+            match rows.iter().filter(|r| r.minted).count() {
+                0 => writeln!(out, "{found} aliases")?,
+                minted => writeln!(out, "{found} addresses, {minted} of them minted")?,
+            }
         }
     }
     out.flush()?;

@@ -54,6 +54,7 @@ pub async fn run(store: &AliasPool, args: &StatsArgs) -> anyhow::Result<Outcome>
                     "registered_by": m.registered_by,
                     "registered_at": output::format_time(m.registered_at),
                     "plus_addressing_checked_at": output::format_time(m.plus_addressing_checked_at),
+                    "plus_addressing_check": m.plus_addressing_check,
                 })
             })
             .collect();
@@ -119,11 +120,16 @@ pub async fn run(store: &AliasPool, args: &StatsArgs) -> anyhow::Result<Outcome>
         for m in &stats.minting_mailboxes {
             writeln!(
                 out,
-                "minting mailbox {}: mints {}+<id>@{} (plus addressing checked {})",
+                "minting mailbox {}: mints {}+<id>@{} (plus addressing checked {}{})",
                 output::cell(&m.mailbox),
                 output::cell(&m.prefix),
                 output::cell(&m.domain),
-                output::format_time(m.plus_addressing_checked_at)
+                output::format_time(m.plus_addressing_checked_at),
+                if m.registered_by.is_empty() {
+                    String::new()
+                } else {
+                    format!(" by {}", output::cell(&m.registered_by))
+                }
             )?;
         }
     }

@@ -594,3 +594,109 @@ async fn claims_never_hand_out_an_alias_marked_unroutable() {
     assert_eq!(imported.status, AliasStatus::Free);
     assert_eq!(imported.root_mailbox, MAILBOX);
 }
+
+/// Two audits that both found an address the table lacks (two nightly
+/// runs, a person and a pipeline) import it once: the one that comes second
+/// finds the row, and two racing past that look-up pick the same row key,
+/// so the table keeps one of them. The other fixes are refused as changed.
+#[tokio::test]
+async fn an_address_two_audits_import_at_once_becomes_one_row() {
+    let table = azurite::unique_table_name("importonce");
+    let config = StoreConfig::emulator(azurite::shared().endpoint(), table);
+    let pool = AliasPool::connect(&config).expect("connect");
+    pool.ensure_table().await.expect("table");
+    let rows = pool.seed(MAILBOX, "company.com", 1).await.expect("seed");
+    let management = [OrgAccount {
+        id: "111111111111".into(),
+        email: "root@company.com".into(),
+        name: "management".into(),
+        state: "ACTIVE".into(),
+    }];
+    let exchange = [mailbox(&[&rows[0].aws_mail, "aws_new@company.com"])];
+    let unpooled = || async {
+        pool.audit(Some(&management), Some(ExchangeInput::Known(&exchange)))
+            .await
+            .expect("audit")
+            .findings
+            .into_iter()
+            .find(|f| f.kind == FindingKind::UnpooledAddress)
+            .expect("unpooled")
+    };
+    // Four audits see the address missing before any of them fixes it.
+    let seen = [
+        unpooled().await,
+        unpooled().await,
+        unpooled().await,
+        unpooled().await,
+    ];
+    assert!(
+        matches!(seen[0].fix, Some(Fix::Import { .. })),
+        "{:?}",
+        seen[0]
+    );
+
+    // Two fix at the same moment, then the other two.
+    let (a, b) = tokio::join!(pool.apply_fix(&seen[0]), pool.apply_fix(&seen[1]));
+    let later = [
+        pool.apply_fix(&seen[2]).await,
+        pool.apply_fix(&seen[3]).await,
+    ];
+    let outcomes = [a, b].into_iter().chain(later).collect::<Vec<_>>();
+    let fixed = outcomes.iter().filter(|o| o.is_ok()).count();
+    assert_eq!(fixed, 1, "{outcomes:?}");
+    for refused in outcomes.iter().filter_map(|o| o.as_ref().err()) {
+        assert!(matches!(refused, StoreError::Changed { .. }), "{refused}");
+    }
+    let all = pool
+        .list(&rootmail::store::AliasFilter::default())
+        .await
+        .expect("list");
+    let imported: Vec<&AliasRow> = all
+        .iter()
+        .filter(|r| r.email.eq_ignore_ascii_case("aws_new@company.com"))
+        .collect();
+    assert_eq!(imported.len(), 1, "one row: {imported:?}");
+    assert_eq!(imported[0].status, AliasStatus::Free);
+
+    // An address an account used, likewise, imported retired once.
+    let used = [OrgAccount {
+        id: "222222222222".into(),
+        email: "AWS_Used@company.com".into(),
+        name: "used".into(),
+        state: "SUSPENDED".into(),
+    }];
+    let exchange = [mailbox(&[
+        &rows[0].aws_mail,
+        "aws_new@company.com",
+        "aws_used@company.com",
+    ])];
+    let retired = || async {
+        pool.audit(Some(&used), Some(ExchangeInput::Known(&exchange)))
+            .await
+            .expect("audit")
+            .findings
+            .into_iter()
+            .find(|f| f.kind == FindingKind::UnpooledAddress)
+            .expect("unpooled")
+    };
+    let (x, y) = (retired().await, retired().await);
+    assert!(matches!(x.fix, Some(Fix::ImportRetired { .. })), "{x:?}");
+    let (first, second) = tokio::join!(pool.apply_fix(&x), pool.apply_fix(&y));
+    assert_eq!(
+        [first.is_ok(), second.is_ok()]
+            .iter()
+            .filter(|ok| **ok)
+            .count(),
+        1,
+        "{first:?} {second:?}"
+    );
+    let row = pool
+        .find_by_email("aws_used@company.com")
+        .await
+        .expect("one row")
+        .expect("imported");
+    assert_eq!(
+        (row.status, row.used_by.as_str()),
+        (AliasStatus::Retired, "222222222222")
+    );
+}

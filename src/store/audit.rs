@@ -576,28 +576,16 @@ impl AliasPool {
 
     /// Makes the finding's fix, conditional on the row's ETag as audited: a
     /// row changed since is refused with [`StoreError::Changed`]. An import
-    /// adds a new row (an insert, which never overwrites one).
+    /// adds a new row (an insert, which never overwrites one), refused the
+    /// same way when the address got a row since.
     pub async fn apply_fix(&self, finding: &Finding) -> Result<Option<AliasRow>, StoreError> {
         let Some(fix) = &finding.fix else {
             return Ok(finding.row.clone());
         };
         let change = match fix {
-            Fix::Import { mailbox } => {
-                let id = uuid::Uuid::new_v4().to_string();
-                let row = LegacyRow::existing(&normalize_email(&finding.email), mailbox, &id);
-                self.insert_legacy_row(&row).await?;
-                return Ok(None);
-            }
+            Fix::Import { mailbox } => return self.import(&finding.email, mailbox, None).await,
             Fix::ImportRetired { mailbox, account } => {
-                let id = uuid::Uuid::new_v4().to_string();
-                let row = LegacyRow {
-                    in_use: true,
-                    aws_account_id: account.clone(),
-                    ..LegacyRow::existing(&normalize_email(&finding.email), mailbox, &id)
-                };
-                self.insert_legacy_row_with(&row, &retired_by(account))
-                    .await?;
-                return Ok(None);
+                return self.import(&finding.email, mailbox, Some(account)).await
             }
             Fix::LinkAndRetire { account } => RowChange {
                 aws_account_id: Some(account.clone()),
@@ -641,6 +629,40 @@ impl AliasPool {
             Merged::Changed | Merged::Missing => Err(StoreError::Changed {
                 alias_id: row.id.clone(),
             }),
+        }
+    }
+
+    /// Adds `address`, which the table lacked when audited, as a row of
+    /// `mailbox` (retired, used by `account`, if given). Looked up again
+    /// first: a row that appeared since (an import, an admin) refuses the
+    /// fix as a changed row does. Its id is derived from the address, so
+    /// imports racing past that look-up write one row: the later insert
+    /// finds the id taken and is refused too.
+    async fn import(
+        &self,
+        address: &str,
+        mailbox: &str,
+        account: Option<&String>,
+    ) -> Result<Option<AliasRow>, StoreError> {
+        let address = normalize_email(address);
+        if let Some(row) = self.find_by_email(&address).await? {
+            return Err(StoreError::Changed { alias_id: row.id });
+        }
+        let fresh = LegacyRow::imported(&address, mailbox);
+        let (row, change) = match account {
+            Some(account) => (
+                LegacyRow {
+                    in_use: true,
+                    aws_account_id: account.clone(),
+                    ..fresh
+                },
+                retired_by(account),
+            ),
+            None => (fresh, RowChange::default()),
+        };
+        match self.try_insert_legacy_row(&row, &change).await? {
+            true => Ok(None),
+            false => Err(StoreError::Changed { alias_id: row.id }),
         }
     }
 }

@@ -931,8 +931,8 @@ fn secrets_never_appear_in_output() {
         cmd.env(variable, &value).args([
             "--storage-account",
             "devstoreaccount1",
-            "--retry-for",
-            "1s",
+            "--retry-timeout-seconds",
+            "1",
         ]);
         if !endpoint.is_empty() {
             cmd.args(["--endpoint", endpoint.as_str()]);

@@ -205,7 +205,7 @@ fn the_cli_at_trace_level_logs_no_credential_of_any_kind() {
                 .env("ROOTMAIL_LOG", filter)
                 .env("ROOTMAIL_TABLE_ENDPOINT", az.endpoint())
                 .env("ROOTMAIL_TABLE_NAME", &pool.table)
-                .args(["--retry-for", "2s", "pool", "stats"])
+                .args(["--retry-timeout-seconds", "2", "pool", "stats"])
                 .stdin(Stdio::null());
             for (k, v) in OFFLINE.iter().map(|(k, v)| (*k, v.to_string())) {
                 cmd.env(k, v);

@@ -411,7 +411,7 @@ async fn forty_plus_kinds_of_bad_input_get_clear_diagnostics_and_change_nothing(
         (
             "provider: retry timeout zero",
             vec![("retry_timeout_seconds", Value::from(0i64))],
-            "Invalid retry timeout",
+            "Invalid number of seconds",
             "retry_timeout_seconds",
         ),
         (

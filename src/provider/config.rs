@@ -1,11 +1,8 @@
 //! The `provider "rootmail"` block: its schema, its checks, and how it turns
 //! into [`Settings`] (explicit values win over environment variables). The
-//! attributes are the [`SETTINGS`] that are not environment-only, plus
-//! `retry_timeout_seconds`.
+//! attributes are the [`SETTINGS`] that are not environment-only.
 
-use std::time::Duration;
-
-use crate::settings::{RetryBudget, Settings};
+use crate::settings::Settings;
 use crate::settings::{
     Setting, SettingKind, ACCESS_KEY, ADDRESS_SOURCE, ADO_SERVICE_CONNECTION_ID, CLIENT_SECRET,
     CONNECTION_STRING, ENDPOINT, ENVIRONMENT, METADATA_HOST, OIDC_REQUEST_URL, OIDC_TOKEN,
@@ -14,9 +11,6 @@ use crate::settings::{
 };
 use crate::store::{AddressSource, StoreError};
 use crate::tfplugin::{Attribute, Block, Diagnostic, Diagnostics, Schema, Type, Value};
-
-/// The attribute that is not in the Setting table: how long to keep retrying.
-pub const RETRY_TIMEOUT: &str = "retry_timeout_seconds";
 
 /// The settings a provider block can hold (the rest come only from the
 /// environment).
@@ -34,6 +28,7 @@ pub fn schema() -> Schema {
     let block = attributes().fold(block, |block, setting| {
         let ty = match setting.kind() {
             SettingKind::Flag => Type::Bool,
+            SettingKind::Seconds => Type::Number,
             SettingKind::Text | SettingKind::Secret | SettingKind::Path => Type::String,
         };
         let attribute = Attribute::optional(setting.name, ty).description(setting.description());
@@ -43,12 +38,7 @@ pub fn schema() -> Schema {
             attribute
         })
     });
-    Schema::new(block.attribute(
-        Attribute::optional(RETRY_TIMEOUT, Type::Number).description(
-            "How long one table operation may keep retrying throttling, server errors and \
-             dropped connections before it fails. Defaults to 60.",
-        ),
-    ))
+    Schema::new(block)
 }
 
 /// Attaches `d` to `setting`, unless it holds a secret: Terraform prints the
@@ -177,15 +167,15 @@ pub fn validate(config: &Value) -> Diagnostics {
             "`oidc_request_url` must be a URL starting with https://.".into(),
         ));
     }
-    if let Some(secs) = config.attr(RETRY_TIMEOUT).as_i64() {
-        if !(1..=3600).contains(&secs) {
-            d.push(
-                Diagnostic::error(
-                    "Invalid retry timeout",
-                    "`retry_timeout_seconds` must be between 1 and 3600.",
-                )
-                .at_attr(RETRY_TIMEOUT),
-            );
+    for setting in attributes().filter(|s| s.kind() == SettingKind::Seconds) {
+        let value = config.attr(setting.name);
+        if value.is_null() || !value.is_fully_known() {
+            continue;
+        }
+        let mut probe = Settings::default();
+        let text = value.as_i64().map(|n| n.to_string()).unwrap_or_default();
+        if let Err(e) = setting.set(&mut probe, &text) {
+            d.push(invalid(setting, "Invalid number of seconds", e.to_string()));
         }
     }
     check_methods(config, &mut d);
@@ -276,16 +266,13 @@ pub fn settings(config: &Value) -> Settings {
         match config.attr(setting.name) {
             Value::Bool(b) => setting.set_flag(&mut settings, *b),
             v => {
-                if let Some(text) = v.as_str() {
-                    // Text into a text setting cannot fail (only flags parse).
+                let number = v.as_i64().map(|n| n.to_string());
+                if let Some(text) = v.as_str().or(number.as_deref()) {
+                    // `validate` refused what does not parse.
                     let _ = setting.set(&mut settings, text);
                 }
             }
         }
-    }
-    if let Some(secs) = config.attr(RETRY_TIMEOUT).as_i64() {
-        let total = Duration::from_secs(secs.clamp(1, 3600) as u64);
-        settings.retry = Some(RetryBudget::for_total(total));
     }
     settings
 }

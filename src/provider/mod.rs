@@ -68,10 +68,10 @@ enum Connection {
     /// The provider block still holds unknown values (plan before apply).
     Unknown,
     /// Connected to the pool table; concurrent creates share the claim
-    /// batcher (none when `ROOTMAIL_CLAIM_BATCHING` turns it off), concurrent
-    /// destroys the release batcher (none when `ROOTMAIL_RELEASE_BATCHING`
+    /// batcher (none when `claim_batching` turns it off), concurrent
+    /// destroys the release batcher (none when `release_batching`
     /// turns it off), concurrent refreshes the read coalescer (none when
-    /// `ROOTMAIL_READ_BATCHING` turns it off).
+    /// `read_batching` turns it off).
     Ready(
         Arc<AliasPool>,
         Option<Arc<ClaimBatcher>>,
@@ -130,7 +130,7 @@ impl Shared {
         })
     }
 
-    /// The release batcher, unless `ROOTMAIL_RELEASE_BATCHING` turned it
+    /// The release batcher, unless `release_batching` turned it
     /// off (or there is no connection yet).
     pub async fn release_batcher(&self) -> Option<Arc<ReleaseBatcher>> {
         match &*self.conn.read().await {
@@ -234,15 +234,17 @@ impl Provider for RootmailProvider {
         );
         match AliasPool::connect_with_cancellation(&resolved, ctx.cancellation().clone()) {
             Ok(pool) => {
-                let env = |k: &str| std::env::var(k).ok();
-                let batcher = batching_enabled(&env, CLAIM_BATCHING_ENV)
+                let batching = resolved.batching;
+                let batcher = batching
+                    .claims
                     .then(|| Arc::new(ClaimBatcher::new(pool.clone())));
                 // A new coalescer per configuration: Terraform configures the
                 // provider at the start of every run, so no snapshot of an
                 // earlier run (a reattached provider) ever answers this one.
-                let reader = batching_enabled(&env, READ_BATCHING_ENV)
+                let reader = batching
+                    .reads
                     .then(|| Arc::new(ReadCoalescer::new(pool.clone())));
-                let releases = batching_enabled(&env, RELEASE_BATCHING_ENV).then(|| {
+                let releases = batching.releases.then(|| {
                     Arc::new(ReleaseBatcher::with_settings(
                         pool.clone(),
                         ReleaseBatcher::PROVIDER_SETTINGS,
@@ -277,27 +279,6 @@ impl Provider for RootmailProvider {
     }
 }
 
-/// Environment variable that turns claim batching off (`0`, `false`, `no`,
-/// `off`): each create then claims on its own. For measurements and as an
-/// escape hatch; batching is on by default.
-pub const CLAIM_BATCHING_ENV: &str = "ROOTMAIL_CLAIM_BATCHING";
-
-/// Environment variable that turns release batching off (same values):
-/// each destroy then reads its row before the conditional write, as before,
-/// and does not use the row its refresh saw.
-pub const RELEASE_BATCHING_ENV: &str = "ROOTMAIL_RELEASE_BATCHING";
-
-/// Environment variable that turns read coalescing off (same values): each
-/// refresh then reads its row with its own point read.
-pub const READ_BATCHING_ENV: &str = "ROOTMAIL_READ_BATCHING";
-
-fn batching_enabled(env: &dyn Fn(&str) -> Option<String>, name: &str) -> bool {
-    !matches!(
-        env(name).map(|v| v.trim().to_ascii_lowercase()).as_deref(),
-        Some("0" | "false" | "no" | "off")
-    )
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -317,18 +298,5 @@ mod tests {
         );
         assert!(d.detail.contains("https://"), "{}", d.detail);
         assert!(!d.detail.contains("s3cr3t"), "{}", d.detail);
-    }
-
-    #[test]
-    fn claim_batching_is_on_unless_turned_off() {
-        let with = |v: &'static str| move |k: &str| (k == CLAIM_BATCHING_ENV).then(|| v.to_owned());
-        let on = |env: &dyn Fn(&str) -> Option<String>| batching_enabled(env, CLAIM_BATCHING_ENV);
-        assert!(on(&|_| None));
-        assert!(on(&with("1")));
-        assert!(!on(&with("off")));
-        assert!(!on(&with(" FALSE ")));
-        assert!(!on(&with("0")));
-        assert!(batching_enabled(&with("off"), RELEASE_BATCHING_ENV));
-        assert!(batching_enabled(&with("off"), READ_BATCHING_ENV));
     }
 }

@@ -9,8 +9,10 @@
 //! (`crate::store`), the provider and the CLI all read it, and it reads
 //! none of them.
 
+use std::collections::BTreeMap;
 use std::fmt;
 use std::path::PathBuf;
+use std::time::Duration;
 
 use crate::secret::SecretString;
 
@@ -57,10 +59,25 @@ pub struct Settings {
     pub graph_endpoint: Option<String>,
     /// `aliases_only`, `prefer_aliases` or `minted_only` (checked where it is resolved).
     pub address_source: Option<String>,
-    /// Not an environment setting: the provider and the CLI each take a
-    /// total time and turn it into a budget with [`RetryBudget::for_total`].
+    /// From `retry_timeout_seconds`, as a budget ([`RetryBudget::for_total`]).
     pub retry: Option<RetryBudget>,
     pub claim_page_size: Option<u32>,
+    pub claim_batching: Option<bool>,
+    pub read_batching: Option<bool>,
+    pub release_batching: Option<bool>,
+    /// The variable each setting filled from the environment came from (by
+    /// setting name); a setting that is set but not listed was given
+    /// explicitly. Messages say where a value came from with it.
+    pub from_env: BTreeMap<&'static str, &'static str>,
+}
+
+/// Where a setting's value came from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Origin {
+    /// Given explicitly: a provider attribute or a CLI flag.
+    Explicit,
+    /// Read from this environment variable.
+    Env(&'static str),
 }
 
 /// How a setting's value is typed.
@@ -72,6 +89,8 @@ pub enum SettingKind {
     Path,
     /// `true`/`false` (the environment also takes `1/0`, `yes/no`, `on/off`).
     Flag,
+    /// A whole number of seconds, 1 to 3600 (a number in the provider).
+    Seconds,
 }
 
 /// Variables a CI pipeline sets, tried after a setting's own variables:
@@ -109,6 +128,19 @@ enum Slot<'a> {
     Secret(&'a mut Option<SecretString>),
     Path(&'a mut Option<PathBuf>),
     Flag(&'a mut Option<bool>),
+    /// Seconds, kept as the retry budget they make.
+    Seconds(&'a mut Option<RetryBudget>),
+}
+
+/// The longest retry budget a user may ask for.
+const MAX_SECONDS: u64 = 3600;
+
+/// Whole seconds from 1 to an hour.
+fn parse_seconds(v: &str) -> Option<u64> {
+    v.trim()
+        .parse::<u64>()
+        .ok()
+        .filter(|s| (1..=MAX_SECONDS).contains(s))
 }
 
 impl fmt::Debug for Setting {
@@ -133,6 +165,32 @@ impl Setting {
             Slot::Secret(_) => SettingKind::Secret,
             Slot::Path(_) => SettingKind::Path,
             Slot::Flag(_) => SettingKind::Flag,
+            Slot::Seconds(_) => SettingKind::Seconds,
+        }
+    }
+
+    /// Where its value in `settings` came from; `None` when it is not set.
+    pub fn origin(&'static self, settings: &Settings) -> Option<Origin> {
+        let mut copy = settings.clone();
+        let set = match (self.slot)(&mut copy) {
+            Slot::Text(v) => v.is_some(),
+            Slot::Secret(v) => v.is_some(),
+            Slot::Path(v) => v.is_some(),
+            Slot::Flag(v) => v.is_some(),
+            Slot::Seconds(v) => v.is_some(),
+        };
+        set.then(|| match settings.from_env.get(self.name) {
+            Some(variable) => Origin::Env(variable),
+            None => Origin::Explicit,
+        })
+    }
+
+    /// The setting as a message names it: `` `access_key` (from ARM_ACCESS_KEY) ``,
+    /// or just its name when it was given explicitly or is not set.
+    pub fn named_in(&'static self, settings: &Settings) -> String {
+        match self.origin(settings) {
+            Some(Origin::Env(variable)) => format!("`{}` (from {variable})", self.name),
+            _ => format!("`{}`", self.name),
         }
     }
 
@@ -186,8 +244,23 @@ impl Setting {
                     ConfigError::new(self, format!("{} must be true or false", self.name))
                 })?)
             }
+            Slot::Seconds(slot) => *slot = Some(self.seconds(self.name, value)?),
         }
         Ok(())
+    }
+
+    /// The budget for `value` seconds (from `source`, for the message).
+    fn seconds(&'static self, source: &str, value: &str) -> Result<RetryBudget, ConfigError> {
+        let secs = parse_seconds(value).ok_or_else(|| {
+            ConfigError::new(
+                self,
+                format!(
+                    "{source} must be a whole number of seconds from 1 to {MAX_SECONDS}, got \
+                     `{value}`"
+                ),
+            )
+        })?;
+        Ok(RetryBudget::for_total(Duration::from_secs(secs)))
     }
 
     /// Sets a flag explicitly; other kinds take its text.
@@ -197,21 +270,29 @@ impl Setting {
             Slot::Text(slot) => *slot = Some(value.to_string()),
             Slot::Secret(slot) => *slot = Some(SecretString::new(value.to_string())),
             Slot::Path(slot) => *slot = Some(PathBuf::from(value.to_string())),
+            Slot::Seconds(slot) => *slot = Some(RetryBudget::default()),
         }
     }
 
     /// Fills the field from `value` (from the variable `variable`) unless it
-    /// is set. A flag variable must read as a boolean even then.
+    /// is set, and notes where it came from. A flag or a number of seconds
+    /// must read as one even when the field is set.
     fn fill(
         &'static self,
         settings: &mut Settings,
-        variable: &str,
+        variable: &'static str,
         value: String,
     ) -> Result<(), ConfigError> {
-        match (self.slot)(settings) {
-            Slot::Text(slot) => _ = slot.get_or_insert(value),
-            Slot::Secret(slot) => _ = slot.get_or_insert_with(|| SecretString::new(value)),
-            Slot::Path(slot) => _ = slot.get_or_insert_with(|| PathBuf::from(value)),
+        let filled = match (self.slot)(settings) {
+            Slot::Text(slot) => slot.is_none().then(|| *slot = Some(value)).is_some(),
+            Slot::Secret(slot) => slot
+                .is_none()
+                .then(|| *slot = Some(SecretString::new(value)))
+                .is_some(),
+            Slot::Path(slot) => slot
+                .is_none()
+                .then(|| *slot = Some(PathBuf::from(value)))
+                .is_some(),
             Slot::Flag(slot) => {
                 let flag = parse_bool(&value).ok_or_else(|| {
                     ConfigError::new(
@@ -219,8 +300,15 @@ impl Setting {
                         format!("{variable} must be true or false, got `{value}`"),
                     )
                 })?;
-                _ = slot.get_or_insert(flag);
+                slot.is_none().then(|| *slot = Some(flag)).is_some()
             }
+            Slot::Seconds(slot) => {
+                let budget = self.seconds(variable, &value)?;
+                slot.is_none().then(|| *slot = Some(budget)).is_some()
+            }
+        };
+        if filled {
+            settings.from_env.insert(self.name, variable);
         }
         Ok(())
     }
@@ -359,6 +447,53 @@ mod tests {
             assert!(!seen.contains(&s), "{setting:?} shares a field");
             seen.push(s);
         }
+    }
+
+    #[test]
+    fn every_setting_has_an_environment_variable() {
+        for setting in SETTINGS {
+            assert!(!setting.env.is_empty(), "{setting:?} has no variable");
+        }
+        assert_eq!(RETRY_TIMEOUT.kind(), SettingKind::Seconds);
+        assert_eq!(CLAIM_BATCHING.kind(), SettingKind::Flag);
+    }
+
+    #[test]
+    fn seconds_from_the_environment_and_where_they_came_from() {
+        let env = |value: &'static str| {
+            move |k: &str| (k == "ROOTMAIL_RETRY_TIMEOUT_SECONDS").then(|| value.to_owned())
+        };
+        let merged = Settings::default()
+            .with_environment(&env("5"))
+            .expect("seconds");
+        assert_eq!(
+            merged.retry,
+            Some(RetryBudget::for_total(Duration::from_secs(5)))
+        );
+        assert_eq!(
+            RETRY_TIMEOUT.origin(&merged),
+            Some(Origin::Env("ROOTMAIL_RETRY_TIMEOUT_SECONDS"))
+        );
+        assert_eq!(
+            RETRY_TIMEOUT.named_in(&merged),
+            "`retry_timeout_seconds` (from ROOTMAIL_RETRY_TIMEOUT_SECONDS)"
+        );
+        for bad in ["5m", "0", "3601", "-1"] {
+            let err = Settings::default()
+                .with_environment(&env(bad))
+                .expect_err(bad);
+            assert!(
+                err.to_string().contains("ROOTMAIL_RETRY_TIMEOUT_SECONDS")
+                    && err.setting() == Some(&RETRY_TIMEOUT),
+                "{err}"
+            );
+        }
+        // Given explicitly, the variable is not used and not named.
+        let mut explicit = Settings::default();
+        RETRY_TIMEOUT.set(&mut explicit, "7").expect("seconds");
+        let merged = explicit.with_environment(&env("5")).expect("seconds");
+        assert_eq!(RETRY_TIMEOUT.origin(&merged), Some(Origin::Explicit));
+        assert_eq!(merged.retry, explicit.retry);
     }
 
     #[test]

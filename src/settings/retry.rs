@@ -28,7 +28,7 @@ impl Default for RetryBudget {
 
 impl RetryBudget {
     /// The budget for a total time a user chose (the provider's
-    /// `retry_timeout_seconds`, the CLI's `--retry-for`). A short total still
+    /// `retry_timeout_seconds`, the CLI's `--retry-timeout-seconds`). A short total still
     /// leaves room for retries after one request hangs: each attempt gets at
     /// most a third of it, and at least a second.
     pub fn for_total(total: Duration) -> RetryBudget {

@@ -43,6 +43,10 @@ pub const SETTINGS: &[&Setting] = &[
     &USE_CLI,
     &USE_EMULATOR,
     &ADDRESS_SOURCE,
+    &RETRY_TIMEOUT,
+    &CLAIM_BATCHING,
+    &READ_BATCHING,
+    &RELEASE_BATCHING,
 ];
 
 pub const STORAGE_ACCOUNT: Setting = Setting {
@@ -94,7 +98,10 @@ pub const PARTITION_KEY: Setting = Setting {
 
 pub const CONNECTION_STRING: Setting = Setting {
     name: "connection_string",
-    env: &["AZURE_STORAGE_CONNECTION_STRING"],
+    env: &[
+        "ROOTMAIL_CONNECTION_STRING",
+        "AZURE_STORAGE_CONNECTION_STRING",
+    ],
     pipeline_env: None,
     summary: "Storage connection string",
     doc: "Storage connection string.",
@@ -105,10 +112,12 @@ pub const CONNECTION_STRING: Setting = Setting {
 
 pub const ACCESS_KEY: Setting = Setting {
     name: "access_key",
-    env: &["ARM_ACCESS_KEY", "AZURE_STORAGE_KEY"],
+    env: &["ROOTMAIL_ACCESS_KEY", "ARM_ACCESS_KEY", "AZURE_STORAGE_KEY"],
     pipeline_env: None,
     summary: "Shared key of the storage account",
-    doc: "Shared key of the storage account.",
+    doc: "Shared key of the storage account. `ROOTMAIL_ACCESS_KEY` comes first so that the \
+          pool's key need not share `ARM_ACCESS_KEY` with the azurerm state backend, which reads \
+          that one for the state's storage account.",
     value_name: "KEY",
     environment_only: false,
     slot: |s| Slot::Secret(&mut s.access_key),
@@ -116,7 +125,11 @@ pub const ACCESS_KEY: Setting = Setting {
 
 pub const SAS_TOKEN: Setting = Setting {
     name: "sas_token",
-    env: &["ARM_SAS_TOKEN", "AZURE_STORAGE_SAS_TOKEN"],
+    env: &[
+        "ROOTMAIL_SAS_TOKEN",
+        "ARM_SAS_TOKEN",
+        "AZURE_STORAGE_SAS_TOKEN",
+    ],
     pipeline_env: None,
     summary: "SAS token for the table service",
     doc: "SAS token for the table service with read, add, update and list permissions.",
@@ -459,4 +472,58 @@ pub const ADDRESS_SOURCE: Setting = Setting {
     value_name: "SOURCE",
     environment_only: false,
     slot: |s| Slot::Text(&mut s.address_source),
+};
+
+pub const RETRY_TIMEOUT: Setting = Setting {
+    name: "retry_timeout_seconds",
+    env: &["ROOTMAIL_RETRY_TIMEOUT_SECONDS"],
+    pipeline_env: None,
+    summary: "Seconds to keep retrying a table service that throttles, fails or does not \
+              answer (1-3600, default 60)",
+    doc: "How long one table operation may keep retrying throttling, server errors and \
+          dropped connections, in seconds (1 to 3600), before it fails. Defaults to 60.",
+    value_name: "SECONDS",
+    environment_only: false,
+    slot: |s| Slot::Seconds(&mut s.retry),
+};
+
+pub const CLAIM_BATCHING: Setting = Setting {
+    name: "claim_batching",
+    env: &["ROOTMAIL_CLAIM_BATCHING"],
+    pipeline_env: None,
+    summary: "Claims arriving together share queries and transactions (default true)",
+    doc: "`false` makes each create claim on its own instead of sharing candidate queries and \
+          entity-group transactions with the creates that arrive at the same time. For \
+          measurements and as an escape hatch; defaults to true.",
+    value_name: "",
+    environment_only: true,
+    slot: |s| Slot::Flag(&mut s.claim_batching),
+};
+
+pub const READ_BATCHING: Setting = Setting {
+    name: "read_batching",
+    env: &["ROOTMAIL_READ_BATCHING"],
+    pipeline_env: None,
+    summary: "Refreshes arriving together share reads (default true)",
+    doc: "`false` makes each refresh read its row with a point read of its own instead of \
+          sharing queries (and, in long bursts, a snapshot of the partition) with the refreshes \
+          that arrive at the same time. For measurements and as an escape hatch; defaults to \
+          true.",
+    value_name: "",
+    environment_only: true,
+    slot: |s| Slot::Flag(&mut s.read_batching),
+};
+
+pub const RELEASE_BATCHING: Setting = Setting {
+    name: "release_batching",
+    env: &["ROOTMAIL_RELEASE_BATCHING"],
+    pipeline_env: None,
+    summary: "Destroys arriving together share transactions (default true)",
+    doc: "`false` makes each destroy read its row and release it with a write of its own \
+          instead of writing, with the row its refresh saw, in entity-group transactions shared \
+          with the destroys that arrive at the same time. For measurements and as an escape \
+          hatch; defaults to true.",
+    value_name: "",
+    environment_only: true,
+    slot: |s| Slot::Flag(&mut s.release_batching),
 };

@@ -6,19 +6,14 @@
 //! only from the environment, and [`scrub_secrets`] blanks them out of
 //! anything printed.
 
-use std::time::Duration;
-
 use anyhow::Context;
 use clap::{Arg, ArgAction, ArgMatches, Args, Command, FromArgMatches};
 use rootmail::aws::OrganizationsReader;
 use rootmail::graph::GraphReader;
-use rootmail::settings::{RetryBudget, Setting, SettingKind, Settings, ADDRESS_SOURCE, SETTINGS};
+use rootmail::settings::{Setting, SettingKind, Settings, ADDRESS_SOURCE, SETTINGS};
 use rootmail::store::{AliasPool, StoreConfig};
 
-use crate::duration::parse_duration;
-
 const HEADING: &str = "Connection (secrets only from environment variables)";
-const RETRY_FOR: &str = "retry_for";
 
 /// The settings a flag can give. `address_source` says what claims hand
 /// out, and the CLI claims nothing.
@@ -49,7 +44,7 @@ fn flag(setting: &'static Setting) -> Arg {
         .global(true);
     match setting.kind() {
         SettingKind::Flag => arg.action(ArgAction::SetTrue),
-        SettingKind::Text | SettingKind::Secret | SettingKind::Path => arg
+        SettingKind::Text | SettingKind::Secret | SettingKind::Path | SettingKind::Seconds => arg
             .value_name(setting.value_name)
             .value_parser(clap::value_parser!(String)),
     }
@@ -57,18 +52,7 @@ fn flag(setting: &'static Setting) -> Arg {
 
 impl Args for ConnectionArgs {
     fn augment_args(cmd: Command) -> Command {
-        flag_settings().fold(cmd, |cmd, s| cmd.arg(flag(s))).arg(
-            Arg::new(RETRY_FOR)
-                .long("retry-for")
-                .value_name("DURATION")
-                .value_parser(parse_duration)
-                .help(
-                    "How long to keep retrying when the table service is throttling or \
-                     unreachable, e.g. 30s or 2m (default 60s)",
-                )
-                .help_heading(HEADING)
-                .global(true),
-        )
+        flag_settings().fold(cmd, |cmd, s| cmd.arg(flag(s)))
     }
 
     fn augment_args_for_update(cmd: Command) -> Command {
@@ -90,9 +74,6 @@ impl FromArgMatches for ConnectionArgs {
                     .map_err(|e| clap::Error::raw(clap::error::ErrorKind::ValueValidation, e))?;
             }
         }
-        settings.retry = matches
-            .get_one::<Duration>(RETRY_FOR)
-            .map(|&total| RetryBudget::for_total(total));
         Ok(ConnectionArgs { settings })
     }
 
@@ -228,6 +209,8 @@ fn scrub_with(text: &str, secret_values: &[String]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use rootmail::settings::RetryBudget;
+    use std::time::Duration;
 
     #[test]
     fn scrubs_whole_values_parts_and_encoded_forms() {
@@ -288,8 +271,8 @@ mod tests {
             "--use-cli",
             "--oidc-token-file-path",
             "/var/run/token",
-            "--retry-for",
-            "5s",
+            "--retry-timeout-seconds",
+            "5",
         ]);
         assert_eq!(s.account.as_deref(), Some("acct"));
         assert_eq!(s.use_cli, Some(true));
@@ -299,6 +282,12 @@ mod tests {
             s.retry,
             Some(RetryBudget::for_total(Duration::from_secs(5)))
         );
+        let cmd = ConnectionArgs::augment_args(Command::new("rootmail"));
+        let m = cmd
+            .try_get_matches_from(["rootmail", "--retry-timeout-seconds", "5m"])
+            .expect("flags");
+        let err = ConnectionArgs::from_arg_matches(&m).expect_err("not whole seconds");
+        assert!(err.to_string().contains("whole number of seconds"), "{err}");
         let cmd = ConnectionArgs::augment_args(Command::new("rootmail"));
         assert!(cmd
             .try_get_matches_from(["rootmail", "--access-key", "k"])

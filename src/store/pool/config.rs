@@ -1,6 +1,7 @@
 //! The pool's configuration: how to reach its table (the Azure connection's
-//! [`TableConfig`]), how many free candidates one claim query fetches, and
-//! which addresses claims hand out unless a request says otherwise.
+//! [`TableConfig`]), how many free candidates one claim query fetches,
+//! which addresses claims hand out unless a request says otherwise, and
+//! which coalescing the provider uses.
 
 use super::super::error::StoreError;
 use super::super::minting::AddressSource;
@@ -20,6 +21,27 @@ pub struct StoreConfig {
     /// Which addresses a claim hands out unless its request says (the
     /// `address_source` setting).
     pub address_source: AddressSource,
+    /// Which work that arrives together is served together.
+    pub batching: Batching,
+}
+
+/// Coalescing of concurrent work (the `claim_batching`, `read_batching` and
+/// `release_batching` settings); all on unless turned off.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Batching {
+    pub claims: bool,
+    pub reads: bool,
+    pub releases: bool,
+}
+
+impl Default for Batching {
+    fn default() -> Self {
+        Batching {
+            claims: true,
+            reads: true,
+            releases: true,
+        }
+    }
 }
 
 impl StoreConfig {
@@ -29,6 +51,7 @@ impl StoreConfig {
             connection: TableConfig::emulator(endpoint, table),
             claim_page_size: DEFAULT_CLAIM_PAGE_SIZE,
             address_source: AddressSource::default(),
+            batching: Batching::default(),
         }
     }
 
@@ -39,6 +62,7 @@ impl StoreConfig {
         settings: &Settings,
         lookup: &dyn Fn(&str) -> Option<String>,
     ) -> Result<StoreConfig, StoreError> {
+        let merged = settings.with_environment(lookup)?;
         Ok(StoreConfig {
             connection: TableConfig::resolve(settings, lookup)?,
             claim_page_size: settings
@@ -46,6 +70,11 @@ impl StoreConfig {
                 .unwrap_or(DEFAULT_CLAIM_PAGE_SIZE)
                 .clamp(1, 1000),
             address_source: resolve_address_source(settings, lookup)?,
+            batching: Batching {
+                claims: merged.claim_batching != Some(false),
+                reads: merged.read_batching != Some(false),
+                releases: merged.release_batching != Some(false),
+            },
         })
     }
 
@@ -110,6 +139,33 @@ mod tests {
         assert!(
             err.to_string()
                 .contains("ROOTMAIL_ADDRESS_SOURCE is `always`"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn batching_is_on_unless_a_setting_turns_it_off() {
+        let resolve = |vars: &[(&str, &str)]| {
+            let vars: Vec<(String, String)> = vars
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .chain([("ROOTMAIL_USE_EMULATOR".into(), "true".into())])
+                .collect();
+            StoreConfig::resolve(&Settings::default(), &move |k| {
+                vars.iter().find(|(n, _)| n == k).map(|(_, v)| v.clone())
+            })
+        };
+        assert_eq!(resolve(&[]).expect("config").batching, Batching::default());
+        let off = resolve(&[
+            ("ROOTMAIL_CLAIM_BATCHING", "off"),
+            ("ROOTMAIL_READ_BATCHING", "0"),
+        ])
+        .expect("config")
+        .batching;
+        assert_eq!((off.claims, off.reads, off.releases), (false, false, true));
+        let err = resolve(&[("ROOTMAIL_RELEASE_BATCHING", "maybe")]).expect_err("not a flag");
+        assert!(
+            err.to_string().contains("ROOTMAIL_RELEASE_BATCHING"),
             "{err}"
         );
     }

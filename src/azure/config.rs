@@ -5,7 +5,9 @@
 use std::path::PathBuf;
 
 use super::cloud::{check_authority_host, CloudEnvironment};
-use super::credential::{Credential, ParsedConnectionString, EMULATOR_ACCOUNT, EMULATOR_ENDPOINT};
+use super::credential::{
+    Credential, Method, ParsedConnectionString, EMULATOR_ACCOUNT, EMULATOR_ENDPOINT,
+};
 use super::metadata::discover;
 use super::network::is_loopback;
 use super::table::{check_key, check_table_name};
@@ -30,6 +32,32 @@ pub struct TableConfig {
     pub authority_host: String,
     /// Extra CA certificates (PEM) trusted by every HTTP client (`SSL_CERT_FILE`).
     pub ca_file: Option<PathBuf>,
+    /// Which settings gave the endpoint and the credential, for messages
+    /// that say what to check.
+    pub origins: Origins,
+}
+
+/// Where the endpoint and the credential of a [`TableConfig`] came from.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Origins {
+    pub endpoint: EndpointOrigin,
+    /// The setting that gave the credential, as messages name it, e.g.
+    /// `` `access_key` (from ARM_ACCESS_KEY) ``; empty when not known.
+    pub credential: String,
+}
+
+/// How the table endpoint was arrived at.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub enum EndpointOrigin {
+    /// Made from the storage account's name (`https://<account>.table.<suffix>`).
+    Account { account: String, setting: String },
+    /// Given as `endpoint`; the setting as messages name it.
+    Endpoint(String),
+    /// The table endpoint of the connection string; the setting as messages name it.
+    ConnectionString(String),
+    /// Given directly (tests, tools), or the emulator's default.
+    #[default]
+    Given,
 }
 
 impl TableConfig {
@@ -44,6 +72,7 @@ impl TableConfig {
             retry: RetryBudget::default(),
             authority_host: CloudEnvironment::Public.authority_host().to_owned(),
             ca_file: None,
+            origins: Origins::default(),
         }
     }
 
@@ -59,21 +88,26 @@ impl TableConfig {
     ) -> Result<TableConfig, ConfigError> {
         // The explicit settings choose the method if they define one; its
         // details may still come from the environment. Pipelines' variables
-        // only complete a method, never choose one.
+        // only complete a method, never choose one. Two methods at the same
+        // level are refused, not ranked.
         let chooser = settings.without_pipeline_env(lookup)?;
-        let method = settings
-            .choose_method(false)
-            .or(chooser.choose_method(true))
-            .ok_or_else(|| {
-                ConfigError::general(
-                    "no credential configured: set a connection string, an access key, a SAS \
-                     token, or Azure AD settings (client secret, OIDC, managed identity or \
-                     Azure CLI), or use the emulator",
-                )
-            })?;
         let merged = settings.with_environment(lookup)?;
+        let (method, setting) = settings.one_method(&chooser)?.ok_or_else(|| {
+            ConfigError::general(
+                "no credential configured: set a connection string, an access key, a SAS \
+                 token, or Azure AD settings (client secret, OIDC, managed identity or \
+                 Azure CLI), or use the emulator",
+            )
+        })?;
         let credential = merged.build_credential(method)?;
-        into_config(merged, credential)
+        let credential_origin = match method {
+            Method::Emulator => String::new(),
+            Method::AzureCli if setting.origin(&merged).is_none() => {
+                "no credential setting (the Azure CLI is the last resort)".to_owned()
+            }
+            _ => setting.named_in(&merged),
+        };
+        into_config(merged, credential, credential_origin)
     }
 }
 
@@ -111,16 +145,13 @@ impl AzureAdConfig {
             ..settings.clone()
         };
         let chooser = azure_ad.without_pipeline_env(lookup)?;
-        let method = azure_ad
-            .choose_method(false)
-            .or(chooser.choose_method(true))
-            .ok_or_else(|| {
-                ConfigError::general(
-                    "no Azure AD credential configured: Microsoft Graph needs one (client \
-                     certificate, client secret, OIDC, managed identity or Azure CLI); a \
-                     storage key, SAS token or the emulator only opens the table",
-                )
-            })?;
+        let (method, _) = azure_ad.one_method(&chooser)?.ok_or_else(|| {
+            ConfigError::general(
+                "no Azure AD credential configured: Microsoft Graph needs one (client \
+                 certificate, client secret, OIDC, managed identity or Azure CLI); a \
+                 storage key, SAS token or the emulator only opens the table",
+            )
+        })?;
         let merged = azure_ad.with_environment(lookup)?;
         let credential = merged.build_credential(method)?;
         let Cloud {
@@ -188,13 +219,32 @@ fn cloud_of(s: &Settings) -> Result<Cloud, ConfigError> {
     })
 }
 
-fn into_config(settings: Settings, credential: Credential) -> Result<TableConfig, ConfigError> {
+fn into_config(
+    settings: Settings,
+    credential: Credential,
+    credential_origin: String,
+) -> Result<TableConfig, ConfigError> {
     let s = settings;
     let Cloud {
         authority_host,
         storage_suffix,
         ..
     } = cloud_of(&s)?;
+    // How messages name the settings the endpoint may come from.
+    let named = |setting: &'static Setting| setting.named_in(&s);
+    let endpoint_origin = if s.endpoint.is_some() {
+        EndpointOrigin::Endpoint(named(&ENDPOINT))
+    } else if matches!(credential, Credential::ConnectionString(_)) {
+        EndpointOrigin::ConnectionString(named(&CONNECTION_STRING))
+    } else {
+        match &s.account {
+            Some(account) => EndpointOrigin::Account {
+                account: account.clone(),
+                setting: named(&STORAGE_ACCOUNT),
+            },
+            None => EndpointOrigin::Given,
+        }
+    };
     // The checks the table client makes again, here tied to their setting.
     let invalid = |setting: &'static Setting| move |why: String| ConfigError::new(setting, why);
     let table = s.table.unwrap_or_else(|| DEFAULT_TABLE.to_owned());
@@ -294,6 +344,10 @@ fn into_config(settings: Settings, credential: Credential) -> Result<TableConfig
         retry: s.retry.unwrap_or_default(),
         authority_host,
         ca_file: s.ca_file,
+        origins: Origins {
+            endpoint: endpoint_origin,
+            credential: credential_origin,
+        },
     })
 }
 
@@ -511,9 +565,83 @@ pub(super) mod tests {
         for secret in ["KEY-123", "SAS-456", "CS-789", "OIDC-000", "CONN-111"] {
             assert!(!text.contains(secret), "{secret} leaked: {text}");
         }
-        let cfg = TableConfig::resolve(&settings, &lookup(&[("AZURE_STORAGE_ACCOUNT", "a")]))
-            .expect("config");
+        let env = lookup(&[("AZURE_STORAGE_ACCOUNT", "a")]);
+        let err = TableConfig::resolve(&settings, &env).expect_err("five credentials");
+        let text = err.to_string();
+        assert!(
+            text.contains("`connection_string`") && text.contains("`access_key`"),
+            "{text}"
+        );
+        for secret in ["KEY-123", "SAS-456", "CS-789", "OIDC-000", "CONN-111"] {
+            assert!(!text.contains(secret), "{secret} leaked: {text}");
+        }
+        let one = Settings {
+            connection_string: settings.connection_string.clone(),
+            ..Default::default()
+        };
+        let cfg = TableConfig::resolve(&one, &env).expect("config");
         assert!(!format!("{cfg:?}").contains("CONN-111"));
+    }
+
+    #[test]
+    fn two_credentials_are_refused_naming_both_and_where_they_came_from() {
+        let err = from_env(&[
+            ("AZURE_STORAGE_ACCOUNT", "acct"),
+            ("ARM_ACCESS_KEY", "c2VjcmV0"),
+            ("ARM_SAS_TOKEN", "sv=1&sig=abc"),
+        ])
+        .expect_err("key and SAS");
+        let text = err.to_string();
+        assert!(
+            text.contains("`access_key` (from ARM_ACCESS_KEY)")
+                && text.contains("`sas_token` (from ARM_SAS_TOKEN)")
+                && text.contains("ROOTMAIL_ACCESS_KEY"),
+            "{text}"
+        );
+        assert!(
+            !text.contains("c2VjcmV0") && !text.contains("sig=abc"),
+            "{text}"
+        );
+        // The state backend's key beside the pool's Azure AD settings.
+        let err = from_env(&[
+            ("AZURE_STORAGE_ACCOUNT", "acct"),
+            ("ARM_ACCESS_KEY", "c2VjcmV0"),
+            ("ARM_USE_MSI", "true"),
+        ])
+        .expect_err("key and managed identity");
+        assert!(err.to_string().contains("ARM_USE_AZUREAD"), "{err}");
+        // Resolved: the pool's own key first, or Azure AD only.
+        let cfg = from_env(&[
+            ("AZURE_STORAGE_ACCOUNT", "acct"),
+            ("ROOTMAIL_ACCESS_KEY", "cG9vbA=="),
+            ("ARM_ACCESS_KEY", "c2VjcmV0"),
+        ])
+        .expect("the pool's key");
+        assert_eq!(
+            cfg.credential,
+            Credential::SharedKey {
+                key: "cG9vbA==".into()
+            }
+        );
+        assert_eq!(
+            cfg.origins.credential,
+            "`access_key` (from ROOTMAIL_ACCESS_KEY)"
+        );
+        let cfg = from_env(&[
+            ("AZURE_STORAGE_ACCOUNT", "acct"),
+            ("ARM_ACCESS_KEY", "c2VjcmV0"),
+            ("ARM_USE_AZUREAD", "true"),
+            ("ARM_USE_MSI", "true"),
+        ])
+        .expect("Azure AD only");
+        assert_eq!(cfg.credential.kind(), CredentialKind::ManagedIdentity);
+        assert_eq!(
+            cfg.origins.endpoint,
+            EndpointOrigin::Account {
+                account: "acct".into(),
+                setting: "`storage_account` (from AZURE_STORAGE_ACCOUNT)".into()
+            }
+        );
     }
 
     #[test]

@@ -25,14 +25,17 @@ pub enum AzureError {
 
     /// The credential was refused (HTTP 401/403).
     #[error(
-        "access to table `{table}` was denied (HTTP {status}{}) using {credential}; {hint}",
-        code_suffix(.error_code)
+        "access to table `{table}` was denied (HTTP {status}{}) using {credential}{}; {hint}",
+        code_suffix(.error_code),
+        set_by(.from)
     )]
     Forbidden {
         table: String,
         status: u16,
         error_code: Option<String>,
         credential: CredentialKind,
+        /// The setting that gave the credential, e.g. `` `access_key` (from ARM_ACCESS_KEY) ``.
+        from: String,
         hint: &'static str,
     },
 
@@ -67,6 +70,14 @@ pub enum AzureError {
     /// The caller cancelled the operation (for example Terraform's StopProvider).
     #[error("operation {operation} was cancelled")]
     Cancelled { operation: &'static str },
+}
+
+fn set_by(from: &str) -> String {
+    if from.is_empty() {
+        String::new()
+    } else {
+        format!(", set by {from}")
+    }
 }
 
 fn code_suffix(code: &Option<String>) -> String {

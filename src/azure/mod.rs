@@ -7,12 +7,12 @@
 //! services that share its credentials and network settings go beside it.
 //!
 //! # Credentials
-//! Credential choice, first match wins: emulator → connection string →
-//! access key → SAS token (these three are skipped when `use_azuread` is
-//! true) → OIDC → client secret → managed identity → Azure CLI (also the
-//! last resort unless `ARM_USE_CLI=false`, as in the azurerm provider). A
-//! credential fully defined by explicit settings beats any credential
-//! defined only by the environment. A configuration that cannot be used
+//! One way to sign in: emulator, connection string, access key, SAS token
+//! (these three are ignored when `use_azuread` is true), client certificate,
+//! client secret, OIDC, managed identity, Azure CLI (also the last resort
+//! unless `ARM_USE_CLI=false`, as in the azurerm provider). A way set by
+//! explicit settings beats any set only by the environment; two set at the
+//! same level are refused, naming both. A configuration that cannot be used
 //! fails with [`AzureError::Config`], whose [`crate::settings::ConfigError`] names the setting
 //! to change.
 //!

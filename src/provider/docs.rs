@@ -173,7 +173,7 @@ const AZURERM_VARIABLES_NOT_READ: &[(&str, &str)] = &[
 
 /// The table of every sign-in variable: those the settings read (from the
 /// Setting table), the others `crate::azure` reads, and azurerm's that are
-/// not read; then which credential wins when several are set.
+/// not read; then the ways to sign in and what happens when several are set.
 fn variables_table() -> String {
     let mut rows: Vec<(String, String, String)> = Vec::new();
     for setting in crate::settings::SETTINGS {
@@ -212,17 +212,18 @@ fn variables_table() -> String {
         s.push_str(&format!("| `{var}` | {how} | {what} |\n"));
     }
     s.push_str(
-        "\nWhen several credentials are set, the first of these wins (a credential set entirely in \
-         the provider block wins over any set only in the environment): `use_emulator`; \
-         `connection_string`, `access_key`, `sas_token` (skipped with `use_azuread = true`); then \
-         azurerm's order: client certificate (`client_certificate`, else \
+        "\nThe ways to sign in are `use_emulator`; `connection_string`, `access_key`, `sas_token` \
+         (ignored with `use_azuread = true`); client certificate (`client_certificate`, else \
          `client_certificate_path`), client secret (`client_secret` or `client_secret_file_path`), \
          OIDC (`oidc_token`, else `oidc_token_file_path`, else requested from Azure DevOps when a \
          service connection is set, else from GitHub Actions; `use_aks_workload_identity` is OIDC \
          with the webhook's token file), managed identity (`msi_endpoint`, else \
          `IDENTITY_ENDPOINT`, else the VM/VMSS metadata service), Azure CLI (also the last resort \
-         unless `use_cli = false`). Pipeline variables (`ACTIONS_*`, `SYSTEM_*`, \
-         `AZURESUBSCRIPTION_SERVICE_CONNECTION_ID`) complete OIDC but never choose it.\n",
+         when nothing else is set, unless `use_cli = false`). A way set entirely in the provider \
+         block wins over any set only in the environment; two set at the same level are refused \
+         with an error naming both and where they came from. Pipeline variables (`ACTIONS_*`, \
+         `SYSTEM_*`, `AZURESUBSCRIPTION_SERVICE_CONNECTION_ID`) complete OIDC but never choose \
+         it.\n",
     );
     s
 }

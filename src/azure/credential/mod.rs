@@ -7,6 +7,7 @@ mod connection_string;
 use std::fmt;
 use std::path::PathBuf;
 
+pub(crate) use choice::Method;
 pub(crate) use connection_string::ParsedConnectionString;
 
 use super::token::ClientCertificate;

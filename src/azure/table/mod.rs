@@ -28,7 +28,7 @@ use rand::Rng;
 use serde_json::{Map, Value};
 use tokio_util::sync::CancellationToken;
 
-use super::config::{check_transport, TableConfig};
+use super::config::{check_transport, Origins, TableConfig};
 use super::credential::CredentialKind;
 use super::error::{error_chain, AzureError};
 use super::network::HttpClients;
@@ -92,6 +92,8 @@ pub(crate) struct TableIo {
     pub(crate) table_name: String,
     pub(crate) partition_key: String,
     credential: CredentialKind,
+    /// Where the endpoint and the credential came from, for messages.
+    origins: Arc<Origins>,
     budget: RetryBudget,
     requests: Arc<AtomicU64>,
     writes: Arc<WriteCount>,
@@ -210,6 +212,7 @@ impl TableIo {
             table_name: config.table.clone(),
             partition_key: config.partition_key.clone(),
             credential: config.credential.kind(),
+            origins: Arc::new(config.origins.clone()),
             budget: config.retry,
             requests,
             writes: Arc::default(),
@@ -227,6 +230,7 @@ impl TableIo {
             table_name: self.table_name.clone(),
             partition_key: self.partition_key.clone(),
             credential: self.credential,
+            origins: Arc::clone(&self.origins),
             budget: RetryBudget {
                 total: self.budget.total.min(SETTLE_BUDGET),
                 per_request: self.budget.per_request.min(SETTLE_BUDGET / 2),
@@ -369,6 +373,7 @@ impl TableIo {
                         status: code,
                         error_code,
                         credential: self.credential,
+                        from: self.origins.credential.clone(),
                         hint: self.credential.permission_hint(),
                     })),
                     408 | 429 | 500 | 502 | 503 | 504 => Classified::Retry(match error_code {
@@ -385,7 +390,10 @@ impl TableIo {
             LegacyErrorKind::Io => Classified::Retry(error_chain(e)),
             LegacyErrorKind::Credential => Classified::Final(Fail::Error(AzureError::Credential {
                 credential: self.credential,
-                message: error_chain(e),
+                message: match self.origins.credential.as_str() {
+                    "" => error_chain(e),
+                    from => format!("{}; the credential is set by {from}", error_chain(e)),
+                },
             })),
             _ => Classified::Final(Fail::Error(AzureError::Protocol {
                 operation,

@@ -1,6 +1,6 @@
-//! Which credential the settings ask for: the choice among methods (first
-//! match wins, explicit settings first, in azurerm's order) and the details
-//! each needs, with errors that name the missing setting or variable.
+//! Which credential the settings ask for: the one method set (explicit
+//! settings first; two at one level are refused, naming both) and the
+//! details each needs, with errors that name the missing setting or variable.
 
 use std::path::Path;
 
@@ -9,14 +9,15 @@ use super::super::token::ClientCertificate;
 use super::{Credential, FederatedToken};
 use crate::secret::SecretString;
 use crate::settings::{
-    ConfigError, Setting, Settings, CLIENT_CERTIFICATE, CLIENT_CERTIFICATE_PASSWORD,
-    CLIENT_CERTIFICATE_PATH, CLIENT_ID, CLIENT_ID_FILE_PATH, CLIENT_SECRET,
-    CLIENT_SECRET_FILE_PATH, MSI_ENDPOINT, OIDC_REQUEST_TOKEN, OIDC_REQUEST_URL,
-    OIDC_TOKEN_FILE_PATH, TENANT_ID, USE_OIDC,
+    ConfigError, Origin, Setting, Settings, ACCESS_KEY, ADO_SERVICE_CONNECTION_ID,
+    CLIENT_CERTIFICATE, CLIENT_CERTIFICATE_PASSWORD, CLIENT_CERTIFICATE_PATH, CLIENT_ID,
+    CLIENT_ID_FILE_PATH, CLIENT_SECRET, CLIENT_SECRET_FILE_PATH, CONNECTION_STRING, MSI_ENDPOINT,
+    OIDC_REQUEST_TOKEN, OIDC_REQUEST_URL, OIDC_TOKEN, OIDC_TOKEN_FILE_PATH, SAS_TOKEN, TENANT_ID,
+    USE_AKS_WORKLOAD_IDENTITY, USE_CLI, USE_EMULATOR, USE_MSI, USE_OIDC,
 };
 
-/// The ways to authenticate, before their details are filled in, in the
-/// order they are chosen when several are set.
+/// The ways to authenticate, before their details are filled in, in
+/// azurerm's order.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Method {
     Emulator,
@@ -31,48 +32,122 @@ pub(crate) enum Method {
 }
 
 impl Settings {
-    /// Which way of authenticating these settings ask for, first match wins:
-    /// the emulator, the storage account's own credentials (unless
-    /// `use_azuread`), then azurerm's order: client certificate, client
-    /// secret, OIDC (a token, a token file, AKS workload identity, Azure
-    /// DevOps, GitHub Actions), managed identity, Azure CLI. With
-    /// `last_resort`, the Azure CLI is used when nothing else is set and
-    /// `use_cli` is not false (as the azurerm provider does).
-    pub(crate) fn choose_method(&self, last_resort: bool) -> Option<Method> {
+    /// Every way of authenticating these settings ask for, each with the
+    /// setting that asks for it, in azurerm's order: the emulator, the
+    /// storage account's own credentials (unless `use_azuread`), client
+    /// certificate, client secret, OIDC (a token, a token file, AKS workload
+    /// identity, Azure DevOps, GitHub Actions), managed identity, Azure CLI.
+    /// The Azure CLI as a last resort is not among them.
+    pub(crate) fn methods(&self) -> Vec<(Method, &'static Setting)> {
+        let mut found = Vec::new();
         if self.use_emulator == Some(true) {
-            return Some(Method::Emulator);
+            found.push((Method::Emulator, &USE_EMULATOR));
         }
         if self.use_azuread != Some(true) {
             if self.connection_string.is_some() {
-                return Some(Method::ConnectionString);
+                found.push((Method::ConnectionString, &CONNECTION_STRING));
             }
             if self.access_key.is_some() {
-                return Some(Method::SharedKey);
+                found.push((Method::SharedKey, &ACCESS_KEY));
             }
             if self.sas_token.is_some() {
-                return Some(Method::SasToken);
+                found.push((Method::SasToken, &SAS_TOKEN));
             }
         }
-        if self.client_certificate.is_some() || self.client_certificate_path.is_some() {
-            return Some(Method::ClientCertificate);
+        let first_set = |candidates: &[(bool, &'static Setting)]| {
+            candidates
+                .iter()
+                .find_map(|(set, setting)| set.then_some(*setting))
+        };
+        if let Some(setting) = first_set(&[
+            (self.client_certificate.is_some(), &CLIENT_CERTIFICATE),
+            (
+                self.client_certificate_path.is_some(),
+                &CLIENT_CERTIFICATE_PATH,
+            ),
+        ]) {
+            found.push((Method::ClientCertificate, setting));
         }
-        if self.client_secret.is_some() || self.client_secret_file_path.is_some() {
-            return Some(Method::ClientSecret);
+        if let Some(setting) = first_set(&[
+            (self.client_secret.is_some(), &CLIENT_SECRET),
+            (
+                self.client_secret_file_path.is_some(),
+                &CLIENT_SECRET_FILE_PATH,
+            ),
+        ]) {
+            found.push((Method::ClientSecret, setting));
         }
-        let oidc_source = self.oidc_token.is_some()
-            || self.oidc_token_file_path.is_some()
-            || self.ado_service_connection_id.is_some();
-        let oidc_on = self.use_oidc == Some(true) || self.use_aks_workload_identity == Some(true);
-        if oidc_on || (oidc_source && self.use_oidc != Some(false)) {
-            return Some(Method::Oidc);
+        let oidc_on = first_set(&[
+            (self.use_oidc == Some(true), &USE_OIDC),
+            (
+                self.use_aks_workload_identity == Some(true),
+                &USE_AKS_WORKLOAD_IDENTITY,
+            ),
+        ]);
+        let oidc_source = first_set(&[
+            (self.oidc_token.is_some(), &OIDC_TOKEN),
+            (self.oidc_token_file_path.is_some(), &OIDC_TOKEN_FILE_PATH),
+            (
+                self.ado_service_connection_id.is_some(),
+                &ADO_SERVICE_CONNECTION_ID,
+            ),
+        ])
+        .filter(|_| self.use_oidc != Some(false));
+        if let Some(setting) = oidc_on.or(oidc_source) {
+            found.push((Method::Oidc, setting));
         }
         if self.use_msi == Some(true) {
-            return Some(Method::ManagedIdentity);
+            found.push((Method::ManagedIdentity, &USE_MSI));
         }
-        if self.use_cli == Some(true) || (last_resort && self.use_cli != Some(false)) {
-            return Some(Method::AzureCli);
+        if self.use_cli == Some(true) {
+            found.push((Method::AzureCli, &USE_CLI));
         }
-        None
+        found
+    }
+
+    /// The one way of authenticating to use, with the setting that asks for
+    /// it: the one these (explicit) settings ask for, else the one
+    /// `chooser` (these settings with the environment, pipelines' variables
+    /// left out) asks for, else the Azure CLI unless `use_cli` is false (as
+    /// the azurerm provider does). Two ways asked for at the same level are
+    /// an error naming both: which one was meant is not ours to guess.
+    pub(crate) fn one_method(
+        &self,
+        chooser: &Settings,
+    ) -> Result<Option<(Method, &'static Setting)>, ConfigError> {
+        for level in [self, chooser] {
+            match level.methods().as_slice() {
+                [] => continue,
+                [only] => return Ok(Some(*only)),
+                [(_, first), (_, second), ..] => return Err(level.two_credentials(first, second)),
+            }
+        }
+        Ok((chooser.use_cli != Some(false)).then_some((Method::AzureCli, &USE_CLI)))
+    }
+
+    fn two_credentials(&self, first: &'static Setting, second: &'static Setting) -> ConfigError {
+        let mut text = format!(
+            "two credentials are set, {} and {}: keep one of them",
+            first.named_in(self),
+            second.named_in(self)
+        );
+        let is_key = |s: &Setting| [&CONNECTION_STRING, &ACCESS_KEY, &SAS_TOKEN].contains(&s);
+        if [first, second]
+            .iter()
+            .any(|s| s.origin(self) == Some(Origin::Env("ARM_ACCESS_KEY")))
+        {
+            text.push_str(
+                ". ARM_ACCESS_KEY is also what the azurerm state backend reads for the state's \
+                 storage account: give the pool's key as ROOTMAIL_ACCESS_KEY instead",
+            );
+        }
+        if is_key(first) != is_key(second) {
+            text.push_str(
+                ". To use Azure AD and ignore keys, SAS tokens and connection strings, set \
+                 `use_azuread` (ARM_USE_AZUREAD=true)",
+            );
+        }
+        ConfigError::general(text)
     }
 
     /// The credential for `method`, or an error naming what is missing.

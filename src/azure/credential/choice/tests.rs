@@ -65,7 +65,7 @@ fn azure_devops_token_is_requested_for_a_service_connection() {
 }
 
 #[test]
-fn several_credentials_are_chosen_in_azurerms_order() {
+fn each_credential_alone_is_used_and_any_two_are_refused_naming_both() {
     let dir = tempfile::tempdir().expect("tempdir");
     let key = rcgen::KeyPair::generate_for(&rcgen::PKCS_RSA_SHA256).expect("rsa");
     let cert = rcgen::CertificateParams::new(vec!["c".to_owned()])
@@ -78,23 +78,34 @@ fn several_credentials_are_chosen_in_azurerms_order() {
     let token_file = dir.path().join("token");
     std::fs::write(&token_file, "jwt").expect("token");
     let token_file = token_file.display().to_string();
-    let mut vars = PIPELINE_IDS.to_vec();
-    vars.extend([
-        ("ARM_USE_CLI", "true"),
-        ("ARM_USE_MSI", "true"),
-        ("ARM_OIDC_TOKEN_FILE_PATH", token_file.as_str()),
-        ("ARM_CLIENT_SECRET", "s"),
-        ("ARM_CLIENT_CERTIFICATE_PATH", pem.as_str()),
-    ]);
-    for expected in [
-        CredentialKind::ClientCertificate,
-        CredentialKind::ClientSecret,
-        CredentialKind::Federated,
-        CredentialKind::ManagedIdentity,
-        CredentialKind::AzureCli,
-    ] {
-        assert_eq!(from_env(&vars).expect("config").credential.kind(), expected);
-        vars.pop();
+    let ways = [
+        (
+            ("ARM_CLIENT_CERTIFICATE_PATH", pem.as_str()),
+            CredentialKind::ClientCertificate,
+        ),
+        (("ARM_CLIENT_SECRET", "s"), CredentialKind::ClientSecret),
+        (
+            ("ARM_OIDC_TOKEN_FILE_PATH", token_file.as_str()),
+            CredentialKind::Federated,
+        ),
+        (("ARM_USE_MSI", "true"), CredentialKind::ManagedIdentity),
+        (("ARM_USE_CLI", "true"), CredentialKind::AzureCli),
+    ];
+    for (i, (var, kind)) in ways.iter().enumerate() {
+        let mut vars = PIPELINE_IDS.to_vec();
+        vars.push(*var);
+        assert_eq!(from_env(&vars).expect("config").credential.kind(), *kind);
+        for (other, _) in &ways[i + 1..] {
+            let mut both = vars.clone();
+            both.push(*other);
+            let err = from_env(&both).expect_err("two credentials");
+            let text = err.to_string();
+            assert!(
+                text.contains(&format!("from {})", var.0))
+                    && text.contains(&format!("from {})", other.0)),
+                "{text}"
+            );
+        }
     }
 }
 

@@ -146,7 +146,9 @@ async fn serves_over_mtls_and_exits_zero_on_shutdown() {
         .expect("ConfigureProvider")
         .into_inner();
     assert!(unknown.diagnostics.is_empty(), "{:?}", unknown.diagnostics);
-    let configured = provider
+    // Configuring reads the pool once: a dead endpoint is one error at once
+    // (within the retry budget), a live one none.
+    let dead = provider
         .configure_provider(tf::configure_provider::Request {
             terraform_version: "1.0.3".into(),
             config: Some(config(&[
@@ -154,6 +156,33 @@ async fn serves_over_mtls_and_exits_zero_on_shutdown() {
                     "endpoint",
                     Value::from("http://127.0.0.1:9/devstoreaccount1"),
                 ),
+                ("use_emulator", Value::from(true)),
+                ("retry_timeout_seconds", Value::from(1i64)),
+            ])),
+            client_capabilities: None,
+        })
+        .await
+        .expect("ConfigureProvider")
+        .into_inner();
+    assert_eq!(dead.diagnostics.len(), 1, "{:?}", dead.diagnostics);
+    assert_eq!(dead.diagnostics[0].summary, "Table service unavailable");
+    let endpoint = testkit::azurite::shared().endpoint();
+    let table = testkit::azurite::unique_table_name("protocol");
+    let pool = rootmail::store::AliasPool::connect(&rootmail::store::StoreConfig::emulator(
+        endpoint.clone(),
+        &table,
+    ))
+    .expect("connect");
+    pool.ensure_table().await.expect("table");
+    pool.seed("comp001@company.com", "company.com", 1)
+        .await
+        .expect("seed");
+    let configured = provider
+        .configure_provider(tf::configure_provider::Request {
+            terraform_version: "1.0.3".into(),
+            config: Some(config(&[
+                ("endpoint", Value::from(endpoint.as_str())),
+                ("table", Value::from(table.as_str())),
                 ("use_emulator", Value::from(true)),
             ])),
             client_capabilities: None,

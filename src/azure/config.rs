@@ -610,6 +610,15 @@ pub(super) mod tests {
         ])
         .expect_err("key and managed identity");
         assert!(err.to_string().contains("ARM_USE_AZUREAD"), "{err}");
+        // The pool's own key beside Azure AD settings (for Microsoft Graph):
+        // the key is the table's.
+        let cfg = from_env(&[
+            ("AZURE_STORAGE_ACCOUNT", "acct"),
+            ("ROOTMAIL_ACCESS_KEY", "cG9vbA=="),
+            ("ARM_USE_MSI", "true"),
+        ])
+        .expect("the pool's key");
+        assert_eq!(cfg.credential.kind(), CredentialKind::SharedKey);
         // Resolved: the pool's own key first, or Azure AD only.
         let cfg = from_env(&[
             ("AZURE_STORAGE_ACCOUNT", "acct"),

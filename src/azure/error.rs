@@ -7,6 +7,7 @@
 use std::time::Duration;
 
 use super::credential::CredentialKind;
+use super::table::Outage;
 use crate::settings::{ConfigError, Setting};
 
 /// Everything reaching Azure can fail with.
@@ -66,6 +67,13 @@ pub enum AzureError {
         operation: &'static str,
         message: String,
     },
+
+    /// The endpoint cannot be used for now by anyone in this process: its
+    /// name does not resolve, its certificate does not verify, the
+    /// credential is refused, or it failed for the whole retry budget. Every
+    /// operation that meets the outage fails with this same value.
+    #[error("{0}")]
+    Down(std::sync::Arc<Outage>),
 
     /// The caller cancelled the operation (for example Terraform's StopProvider).
     #[error("operation {operation} was cancelled")]

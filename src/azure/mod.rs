@@ -56,7 +56,7 @@ pub use error::AzureError;
 pub use metadata::CustomCloud;
 pub use network::HttpClients;
 pub(crate) use network::{check_credential_url, is_permanent_network_error};
-pub use table::USER_AGENT;
+pub use table::{Outage, OutageCause, Waiting, USER_AGENT};
 
 /// Environment variables this module reads that are not settings (nobody
 /// sets them by hand), with what they do; the docs list them with the

@@ -118,34 +118,98 @@ pub(crate) fn is_loopback(url: &url::Url) -> bool {
     }
 }
 
+/// What a request that failed without an answer says about the endpoint.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum Trouble {
+    /// Another attempt may well work (a connection refused or reset, a
+    /// timeout); a short reason, without the request's URL.
+    Transient(String),
+    /// The host name does not resolve; what the resolver said.
+    NameNotResolved(String),
+    /// The TLS handshake failed, most often on the server's certificate;
+    /// what the TLS library said.
+    Certificate(String),
+}
+
+/// Words of resolvers for a lookup that failed for now, not for good.
+const TRY_AGAIN: [&str; 2] = ["temporary failure", "try again"];
+
+/// Words of TLS libraries (rustls, OpenSSL) for a certificate they refused.
+const BAD_CERTIFICATE: [&str; 7] = [
+    "invalid peer certificate",
+    "certificate verify failed",
+    "unable to get local issuer certificate",
+    "self signed certificate",
+    "self-signed certificate",
+    "certificate has expired",
+    "hostname mismatch",
+];
+
+/// What a failed request's error (with its chain of causes) says: whether
+/// retrying can help, and why not. Waiting out a budget on a name that does
+/// not resolve or a certificate that does not verify only delays the message.
+pub(crate) fn trouble(error: &(dyn std::error::Error + 'static)) -> Trouble {
+    let mut texts = Vec::new();
+    let mut io_kinds = Vec::new();
+    let mut tls = false;
+    let mut next: Option<&(dyn std::error::Error + 'static)> = Some(error);
+    while let Some(e) = next {
+        texts.push(e.to_string());
+        tls |= e.downcast_ref::<rustls::Error>().is_some();
+        if let Some(io) = e.downcast_ref::<std::io::Error>() {
+            io_kinds.push(io.kind());
+            tls |= io
+                .get_ref()
+                .is_some_and(|inner| inner.downcast_ref::<rustls::Error>().is_some());
+        }
+        next = e.source();
+    }
+    let lower: Vec<String> = texts.iter().map(|t| t.to_ascii_lowercase()).collect();
+    let any = |words: &[&str]| lower.iter().any(|t| words.iter().any(|w| t.contains(w)));
+    // The innermost cause says what happened without the request's URL.
+    let innermost = texts
+        .iter()
+        .rev()
+        .find(|t| !t.trim().is_empty())
+        .cloned()
+        .unwrap_or_default();
+    // The HTTP stacks wrap these in boxed errors the chain does not always
+    // let us downcast through: hyper-util names a resolver failure
+    // "dns error", rustls a certificate it rejects "invalid peer certificate".
+    if any(&["dns error", "failed to lookup address"]) {
+        return if any(&TRY_AGAIN) {
+            Trouble::Transient(format!("the name did not resolve for now ({innermost})"))
+        } else {
+            Trouble::NameNotResolved(innermost)
+        };
+    }
+    if tls || any(&BAD_CERTIFICATE) {
+        let detail = texts
+            .iter()
+            .rev()
+            .find(|t| t.to_ascii_lowercase().contains("certificate"))
+            .cloned()
+            .unwrap_or(innermost);
+        return Trouble::Certificate(detail);
+    }
+    use std::io::ErrorKind;
+    let reason = if io_kinds.contains(&ErrorKind::ConnectionRefused) || any(&["connection refused"])
+    {
+        "connection refused".to_owned()
+    } else if io_kinds.contains(&ErrorKind::ConnectionReset) || any(&["connection reset"]) {
+        "connection reset".to_owned()
+    } else if io_kinds.contains(&ErrorKind::TimedOut) || any(&["timed out"]) {
+        "connection timed out".to_owned()
+    } else {
+        innermost
+    };
+    Trouble::Transient(reason)
+}
+
 /// True when retrying cannot help a request that failed with `e`: the
 /// name does not resolve, or the server's certificate does not verify.
-/// Waiting out a budget on those only delays the message.
 pub(crate) fn is_permanent_network_error(e: &(dyn std::error::Error + 'static)) -> bool {
-    let mut source = Some(e);
-    while let Some(err) = source {
-        if err.downcast_ref::<rustls::Error>().is_some() {
-            return true;
-        }
-        if let Some(io) = err.downcast_ref::<std::io::Error>() {
-            if io
-                .get_ref()
-                .is_some_and(|inner| inner.downcast_ref::<rustls::Error>().is_some())
-            {
-                return true;
-            }
-        }
-        // The HTTP stack wraps both in boxed errors the chain does not
-        // always let us downcast through: hyper-util names a resolver
-        // failure "dns error", rustls a certificate it rejects "invalid
-        // peer certificate: …".
-        let text = err.to_string();
-        if text == "dns error" || text.starts_with("invalid peer certificate") {
-            return true;
-        }
-        source = err.source();
-    }
-    false
+    !matches!(trouble(e), Trouble::Transient(_))
 }
 
 /// A URL a bearer credential is sent to: https, or plain http to a
@@ -221,6 +285,67 @@ mod tests {
         assert!(
             !is_permanent_network_error(&refused),
             "a server that is down may come back"
+        );
+    }
+
+    #[derive(Debug)]
+    struct Chain(&'static str, Option<Box<Chain>>);
+
+    impl std::fmt::Display for Chain {
+        fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            f.write_str(self.0)
+        }
+    }
+
+    impl std::error::Error for Chain {
+        fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+            self.1
+                .as_deref()
+                .map(|c| c as &(dyn std::error::Error + 'static))
+        }
+    }
+
+    fn chain(texts: &[&'static str]) -> Chain {
+        let mut it = texts.iter().rev();
+        let mut c = Chain(it.next().copied().unwrap_or(""), None);
+        for t in it {
+            c = Chain(t, Some(Box::new(c)));
+        }
+        c
+    }
+
+    #[test]
+    fn failures_say_whether_retrying_can_help_without_the_url() {
+        let url = "error sending request for url (https://x.table.core.windows.net/t()?$filter=a)";
+        let dns = chain(&[
+            url,
+            "client error (Connect)",
+            "dns error",
+            "failed to lookup address information: Name or service not known",
+        ]);
+        assert!(
+            matches!(trouble(&dns), Trouble::NameNotResolved(d) if !d.contains("$filter")),
+            "{:?}",
+            trouble(&dns)
+        );
+        let again = chain(&[
+            url,
+            "dns error",
+            "failed to lookup address information: Temporary failure in name resolution",
+        ]);
+        assert!(matches!(trouble(&again), Trouble::Transient(_)));
+        let openssl = chain(&[
+            url,
+            "client error (Connect)",
+            "error:0A000086:SSL routines:tls_post_process_server_certificate:certificate \
+             verify failed:ssl/statem/statem_clnt.c:2091: (unable to get local issuer \
+             certificate)",
+        ]);
+        assert!(matches!(trouble(&openssl), Trouble::Certificate(_)));
+        let closed = chain(&[url, "connection closed before message completed"]);
+        assert_eq!(
+            trouble(&closed),
+            Trouble::Transient("connection closed before message completed".into())
         );
     }
 

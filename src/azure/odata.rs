@@ -26,6 +26,11 @@ pub fn ge_str(column: &'static str, value: &str) -> String {
     format!("{column} ge {}", quote(value))
 }
 
+/// `column gt 'value'` (string order), with the value escaped.
+pub fn gt_str(column: &'static str, value: &str) -> String {
+    format!("{column} gt {}", quote(value))
+}
+
 /// `column lt 'value'` (string order), with the value escaped.
 pub fn lt_str(column: &'static str, value: &str) -> String {
     format!("{column} lt {}", quote(value))

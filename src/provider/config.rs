@@ -6,10 +6,10 @@ use crate::settings::Settings;
 use crate::settings::{
     Setting, SettingKind, ACCESS_KEY, ADDRESS_SOURCE, ADO_SERVICE_CONNECTION_ID, CLIENT_SECRET,
     CONNECTION_STRING, ENDPOINT, ENVIRONMENT, METADATA_HOST, OIDC_REQUEST_URL, OIDC_TOKEN,
-    OIDC_TOKEN_FILE_PATH, SAS_TOKEN, SETTINGS, TABLE, USE_AZUREAD, USE_CLI, USE_EMULATOR, USE_MSI,
-    USE_OIDC,
+    OIDC_TOKEN_FILE_PATH, PARTITION_KEY, SAS_TOKEN, SETTINGS, TABLE, USE_AZUREAD, USE_CLI,
+    USE_EMULATOR, USE_MSI, USE_OIDC,
 };
-use crate::store::{AddressSource, StoreError};
+use crate::store::{AddressSource, AliasPool, PartitionState, StoreError};
 use crate::tfplugin::{Attribute, Block, Diagnostic, Diagnostics, Schema, Type, Value};
 
 /// The settings a provider block can hold (the rest come only from the
@@ -63,6 +63,26 @@ pub fn config_error(e: &StoreError) -> Diagnostic {
         // message names what to change.
         _ => d,
     }
+}
+
+/// Reads the pool's partition once (see [`AliasPool::probe`]): the error to
+/// stop the run with, if the pool cannot be used. A table with no rows at all
+/// is not one (a new pool; claims say it is empty), a partition key without
+/// rows in a table that has others is.
+pub async fn probe(pool: &AliasPool, config: &Value) -> Option<Diagnostic> {
+    let error = match pool.probe().await {
+        Ok(PartitionState::HasRows) => return None,
+        Ok(PartitionState::Empty { others, .. }) if others.is_empty() => return None,
+        Ok(PartitionState::Empty { others, more }) => pool.partition_empty(others, more),
+        Err(e) => e,
+    };
+    let d = Diagnostic::error(super::store_summary(&error), error.to_string());
+    Some(match &error {
+        StoreError::PartitionEmpty { .. } if is_set(config, &PARTITION_KEY) => {
+            d.at_attr(PARTITION_KEY.name)
+        }
+        _ => d,
+    })
 }
 
 /// True when any attribute of the block is still unknown (it depends on a

@@ -44,6 +44,7 @@ pub mod data_pool;
 pub mod docs;
 pub mod validate;
 
+use crate::azure::{AzureError, OutageCause};
 use crate::store::{
     AliasPool, AliasRow, ClaimBatcher, ClaimRequest, ClaimedAlias, ReadCoalescer, ReleaseBatcher,
     StoreConfig, StoreError,
@@ -162,9 +163,34 @@ impl Shared {
     }
 }
 
-/// A store error as a diagnostic for the user. Store errors never carry secrets.
+/// A store error as a diagnostic for the user. Store errors never carry
+/// secrets. When the table cannot be used at all, the summary says that
+/// rather than what the resource was doing.
 pub fn store_diag(summary: &str, e: &StoreError) -> Diagnostic {
+    let summary = match e {
+        StoreError::Azure(AzureError::Down(_)) | StoreError::PartitionEmpty { .. } => {
+            store_summary(e)
+        }
+        _ => summary,
+    };
     Diagnostic::error(summary.to_string(), e.to_string())
+}
+
+/// What a store error means for the whole run, as a diagnostic's summary.
+pub fn store_summary(e: &StoreError) -> &'static str {
+    match e {
+        StoreError::Azure(AzureError::Down(outage)) => match outage.cause {
+            OutageCause::NameNotResolved => "Table service host name does not resolve",
+            OutageCause::Certificate => "Table service certificate not trusted",
+            OutageCause::CredentialRefused => "Credential refused",
+            OutageCause::Unanswered => "Table service unavailable",
+        },
+        StoreError::Azure(AzureError::Forbidden { .. }) => "Access to the pool table denied",
+        StoreError::Azure(AzureError::TableNotFound { .. }) => "Pool table not found",
+        StoreError::Azure(AzureError::Unavailable { .. }) => "Table service unavailable",
+        StoreError::PartitionEmpty { .. } => "Pool partition has no rows",
+        _ => "Cannot read the alias pool",
+    }
 }
 
 /// Fails a typed operation with one error.
@@ -234,6 +260,14 @@ impl Provider for RootmailProvider {
         );
         match AliasPool::connect_with_cancellation(&resolved, ctx.cancellation().clone()) {
             Ok(pool) => {
+                // One request now, so that an endpoint that is down (or a
+                // name that does not resolve, a refused credential, a missing
+                // table, a partition key without rows) fails the run here,
+                // once, instead of in every resource after its own wait.
+                if let Some(d) = config::probe(&pool, cfg).await {
+                    diags.push(d);
+                    return diags;
+                }
                 let batching = resolved.batching;
                 let batcher = batching
                     .claims

@@ -480,8 +480,12 @@ pub const RETRY_TIMEOUT: Setting = Setting {
     pipeline_env: None,
     summary: "Seconds to keep retrying a table service that throttles, fails or does not \
               answer (1-3600, default 60)",
-    doc: "How long one table operation may keep retrying throttling, server errors and \
-          dropped connections, in seconds (1 to 3600), before it fails. Defaults to 60.",
+    doc: "How long the table service may keep throttling, failing or not answering before \
+          operations fail, in seconds (1 to 3600). Requests that fail for the same reason share \
+          this time: once it has passed without an answer, every pending and later operation of \
+          the run fails at once with one error naming the endpoint. A name that does not \
+          resolve, a certificate that does not verify and a refused credential are not retried \
+          at all. Defaults to 60.",
     value_name: "SECONDS",
     environment_only: false,
     slot: |s| Slot::Seconds(&mut s.retry),

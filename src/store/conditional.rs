@@ -17,7 +17,7 @@ use super::error::StoreError;
 use super::pool::{AliasPool, ClaimRequest, ClaimedAlias, ReleaseOutcome, ReleasePolicy};
 use super::row::AliasRow;
 use crate::azure::table::{into_error, Entity, Fail, Write};
-use crate::azure::AzureError;
+use crate::azure::{AzureError, OutageCause};
 
 /// How often a conditional write on one row is retried after HTTP 412 before
 /// giving up with [`StoreError::Contended`].
@@ -52,14 +52,16 @@ pub(super) enum Merged {
 /// applied: the service stayed unreachable after a request went out, the
 /// caller cancelled while a retry waited, or the answer could not be read.
 pub(super) fn may_have_landed(e: &StoreError) -> bool {
-    matches!(
-        e,
-        StoreError::Azure(
+    match e {
+        StoreError::Azure(AzureError::Down(outage)) => outage.cause == OutageCause::Unanswered,
+        StoreError::Azure(e) => matches!(
+            e,
             AzureError::Unavailable { .. }
                 | AzureError::Cancelled { .. }
                 | AzureError::Protocol { .. }
-        )
-    )
+        ),
+        _ => false,
+    }
 }
 
 /// What a failed conditional write means, decided in one place for single

@@ -30,6 +30,18 @@ pub enum StoreError {
         minting: Option<String>,
     },
 
+    /// The pool's partition has no rows at all: most often a partition key
+    /// that is not the one the rows were written with.
+    #[error("partition `{partition_key}` of table `{table}` has no rows at all; {}", partition_hint(.others, *.more))]
+    PartitionEmpty {
+        table: String,
+        partition_key: String,
+        /// Partitions the table does have (the first few).
+        others: Vec<String>,
+        /// The table has more partitions than `others` lists.
+        more: bool,
+    },
+
     /// An alias id that is not in the table.
     #[error("alias `{alias_id}` does not exist in table `{table}`")]
     AliasNotFound { table: String, alias_id: String },
@@ -117,6 +129,22 @@ fn minting_suffix(minting: &Option<String>) -> String {
         Some(why) => format!(", and {why}"),
         None => String::new(),
     }
+}
+
+fn partition_hint(others: &[String], more: bool) -> String {
+    if others.is_empty() {
+        return "the table has no rows in any partition: add aliases with `rootmail pool import` \
+                (or check `table`, ROOTMAIL_TABLE_NAME)"
+            .to_owned();
+    }
+    let listed: Vec<String> = others.iter().map(|p| format!("`{p}`")).collect();
+    format!(
+        "the table's rows are in partition{} {}{}. Check `partition_key` (ROOTMAIL_PARTITION_KEY, \
+         --partition-key); partition keys are case-sensitive",
+        if others.len() > 1 || more { "s" } else { "" },
+        listed.join(", "),
+        if more { " and more" } else { "" }
+    )
 }
 
 fn mailbox_suffix(mailbox: &Option<String>) -> String {

@@ -69,9 +69,9 @@ pub use error::StoreError;
 pub use minting::{AddressSource, MintingMailbox};
 pub use pool::{
     AdoptRequest, AliasFilter, AliasPool, AliasUpdate, ClaimRequest, ClaimedAlias, KeyRefusal,
-    KeyedClaim, LegacyRow, LinkTarget, PoolStats, ReleaseOutcome, ReleasePolicy, StatusCounts,
-    StoreConfig, UnusableCounts, DEFAULT_QUARANTINE_DAYS, MAX_KEY_LEN, MAX_TEXT_CHARS,
-    RESUME_WINDOW,
+    KeyedClaim, LegacyRow, LinkTarget, PartitionState, PoolStats, ReleaseOutcome, ReleasePolicy,
+    StatusCounts, StoreConfig, UnusableCounts, DEFAULT_QUARANTINE_DAYS, MAX_KEY_LEN,
+    MAX_TEXT_CHARS, RESUME_WINDOW,
 };
 pub use reads::{ReadCoalescer, ReadCounts, ReadSettings};
 pub use release_batch::{ReleaseBatcher, ReleaseCounts};

@@ -6,14 +6,17 @@
 //! No azure type leaves this module's crate-private API.
 
 mod credentials;
+mod outage;
+mod retry;
 mod transaction;
+
+pub use outage::{Outage, OutageCause, Waiting};
 
 pub(crate) use transaction::BatchWrite;
 
-use std::future::Future;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use azure_core_legacy::error::ErrorKind as LegacyErrorKind;
 use azure_core_legacy::{
@@ -24,13 +27,12 @@ use azure_data_tables::prelude::{IfMatchCondition, PartitionKeyClient, TableClie
 use azure_data_tables::{Filter, Select, Top};
 use azure_storage::CloudLocation;
 use futures::StreamExt;
-use rand::Rng;
 use serde_json::{Map, Value};
 use tokio_util::sync::CancellationToken;
 
 use super::config::{check_transport, Origins, TableConfig};
 use super::credential::CredentialKind;
-use super::error::{error_chain, AzureError};
+use super::error::AzureError;
 use super::network::HttpClients;
 use super::odata::escape_literal;
 use crate::settings::{ConfigError, RetryBudget, ENDPOINT, PARTITION_KEY, TABLE};
@@ -94,6 +96,8 @@ pub(crate) struct TableIo {
     credential: CredentialKind,
     /// Where the endpoint and the credential came from, for messages.
     origins: Arc<Origins>,
+    /// Whether the endpoint answers, shared by every request of this client.
+    health: Arc<outage::Health>,
     budget: RetryBudget,
     requests: Arc<AtomicU64>,
     writes: Arc<WriteCount>,
@@ -213,6 +217,10 @@ impl TableIo {
             partition_key: config.partition_key.clone(),
             credential: config.credential.kind(),
             origins: Arc::new(config.origins.clone()),
+            health: Arc::new(outage::Health::new(
+                &config.endpoint,
+                config.origins.clone(),
+            )),
             budget: config.retry,
             requests,
             writes: Arc::default(),
@@ -231,6 +239,7 @@ impl TableIo {
             partition_key: self.partition_key.clone(),
             credential: self.credential,
             origins: Arc::clone(&self.origins),
+            health: Arc::clone(&self.health),
             budget: RetryBudget {
                 total: self.budget.total.min(SETTLE_BUDGET),
                 per_request: self.budget.per_request.min(SETTLE_BUDGET / 2),
@@ -247,159 +256,14 @@ impl TableIo {
         self.requests.load(Ordering::Relaxed)
     }
 
+    /// Requests waiting to try again, as they go (for a progress display).
+    pub(crate) fn waiting(&self) -> tokio::sync::watch::Receiver<Option<Waiting>> {
+        self.health.waiting()
+    }
+
     /// This process's writes to the table (with every clone and detached copy).
     pub(crate) fn writes(&self) -> &WriteCount {
         &self.writes
-    }
-
-    /// Runs one table request with the retry policy: throttling (429/503), other
-    /// 5xx, 408 and network errors/timeouts are retried with full-jitter
-    /// exponential backoff until the total budget would be exceeded.
-    async fn run<T, F, Fut>(&self, operation: &'static str, attempt: F) -> Result<T, Fail>
-    where
-        F: FnMut() -> Fut,
-        Fut: Future<Output = azure_core_legacy::Result<T>>,
-    {
-        self.run_with(operation, false, attempt).await
-    }
-
-    /// Like [`TableIo::run`] for writes: cancellation stops before an attempt
-    /// or during a backoff, but an attempt already sent is allowed to finish
-    /// (within the per-request limit), so a write that lands is also reported
-    /// to the caller instead of leaving a claim nobody knows about.
-    async fn run_write<T, F, Fut>(&self, operation: &'static str, attempt: F) -> Result<T, Fail>
-    where
-        F: FnMut() -> Fut,
-        Fut: Future<Output = azure_core_legacy::Result<T>>,
-    {
-        let _writing = self.writes.begin();
-        self.run_with(operation, true, attempt).await
-    }
-
-    async fn run_with<T, F, Fut>(
-        &self,
-        operation: &'static str,
-        finish_in_flight: bool,
-        mut attempt: F,
-    ) -> Result<T, Fail>
-    where
-        F: FnMut() -> Fut,
-        Fut: Future<Output = azure_core_legacy::Result<T>>,
-    {
-        let start = Instant::now();
-        let mut attempts: u32 = 0;
-        loop {
-            attempts += 1;
-            if self.cancel.is_cancelled() {
-                return Err(AzureError::Cancelled { operation }.into());
-            }
-            // One hanging request must not outlast the whole budget.
-            let limit = self
-                .budget
-                .per_request
-                .min(self.budget.total.saturating_sub(start.elapsed()))
-                .max(Duration::from_millis(100));
-            let request = tokio::time::timeout(limit, attempt());
-            let outcome = if finish_in_flight {
-                request.await
-            } else {
-                tokio::select! {
-                    biased;
-                    _ = self.cancel.cancelled() => return Err(AzureError::Cancelled { operation }.into()),
-                    r = request => r,
-                }
-            };
-            let last = match outcome {
-                Ok(Ok(value)) => return Ok(value),
-                Ok(Err(e)) => match self.classify(operation, &e, attempts > 1) {
-                    Classified::Retry(text) => text,
-                    Classified::Final(fail) => return Err(fail),
-                },
-                Err(_) => format!("no response within {limit:?}"),
-            };
-            let backoff = self.backoff(attempts);
-            let elapsed = start.elapsed();
-            if elapsed + backoff > self.budget.total {
-                return Err(AzureError::Unavailable {
-                    operation,
-                    attempts,
-                    elapsed,
-                    last,
-                }
-                .into());
-            }
-            tracing::debug!(operation, attempts, ?backoff, error = %last, "retrying table request");
-            tokio::select! {
-                biased;
-                _ = self.cancel.cancelled() => return Err(AzureError::Cancelled { operation }.into()),
-                _ = tokio::time::sleep(backoff) => {}
-            }
-        }
-    }
-
-    fn backoff(&self, attempts: u32) -> Duration {
-        let exp = self
-            .budget
-            .initial_backoff
-            .saturating_mul(1u32 << attempts.saturating_sub(1).min(16));
-        let cap = exp.min(self.budget.max_backoff);
-        // Full jitter: anywhere in [cap/2, cap], so colliding clients spread out.
-        let millis = cap.as_millis() as u64;
-        let low = millis / 2;
-        Duration::from_millis(rand::rng().random_range(low..=millis.max(low)))
-    }
-
-    fn classify(
-        &self,
-        operation: &'static str,
-        e: &azure_core_legacy::Error,
-        after_retry: bool,
-    ) -> Classified {
-        match e.kind() {
-            LegacyErrorKind::HttpResponse { status, error_code } => {
-                let code = u16::from(*status);
-                let error_code = error_code.clone();
-                match code {
-                    412 => Classified::Final(Fail::Precondition { after_retry }),
-                    404 if error_code.as_deref() == Some("TableNotFound") => {
-                        Classified::Final(Fail::Error(AzureError::TableNotFound {
-                            table: self.table_name.clone(),
-                        }))
-                    }
-                    404 => Classified::Final(Fail::EntityNotFound),
-                    409 => Classified::Final(Fail::Conflict),
-                    401 | 403 => Classified::Final(Fail::Error(AzureError::Forbidden {
-                        table: self.table_name.clone(),
-                        status: code,
-                        error_code,
-                        credential: self.credential,
-                        from: self.origins.credential.clone(),
-                        hint: self.credential.permission_hint(),
-                    })),
-                    408 | 429 | 500 | 502 | 503 | 504 => Classified::Retry(match error_code {
-                        Some(c) => format!("HTTP {code} {c}"),
-                        None => format!("HTTP {code}"),
-                    }),
-                    _ => Classified::Final(Fail::Error(AzureError::Http {
-                        operation,
-                        status: code,
-                        error_code,
-                    })),
-                }
-            }
-            LegacyErrorKind::Io => Classified::Retry(error_chain(e)),
-            LegacyErrorKind::Credential => Classified::Final(Fail::Error(AzureError::Credential {
-                credential: self.credential,
-                message: match self.origins.credential.as_str() {
-                    "" => error_chain(e),
-                    from => format!("{}; the credential is set by {from}", error_chain(e)),
-                },
-            })),
-            _ => Classified::Final(Fail::Error(AzureError::Protocol {
-                operation,
-                message: error_chain(e),
-            })),
-        }
     }
 
     /// Creates the table; `Ok(false)` when it already existed.
@@ -564,11 +428,6 @@ impl TableIo {
 pub(crate) enum Write {
     Merge,
     Replace,
-}
-
-enum Classified {
-    Retry(String),
-    Final(Fail),
 }
 
 /// Turns a raw failure the caller did not handle into a final error.

@@ -6,12 +6,18 @@
 //! only from the environment, and [`scrub_secrets`] blanks them out of
 //! anything printed.
 
+use std::time::Duration;
+
 use anyhow::Context;
 use clap::{Arg, ArgAction, ArgMatches, Args, Command, FromArgMatches};
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use rootmail::aws::OrganizationsReader;
+use rootmail::azure::Waiting;
 use rootmail::graph::GraphReader;
+use rootmail::safe_text;
 use rootmail::settings::{Setting, SettingKind, Settings, ADDRESS_SOURCE, SETTINGS};
 use rootmail::store::{AliasPool, StoreConfig};
+use tokio::sync::watch;
 
 const HEADING: &str = "Connection (secrets only from environment variables)";
 
@@ -104,6 +110,7 @@ impl ConnectionArgs {
                 cancel.cancel();
             }
         });
+        tokio::spawn(show_waiting(pool.waiting()));
         Ok(pool)
     }
 }
@@ -123,6 +130,46 @@ impl ConnectionArgs {
             .await
             .context("cannot set up the AWS Organizations client for --aws")
     }
+}
+
+/// While requests wait to try the table again, a spinner on stderr says for
+/// what (attempt, reason, time against the budget); nothing when stderr is
+/// not a terminal (indicatif draws nothing there).
+async fn show_waiting(mut waiting: watch::Receiver<Option<Waiting>>) {
+    let mut spinner: Option<ProgressBar> = None;
+    while waiting.changed().await.is_ok() {
+        let now = waiting.borrow_and_update().clone();
+        match now {
+            Some(w) => {
+                let bar = spinner.get_or_insert_with(|| {
+                    let bar = ProgressBar::with_draw_target(None, ProgressDrawTarget::stderr());
+                    if let Ok(style) = ProgressStyle::with_template("{spinner} {msg}") {
+                        bar.set_style(style);
+                    }
+                    bar.enable_steady_tick(Duration::from_millis(120));
+                    bar
+                });
+                bar.set_message(waiting_text(&w));
+            }
+            None => {
+                if let Some(bar) = spinner.take() {
+                    bar.finish_and_clear();
+                }
+            }
+        }
+    }
+}
+
+/// "waiting for the table service: attempt 3 failed (connection refused);
+/// failing for 4 s of at most 60 s".
+fn waiting_text(w: &Waiting) -> String {
+    format!(
+        "waiting for the table service: attempt {} failed ({}); failing for {} s of at most {} s",
+        w.attempt,
+        safe_text::for_message(&w.reason),
+        w.failing_for.as_secs(),
+        w.budget.as_secs()
+    )
 }
 
 /// The part of `--help` about the environment: where secrets come from, and
@@ -210,7 +257,6 @@ fn scrub_with(text: &str, secret_values: &[String]) -> String {
 mod tests {
     use super::*;
     use rootmail::settings::RetryBudget;
-    use std::time::Duration;
 
     #[test]
     fn scrubs_whole_values_parts_and_encoded_forms() {

@@ -13,6 +13,7 @@ use super::super::row::{
     col, status_value, AliasRow, AliasStatus, Claim, ClaimToken, SELECT_ALL_KNOWN,
 };
 use super::keyed::check_key;
+use super::partitions::PartitionState;
 use super::{check_given, check_text, AliasPool};
 use crate::azure::odata::{and_all, eq_bool, eq_str, ge_str, le_datetime, lt_str, or_any};
 use crate::azure::table::Continuation;
@@ -180,6 +181,10 @@ impl AliasPool {
                 Err(why) => Some(why),
             },
         };
+        // A partition with no rows at all is not an exhausted pool: say so.
+        if let PartitionState::Empty { others, more } = self.probe().await? {
+            return Err(self.partition_empty(others, more));
+        }
         Err(StoreError::PoolExhausted {
             table: self.io.table_name.clone(),
             mailbox: request.mailbox.clone(),

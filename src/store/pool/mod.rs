@@ -21,6 +21,7 @@ mod lifecycle;
 mod lookups;
 mod mint;
 mod minting;
+mod partitions;
 mod release;
 mod seeding;
 
@@ -41,6 +42,7 @@ pub use lifecycle::{AdoptRequest, AliasUpdate, LinkTarget};
 pub use lookups::{AliasFilter, PoolStats, StatusCounts, UnusableCounts};
 pub(super) use mint::minting_mailbox_for;
 pub(super) use minting::MintingCache;
+pub use partitions::PartitionState;
 pub(super) use release::ReleaseChange;
 pub use release::{ReleaseOutcome, ReleasePolicy};
 pub use seeding::LegacyRow;
@@ -104,6 +106,12 @@ impl AliasPool {
     /// HTTP requests sent so far by this pool and its clones (every retry counts).
     pub fn request_count(&self) -> u64 {
         self.io.request_count()
+    }
+
+    /// Requests waiting to try the table again, as they go: what the CLI's
+    /// spinner shows. `None` while nothing waits.
+    pub fn waiting(&self) -> tokio::sync::watch::Receiver<Option<crate::azure::Waiting>> {
+        self.io.waiting()
     }
 
     /// Conditional writes that lost a race (HTTP 412) so far.

@@ -31,6 +31,16 @@ pub(crate) enum Method {
     AzureCli,
 }
 
+impl Method {
+    /// The storage account's own ways (and the emulator's), not Azure AD's.
+    fn is_storage(self) -> bool {
+        matches!(
+            self,
+            Method::Emulator | Method::ConnectionString | Method::SharedKey | Method::SasToken
+        )
+    }
+}
+
 impl Settings {
     /// Every way of authenticating these settings ask for, each with the
     /// setting that asks for it, in azurerm's order: the emulator, the
@@ -105,24 +115,50 @@ impl Settings {
         found
     }
 
-    /// The one way of authenticating to use, with the setting that asks for
-    /// it: the one these (explicit) settings ask for, else the one
+    /// The one way of authenticating to the table, with the setting that
+    /// asks for it: the one these (explicit) settings ask for, else the one
     /// `chooser` (these settings with the environment, pipelines' variables
     /// left out) asks for, else the Azure CLI unless `use_cli` is false (as
-    /// the azurerm provider does). Two ways asked for at the same level are
-    /// an error naming both: which one was meant is not ours to guess.
+    /// the azurerm provider does).
+    ///
+    /// Two of a kind at the same level (two storage credentials, or two
+    /// Azure AD ones) are an error naming both: which one was meant is not
+    /// ours to guess. A storage credential beside an Azure AD one is the
+    /// table's (the Azure AD one may be for Microsoft Graph), unless it
+    /// came from a variable the azurerm state backend reads as well
+    /// (`ARM_ACCESS_KEY`, `ARM_SAS_TOKEN`): that is refused too.
     pub(crate) fn one_method(
         &self,
         chooser: &Settings,
     ) -> Result<Option<(Method, &'static Setting)>, ConfigError> {
         for level in [self, chooser] {
-            match level.methods().as_slice() {
-                [] => continue,
-                [only] => return Ok(Some(*only)),
-                [(_, first), (_, second), ..] => return Err(level.two_credentials(first, second)),
+            let (storage, azure_ad): (Vec<_>, Vec<_>) = level
+                .methods()
+                .into_iter()
+                .partition(|(m, _)| m.is_storage());
+            for same_kind in [&storage, &azure_ad] {
+                if let [(_, first), (_, second), ..] = same_kind.as_slice() {
+                    return Err(level.two_credentials(first, second));
+                }
+            }
+            match (storage.first(), azure_ad.first()) {
+                (Some((_, key)), Some((_, other))) if level.shared_with_the_backend(key) => {
+                    return Err(level.two_credentials(key, other));
+                }
+                (Some(chosen), _) | (None, Some(chosen)) => return Ok(Some(*chosen)),
+                (None, None) => {}
             }
         }
         Ok((chooser.use_cli != Some(false)).then_some((Method::AzureCli, &USE_CLI)))
+    }
+
+    /// True when `setting` came from a variable the azurerm state backend
+    /// reads for the state's own storage account.
+    fn shared_with_the_backend(&self, setting: &'static Setting) -> bool {
+        matches!(
+            setting.origin(self),
+            Some(Origin::Env("ARM_ACCESS_KEY" | "ARM_SAS_TOKEN"))
+        )
     }
 
     fn two_credentials(&self, first: &'static Setting, second: &'static Setting) -> ConfigError {
@@ -134,11 +170,12 @@ impl Settings {
         let is_key = |s: &Setting| [&CONNECTION_STRING, &ACCESS_KEY, &SAS_TOKEN].contains(&s);
         if [first, second]
             .iter()
-            .any(|s| s.origin(self) == Some(Origin::Env("ARM_ACCESS_KEY")))
+            .any(|s| self.shared_with_the_backend(s))
         {
             text.push_str(
-                ". ARM_ACCESS_KEY is also what the azurerm state backend reads for the state's \
-                 storage account: give the pool's key as ROOTMAIL_ACCESS_KEY instead",
+                ". ARM_ACCESS_KEY and ARM_SAS_TOKEN are also what the azurerm state backend reads \
+                 for the state's storage account: give the pool's key as ROOTMAIL_ACCESS_KEY (or \
+                 ROOTMAIL_SAS_TOKEN) instead",
             );
         }
         if is_key(first) != is_key(second) {

@@ -113,6 +113,9 @@ pub async fn run(store: &AliasPool, args: &ListArgs) -> anyhow::Result<Outcome> 
         .list(&filter)
         .await
         .context("cannot list the aliases")?;
+    if rows.is_empty() {
+        super::require_rows(store).await?;
+    }
     let now = OffsetDateTime::now_utc();
     if let Some(wanted) = status {
         rows.retain(|r| output::status_text(r, now) == wanted.as_str());

@@ -8,7 +8,9 @@ mod list;
 mod minting;
 mod stats;
 
+use anyhow::Context;
 use clap::Subcommand;
+use rootmail::store::{AliasPool, PartitionState};
 
 use crate::connection::ConnectionArgs;
 use crate::Outcome;
@@ -62,5 +64,19 @@ impl PoolCommand {
                 minting::remove(&connection.connect()?, &args).await
             }
         }
+    }
+}
+
+/// Fails when the pool's partition has no rows at all, naming the
+/// partitions the table does have: a count of 0 from a mistyped partition
+/// key would send the user to add aliases to the wrong partition.
+async fn require_rows(store: &AliasPool) -> anyhow::Result<()> {
+    match store
+        .probe()
+        .await
+        .context("cannot read the pool's partition")?
+    {
+        PartitionState::HasRows => Ok(()),
+        PartitionState::Empty { others, more } => Err(store.partition_empty(others, more).into()),
     }
 }

@@ -30,6 +30,9 @@ pub async fn run(store: &AliasPool, args: &StatsArgs) -> anyhow::Result<Outcome>
         .stats(args.mailbox.as_deref())
         .await
         .context("cannot read the pool statistics")?;
+    if stats.all.total == 0 {
+        super::require_rows(store).await?;
+    }
     let mut out = std::io::stdout().lock();
     if args.json {
         let mailboxes: serde_json::Map<String, Value> = stats

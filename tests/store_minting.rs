@@ -11,7 +11,8 @@ use rootmail::store::address::{check_aws_email, FORBIDDEN_IN_LOCAL_PART};
 use rootmail::store::minting::registry_partition;
 use rootmail::store::{
     AddressSource, AliasFilter, AliasPool, AliasStatus, BatchSettings, ClaimBatcher, ClaimRequest,
-    LinkTarget, MintingMailbox, ReleaseOutcome, ReleasePolicy, StoreConfig, StoreError,
+    LinkTarget, MintingMailbox, PartitionState, ReleaseOutcome, ReleasePolicy, StoreConfig,
+    StoreError,
 };
 use testkit::azurite;
 use testkit::table_tool::{LegacyClaim, RawTable};
@@ -147,6 +148,8 @@ async fn without_a_minting_mailbox_the_exhaustion_error_says_why() {
         "{text}"
     );
     register(&pool).await;
+    // A pool that only has a minting mailbox is in use, not a wrong partition key.
+    assert_eq!(pool.probe().await.expect("probe"), PartitionState::HasRows);
     let mut other = req("o@company.com", None);
     other.mailbox = Some("box1@company.com".into());
     let text = pool

@@ -106,7 +106,14 @@ pub const MINTED_ID_LEN: usize = 10;
 /// The partition that holds the minting mailboxes registered for the pool
 /// in `partition_key`.
 pub fn registry_partition(partition_key: &str) -> String {
-    format!("{partition_key}.minting-mailboxes")
+    format!("{partition_key}{REGISTRY_SUFFIX}")
+}
+
+const REGISTRY_SUFFIX: &str = ".minting-mailboxes";
+
+/// True for a partition that holds some pool's minting mailboxes, not aliases.
+pub fn is_registry_partition(key: &str) -> bool {
+    key.ends_with(REGISTRY_SUFFIX)
 }
 
 /// Registration columns beyond the seed's layout.

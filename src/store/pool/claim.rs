@@ -181,9 +181,12 @@ impl AliasPool {
                 Err(why) => Some(why),
             },
         };
-        // A partition with no rows at all is not an exhausted pool: say so.
+        // A partition with no rows at all is not an exhausted pool: say so,
+        // unless minting was tried in a table that is new (its reason says more).
         if let PartitionState::Empty { others, more } = self.probe().await? {
-            return Err(self.partition_empty(others, more));
+            if minting.is_none() || !others.is_empty() {
+                return Err(self.partition_empty(others, more));
+            }
         }
         Err(StoreError::PoolExhausted {
             table: self.io.table_name.clone(),

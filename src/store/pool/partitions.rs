@@ -5,6 +5,7 @@
 //! partitions the table does have.
 
 use super::super::error::StoreError;
+use super::super::minting::is_registry_partition;
 use super::AliasPool;
 use crate::azure::odata::{eq_str, ge_str, gt_str};
 use crate::azure::table::{Continuation, Entity};
@@ -35,6 +36,11 @@ impl AliasPool {
         if self.first_row(&partition).await?.is_some() {
             return Ok(PartitionState::HasRows);
         }
+        // A pool that only mints keeps its rows beside, in its registry.
+        let registry = eq_str("PartitionKey", &self.minting_partition());
+        if self.first_row(&registry).await?.is_some() {
+            return Ok(PartitionState::HasRows);
+        }
         let (others, more) = self.partitions().await?;
         Ok(PartitionState::Empty { others, more })
     }
@@ -55,23 +61,31 @@ impl AliasPool {
         }
     }
 
-    /// The first few partition keys of the table, one `$top=1` query each
-    /// (each asks for the first key after the last one found), and whether
-    /// there are more.
+    /// The first few partition keys of the table that hold aliases (not
+    /// minting registries), one `$top=1` query each (each asks for the first
+    /// key after the last one seen), and whether there are more.
     async fn partitions(&self) -> Result<(Vec<String>, bool), StoreError> {
         let mut found: Vec<String> = Vec::new();
-        while found.len() <= LISTED {
-            let filter = match found.last() {
+        let mut last: Option<String> = None;
+        // Registries are skipped but bounded too: one query per partition seen.
+        for _ in 0..4 * (LISTED + 1) {
+            if found.len() > LISTED {
+                break;
+            }
+            let filter = match &last {
                 Some(last) => gt_str("PartitionKey", last),
                 None => ge_str("PartitionKey", ""),
             };
             let Some(row) = self.first_row(&filter).await? else {
                 break;
             };
-            match row.get("PartitionKey").and_then(|v| v.as_str()) {
-                Some(key) => found.push(key.to_owned()),
-                None => break,
+            let Some(key) = row.get("PartitionKey").and_then(|v| v.as_str()) else {
+                break;
+            };
+            if !is_registry_partition(key) {
+                found.push(key.to_owned());
             }
+            last = Some(key.to_owned());
         }
         let more = found.len() > LISTED;
         found.truncate(LISTED);

@@ -9,7 +9,10 @@
 //! `Metadata: true`.
 //!
 //! Each test groups its cases into few terraform runs; every run logs at
-//! TRACE and no log may hold a secret, password, key or assertion.
+//! TRACE and no log may hold a secret, password, key or assertion. Every
+//! mode runs through terraform 1.0.3 (or, for the provider attributes, the
+//! modern one) and the CLI; only the modern terraform may be absent, and
+//! only its runs are then left out.
 
 use std::path::PathBuf;
 use std::sync::OnceLock;
@@ -355,29 +358,32 @@ fn aks_workload_identity_picks_up_a_rotated_token_file() {
             .env("AZURE_TENANT_ID", TENANT)
             .env("AZURE_FEDERATED_TOKEN_FILE", file.display().to_string());
     };
-    // `terraform_data` (to rotate the file mid-apply) needs a modern Terraform.
-    let Some(modern) = TerraformDir::modern() else {
-        return;
-    };
-    let mut dir = prepare(modern, &pool, "", &body);
-    webhook(&mut dir);
-    dir.run_ok(&["apply", "-auto-approve", "-no-color"]);
-    assert_eq!(pool.claimed(), 2);
-    let presented = server().presented(&client);
-    assert!(
-        presented.contains(&rotated),
-        "the rotated token was read and exchanged"
-    );
-    assert_eq!(
-        server().counts(&client).refused,
-        0,
-        "no expired token was sent"
-    );
-    dir.run_ok(&["destroy", "-auto-approve", "-no-color"]);
-    assert_eq!(pool.claimed(), 0);
-    assert_no_secrets(&dir.log(), "the terraform log");
+    // `terraform_data` (to rotate the file mid-apply) needs a modern
+    // Terraform; only this run may be left out when it is absent.
+    if let Some(modern) = TerraformDir::modern() {
+        let mut dir = prepare(modern, &pool, "", &body);
+        webhook(&mut dir);
+        dir.run_ok(&["apply", "-auto-approve", "-no-color"]);
+        assert_eq!(pool.claimed(), 2);
+        let presented = server().presented(&client);
+        assert!(
+            presented.contains(&rotated),
+            "the rotated token was read and exchanged"
+        );
+        assert_eq!(
+            server().counts(&client).refused,
+            0,
+            "no expired token was sent"
+        );
+        dir.run_ok(&["destroy", "-auto-approve", "-no-color"]);
+        assert_eq!(pool.claimed(), 0);
+        assert_no_secrets(&dir.log(), "the terraform log");
+    }
 
-    // Terraform 1.0.3 and the CLI, with the webhook's variables only.
+    // Terraform 1.0.3 and the CLI, with the webhook's variables only (and
+    // a token that outlives both runs, whether or not the file rotated).
+    std::fs::write(&file, &rotated).expect("token");
+    let grants = server().counts(&client).assertion_grants;
     let mut dir = prepare(TerraformDir::new(), &pool, "", &two_aliases());
     webhook(&mut dir);
     apply_and_destroy(&pool, &dir);
@@ -392,6 +398,10 @@ fn aks_workload_identity_picks_up_a_rotated_token_file() {
         ],
     );
     assert!(ok, "{stdout}\n{stderr}");
+    assert!(
+        server().counts(&client).assertion_grants >= grants + 2,
+        "terraform 1.0.3 and the CLI exchanged the file's token"
+    );
     // A file holding a token Entra ID never issued is refused.
     std::fs::write(&file, "eyJhbGciOiJub25lIn0.eyJzdWIiOiJ4In0.c2ln").expect("bogus");
     let (ok, _, stderr) = rootmail_cli(
@@ -408,20 +418,20 @@ fn aks_workload_identity_picks_up_a_rotated_token_file() {
 #[test]
 fn managed_identity_through_a_custom_endpoint_speaking_the_vm_metadata_protocol() {
     let pool = Pool::seeded("imds", 4);
-    let before = server().imds_requests();
-    let Some(modern) = TerraformDir::modern() else {
-        return;
-    };
-    let mut dir = prepare(modern, &pool, "", &two_aliases());
-    dir.env("ARM_USE_MSI", "true")
-        .env("ARM_MSI_ENDPOINT", server().imds_url())
-        .env("IDENTITY_ENDPOINT", server().msi_url());
-    apply_and_destroy(&pool, &dir);
-    assert!(
-        server().imds_requests() > before,
-        "ARM_MSI_ENDPOINT wins over IDENTITY_ENDPOINT"
-    );
+    if let Some(modern) = TerraformDir::modern() {
+        let before = server().imds_requests();
+        let mut dir = prepare(modern, &pool, "", &two_aliases());
+        dir.env("ARM_USE_MSI", "true")
+            .env("ARM_MSI_ENDPOINT", server().imds_url())
+            .env("IDENTITY_ENDPOINT", server().msi_url());
+        apply_and_destroy(&pool, &dir);
+        assert!(
+            server().imds_requests() > before,
+            "ARM_MSI_ENDPOINT wins over IDENTITY_ENDPOINT"
+        );
+    }
 
+    let before = server().imds_requests();
     let mut dir = prepare(
         TerraformDir::new(),
         &pool,
@@ -433,16 +443,27 @@ fn managed_identity_through_a_custom_endpoint_speaking_the_vm_metadata_protocol(
     );
     dir.env("ARM_CLIENT_ID", "");
     apply_and_destroy(&pool, &dir);
+    assert!(server().imds_requests() > before, "terraform 1.0.3");
 
+    // The CLI, with App Service's variables set too: ARM_MSI_ENDPOINT wins.
+    let (msi_before, before) = (server().pipeline_requests().2, server().imds_requests());
     let (ok, stdout, stderr) = rootmail_cli(
         &pool,
         &[
             ("ARM_USE_MSI", "true".to_owned()),
             ("ARM_MSI_ENDPOINT", server().imds_url()),
+            ("IDENTITY_ENDPOINT", server().msi_url()),
+            ("IDENTITY_HEADER", server().msi_header.clone()),
             ("ARM_CLIENT_ID", unique_client()),
         ],
     );
     assert!(ok, "{stdout}\n{stderr}");
+    assert!(server().imds_requests() > before, "the CLI");
+    assert_eq!(
+        server().pipeline_requests().2,
+        msi_before,
+        "IDENTITY_ENDPOINT was not asked"
+    );
 }
 
 #[test]
@@ -474,9 +495,36 @@ fn secrets_and_client_ids_from_files_and_the_azure_devops_task_variable() {
         apply_and_destroy(&pool, &dir);
     }
 
+    // The CLI, with the same variables.
+    let grants = server().counts(&client).secret_grants;
+    let (ok, stdout, stderr) = rootmail_cli(
+        &pool,
+        &[
+            ("ARM_CLIENT_ID_FILE_PATH", id_file.display().to_string()),
+            (
+                "ARM_CLIENT_SECRET_FILE_PATH",
+                secret_file.display().to_string(),
+            ),
+        ],
+    );
+    assert!(ok && stdout.contains('4'), "{stdout}\n{stderr}");
+    assert!(server().counts(&client).secret_grants > grants);
+
     // Azure DevOps' AzureCLI@2 task: its service connection variable
-    // completes OIDC, with the job's access token.
+    // completes OIDC, with the job's access token; terraform 1.0.3 and the CLI.
     let ado_client = unique_client();
+    let mut dir = prepare(TerraformDir::new(), &pool, "", &two_aliases());
+    dir.env("ARM_CLIENT_ID", ado_client.clone())
+        .env("ARM_USE_OIDC", "true")
+        .env(
+            "AZURESUBSCRIPTION_SERVICE_CONNECTION_ID",
+            testkit::azure_ad::ADO_SERVICE_CONNECTION,
+        )
+        .env("SYSTEM_OIDCREQUESTURI", server().ado_url())
+        .env("SYSTEM_ACCESSTOKEN", server().ado_request_token.clone());
+    apply_and_destroy(&pool, &dir);
+    let grants = server().counts(&ado_client).assertion_grants;
+    assert!(grants >= 1, "terraform");
     let (ok, stdout, stderr) = rootmail_cli(
         &pool,
         &[
@@ -491,7 +539,10 @@ fn secrets_and_client_ids_from_files_and_the_azure_devops_task_variable() {
         ],
     );
     assert!(ok, "{stdout}\n{stderr}");
-    assert!(server().counts(&ado_client).assertion_grants >= 1);
+    assert!(
+        server().counts(&ado_client).assertion_grants > grants,
+        "the CLI"
+    );
 }
 
 #[test]
@@ -513,6 +564,23 @@ fn a_custom_cloud_is_discovered_from_its_metadata_host() {
     apply_and_destroy(&pool, &dir);
     assert!(server().metadata_requests() > before);
     assert!(server().counts(&client).secret_grants >= 1);
+    // The modern terraform, with the provider's attributes.
+    if let Some(modern) = TerraformDir::modern() {
+        let before = server().metadata_requests();
+        let extra = format!(
+            "  metadata_host = \"{host}\"\n  environment   = \"{}\"\n",
+            testkit::azure_ad::CUSTOM_CLOUD
+        );
+        let mut dir = prepare(modern, &pool, &extra, &two_aliases());
+        dir.env("AZURE_AUTHORITY_HOST", "")
+            .env("ARM_CLIENT_ID", client.clone())
+            .env("ARM_CLIENT_SECRET", secret.clone());
+        apply_and_destroy(&pool, &dir);
+        assert!(
+            server().metadata_requests() > before,
+            "the modern terraform"
+        );
+    }
     let (ok, stdout, stderr) = rootmail_cli(
         &pool,
         &[

@@ -312,6 +312,45 @@ fn audit_against_aws_and_exchange_finds_every_planted_problem_and_fixes_what_it_
     );
     let fixes = doc["fixes"].as_array().expect("fixes");
     assert_eq!(fixes.len(), 5, "{fixes:?}");
+
+    // Behind a corporate proxy every request goes through it: Graph and
+    // Entra ID tunnelled (HTTPS_PROXY), Organizations and the table (plain
+    // http here) forwarded (HTTP_PROXY); the findings are the same.
+    let proxy = testkit::azure_ad::ConnectProxy::start();
+    let proxied = {
+        let mut c: Command = f.cli();
+        moto.isolate(&mut c).envs(graph_env.clone());
+        c.env("HTTPS_PROXY", proxy.url())
+            .env("HTTP_PROXY", proxy.url())
+            .env_remove("NO_PROXY")
+            .env_remove("no_proxy");
+        c.args(["audit", "--aws", "--exchange", "--json"])
+            .output()
+            .expect("run rootmail")
+    };
+    code(&proxied, 2);
+    let again: BTreeSet<String> = findings(&proxied)
+        .0
+        .into_iter()
+        .map(|(k, e, _)| format!("{k} {e}"))
+        .collect();
+    assert_eq!(again, left, "the same findings through the proxy");
+    let targets: BTreeSet<String> = proxy.targets().into_iter().collect();
+    let port = |url: &str| {
+        let url = url::Url::parse(url).expect("url");
+        format!("127.0.0.1:{}", url.port().expect("port"))
+    };
+    for (what, url) in [
+        ("Microsoft Graph", graph.endpoint()),
+        ("Entra ID", IdentityServer::shared().authority()),
+        ("AWS Organizations", moto.endpoint()),
+        ("the table", azurite::shared().endpoint()),
+    ] {
+        assert!(
+            targets.contains(&port(&url)),
+            "{what} not proxied: {targets:?}"
+        );
+    }
     assert!(fixes.iter().all(|x| x["outcome"] == "fixed"), "{fixes:?}");
     let row = |id: &str| -> AliasRow { f.rt.block_on(f.pool.get(id)).expect("get").expect("row") };
     for lost in [&free_lost, &orphan] {

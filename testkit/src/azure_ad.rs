@@ -19,7 +19,8 @@
 //! `nbf`/`iat`/`exp`); a token asked for another registered resource's
 //! scope (Graph's, a loopback Graph's) carries that audience instead, which
 //! the Graph stand-in checks (see `graph`). Also: [`TestCa`] (a CA and a server certificate for
-//! 127.0.0.1) and [`ConnectProxy`] (a tiny HTTP CONNECT proxy).
+//! 127.0.0.1) and [`ConnectProxy`] (a tiny HTTP proxy: CONNECT tunnels,
+//! and plain http requests forwarded one per connection).
 
 use std::collections::HashMap;
 use std::io::{Read, Write};
@@ -826,7 +827,8 @@ fn grant(ctx: &Ctx, client_id: &str, audience: &str) -> (u16, serde_json::Value)
     )
 }
 
-/// A minimal HTTP CONNECT proxy on loopback that records where it tunnelled to.
+/// A minimal HTTP proxy on loopback that records where it tunnelled (CONNECT,
+/// for `HTTPS_PROXY`) or forwarded (plain http, for `HTTP_PROXY`) to.
 pub struct ConnectProxy {
     pub port: u16,
     targets: Arc<Mutex<Vec<String>>>,
@@ -851,7 +853,7 @@ impl ConnectProxy {
         format!("http://127.0.0.1:{}", self.port)
     }
 
-    /// The `host:port` of every tunnel opened so far.
+    /// The `host:port` of every tunnel opened (or plain request forwarded) so far.
     pub fn targets(&self) -> Vec<String> {
         self.targets.lock().expect("targets").clone()
     }
@@ -871,22 +873,51 @@ fn tunnel(mut client: TcpStream, seen: &Mutex<Vec<String>>) {
     }
     let text = String::from_utf8_lossy(&head).to_string();
     let mut first = text.split_whitespace();
-    if first.next() != Some("CONNECT") {
-        let _ = client.write_all(b"HTTP/1.1 405 Method Not Allowed\r\nContent-Length: 0\r\n\r\n");
-        return;
-    }
+    let method = first.next().unwrap_or_default().to_owned();
     let Some(target) = first.next().map(str::to_owned) else {
         return;
     };
+    // A plain http request in absolute form (`HTTP_PROXY`): forwarded in
+    // origin form, one request per connection.
+    let forwarded = match target.strip_prefix("http://") {
+        Some(rest) if method != "CONNECT" => {
+            let (authority, path) = match rest.find('/') {
+                Some(i) => (&rest[..i], &rest[i..]),
+                None => (rest, "/"),
+            };
+            let version = first.next().unwrap_or("HTTP/1.1");
+            let mut out = format!("{method} {path} {version}\r\n");
+            for line in text.split("\r\n").skip(1).filter(|l| !l.is_empty()) {
+                let name = line.split(':').next().unwrap_or_default().trim();
+                if !["connection", "proxy-connection", "keep-alive"]
+                    .iter()
+                    .any(|h| name.eq_ignore_ascii_case(h))
+                {
+                    out.push_str(line);
+                    out.push_str("\r\n");
+                }
+            }
+            out.push_str("Connection: close\r\n\r\n");
+            Some((authority.to_owned(), out))
+        }
+        _ if method == "CONNECT" => None,
+        _ => {
+            let _ =
+                client.write_all(b"HTTP/1.1 405 Method Not Allowed\r\nContent-Length: 0\r\n\r\n");
+            return;
+        }
+    };
+    let target = forwarded.as_ref().map_or(target, |(a, _)| a.clone());
     seen.lock().expect("targets").push(target.clone());
-    let Ok(upstream) = TcpStream::connect(&target) else {
+    let Ok(mut upstream) = TcpStream::connect(&target) else {
         let _ = client.write_all(b"HTTP/1.1 502 Bad Gateway\r\nContent-Length: 0\r\n\r\n");
         return;
     };
-    if client
-        .write_all(b"HTTP/1.1 200 Connection Established\r\n\r\n")
-        .is_err()
-    {
+    let opened = match &forwarded {
+        Some((_, head)) => upstream.write_all(head.as_bytes()),
+        None => client.write_all(b"HTTP/1.1 200 Connection Established\r\n\r\n"),
+    };
+    if opened.is_err() {
         return;
     }
     let (Ok(mut c2), Ok(mut u2)) = (client.try_clone(), upstream.try_clone()) else {

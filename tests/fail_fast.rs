@@ -156,7 +156,9 @@ fn a_certificate_that_does_not_verify_is_named_and_not_retried() {
             && text.contains("SSL_CERT_FILE"),
         "{text}"
     );
-    // With the CA trusted, the same command reaches the table.
+    // With the CA trusted, the same command reaches the table, and a table
+    // that is not there (404) is said at once, in words.
+    let started = Instant::now();
     let out = rootmail_on(&az.endpoint(), "anytable")
         .args(["pool", "stats"])
         .env("SSL_CERT_FILE", ca.ca_file())
@@ -164,6 +166,11 @@ fn a_certificate_that_does_not_verify_is_named_and_not_retried() {
         .expect("run rootmail");
     let text = self::text(&out);
     assert!(text.contains("table `anytable` does not exist"), "{text}");
+    assert!(started.elapsed() < Duration::from_secs(10), "retried");
+    assert!(
+        !text.contains("https://") && !text.contains("$filter"),
+        "{text}"
+    );
 }
 
 #[test]
@@ -187,6 +194,7 @@ fn two_credentials_are_refused_naming_both_and_a_refused_key_names_its_variable(
     // The pool's own key, refused by the service: the message says where it
     // came from (and the state backend's ARM_ACCESS_KEY is left alone).
     let pool = Pool::in_shared_azurite("refusedkey", 1);
+    let started = Instant::now();
     let out = rootmail()
         .args(["--endpoint", &pool.endpoint, "--table", &pool.table])
         .args(["--storage-account", "devstoreaccount1", "pool", "stats"])
@@ -198,6 +206,12 @@ fn two_credentials_are_refused_naming_both_and_a_refused_key_names_its_variable(
     assert_eq!(out.status.code(), Some(1), "{text}");
     assert!(
         text.contains("denied") && text.contains("`access_key` (from ROOTMAIL_ACCESS_KEY)"),
+        "{text}"
+    );
+    // A 403 is not retried, and says no request URL.
+    assert!(started.elapsed() < Duration::from_secs(10), "retried");
+    assert!(
+        !text.contains("http://") && !text.contains("$filter"),
         "{text}"
     );
 }

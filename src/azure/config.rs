@@ -103,7 +103,7 @@ impl TableConfig {
         let credential_origin = match method {
             Method::Emulator => String::new(),
             Method::AzureCli if setting.origin(&merged).is_none() => {
-                "no credential setting (the Azure CLI is the last resort)".to_owned()
+                "no setting: with no credential configured, the Azure CLI is tried last".to_owned()
             }
             _ => setting.named_in(&merged),
         };

@@ -61,7 +61,6 @@ pub struct Settings {
     pub address_source: Option<String>,
     /// From `retry_timeout_seconds`, as a budget ([`RetryBudget::for_total`]).
     pub retry: Option<RetryBudget>,
-    pub claim_page_size: Option<u32>,
     pub claim_batching: Option<bool>,
     pub read_batching: Option<bool>,
     pub release_batching: Option<bool>,

@@ -65,10 +65,7 @@ impl StoreConfig {
         let merged = settings.with_environment(lookup)?;
         Ok(StoreConfig {
             connection: TableConfig::resolve(settings, lookup)?,
-            claim_page_size: settings
-                .claim_page_size
-                .unwrap_or(DEFAULT_CLAIM_PAGE_SIZE)
-                .clamp(1, 1000),
+            claim_page_size: DEFAULT_CLAIM_PAGE_SIZE,
             address_source: resolve_address_source(settings, lookup)?,
             batching: Batching {
                 claims: merged.claim_batching != Some(false),

@@ -610,7 +610,7 @@ fn a_custom_cloud_is_discovered_from_its_metadata_host() {
 
 #[test]
 fn the_entra_id_stand_in_refuses_what_entra_id_refuses() {
-    use rootmail::azure::token::ClientCertificate;
+    use rootmail::azure::ClientCertificate;
     use testkit::client_certificate::verify;
     let endpoint = format!("{}/{TENANT}/oauth2/v2.0/token", server().authority());
     let cert = TestCertificate::new(30);

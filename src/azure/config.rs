@@ -8,9 +8,9 @@ use super::cloud::{check_authority_host, CloudEnvironment};
 use super::credential::{
     Credential, Method, ParsedConnectionString, EMULATOR_ACCOUNT, EMULATOR_ENDPOINT,
 };
+use super::keys::{check_key, check_table_name};
 use super::metadata::discover;
 use super::network::is_loopback;
-use super::table::{check_key, check_table_name};
 use crate::settings::{
     ConfigError, RetryBudget, Setting, Settings, CONNECTION_STRING, DEFAULT_PARTITION_KEY,
     DEFAULT_TABLE, ENDPOINT, ENVIRONMENT, PARTITION_KEY, STORAGE_ACCOUNT, TABLE,

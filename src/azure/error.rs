@@ -1,13 +1,13 @@
 //! Typed errors of the Azure connection: a configuration that cannot be
-//! used, a credential that cannot get a token, and what the table service
-//! answered. Messages name what failed and what to do about it, and never
+//! used, a credential that cannot get a token, what the table service
+//! answered, and an outage (the table client's `outage` module decides when
+//! the endpoint is down). Messages name what failed and what to do about it, and never
 //! contain a secret (keys, SAS tokens, client secrets, bearer tokens,
 //! assertions).
 
 use std::time::Duration;
 
 use super::credential::CredentialKind;
-use super::table::Outage;
 use crate::settings::{ConfigError, Setting};
 
 /// Everything reaching Azure can fail with.
@@ -78,6 +78,39 @@ pub enum AzureError {
     /// The caller cancelled the operation (for example Terraform's StopProvider).
     #[error("operation {operation} was cancelled")]
     Cancelled { operation: &'static str },
+}
+
+/// Why the endpoint cannot be used.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OutageCause {
+    /// The host name does not resolve.
+    NameNotResolved,
+    /// The server's certificate was not accepted.
+    Certificate,
+    /// The table service or Azure AD refused the credential.
+    CredentialRefused,
+    /// Nothing answered, or the service kept failing, for the whole retry budget.
+    Unanswered,
+}
+
+/// The endpoint is down for this process: what failed and what to check.
+/// Every operation that meets it fails with this same value.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Outage {
+    pub cause: OutageCause,
+    message: String,
+}
+
+impl Outage {
+    pub(crate) fn new(cause: OutageCause, message: String) -> Outage {
+        Outage { cause, message }
+    }
+}
+
+impl std::fmt::Display for Outage {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.message)
+    }
 }
 
 fn set_by(from: &str) -> String {

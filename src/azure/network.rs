@@ -9,7 +9,6 @@ use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
-use super::error::AzureError;
 use crate::settings::{ConfigError, CA_FILE};
 
 /// The clients for the two SDK generations, sharing one network setup.
@@ -31,27 +30,27 @@ const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 impl HttpClients {
     /// Builds both clients; `ca_file` (from `SSL_CERT_FILE`) holds one or more
     /// PEM certificates trusted in addition to the system's roots.
-    pub fn new(ca_file: Option<&Path>) -> Result<HttpClients, AzureError> {
+    pub fn new(ca_file: Option<&Path>) -> Result<HttpClients, ConfigError> {
         let pem = match ca_file {
             Some(path) => Some(std::fs::read(path).map_err(|e| {
-                AzureError::from(ConfigError::new(
+                ConfigError::new(
                     &CA_FILE,
                     format!(
                         "cannot read the CA certificates in SSL_CERT_FILE ({}): {e}",
                         path.display()
                     ),
-                ))
+                )
             })?),
             None => None,
         };
         let bad_pem = |path: Option<&Path>| {
-            AzureError::from(ConfigError::new(
+            ConfigError::new(
                 &CA_FILE,
                 format!(
                     "SSL_CERT_FILE ({}) holds no PEM certificate that can be used",
                     path.map(|p| p.display().to_string()).unwrap_or_default()
                 ),
-            ))
+            )
         };
 
         // The legacy SDK's own client disables idle pooling for a hyper issue; keep that.
@@ -86,9 +85,7 @@ impl HttpClients {
             ConfigError::general(format!("cannot set up the HTTP client for the table: {e}"))
         })?;
         let identity_error = |e: reqwest::Error| {
-            AzureError::from(ConfigError::general(format!(
-                "cannot set up the HTTP client for Azure AD: {e}"
-            )))
+            ConfigError::general(format!("cannot set up the HTTP client for Azure AD: {e}"))
         };
         Ok(HttpClients {
             legacy: Arc::new(legacy),

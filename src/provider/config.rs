@@ -140,7 +140,7 @@ pub fn validate(config: &Value) -> Diagnostics {
         Diagnostic::error(summary, detail).at_attr(setting.name)
     };
     if let Some(t) = text(config, &TABLE) {
-        if crate::azure::table::check_table_name(&t).is_err() {
+        if crate::azure::keys::check_table_name(&t).is_err() {
             d.push(invalid(&TABLE, "Invalid table name", "`table` must be 3 to 63 letters and digits and start with a letter, as Azure Table storage requires.".into()));
         }
     }

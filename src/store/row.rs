@@ -9,7 +9,7 @@ use time::format_description::well_known::Rfc3339;
 use time::OffsetDateTime;
 
 use super::error::StoreError;
-use crate::azure::table::check_key;
+use crate::azure::keys::check_key;
 
 /// An alias id is its row key: refuse what Azure Table storage forbids in keys.
 pub(crate) fn check_alias_id(id: &str) -> Result<(), StoreError> {

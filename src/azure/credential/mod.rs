@@ -10,7 +10,7 @@ use std::path::PathBuf;
 pub(crate) use choice::Method;
 pub(crate) use connection_string::ParsedConnectionString;
 
-use super::token::ClientCertificate;
+use super::certificate::ClientCertificate;
 use crate::secret::SecretString;
 
 /// Azurite's well-known account (documented publicly; not a secret).

@@ -10,7 +10,7 @@ mod outage;
 mod retry;
 mod transaction;
 
-pub use outage::{Outage, OutageCause, Waiting};
+pub use outage::Waiting;
 
 pub(crate) use transaction::BatchWrite;
 
@@ -33,6 +33,7 @@ use tokio_util::sync::CancellationToken;
 use super::config::{check_transport, Origins, TableConfig};
 use super::credential::CredentialKind;
 use super::error::AzureError;
+use super::keys::{check_key, check_table_name};
 use super::network::HttpClients;
 use super::odata::escape_literal;
 use crate::settings::{ConfigError, RetryBudget, ENDPOINT, PARTITION_KEY, TABLE};
@@ -449,33 +450,5 @@ pub(crate) fn into_error(fail: Fail, operation: &'static str) -> AzureError {
             status: 409,
             error_code: Some("EntityAlreadyExists".to_owned()),
         },
-    }
-}
-
-/// Table names: 3–63 letters and digits, starting with a letter.
-pub(crate) fn check_table_name(name: &str) -> Result<(), String> {
-    let ok = (3..=63).contains(&name.len())
-        && name.chars().next().is_some_and(|c| c.is_ascii_alphabetic())
-        && name.chars().all(|c| c.is_ascii_alphanumeric());
-    if ok {
-        Ok(())
-    } else {
-        Err(format!(
-            "`{name}` is not a valid table name (3-63 letters and digits, starting with a letter)"
-        ))
-    }
-}
-
-/// PartitionKey/RowKey values: the characters Azure forbids in keys are refused.
-pub(crate) fn check_key(value: &str) -> Result<(), String> {
-    let bad = value.is_empty()
-        || value.len() > 512
-        || value
-            .chars()
-            .any(|c| matches!(c, '/' | '\\' | '#' | '?') || c.is_control());
-    if bad {
-        Err("must be 1-512 characters without / \\ # ? or control characters".to_owned())
-    } else {
-        Ok(())
     }
 }

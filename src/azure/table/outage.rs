@@ -17,33 +17,7 @@ use std::time::{Duration, Instant};
 use tokio::sync::watch;
 
 use super::super::config::{EndpointOrigin, Origins};
-
-/// Why the endpoint cannot be used.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum OutageCause {
-    /// The host name does not resolve.
-    NameNotResolved,
-    /// The server's certificate was not accepted.
-    Certificate,
-    /// The table service or Azure AD refused the credential.
-    CredentialRefused,
-    /// Nothing answered, or the service kept failing, for the whole retry budget.
-    Unanswered,
-}
-
-/// The endpoint is down for this process: what failed and what to check.
-/// Every operation that meets it fails with this same value.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Outage {
-    pub cause: OutageCause,
-    message: String,
-}
-
-impl std::fmt::Display for Outage {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(&self.message)
-    }
-}
+use super::super::error::{Outage, OutageCause};
 
 /// A request waiting to try again, for a progress display (the CLI's spinner).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -158,7 +132,7 @@ impl Health {
                 false
             }
             None => {
-                let outage = Arc::new(Outage { cause, message });
+                let outage = Arc::new(Outage::new(cause, message));
                 declared = Some(Arc::clone(&outage));
                 *down = Some(outage);
                 true

@@ -11,8 +11,9 @@ use std::time::{Duration, Instant};
 use azure_core_legacy::error::ErrorKind as LegacyErrorKind;
 use rand::Rng;
 
-use super::outage::{OutageCause, Waiting};
+use super::outage::Waiting;
 use super::{Fail, TableIo};
+use crate::azure::error::OutageCause;
 use crate::azure::error::{error_chain, AzureError};
 use crate::azure::network::{trouble, Trouble};
 

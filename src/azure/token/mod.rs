@@ -1,5 +1,5 @@
 //! Azure AD access tokens, for any scope: one way to get a token per file
-//! (`client_certificate`: signed assertions; `federated`: OIDC from a
+//! (`client_certificate`: assertions signed with the certificate; `federated`: OIDC from a
 //! pipeline or a file; `managed_identity`: IMDS, a custom endpoint or App
 //! Service; the client secret and the Azure CLI come from `azure_identity`),
 //! chosen in one place
@@ -25,7 +25,6 @@ use azure_identity::{
 };
 
 pub use cached::TokenSource;
-pub use client_certificate::{CertificateError, ClientCertificate};
 pub use federated::AZURE_AD_AUDIENCE;
 pub use managed_identity::{IDENTITY_ENDPOINT, IDENTITY_HEADER, IMDS_ENDPOINT};
 

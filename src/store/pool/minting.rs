@@ -11,8 +11,9 @@ use super::super::address::normalize_email;
 use super::super::error::StoreError;
 use super::super::minting::{registry_partition, MintingMailbox};
 use super::{protocol, AliasPool};
+use crate::azure::keys::check_key;
 use crate::azure::odata::eq_str;
-use crate::azure::table::{check_key, into_error, Fail};
+use crate::azure::table::{into_error, Fail};
 
 /// How long claims use the minting mailboxes as read: a registration
 /// removed meanwhile may still be minted from for this long.

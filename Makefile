@@ -24,11 +24,13 @@ test: tools
 	scripts/check-no-test-hooks.sh
 
 # Performance benchmark against Azurite and terraform (~15 min); writes docs/performance.md.
+# Its latency section compares with `terraform_data`: it needs a Terraform >= 1.5
+# (ROOTMAIL_TERRAFORM_MODERN, or `terraform` on PATH) and says so before anything runs.
 bench: tools
 	scripts/install-bench-tools.sh >/dev/null
 	cargo bench --bench claims
 
-# A small matrix as a smoke run (writes target/performance-quick.md).
+# Every section at a small size, as a smoke run (writes target/performance-quick.md).
 bench-quick: tools
 	scripts/install-bench-tools.sh >/dev/null
 	cargo bench --bench claims -- --quick

@@ -318,3 +318,41 @@ fn a_batched_claim_whose_outcome_cannot_be_told_is_never_retried_into_a_second_a
         "unclear batched claim: {in_doubt} claims in doubt failed with an unknown outcome, {in_state} reached state, {claimed} claimed"
     );
 }
+
+/// The benchmark's "table 30 ms away": with a latency set, every request is
+/// answered one round trip later than the table answers it, and the first
+/// one on a new connection one more (its handshake); without, at once.
+#[test]
+fn a_table_far_away_answers_a_round_trip_later() {
+    use rootmail::store::{AliasFilter, AliasPool, StoreConfig};
+    let (pool, proxy) = setup("faraway", 2);
+    let rtt = Duration::from_millis(300);
+    proxy.set_latency(rtt);
+    let through =
+        AliasPool::connect(&StoreConfig::emulator(proxy.endpoint(), &pool.table)).expect("pool");
+    let mut took = Vec::new();
+    for _ in 0..4 {
+        let t = Instant::now();
+        let rows = pool
+            .rt
+            .block_on(through.list(&AliasFilter::default()))
+            .expect("list");
+        assert_eq!(rows.len(), 2);
+        took.push(t.elapsed());
+    }
+    assert!(
+        took[0] >= rtt * 2,
+        "a new connection costs a handshake: {took:?}"
+    );
+    assert!(took.iter().all(|t| *t >= rtt), "{took:?}");
+    proxy.set_latency(Duration::ZERO);
+    let t = Instant::now();
+    pool.rt
+        .block_on(through.list(&AliasFilter::default()))
+        .expect("list");
+    assert!(
+        t.elapsed() < rtt,
+        "no latency once turned off: {:?}",
+        t.elapsed()
+    );
+}

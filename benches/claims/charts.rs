@@ -8,10 +8,12 @@ use plotters::coord::Shift;
 use plotters::prelude::*;
 use plotters::style::text_anchor::{HPos, Pos, VPos};
 
-/// One line of a line chart: a name and its (x, y) points.
+/// One line of a line chart: a name, its (x, y) points, and a note written
+/// beside each point (empty: none), e.g. how many of its claims failed.
 pub(crate) struct Line {
     pub(crate) name: String,
     pub(crate) points: Vec<(f64, f64)>,
+    pub(crate) notes: Vec<String>,
 }
 
 const SIZE: (u32, u32) = (720, 420);
@@ -48,8 +50,9 @@ fn finish<'a, CT: CoordTranslate>(
     root.present().map_err(draw_err)
 }
 
-/// Lines over categorical x values (e.g. concurrency 1, 8, 32, 128), spaced
-/// evenly and labelled with their values.
+/// Lines over an x axis in log scale (e.g. concurrency 1, 8, 32, 60), so
+/// equal ratios get equal distances; the axis is labelled exactly at the
+/// measured x values, and nowhere else.
 pub(crate) fn lines(
     path: &Path,
     title: &str,
@@ -60,47 +63,43 @@ pub(crate) fn lines(
     let mut xs: Vec<f64> = lines
         .iter()
         .flat_map(|l| l.points.iter().map(|&(x, _)| x))
+        .filter(|x| *x > 0.0)
         .collect();
     xs.sort_by(f64::total_cmp);
     xs.dedup();
-    let slot = |x: f64| xs.iter().position(|&v| v == x).unwrap_or(0) as f64;
+    let (Some(&x_min), Some(&x_max)) = (xs.first(), xs.last()) else {
+        return Err(anyhow!("chart {title}: no points"));
+    };
     let y_max = lines
         .iter()
         .flat_map(|l| l.points.iter().map(|&(_, y)| y))
         .fold(0.0, f64::max)
-        * 1.1;
+        * 1.15;
     let root = SVGBackend::new(path, SIZE).into_drawing_area();
     root.fill(&WHITE).map_err(draw_err)?;
+    // A little room left and right of the outermost points, in log terms.
+    let x_range = (x_min / 1.4..x_max * 1.4)
+        .log_scale()
+        .with_key_points(xs.clone());
     let mut chart = ChartBuilder::on(&root)
-        .caption(title, ("sans-serif", 20))
+        .caption(title, ("sans-serif", 16))
         .margin(12)
         .x_label_area_size(40)
         .y_label_area_size(60)
-        .build_cartesian_2d(-0.3..(xs.len() as f64 - 0.7).max(0.7), 0.0..y_max.max(1.0))
+        .build_cartesian_2d(x_range, 0.0..y_max.max(1.0))
         .map_err(draw_err)?;
-    let labels = xs.clone();
     chart
         .configure_mesh()
-        .disable_x_mesh()
-        .x_labels(xs.len())
-        .x_label_formatter(&move |x| {
-            let i = x.round();
-            if (x - i).abs() < 0.05 {
-                labels
-                    .get(i as usize)
-                    .map(|v| format!("{v}"))
-                    .unwrap_or_default()
-            } else {
-                String::new()
-            }
-        })
+        .x_label_formatter(&|x| format!("{x}"))
         .x_desc(x_label)
         .y_desc(y_label)
         .draw()
         .map_err(draw_err)?;
+    let note_style =
+        TextStyle::from(("sans-serif", 12).into_font()).pos(Pos::new(HPos::Left, VPos::Bottom));
     for (i, line) in lines.iter().enumerate() {
         let c = colour(i);
-        let points: Vec<(f64, f64)> = line.points.iter().map(|&(x, y)| (slot(x), y)).collect();
+        let points: Vec<(f64, f64)> = line.points.iter().copied().filter(|p| p.0 > 0.0).collect();
         chart
             .draw_series(LineSeries::new(points.iter().copied(), c.stroke_width(2)))
             .map_err(draw_err)?
@@ -109,6 +108,12 @@ pub(crate) fn lines(
         chart
             .draw_series(points.iter().map(|&p| Circle::new(p, 3, c.filled())))
             .map_err(draw_err)?;
+        let notes = points
+            .iter()
+            .zip(&line.notes)
+            .filter(|(_, n)| !n.is_empty())
+            .map(|(&p, n)| Text::new(n.clone(), p, note_style.clone().color(&c)));
+        chart.draw_series(notes).map_err(draw_err)?;
     }
     finish(&root, &mut chart, SeriesLabelPosition::UpperLeft)
 }
@@ -134,7 +139,7 @@ pub(crate) fn grouped_bars(
     let root = SVGBackend::new(path, SIZE).into_drawing_area();
     root.fill(&WHITE).map_err(draw_err)?;
     let mut chart = ChartBuilder::on(&root)
-        .caption(title, ("sans-serif", 20))
+        .caption(title, ("sans-serif", 16))
         .margin(12)
         .x_label_area_size(40)
         .y_label_area_size(60)

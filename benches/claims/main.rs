@@ -2,18 +2,20 @@
 //! claims against Azurite on loopback (this provider's claim, the coalescing
 //! [`ClaimBatcher`] the provider uses, and the naive "first free row" strategy
 //! of older tools), the real terraform applying and refreshing many aliases,
-//! and the provider's own start-up cost next to a real Go provider. Prints
-//! tables and writes them to `docs/performance.md` with the machine and date.
+//! the same with the table 30 ms away next to `terraform_data`, and the
+//! provider's own start-up cost next to a real Go provider. Prints tables and
+//! writes them to `docs/performance.md` with the machine and date.
 //!
-//! Options (after `--`): `--quick` (small matrix, smoke run), `--sections
-//! claims,terraform,startup`, `--out <file>` (default docs/performance.md;
-//! `-` prints only).
+//! Options (after `--`): `--quick` (every section at a small size, as a smoke
+//! run), `--sections claims,terraform,latency,startup`, `--out <file>`
+//! (default docs/performance.md; `-` prints only).
 
 use testkit::{azurite, plugin_client, terraform};
 
 mod azurite_log;
 mod charts;
 mod destroy_runs;
+mod latency;
 mod matrix;
 mod naive;
 mod options;
@@ -24,6 +26,7 @@ mod startup;
 mod terraform_runs;
 
 use crate::destroy_runs::destroy_section;
+use crate::latency::latency_section;
 use crate::matrix::claims_section;
 use crate::options::Options;
 use crate::pipelines::pipelines_section;
@@ -40,8 +43,27 @@ use anyhow::{Context, Result};
 const MAILBOX: &str = "comp001@company.com";
 const DOMAIN: &str = "company.com";
 
+/// Every section, in the order they run; "terraform" includes the plan,
+/// pipelines and destroy sections, which can also be asked for alone.
+const SECTIONS: [&str; 7] = [
+    "claims",
+    "terraform",
+    "plan-refresh",
+    "pipelines",
+    "destroy",
+    "latency",
+    "startup",
+];
+
 fn main() -> Result<()> {
     let opts = Options::parse();
+    // What a section needs is checked before anything runs, so a long run
+    // does not fail at its end for a missing tool.
+    let modern = if opts.wants("latency") {
+        Some(latency::modern_terraform()?)
+    } else {
+        None
+    };
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()?;
@@ -50,16 +72,7 @@ fn main() -> Result<()> {
     let mut sections = String::new();
     let mut summary: Vec<String> = Vec::new();
     let mut timings: HashMap<&str, Duration> = HashMap::new();
-    // "terraform" includes the plan, pipelines and destroy sections; they
-    // can also be asked for alone (`--sections plan-refresh,pipelines,destroy`).
-    for name in [
-        "claims",
-        "terraform",
-        "plan-refresh",
-        "pipelines",
-        "destroy",
-        "startup",
-    ] {
+    for name in SECTIONS {
         if !opts.wants(name) {
             continue;
         }
@@ -77,6 +90,7 @@ fn main() -> Result<()> {
                 "plan-refresh" => plan_refresh_section(&opts, &mut sections, &mut summary).await,
                 "pipelines" => pipelines_section(&opts, &mut sections, &mut summary).await,
                 "destroy" => destroy_section(&opts, &mut sections, &mut summary).await,
+                "latency" => latency_section(&opts, &mut sections, &mut summary).await,
                 _ => startup_section(&opts, &mut sections, &mut summary).await,
             }
         })?;
@@ -99,19 +113,28 @@ are shared with other engineers' builds and tests, so absolute numbers carry noi
 columns of one run.",
         load_average()
     );
-    let _ =
-        writeln!(
+    let terraforms = match &modern {
+        Some((_, version)) => format!("Terraform 1.0.3, and {version} for the latency section"),
+        None => "Terraform 1.0.3".to_owned(),
+    };
+    let _ = writeln!(
         doc,
-        "- Azurite {} (in-memory), on loopback; Terraform 1.0.3; total benchmark time {} s ({}).\n",
+        "- The table service is Azurite {} (in-memory) on loopback in every section (behind a \
+delay proxy in the latency section); {terraforms}; total benchmark time {} s ({}).\n",
         azurite_version(),
         secs(started.elapsed()),
-        ["claims", "terraform", "plan-refresh", "pipelines", "startup"]
+        SECTIONS
             .iter()
             .filter_map(|n| timings.get(n).map(|t| format!("{n} {} s", secs(*t))))
             .collect::<Vec<_>>()
             .join(", ")
     );
-    let _ = writeln!(doc, "## Key numbers of this run\n");
+    let _ = writeln!(doc, "## In short\n");
+    let _ = writeln!(
+        doc,
+        "Comparisons drawn from the sections below (each measurement is reported once, in its \
+section).\n"
+    );
     for line in &summary {
         let _ = writeln!(doc, "- {line}");
     }

@@ -15,7 +15,7 @@ struct Args {
     #[arg(long)]
     quick: bool,
     /// Which sections to run: claims, terraform (which includes plan-refresh,
-    /// pipelines and destroy), startup.
+    /// pipelines and destroy), latency, startup.
     #[arg(long, value_delimiter = ',')]
     sections: Vec<String>,
     /// Where to write the report; `-` prints it only.
@@ -73,7 +73,7 @@ impl Options {
             None if quick => Some(manifest.join("target/performance-quick.md")),
             None => Some(manifest.join("docs/performance.md")),
         };
-        let all_sections = ["claims", "terraform", "startup"].map(String::from);
+        let all_sections = ["claims", "terraform", "latency", "startup"].map(String::from);
         Options {
             quick,
             sections: or_default(args.sections, quick, &all_sections, &all_sections),

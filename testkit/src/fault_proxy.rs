@@ -5,6 +5,8 @@
 //! pass, drop the connection, delay the response, answer with a canned status,
 //! forward the request but lose the response (an ambiguous write), or hold a
 //! request until the test lets it go (to race a writer between read and write).
+//! Besides the faults, a round-trip latency can put the table "far away" for
+//! benchmarks ([`FaultProxy::set_latency`]).
 //!
 //! It owns its own tokio runtime, so it works from plain `#[test]` functions too.
 
@@ -133,6 +135,14 @@ struct Shared {
     state: Mutex<State>,
     resume: tokio::sync::watch::Sender<u64>,
     upstream: String,
+    /// The round trip added to every request and to every new connection.
+    latency: Mutex<Duration>,
+}
+
+impl Shared {
+    fn latency(&self) -> Duration {
+        *self.latency.lock().expect("proxy latency")
+    }
 }
 
 impl Shared {
@@ -201,6 +211,7 @@ impl FaultProxy {
             state: Mutex::new(State::default()),
             resume,
             upstream,
+            latency: Mutex::new(Duration::ZERO),
         });
         let accept_shared = Arc::clone(&shared);
         runtime.spawn(async move {
@@ -224,6 +235,16 @@ impl FaultProxy {
 
     pub fn port(&self) -> u16 {
         self.port
+    }
+
+    /// Puts the table `round_trip` away: each request reaches the upstream
+    /// half a round trip after it arrived and its response goes back half a
+    /// round trip after the upstream answered; a new connection waits one
+    /// round trip before its first request is read (TCP's handshake; a TLS
+    /// handshake, which a real service would add, is not modelled). Applies
+    /// on top of the faults; `Duration::ZERO` turns it off.
+    pub fn set_latency(&self, round_trip: Duration) {
+        *self.shared.latency.lock().expect("proxy latency") = round_trip;
     }
 
     /// From now on, every request `target` matches gets `fault` (replaces all rules).
@@ -458,6 +479,10 @@ fn canned_response(status: u16) -> Vec<u8> {
 }
 
 async fn serve_connection(client: TcpStream, shared: Arc<Shared>) {
+    let latency = shared.latency();
+    if !latency.is_zero() {
+        tokio::time::sleep(latency).await;
+    }
     let (client_read, mut client_write) = client.into_split();
     let mut client_read = BufReader::new(client_read);
     let mut upstream: Option<(
@@ -517,6 +542,10 @@ async fn serve_connection(client: TcpStream, shared: Arc<Shared>) {
             | Fault::DropResponse
             | Fault::DropResponseThenStatus(_) => {}
         }
+        let half_trip = shared.latency() / 2;
+        if !half_trip.is_zero() {
+            tokio::time::sleep(half_trip).await;
+        }
         // Forward, reconnecting when the upstream closed a kept-alive connection.
         if upstream.is_none() {
             match TcpStream::connect(&shared.upstream).await {
@@ -567,6 +596,9 @@ async fn serve_connection(client: TcpStream, shared: Arc<Shared>) {
             }
             Fault::Delay(d) => tokio::time::sleep(d).await,
             _ => {}
+        }
+        if !half_trip.is_zero() {
+            tokio::time::sleep(half_trip).await;
         }
         if client_write.write_all(&response.raw).await.is_err() {
             return;

@@ -126,8 +126,8 @@ pub(crate) async fn latency_section(
     if let [data, coalesced, one_by_one, ..] = &rows[..] {
         summary.push(format!(
             "The table {rtt_ms} ms away (its section): {count} aliases cost {} s more than \
-{count} `terraform_data` to apply, {} s more to plan and {} s more to destroy; coalescing makes \
-the apply {:.1}x and the destroy {:.1}x faster than one by one.",
+{count} `terraform_data` to apply, {} s more to plan and {} s more to destroy; one by one takes \
+{:.2}x the time of coalesced for the apply, {:.2}x for the plan and {:.2}x for the destroy.",
             secs(Duration::from_secs_f64(
                 (coalesced.wall(0) - data.wall(0)).max(0.0)
             )),
@@ -138,6 +138,7 @@ the apply {:.1}x and the destroy {:.1}x faster than one by one.",
                 (coalesced.wall(2) - data.wall(2)).max(0.0)
             )),
             one_by_one.wall(0) / coalesced.wall(0).max(1e-9),
+            one_by_one.wall(1) / coalesced.wall(1).max(1e-9),
             one_by_one.wall(2) / coalesced.wall(2).max(1e-9),
         ));
     }

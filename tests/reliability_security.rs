@@ -4,7 +4,7 @@
 //! environment variables; and the plugin refuses a client without Terraform's
 //! certificate.
 //!
-//! Related checks elsewhere: tests/protocol.rs (`refuses_a_client_without_a_certificate`,
+//! Related checks elsewhere: tests/protocol/transport.rs (`refuses_a_client_without_a_certificate`,
 //! `refuses_a_client_with_another_certificate`) covers mTLS in depth;
 //! tests/reliability_faults.rs (`a_writer_racing_between_read_and_write_...`)
 //! races a writer between the provider's read and write (412, the racer's

@@ -11,6 +11,7 @@ pub mod client_certificate;
 pub mod fault_proxy;
 pub mod graph;
 pub mod moto;
+pub mod oauth_pool;
 pub mod plugin_client;
 pub mod pool;
 pub mod reliability;

@@ -5,7 +5,7 @@ use super::*;
 
 /// Runs an apply expected to fail; checks it names `mode`, echoes no secret,
 /// and left every row as it was.
-fn assert_clean_failure(pool: &Pool, dir: &TerraformDir, mode: &str, detail: &str) {
+fn assert_clean_failure(pool: &OAuthPool, dir: &TerraformDir, mode: &str, detail: &str) {
     let before = pool.snapshot();
     let out = dir.run_err(&["apply", "-auto-approve", "-no-color"]);
     // Terraform wraps diagnostics at word boundaries.
@@ -20,7 +20,7 @@ fn assert_clean_failure(pool: &Pool, dir: &TerraformDir, mode: &str, detail: &st
 
 #[test]
 fn failures_name_the_mode_echo_no_secret_and_change_no_row() {
-    let pool = Pool::seeded("fail", 3);
+    let pool = OAuthPool::seeded("fail", 3);
     let body = format!("resource \"rootmail_alias\" \"a\" {{\n  owner = \"{OWNER}\"\n}}\n");
 
     let client = unique_client();
@@ -72,7 +72,7 @@ fn failures_name_the_mode_echo_no_secret_and_change_no_row() {
 
 #[test]
 fn a_missing_pipeline_variable_is_named_before_any_request() {
-    let pool = Pool::seeded("missing", 2);
+    let pool = OAuthPool::seeded("missing", 2);
     let body = format!("resource \"rootmail_alias\" \"a\" {{\n  owner = \"{OWNER}\"\n}}\n");
     let mut dir = tf_dir(&pool, &body);
     dir.env("ARM_CLIENT_ID", unique_client())

@@ -60,7 +60,7 @@ fn fill_placeholders(vars: &[(String, String)], client: &str) -> Vec<(String, St
 fn github_actions_oidc_as_documented_apply_and_destroy() {
     let (yaml, vars) = documented_pipeline("GitHub Actions");
     assert!(yaml.contains("id-token: write"), "{yaml}");
-    let pool = Pool::seeded("github", 4);
+    let pool = OAuthPool::seeded("github", 4);
     let client = unique_client();
     let (gh_before, _, _) = server().pipeline_requests();
     let mut dir = tf_dir(&pool, &two_aliases());
@@ -94,7 +94,7 @@ fn azure_devops_oidc_as_documented_through_a_proxy() {
         yaml.contains("SYSTEM_ACCESSTOKEN: $(System.AccessToken)"),
         "{yaml}"
     );
-    let pool = Pool::seeded("ado", 4);
+    let pool = OAuthPool::seeded("ado", 4);
     let client = unique_client();
     let proxy = azure_ad::ConnectProxy::start();
     let mut dir = tf_dir(&pool, &two_aliases());
@@ -127,7 +127,7 @@ fn azure_devops_oidc_as_documented_through_a_proxy() {
 /// Explicit provider attributes instead of environment variables.
 #[test]
 fn github_actions_oidc_from_provider_attributes() {
-    let pool = Pool::seeded("attrs", 3);
+    let pool = OAuthPool::seeded("attrs", 3);
     let client = unique_client();
     let provider = format!(
         "{}\nprovider \"rootmail\" {{\n  endpoint           = \"{}\"\n  table              = \"{}\"\n  \
@@ -152,7 +152,7 @@ fn github_actions_oidc_from_provider_attributes() {
 
 #[test]
 fn oidc_token_file_apply_and_destroy() {
-    let pool = Pool::seeded("file", 4);
+    let pool = OAuthPool::seeded("file", 4);
     let client = unique_client();
     let tokens = tempfile::tempdir().expect("tempdir");
     let path = tokens.path().join("token");
@@ -167,7 +167,7 @@ fn oidc_token_file_apply_and_destroy() {
 
 #[test]
 fn an_apply_that_outlives_its_token_gets_a_new_assertion() {
-    let pool = Pool::seeded("long", 4);
+    let pool = OAuthPool::seeded("long", 4);
     let client = unique_client();
     let body = format!(
         "resource \"rootmail_alias\" \"first\" {{\n  owner = \"{OWNER}\"\n}}\n\
@@ -180,7 +180,7 @@ fn an_apply_that_outlives_its_token_gets_a_new_assertion() {
     let Some(modern) = TerraformDir::modern() else {
         return;
     };
-    let mut dir = prepare(modern, &pool, &body);
+    let mut dir = prepare(modern, &pool, "", &body);
     dir.env("ARM_CLIENT_ID", client.clone())
         .env("ARM_USE_OIDC", "true")
         .env("ACTIONS_ID_TOKEN_REQUEST_URL", server().github_url())

@@ -19,7 +19,7 @@ fn registered_certificate() -> (String, TestCertificate) {
 
 #[test]
 fn client_certificates_as_pfx_with_a_password_base64_and_pem() {
-    let pool = Pool::seeded("cert", 4);
+    let pool = OAuthPool::seeded("cert", 4);
     let files = tempfile::tempdir().expect("tempdir");
 
     // Terraform 1.0.3, the documented variables: a PFX file and its password.
@@ -86,7 +86,7 @@ fn client_certificates_as_pfx_with_a_password_base64_and_pem() {
 
 #[test]
 fn a_wrong_certificate_password_or_an_expired_or_unregistered_certificate_is_refused() {
-    let pool = Pool::seeded("badcert", 2);
+    let pool = OAuthPool::seeded("badcert", 2);
     let files = tempfile::tempdir().expect("tempdir");
     let (client, cert) = registered_certificate();
     let pfx = files.path().join("client.pfx");

@@ -6,7 +6,7 @@ use super::*;
 
 #[test]
 fn aks_workload_identity_picks_up_a_rotated_token_file() {
-    let pool = Pool::seeded("aks", 4);
+    let pool = OAuthPool::seeded("aks", 4);
     let client = unique_client();
     let tokens = tempfile::tempdir().expect("tempdir");
     let file = tokens.path().join("azure-identity-token");
@@ -92,7 +92,7 @@ fn aks_workload_identity_picks_up_a_rotated_token_file() {
 
 #[test]
 fn managed_identity_through_a_custom_endpoint_speaking_the_vm_metadata_protocol() {
-    let pool = Pool::seeded("imds", 4);
+    let pool = OAuthPool::seeded("imds", 4);
     if let Some(modern) = TerraformDir::modern() {
         let before = server().imds_requests();
         let mut dir = prepare(modern, &pool, "", &two_aliases());
@@ -143,7 +143,7 @@ fn managed_identity_through_a_custom_endpoint_speaking_the_vm_metadata_protocol(
 
 #[test]
 fn secrets_and_client_ids_from_files_and_the_azure_devops_task_variable() {
-    let pool = Pool::seeded("files", 4);
+    let pool = OAuthPool::seeded("files", 4);
     let client = unique_client();
     let secret = format!("cs~{}", uuid::Uuid::new_v4().simple());
     server().register_client(&client, &secret);

@@ -14,164 +14,36 @@
 //! modern one) and the CLI; only the modern terraform may be absent, and
 //! only its runs are then left out.
 
-use std::path::PathBuf;
-use std::sync::OnceLock;
-
-use rootmail::store::{AliasFilter, AliasPool, StoreConfig};
-use testkit::azure_ad::{IdentityServer, TENANT};
+use testkit::azure_ad::TENANT;
 use testkit::client_certificate::TestCertificate;
-use testkit::terraform::TerraformDir;
-use testkit::{azurite, terraform};
+use testkit::oauth_pool::{assert_no_secrets, server, two_aliases, unique_client, OAuthPool};
+use testkit::pool::OWNER;
+use testkit::terraform::{self, TerraformDir};
 
 mod certificates;
 mod environments;
 
-const OWNER: &str = "platform-team@company.com";
-const MAILBOX: &str = "comp001@company.com";
-
-fn azurite_tls() -> &'static azurite::Azurite {
-    static INSTANCE: OnceLock<azurite::Azurite> = OnceLock::new();
-    INSTANCE.get_or_init(|| {
-        let ca = &IdentityServer::shared().ca;
-        let args = [
-            "--oauth".to_owned(),
-            "basic".to_owned(),
-            "--cert".to_owned(),
-            ca.cert_file().display().to_string(),
-            "--key".to_owned(),
-            ca.key_file().display().to_string(),
-        ];
-        let azurite = azurite::Azurite::start_with(&args, "https");
-        azurite.kill_at_exit();
-        azurite
-    })
-}
-
-fn server() -> &'static IdentityServer {
-    IdentityServer::shared()
-}
-
-fn ca_file() -> PathBuf {
-    server().ca.ca_file()
-}
-
-/// A seeded table of its own, read with the emulator's key.
-struct Pool {
-    table: String,
-    pool: AliasPool,
-    rt: tokio::runtime::Runtime,
-}
-
-impl Pool {
-    fn seeded(prefix: &str, count: usize) -> Pool {
-        let table = azurite::unique_table_name(prefix);
-        let mut config = StoreConfig::emulator(azurite_tls().endpoint(), &table);
-        config.connection.ca_file = Some(ca_file());
-        let pool = AliasPool::connect(&config).expect("connect");
-        let rt = tokio::runtime::Runtime::new().expect("runtime");
-        rt.block_on(async {
-            pool.ensure_table().await.expect("create table");
-            pool.seed(MAILBOX, "company.com", count)
-                .await
-                .expect("seed");
-        });
-        Pool { table, pool, rt }
-    }
-
-    fn claimed(&self) -> usize {
-        let rows = self
-            .rt
-            .block_on(self.pool.list(&AliasFilter::default()))
-            .expect("list");
-        rows.iter().filter(|r| r.in_use).count()
-    }
-
-    /// The provider block, with `extra` attributes.
-    fn provider_block(&self, extra: &str) -> String {
-        format!(
-            "{}\nprovider \"rootmail\" {{\n  endpoint = \"{}\"\n  table    = \"{}\"\n{extra}}}\n",
-            terraform::required_providers_block(),
-            azurite_tls().endpoint(),
-            self.table
-        )
-    }
-}
-
-fn unique_client() -> String {
-    uuid::Uuid::new_v4().to_string()
-}
-
 /// `dir` set up for `pool`: the network and tenant settings every mode
 /// shares, every other sign-in variable emptied, logs at TRACE.
-fn prepare(mut dir: TerraformDir, pool: &Pool, provider_extra: &str, body: &str) -> TerraformDir {
-    dir.write("main.tf", &(pool.provider_block(provider_extra) + body));
-    dir.env("SSL_CERT_FILE", ca_file().display().to_string())
-        .env("AZURE_AUTHORITY_HOST", server().authority())
-        .env("ARM_TENANT_ID", TENANT)
-        .env("TF_LOG", "TRACE");
-    for name in [
-        "ARM_CLIENT_SECRET",
-        "ARM_USE_OIDC",
-        "ARM_OIDC_TOKEN",
-        "ARM_USE_CLI",
-        "ARM_USE_MSI",
-        "HTTPS_PROXY",
-        "NO_PROXY",
-    ] {
-        dir.env(name, "");
-    }
+fn prepare(dir: TerraformDir, pool: &OAuthPool, provider_extra: &str, body: &str) -> TerraformDir {
+    let mut dir = testkit::oauth_pool::prepare(dir, pool, provider_extra, body);
+    dir.env("TF_LOG", "TRACE");
     dir
 }
 
-fn two_aliases() -> String {
-    format!("resource \"rootmail_alias\" \"a\" {{\n  count = 2\n  owner = \"{OWNER}\"\n}}\n")
-}
-
-fn assert_no_secrets(text: &str, what: &str) {
-    for secret in server().secrets() {
-        assert!(
-            !text.contains(&secret),
-            "{what} contains a secret, key, token or assertion ({}…)",
-            &secret[..8.min(secret.len())]
-        );
-    }
-}
-
 /// Applies two aliases and destroys them, checking the pool and the logs.
-fn apply_and_destroy(pool: &Pool, dir: &TerraformDir) {
-    let out = dir.run_ok(&["apply", "-auto-approve", "-no-color"]);
-    assert_no_secrets(&out.stdout, "terraform's output");
-    assert_eq!(pool.claimed(), 2, "two aliases claimed");
-    let state = std::fs::read_to_string(dir.path().join("terraform.tfstate")).expect("state");
-    assert_no_secrets(&state, "the state");
-    dir.run_ok(&["destroy", "-auto-approve", "-no-color"]);
-    assert_eq!(pool.claimed(), 0, "destroy gave both back");
-    let log = dir.log();
-    assert!(log.contains("new Azure AD token"), "trace logs were on");
-    assert_no_secrets(&log, "the terraform log");
+fn apply_and_destroy(pool: &OAuthPool, dir: &TerraformDir) {
+    let applied = testkit::oauth_pool::apply_and_destroy(pool, dir);
+    assert_no_secrets(&applied.stdout, "terraform's output");
+    assert!(
+        applied.log.contains("new Azure AD token"),
+        "trace logs were on"
+    );
 }
 
 /// `rootmail pool stats` with `envs`; stdout and stderr (trace logs).
-fn rootmail_cli(pool: &Pool, envs: &[(&str, String)]) -> (bool, String, String) {
-    let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_rootmail"));
-    cmd.args(["pool", "stats", "--endpoint", &azurite_tls().endpoint()])
-        .args(["--table", &pool.table])
-        .env("SSL_CERT_FILE", ca_file())
-        .env("AZURE_AUTHORITY_HOST", server().authority())
-        .env("ARM_TENANT_ID", TENANT)
-        .env("ROOTMAIL_LOG", "trace");
-    for name in [
-        "ARM_CLIENT_SECRET",
-        "ARM_OIDC_TOKEN",
-        "HTTPS_PROXY",
-        "ROOTMAIL_USE_EMULATOR",
-    ] {
-        cmd.env_remove(name);
-    }
-    for (k, v) in envs {
-        cmd.env(k, v);
-    }
-    let out = cmd.output().expect("run rootmail");
+fn rootmail_cli(pool: &OAuthPool, envs: &[(&str, String)]) -> (bool, String, String) {
+    let out = testkit::oauth_pool::rootmail_cli(pool, &["pool", "stats"], envs);
     let (stdout, stderr) = (
         String::from_utf8_lossy(&out.stdout).to_string(),
         String::from_utf8_lossy(&out.stderr).to_string(),
@@ -183,7 +55,7 @@ fn rootmail_cli(pool: &Pool, envs: &[(&str, String)]) -> (bool, String, String) 
 
 #[test]
 fn a_custom_cloud_is_discovered_from_its_metadata_host() {
-    let pool = Pool::seeded("stack", 4);
+    let pool = OAuthPool::seeded("stack", 4);
     let client = unique_client();
     let secret = format!("cs~{}", uuid::Uuid::new_v4().simple());
     server().register_client(&client, &secret);

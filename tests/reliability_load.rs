@@ -8,10 +8,10 @@ use std::time::{Duration, Instant};
 
 use serde_json::json;
 use testkit::pool::{Pool, OWNER};
-use testkit::reliability::{aliases_tf, distinct, state_emails};
+use testkit::reliability::{aliases_tf, assert_applied_apart, distinct, state_emails};
 use testkit::table_tool::LegacyClaim;
 use testkit::terraform::TerraformDir;
-use testkit::{azurite, fault_proxy, terraform};
+use testkit::{azurite, fault_proxy};
 
 const PROCESSES: usize = 8;
 const PER_PROCESS: usize = 25;
@@ -67,22 +67,7 @@ fn eight_parallel_applies_share_two_hundred_aliases_and_destroy_restores_the_tab
     let apply_started = Instant::now();
     let applies = run_all(&["apply", "-auto-approve", "-parallelism=10", "-no-color"]);
     let apply_time = apply_started.elapsed();
-    for (i, out) in applies.iter().enumerate() {
-        assert!(
-            out.success(),
-            "apply {i} failed:\n{}\n{}\n--- log tail\n{}",
-            out.stdout,
-            out.stderr,
-            terraform::tail(&dirs[i].log(), 40)
-        );
-    }
-    let mut all = Vec::new();
-    for d in &dirs {
-        let emails = state_emails(d);
-        assert_eq!(emails.len(), PER_PROCESS);
-        all.extend(emails);
-    }
-    let distinct_all = distinct(&all, "all states together");
+    let distinct_all = assert_applied_apart(&dirs, &applies, PER_PROCESS);
     assert_eq!(distinct_all.len(), total);
     let claimed = pool.claimed();
     assert_eq!(claimed.len(), total, "every alias is claimed exactly once");

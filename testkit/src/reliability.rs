@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use crate::pool::{Pool, OWNER};
-use crate::terraform::TerraformDir;
+use crate::terraform::{TerraformDir, TerraformOutput};
 
 /// `count` aliases named `name`; with `keyed`, each has `claim_key = "<name>-<i>"`.
 pub fn aliases_tf(name: &str, count: usize, keyed: bool) -> String {
@@ -46,6 +46,32 @@ pub fn state_emails(dir: &TerraformDir) -> Vec<String> {
         }
     }
     emails
+}
+
+/// Asserts that every run in `applies` (one per folder of `dirs`, in order)
+/// succeeded and left `per_dir` aliases in its state, none of them in two
+/// states; returns them all.
+pub fn assert_applied_apart(
+    dirs: &[TerraformDir],
+    applies: &[TerraformOutput],
+    per_dir: usize,
+) -> BTreeSet<String> {
+    for (i, out) in applies.iter().enumerate() {
+        assert!(
+            out.success(),
+            "apply {i} failed:\n{}\n{}\n--- log tail\n{}",
+            out.stdout,
+            out.stderr,
+            crate::terraform::tail(&dirs[i].log(), 40)
+        );
+    }
+    let mut all = Vec::new();
+    for d in dirs {
+        let emails = state_emails(d);
+        assert_eq!(emails.len(), per_dir);
+        all.extend(emails);
+    }
+    distinct(&all, "all states together")
 }
 
 /// Asserts no duplicates in `emails` and returns them as a set.

@@ -21,9 +21,9 @@ use testkit::azure_ad::IdentityServer;
 use testkit::cli::CliTable;
 use testkit::graph::GraphServer;
 use testkit::pool::Pool;
-use testkit::reliability::{aliases_tf, distinct, state_emails};
+use testkit::reliability::{aliases_tf, assert_applied_apart, distinct, state_emails};
 use testkit::table_tool::LegacyClaim;
-use testkit::terraform::{self, TerraformDir};
+use testkit::terraform::TerraformDir;
 
 mod cli;
 mod parallel;

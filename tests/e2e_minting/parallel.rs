@@ -61,22 +61,7 @@ fn sixteen_applies_of_forty_share_a_hundred_aliases_and_mint_the_rest() {
         (applies, legacy.join().expect("legacy thread"))
     });
     let apply_time = started.elapsed();
-    for (i, out) in applies.iter().enumerate() {
-        assert!(
-            out.success(),
-            "apply {i} failed:\n{}\n{}\n--- log tail\n{}",
-            out.stdout,
-            out.stderr,
-            terraform::tail(&dirs[i].log(), 40)
-        );
-    }
-    let mut all = Vec::new();
-    for d in &dirs {
-        let emails = state_emails(d);
-        assert_eq!(emails.len(), PER_PROCESS);
-        all.extend(emails);
-    }
-    let in_state = distinct(&all, "all states together");
+    let in_state = assert_applied_apart(&dirs, &applies, PER_PROCESS);
     assert_eq!(in_state.len(), PROCESSES * PER_PROCESS);
 
     let legacy_ids: BTreeSet<String> = legacy.iter().cloned().collect();

@@ -23,7 +23,8 @@
 //! and plain http requests forwarded one per connection).
 //!
 //! Layout: the server and its tokens here, what each endpoint answers in
-//! `endpoints`, the CA in `test_ca`, the proxy in `proxy`.
+//! `endpoints`, the CA in `test_ca`, the proxy in `proxy`; the HTTP it
+//! speaks is `crate::loopback_https`, shared with the Graph stand-in.
 
 mod endpoints;
 mod proxy;
@@ -36,8 +37,8 @@ use std::sync::{Arc, Mutex};
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use base64::Engine as _;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
+use crate::loopback_https::serve_json;
 use endpoints::route;
 pub use proxy::ConnectProxy;
 pub use test_ca::TestCa;
@@ -156,36 +157,23 @@ impl IdentityServer {
             st.issued.push(server.ado_request_token.clone());
             st.issued.push(server.msi_header.clone());
         }
-        let tls = tokio_rustls::TlsAcceptor::from(server.ca.server_config());
-        let ctx = Arc::new(Ctx {
+        let ctx = Ctx {
             token_endpoint: format!("{}/{TENANT}/oauth2/v2.0/token", server.authority()),
             state: Arc::clone(&server.state),
             lifetime: token_lifetime,
             github_request_token: server.github_request_token.clone(),
             ado_request_token: server.ado_request_token.clone(),
             msi_header: server.msi_header.clone(),
-        });
-        std::thread::spawn(move || {
-            let rt = tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()
-                .expect("runtime");
-            rt.block_on(async move {
-                let listener = tokio::net::TcpListener::from_std(listener).expect("listener");
-                loop {
-                    let Ok((tcp, _)) = listener.accept().await else {
-                        continue;
-                    };
-                    let tls = tls.clone();
-                    let ctx = Arc::clone(&ctx);
-                    tokio::spawn(async move {
-                        if let Ok(stream) = tls.accept(tcp).await {
-                            serve(stream, &ctx).await;
-                        }
-                    });
-                }
-            });
-        });
+        };
+        serve_json(
+            listener,
+            server.ca.server_config(),
+            "application/json",
+            move |req| {
+                let (status, body) = route(req, &ctx);
+                (status, Vec::new(), body)
+            },
+        );
         server
     }
 
@@ -376,99 +364,6 @@ fn known_resource(state: &Mutex<State>, scope_or_resource: &str) -> Option<Strin
         .find(|r| *r == resource)
         .map(str::to_owned);
     found
-}
-
-/// One HTTP/1.1 request as the loopback stand-ins read it.
-pub(crate) struct Request {
-    pub method: String,
-    pub path: String,
-    pub query: HashMap<String, String>,
-    /// The request target as sent (path and query, still encoded).
-    pub target: String,
-    pub headers: HashMap<String, String>,
-    pub body: Vec<u8>,
-}
-
-pub(crate) async fn read_request<S: tokio::io::AsyncRead + Unpin>(
-    stream: &mut S,
-) -> Option<Request> {
-    let mut buf = Vec::new();
-    let mut chunk = [0u8; 4096];
-    let head_end = loop {
-        let n = stream.read(&mut chunk).await.ok()?;
-        if n == 0 {
-            return None;
-        }
-        buf.extend_from_slice(&chunk[..n]);
-        if let Some(i) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
-            break i + 4;
-        }
-        if buf.len() > 64 * 1024 {
-            return None;
-        }
-    };
-    let head = String::from_utf8_lossy(&buf[..head_end]).to_string();
-    let mut lines = head.split("\r\n");
-    let mut first = lines.next()?.split(' ');
-    let method = first.next()?.to_owned();
-    let target = first.next()?.to_owned();
-    let mut headers = HashMap::new();
-    for line in lines {
-        if let Some((k, v)) = line.split_once(':') {
-            headers.insert(k.trim().to_ascii_lowercase(), v.trim().to_owned());
-        }
-    }
-    let length: usize = headers
-        .get("content-length")
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(0);
-    let mut body = buf[head_end..].to_vec();
-    while body.len() < length {
-        let n = stream.read(&mut chunk).await.ok()?;
-        if n == 0 {
-            break;
-        }
-        body.extend_from_slice(&chunk[..n]);
-    }
-    let url = url::Url::parse(&format!("https://x{target}")).ok()?;
-    Some(Request {
-        method,
-        target,
-        path: url.path().to_owned(),
-        query: url.query_pairs().into_owned().collect(),
-        headers,
-        body,
-    })
-}
-
-async fn serve<S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin>(mut stream: S, ctx: &Ctx) {
-    let Some(req) = read_request(&mut stream).await else {
-        return;
-    };
-    let (status, body) = route(&req, ctx);
-    let reason = match status {
-        200 => "OK",
-        400 => "Bad Request",
-        401 => "Unauthorized",
-        _ => "Not Found",
-    };
-    let text = body.to_string();
-    let response = format!(
-        "HTTP/1.1 {status} {reason}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{text}",
-        text.len()
-    );
-    let _ = stream.write_all(response.as_bytes()).await;
-    let _ = stream.shutdown().await;
-}
-
-pub(crate) fn bearer(req: &Request) -> Option<String> {
-    req.headers
-        .get("authorization")
-        .and_then(|v| {
-            v.strip_prefix("Bearer ")
-                .or_else(|| v.strip_prefix("bearer "))
-        })
-        .map(str::to_owned)
 }
 
 /// Writes a fake `az` into `dir` that prints `token` the way

@@ -23,9 +23,9 @@ use std::collections::{HashMap, VecDeque};
 use std::sync::{Arc, Mutex};
 
 use serde_json::{json, Map, Value};
-use tokio::io::AsyncWriteExt;
 
-use crate::azure_ad::{bearer, now, read_request, IdentityServer, Request, TENANT};
+use crate::azure_ad::{now, IdentityServer, TENANT};
+use crate::loopback_https::{bearer, serve_json, Request};
 
 /// Graph's user properties returned without `$select`.
 const DEFAULT_PROPERTIES: [&str; 11] = [
@@ -41,21 +41,8 @@ const DEFAULT_PROPERTIES: [&str; 11] = [
     "userPrincipalName",
     "id",
 ];
-/// Every property this stand-in knows (others are refused in `$select`).
-const KNOWN_PROPERTIES: [&str; 12] = [
-    "businessPhones",
-    "displayName",
-    "givenName",
-    "jobTitle",
-    "mail",
-    "mobilePhone",
-    "officeLocation",
-    "preferredLanguage",
-    "surname",
-    "userPrincipalName",
-    "id",
-    "proxyAddresses",
-];
+/// Properties returned only when `$select` names them.
+const SELECTED_ONLY: [&str; 1] = ["proxyAddresses"];
 
 /// A response: status, extra headers, JSON body.
 type Answer = (u16, Vec<(String, String)>, Value);
@@ -104,53 +91,13 @@ impl GraphServer {
             ..State::default()
         }));
         identity.register_resource(&format!("https://127.0.0.1:{port}"));
-        let tls = tokio_rustls::TlsAcceptor::from(identity.ca.server_config());
         let shared = Arc::clone(&state);
-        std::thread::spawn(move || {
-            let rt = tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()
-                .expect("runtime");
-            rt.block_on(async move {
-                let listener = tokio::net::TcpListener::from_std(listener).expect("listener");
-                loop {
-                    let Ok((tcp, _)) = listener.accept().await else {
-                        continue;
-                    };
-                    let tls = tls.clone();
-                    let state = Arc::clone(&shared);
-                    tokio::spawn(async move {
-                        if let Ok(mut stream) = tls.accept(tcp).await {
-                            let Some(req) = read_request(&mut stream).await else {
-                                return;
-                            };
-                            let (status, headers, body) = respond(&req, identity, port, &state);
-                            let reason = match status {
-                                200 => "OK",
-                                400 => "Bad Request",
-                                401 => "Unauthorized",
-                                403 => "Forbidden",
-                                404 => "Not Found",
-                                429 => "Too Many Requests",
-                                _ => "Error",
-                            };
-                            let text = body.to_string();
-                            let mut head = format!(
-                                "HTTP/1.1 {status} {reason}\r\nContent-Type: application/json;odata.metadata=minimal\r\nContent-Length: {}\r\nConnection: close\r\n",
-                                text.len()
-                            );
-                            for (name, value) in headers {
-                                head.push_str(&format!("{name}: {value}\r\n"));
-                            }
-                            head.push_str("\r\n");
-                            let _ = stream.write_all(head.as_bytes()).await;
-                            let _ = stream.write_all(text.as_bytes()).await;
-                            let _ = stream.shutdown().await;
-                        }
-                    });
-                }
-            });
-        });
+        serve_json(
+            listener,
+            identity.ca.server_config(),
+            "application/json;odata.metadata=minimal",
+            move |req| respond(req, identity, port, &shared),
+        );
         GraphServer {
             port,
             identity,
@@ -422,8 +369,10 @@ fn selection(select: Option<&String>) -> Result<Vec<String>, Answer> {
     };
     let mut names = Vec::new();
     for name in select.split(',').map(str::trim).filter(|n| !n.is_empty()) {
-        let Some(known) = KNOWN_PROPERTIES
+        // Every property this stand-in knows; others are refused.
+        let Some(known) = DEFAULT_PROPERTIES
             .iter()
+            .chain(&SELECTED_ONLY)
             .find(|k| k.eq_ignore_ascii_case(name))
         else {
             return Err(graph_error(

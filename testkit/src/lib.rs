@@ -10,6 +10,7 @@ pub mod cli;
 pub mod client_certificate;
 pub mod fault_proxy;
 pub mod graph;
+mod loopback_https;
 pub mod moto;
 pub mod oauth_pool;
 pub mod plugin_client;

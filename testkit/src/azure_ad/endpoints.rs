@@ -4,9 +4,11 @@
 
 use std::collections::HashMap;
 
+use crate::loopback_https::{bearer, Request};
+
 use super::{
-    bearer, issue_access_token, issue_assertion, known_resource, now, Ctx, Request,
-    ADO_SERVICE_CONNECTION, AUDIENCE, CUSTOM_CLOUD, TENANT,
+    issue_access_token, issue_assertion, known_resource, now, Ctx, ADO_SERVICE_CONNECTION,
+    AUDIENCE, CUSTOM_CLOUD, TENANT,
 };
 
 fn aad_error(status: u16, code: &str, description: &str) -> (u16, serde_json::Value) {

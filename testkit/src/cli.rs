@@ -2,10 +2,12 @@
 //! settings, and a table of its own in the shared Azurite that a test reaches
 //! both through the CLI and through the store API.
 
+use std::collections::BTreeSet;
 use std::io::Write;
 use std::process::{Command, Output, Stdio};
 
 use rootmail::store::{AliasFilter, AliasPool, AliasRow, StoreConfig};
+use serde_json::Value as Json;
 
 use crate::azurite;
 
@@ -91,4 +93,37 @@ impl CliTable {
             .block_on(self.pool.list(&AliasFilter::default()))
             .expect("list")
     }
+}
+
+/// A run's stdout or stderr as text.
+pub fn text(o: &[u8]) -> String {
+    String::from_utf8_lossy(o).into_owned()
+}
+
+/// Fails the test unless the run exited with `expected`, showing what it wrote.
+#[track_caller]
+pub fn assert_code(o: &Output, expected: i32) {
+    assert_eq!(
+        o.status.code(),
+        Some(expected),
+        "stdout:\n{}\nstderr:\n{}",
+        text(&o.stdout),
+        text(&o.stderr)
+    );
+}
+
+/// The findings of a `rootmail audit --json` run, each as its three
+/// `fields`, and the whole document.
+pub fn findings(o: &Output, fields: [&str; 3]) -> (BTreeSet<(String, String, String)>, Json) {
+    let doc: Json = serde_json::from_slice(&o.stdout).expect("json output");
+    let set = doc["findings"]
+        .as_array()
+        .expect("findings")
+        .iter()
+        .map(|f| {
+            let s = |k: &str| f[k].as_str().unwrap_or_default().to_owned();
+            (s(fields[0]), s(fields[1]), s(fields[2]))
+        })
+        .collect();
+    (set, doc)
 }

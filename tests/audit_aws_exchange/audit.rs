@@ -144,7 +144,7 @@ fn audit_against_aws_and_exchange_finds_every_planted_problem_and_fixes_what_it_
             .output()
             .expect("run rootmail")
     };
-    code(&out, 2);
+    assert_code(&out, 2);
     // Nothing secret in the output or in a trace log: not the AWS key, not
     // the client secret, no token the identity server issued.
     let printed = format!("{}{}", text(&out.stdout), text(&out.stderr));
@@ -205,7 +205,7 @@ fn audit_against_aws_and_exchange_finds_every_planted_problem_and_fixes_what_it_
 
     // The table names every finding.
     let out = audit(&["--aws", "--exchange"]);
-    code(&out, 2);
+    assert_code(&out, 2);
     let table = text(&out.stdout);
     assert!(
         table.contains(
@@ -220,7 +220,7 @@ fn audit_against_aws_and_exchange_finds_every_planted_problem_and_fixes_what_it_
     // --fix: marks, links and retires, imports; the critical ones stay (and
     // the row now linked to the suspended account says so).
     let out = audit(&["--aws", "--exchange", "--fix", "--yes", "--json"]);
-    code(&out, 2);
+    assert_code(&out, 2);
     let (left, doc) = findings(&out);
     let left: BTreeSet<String> = left
         .into_iter()
@@ -252,7 +252,7 @@ fn audit_against_aws_and_exchange_finds_every_planted_problem_and_fixes_what_it_
             .output()
             .expect("run rootmail")
     };
-    code(&proxied, 2);
+    assert_code(&proxied, 2);
     let again: BTreeSet<String> = findings(&proxied)
         .0
         .into_iter()
@@ -317,12 +317,12 @@ fn audit_against_aws_and_exchange_finds_every_planted_problem_and_fixes_what_it_
     // The two aliases marked unroutable are counted as unusable, by reason,
     // in the stats (JSON and table) and in the rootmail_pool data source.
     let stats = f.run(&["pool", "stats", "--json"]);
-    code(&stats, 0);
+    assert_code(&stats, 0);
     let stats: Json = serde_json::from_slice(&stats.stdout).expect("stats json");
     assert_eq!(stats["unusable_reasons"], unusable_reasons(2), "{stats}");
     assert_eq!(stats["total"]["unusable"], Json::from(2), "{stats}");
     let stats = f.run(&["pool", "stats"]);
-    code(&stats, 0);
+    assert_code(&stats, 0);
     let table = text(&stats.stdout);
     assert!(
         table
@@ -365,7 +365,7 @@ fn audit_against_aws_and_exchange_finds_every_planted_problem_and_fixes_what_it_
         .env("AWS_ROLE_SESSION_NAME", "nightly")
         .env("ROOTMAIL_LOG", "trace");
     let out = c.args(["audit", "--aws", "--json"]).output().expect("run");
-    code(&out, 4); // the row linked to the suspended account, a warning
+    assert_code(&out, 4); // the row linked to the suspended account, a warning
 
     assert_eq!(findings(&out).1["accounts"], Json::from(21));
     let logged = text(&out.stderr);
@@ -392,7 +392,7 @@ fn audit_against_aws_and_exchange_finds_every_planted_problem_and_fixes_what_it_
         .env_remove("AWS_ACCESS_KEY_ID")
         .env_remove("AWS_SECRET_ACCESS_KEY");
     let out = c.args(["audit", "--aws"]).output().expect("run");
-    code(&out, 1);
+    assert_code(&out, 1);
     let err = text(&out.stderr);
     assert!(
         err.contains("no usable AWS credentials") && err.contains("AWS_ROLE_ARN"),

@@ -22,7 +22,7 @@ use rootmail::store::{
 use serde_json::Value as Json;
 use testkit::azure_ad::IdentityServer;
 use testkit::azurite;
-use testkit::cli::CliTable;
+use testkit::cli::{self, assert_code, text, CliTable};
 use testkit::graph::GraphServer;
 use testkit::moto::Moto;
 use testkit::table_tool::RawTable;
@@ -36,34 +36,9 @@ const MAILBOX: &str = "comp001@company.com";
 const GONE: &str = "comp404@company.com";
 const UNPOOLED: &str = "aws_unpooled@company.com";
 
-fn text(o: &[u8]) -> String {
-    String::from_utf8_lossy(o).into_owned()
-}
-
-#[track_caller]
-fn code(o: &Output, expected: i32) {
-    assert_eq!(
-        o.status.code(),
-        Some(expected),
-        "stdout:\n{}\nstderr:\n{}",
-        text(&o.stdout),
-        text(&o.stderr)
-    );
-}
-
 /// (kind, email, AWS account) of every finding of a `--json` run.
 fn findings(o: &Output) -> (BTreeSet<(String, String, String)>, Json) {
-    let doc: Json = serde_json::from_slice(&o.stdout).expect("json output");
-    let set = doc["findings"]
-        .as_array()
-        .expect("findings")
-        .iter()
-        .map(|f| {
-            let s = |k: &str| f[k].as_str().unwrap_or_default().to_owned();
-            (s("kind"), s("email"), s("aws_account_id"))
-        })
-        .collect();
-    (set, doc)
+    cli::findings(o, ["kind", "email", "aws_account_id"])
 }
 
 fn free_row(f: &CliTable, mailbox: &str) -> LegacyRow {

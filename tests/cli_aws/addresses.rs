@@ -53,7 +53,7 @@ fn import_refuses_what_aws_refuses_and_stores_lower_case() {
     let path = dir.path().join("aliases.csv");
     std::fs::write(&path, &csv).expect("write");
     let out = f.run(&["pool", "import", path.to_str().expect("utf-8")]);
-    code(&out, 1); // the valid lines are in; the file was not all good
+    assert_code(&out, 1); // the valid lines are in; the file was not all good
     let stderr = text(&out.stderr);
     let pairs: Vec<(usize, &str)> = expected.iter().map(|(n, w)| (*n, w.as_str())).collect();
     assert_invalid(&stderr, &pairs);
@@ -69,7 +69,7 @@ fn import_refuses_what_aws_refuses_and_stores_lower_case() {
     // The same address in another case is already there.
     std::fs::write(&path, format!("aws_UPPER@company.com,{MAILBOX}\n")).expect("write");
     let again = f.run(&["pool", "import", path.to_str().expect("utf-8")]);
-    code(&again, 0);
+    assert_code(&again, 0);
     assert!(
         text(&again.stdout).contains("added:           0"),
         "{}",
@@ -100,7 +100,7 @@ fn import_refuses_what_aws_refuses_and_stores_lower_case() {
         "comp003@company.com",
         path.to_str().expect("utf-8"),
     ]);
-    code(&out, 1);
+    assert_code(&out, 1);
     assert_invalid(
         &text(&out.stderr),
         &[
@@ -131,7 +131,7 @@ fn import_refuses_what_aws_refuses_and_stores_lower_case() {
 
     // Lookups by e-mail ignore case.
     let show = f.run(&["alias", "show", "AWS_EX1@COMPANY.COM", "--json"]);
-    code(&show, 0);
+    assert_code(&show, 0);
     assert!(text(&show.stdout).contains("\"aws_ex1@company.com\""));
 }
 
@@ -152,7 +152,7 @@ fn generate_refuses_domains_that_make_addresses_aws_refuses() {
         "--out",
         dir.path().to_str().expect("utf-8"),
     ]);
-    code(&out, 1);
+    assert_code(&out, 1);
     assert!(
         text(&out.stderr).contains("AWS refuses"),
         "{}",
@@ -172,7 +172,7 @@ fn generate_refuses_domains_that_make_addresses_aws_refuses() {
         "--out",
         dir.path().to_str().expect("utf-8"),
     ]);
-    code(&out, 0);
+    assert_code(&out, 0);
     let csv = std::fs::read_to_string(dir.path().join("aliases.csv")).expect("csv");
     for line in csv.lines().skip(1) {
         let address = line.split(',').next().unwrap_or_default();

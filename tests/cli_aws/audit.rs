@@ -112,26 +112,11 @@ fn audit_finds_every_problem_and_fixes_what_it_can() {
     .into_iter()
     .map(|(k, a, b)| (k.to_owned(), a, b))
     .collect();
-    let findings = |o: &Output| -> (BTreeSet<(String, String, String)>, Json) {
-        let doc: Json = serde_json::from_slice(&o.stdout).expect("json output");
-        let set = doc["findings"]
-            .as_array()
-            .expect("findings")
-            .iter()
-            .map(|f| {
-                (
-                    f["kind"].as_str().unwrap_or_default().to_owned(),
-                    f["alias_id"].as_str().unwrap_or_default().to_owned(),
-                    f["aws_account_id"].as_str().unwrap_or_default().to_owned(),
-                )
-            })
-            .collect();
-        (set, doc)
-    };
+    let findings = |o: &Output| cli::findings(o, ["kind", "alias_id", "aws_account_id"]);
 
     // list-accounts JSON from a file, as JSON: every finding, exit code 2.
     let out = f.run(&["audit", "--accounts", accounts_arg, "--json"]);
-    code(&out, 2);
+    assert_code(&out, 2);
     let (got, doc) = findings(&out);
     assert_eq!(got, expected);
     assert_eq!(doc["critical"], Json::from(2));
@@ -157,12 +142,12 @@ fn audit_finds_every_problem_and_fixes_what_it_can() {
         .collect();
     let tf_json = serde_json::to_string(&tf_shape).expect("json");
     let out = f.run_with_stdin(&["audit", "--accounts", "-", "--json"], &tf_json);
-    code(&out, 2);
+    assert_code(&out, 2);
     assert_eq!(findings(&out).0, expected);
 
     // The table view names every finding.
     let out = f.run(&["audit", "--accounts", accounts_arg]);
-    code(&out, 2);
+    assert_code(&out, 2);
     let table = text(&out.stdout);
     assert!(
         table.contains("SEVERITY") && table.contains("FINDING"),
@@ -176,7 +161,7 @@ fn audit_finds_every_problem_and_fixes_what_it_can() {
     // --fix without a terminal and without --yes changes nothing.
     let before: Vec<AliasRow> = f.rows();
     let out = f.run(&["audit", "--accounts", accounts_arg, "--fix"]);
-    code(&out, 1);
+    assert_code(&out, 1);
     assert!(text(&out.stderr).contains("--yes"), "{}", text(&out.stderr));
     assert_eq!(f.rows(), before);
 
@@ -214,7 +199,7 @@ fn audit_finds_every_problem_and_fixes_what_it_can() {
 
     // --fix --yes: link and retire; what is left are warnings (exit code 4).
     let out = f.run(&["audit", "--accounts", accounts_arg, "--fix", "--yes"]);
-    code(&out, 4);
+    assert_code(&out, 4);
     let stdout = text(&out.stdout);
     assert!(stdout.contains("planned fixes"), "{stdout}");
     assert!(stdout.contains("fixed:"), "{stdout}");
@@ -243,7 +228,7 @@ fn audit_finds_every_problem_and_fixes_what_it_can() {
     assert_eq!(f.row(&good.id).aws_account_id, id("good"));
 
     let out = f.run(&["audit", "--accounts", accounts_arg, "--json"]);
-    code(&out, 4);
+    assert_code(&out, 4);
     let (left, doc) = findings(&out);
     assert_eq!(doc["critical"], Json::from(0));
     let kinds: BTreeSet<String> = left.into_iter().map(|(k, _, _)| k).collect();
@@ -261,7 +246,7 @@ fn audit_finds_every_problem_and_fixes_what_it_can() {
         &["audit", "--accounts", "-"],
         "{\"Accounts\": [{\"Id\": \"1\"}]}",
     );
-    code(&out, 1);
+    assert_code(&out, 1);
     assert!(
         text(&out.stderr).contains("--accounts"),
         "{}",
@@ -326,7 +311,7 @@ fn audit_refuses_a_partial_list_and_retires_case_duplicates() {
                 args.extend(["--fix", "--yes"]);
             }
             let out = f.run_with_stdin(&args, &input);
-            code(&out, 1);
+            assert_code(&out, 1);
             let said = text(&out.stderr)
                 .split_whitespace()
                 .collect::<Vec<_>>()
@@ -338,7 +323,7 @@ fn audit_refuses_a_partial_list_and_retires_case_duplicates() {
 
     // The whole list: the free duplicate is critical, the stale token a warning.
     let out = f.run_with_stdin(&["audit", "--accounts", "-", "--json"], &whole);
-    code(&out, 2);
+    assert_code(&out, 2);
     let doc: Json = serde_json::from_slice(&out.stdout).expect("json");
     let found: BTreeSet<(String, String, String)> = doc["findings"]
         .as_array()
@@ -382,7 +367,7 @@ fn audit_refuses_a_partial_list_and_retires_case_duplicates() {
 
     // `pool list` flags the free row that still carries a token.
     let listed = f.run(&["pool", "list", "--json"]);
-    code(&listed, 0);
+    assert_code(&listed, 0);
     let rows: Json = serde_json::from_slice(&listed.stdout).expect("json");
     let flagged: Vec<&str> = rows
         .as_array()
@@ -401,7 +386,7 @@ fn audit_refuses_a_partial_list_and_retires_case_duplicates() {
 
     // --fix retires the free duplicate (conditionally) and nothing else.
     let out = f.run_with_stdin(&["audit", "--accounts", "-", "--fix", "--yes"], &whole);
-    code(&out, 4);
+    assert_code(&out, 4);
     let retired = f.row(&dup_free.id);
     assert_eq!(retired.status, AliasStatus::Retired);
     assert!(retired.in_use, "older tools never hand it out");
@@ -417,7 +402,7 @@ fn audit_refuses_a_partial_list_and_retires_case_duplicates() {
     );
     assert_eq!(f.row(&spare.id).status, AliasStatus::Free);
     let again = f.run_with_stdin(&["audit", "--accounts", "-", "--json"], &whole);
-    code(&again, 4);
+    assert_code(&again, 4);
     let doc: Json = serde_json::from_slice(&again.stdout).expect("json");
     assert_eq!(doc["critical"], Json::from(0));
 }

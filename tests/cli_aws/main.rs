@@ -14,7 +14,7 @@ use rootmail::store::{
     StoreError,
 };
 use serde_json::Value as Json;
-use testkit::cli::CliTable;
+use testkit::cli::{self, assert_code, text, CliTable};
 use testkit::moto;
 
 mod addresses;
@@ -65,21 +65,6 @@ impl StoreAccess for CliTable {
             .expect("not raced");
         (c.alias.clone(), c.claim())
     }
-}
-
-fn text(o: &[u8]) -> String {
-    String::from_utf8_lossy(o).into_owned()
-}
-
-#[track_caller]
-fn code(o: &Output, expected: i32) {
-    assert_eq!(
-        o.status.code(),
-        Some(expected),
-        "stdout:\n{}\nstderr:\n{}",
-        text(&o.stdout),
-        text(&o.stderr)
-    );
 }
 
 /// `(line, reason fragment)` pairs must each appear as an `invalid: line N:` report.

@@ -14,7 +14,7 @@ fn the_cli_registers_with_the_admins_check_counts_minted_rows_apart_and_the_audi
 
     // Without the admin's statement (and no terminal to ask on): refused.
     let out = f.run(&["pool", "add-minting-mailbox", MINTING]);
-    code(&out, 1);
+    assert_code(&out, 1);
     let err = text(&out.stderr);
     assert!(
         err.contains("Get-OrganizationConfig") && err.contains("--plus-addressing-on"),
@@ -35,13 +35,13 @@ fn the_cli_registers_with_the_admins_check_counts_minted_rows_apart_and_the_audi
         "admin@company.com",
         "--plus-addressing-on",
     ]);
-    code(&out, 0);
+    assert_code(&out, 0);
     assert!(
         text(&out.stdout).contains("DisablePlusAddressInRecipients"),
         "{}",
         text(&out.stdout)
     );
-    code(
+    assert_code(
         &f.run(&[
             "pool",
             "add-minting-mailbox",
@@ -61,7 +61,7 @@ fn the_cli_registers_with_the_admins_check_counts_minted_rows_apart_and_the_audi
         .plus_addressing_check
         .contains("DisablePlusAddressInRecipients"));
     // Registering it again is refused.
-    code(
+    assert_code(
         &f.run(&[
             "pool",
             "add-minting-mailbox",
@@ -86,7 +86,7 @@ fn the_cli_registers_with_the_admins_check_counts_minted_rows_apart_and_the_audi
     assert!(minted.alias.minted);
 
     let out = f.run(&["pool", "stats", "--json"]);
-    code(&out, 0);
+    assert_code(&out, 0);
     let stats: Json = serde_json::from_slice(&out.stdout).expect("json");
     assert_eq!(stats["total"]["claimed"], 2);
     assert_eq!(stats["minted"]["claimed"], 1);
@@ -134,7 +134,7 @@ fn the_cli_registers_with_the_admins_check_counts_minted_rows_apart_and_the_audi
             .expect("run rootmail")
     };
     let out = audit();
-    code(&out, 2);
+    assert_code(&out, 2);
     let doc: Json = serde_json::from_slice(&out.stdout).expect("json");
     let found: BTreeSet<(String, String)> = doc["findings"]
         .as_array()
@@ -154,7 +154,7 @@ fn the_cli_registers_with_the_admins_check_counts_minted_rows_apart_and_the_audi
         "the minted address reaches aws@company.com: {doc}"
     );
     // Stop minting for it: the audit is clean.
-    code(
+    assert_code(
         &f.run(&[
             "pool",
             "remove-minting-mailbox",
@@ -163,5 +163,5 @@ fn the_cli_registers_with_the_admins_check_counts_minted_rows_apart_and_the_audi
         ]),
         0,
     );
-    code(&audit(), 0);
+    assert_code(&audit(), 0);
 }

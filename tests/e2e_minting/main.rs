@@ -10,7 +10,6 @@
 //! does not have.
 
 use std::collections::BTreeSet;
-use std::process::Output;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
@@ -18,7 +17,7 @@ use rootmail::store::address::{check_aws_email, FORBIDDEN_IN_LOCAL_PART};
 use rootmail::store::{AddressSource, AliasStatus, ClaimRequest, MintingMailbox};
 use serde_json::Value as Json;
 use testkit::azure_ad::IdentityServer;
-use testkit::cli::CliTable;
+use testkit::cli::{assert_code, text, CliTable};
 use testkit::graph::GraphServer;
 use testkit::pool::Pool;
 use testkit::reliability::{aliases_tf, assert_applied_apart, distinct, state_emails};
@@ -30,21 +29,6 @@ mod parallel;
 mod rules;
 
 const MINTING: &str = "aws@company.com";
-
-fn text(o: &[u8]) -> String {
-    String::from_utf8_lossy(o).into_owned()
-}
-
-#[track_caller]
-fn code(o: &Output, expected: i32) {
-    assert_eq!(
-        o.status.code(),
-        Some(expected),
-        "stdout:\n{}\nstderr:\n{}",
-        text(&o.stdout),
-        text(&o.stderr)
-    );
-}
 
 /// AWS's rules for a root address (CreateAccount), and lower case.
 #[track_caller]

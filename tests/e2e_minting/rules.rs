@@ -32,7 +32,7 @@ fn minted_addresses_keep_to_aws_rules_for_every_prefix_and_a_prefix_too_long_is_
         if let Some(p) = prefix {
             args.extend(["--prefix", p]);
         }
-        code(&register(&args), 0);
+        assert_code(&register(&args), 0);
     }
 
     // One character more, or characters a plus address cannot start with:
@@ -51,7 +51,7 @@ fn minted_addresses_keep_to_aws_rules_for_every_prefix_and_a_prefix_too_long_is_
     ];
     for (mailbox, prefix, says) in refused {
         let out = register(&[mailbox, "--prefix", prefix]);
-        code(&out, 1);
+        assert_code(&out, 1);
         let err = text(&out.stderr);
         assert!(err.contains("prefix"), "{prefix}: {err}");
         for s in says {
@@ -61,7 +61,7 @@ fn minted_addresses_keep_to_aws_rules_for_every_prefix_and_a_prefix_too_long_is_
     // A mailbox whose own local part is too long as a prefix is refused too.
     let long_mailbox = format!("{longest}-xx@company.com");
     let out = register(&[&long_mailbox]);
-    code(&out, 1);
+    assert_code(&out, 1);
     assert!(
         text(&out.stderr).contains("shorter prefix"),
         "{}",

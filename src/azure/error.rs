@@ -144,19 +144,7 @@ impl AzureError {
 }
 
 /// An error and its sources on one line, with credentials blanked.
-pub(crate) fn error_chain(e: &dyn std::error::Error) -> String {
-    let mut text = e.to_string();
-    let mut source = e.source();
-    while let Some(s) = source {
-        let next = s.to_string();
-        if !text.contains(&next) {
-            text.push_str(": ");
-            text.push_str(&next);
-        }
-        source = s.source();
-    }
-    redact_secrets(&text)
-}
+pub(crate) use crate::redact::error_line as error_chain;
 
 /// Blanks credentials in a message bound for users or logs: HTTP errors
 /// quote the request URL, and a SAS signature travels in it.

@@ -61,13 +61,8 @@ pub async fn run(store: &AliasPool, args: &ImportArgs) -> anyhow::Result<Outcome
     let parsed = parse(&text, args.mailbox.as_deref(), args.domain.as_deref());
     report_invalid(&parsed.invalid);
 
-    if args.create_table
-        && store
-            .ensure_table()
-            .await
-            .context("cannot create the table")?
-    {
-        eprintln!("created table {}", store.table_name());
+    if args.create_table {
+        super::create_table(store).await?;
     }
     let existing = match store.list(&AliasFilter::default()).await {
         Ok(rows) => rows,

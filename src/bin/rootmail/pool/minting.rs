@@ -83,13 +83,8 @@ pub async fn add(store: &AliasPool, args: &AddArgs) -> anyhow::Result<Outcome> {
             false,
         )?;
     }
-    if args.create_table
-        && store
-            .ensure_table()
-            .await
-            .context("cannot create the table")?
-    {
-        eprintln!("created table {}", store.table_name());
+    if args.create_table {
+        super::create_table(store).await?;
     }
     let written = store
         .register_minting_mailbox(&registration)

@@ -80,3 +80,15 @@ async fn require_rows(store: &AliasPool) -> anyhow::Result<()> {
         PartitionState::Empty { others, more } => Err(store.partition_empty(others, more).into()),
     }
 }
+
+/// Creates the table (`--create-table`), saying so when it did not exist.
+async fn create_table(store: &AliasPool) -> anyhow::Result<()> {
+    if store
+        .ensure_table()
+        .await
+        .context("cannot create the table")?
+    {
+        eprintln!("created table {}", store.table_name());
+    }
+    Ok(())
+}

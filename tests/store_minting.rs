@@ -10,9 +10,9 @@ use std::sync::Arc;
 use rootmail::store::address::{check_aws_email, FORBIDDEN_IN_LOCAL_PART};
 use rootmail::store::minting::registry_partition;
 use rootmail::store::{
-    AddressSource, AliasFilter, AliasPool, AliasStatus, BatchSettings, ClaimBatcher, ClaimRequest,
-    LinkTarget, MintingMailbox, PartitionState, ReleaseOutcome, ReleasePolicy, StoreConfig,
-    StoreError,
+    AddressSource, AliasFilter, AliasPool, AliasRow, AliasStatus, BatchSettings, ClaimBatcher,
+    ClaimRequest, LinkTarget, MintingMailbox, PartitionState, ReleaseOutcome, ReleasePolicy,
+    StoreConfig, StoreError,
 };
 use testkit::azurite;
 use testkit::table_tool::{LegacyClaim, RawTable};
@@ -37,6 +37,16 @@ async fn pool(prefix: &str, aliases: usize, source: AddressSource) -> (AliasPool
 async fn register(pool: &AliasPool) {
     let m = MintingMailbox::new(MINTING, None, "admin@company.com").expect("registration");
     pool.register_minting_mailbox(&m).await.expect("register");
+}
+
+/// The rows with `status`.
+async fn in_status(pool: &AliasPool, status: AliasStatus) -> Vec<AliasRow> {
+    pool.list(&AliasFilter {
+        status: Some(status),
+        ..AliasFilter::default()
+    })
+    .await
+    .expect("list")
 }
 
 fn req(owner: &str, source: Option<AddressSource>) -> ClaimRequest {
@@ -249,24 +259,12 @@ async fn released_minted_rows_stay_hidden_from_older_tools_and_come_back_unless_
         .await
         .expect("list");
     assert_eq!(minted.len(), 3);
-    let free = pool
-        .list(&AliasFilter {
-            status: Some(AliasStatus::Free),
-            ..AliasFilter::default()
-        })
-        .await
-        .expect("list");
+    let free = in_status(&pool, AliasStatus::Free).await;
     assert!(free.is_empty());
     pool.release(&again.alias.id, &again.claim(), ReleasePolicy::Release)
         .await
         .expect("release");
-    let free = pool
-        .list(&AliasFilter {
-            status: Some(AliasStatus::Free),
-            ..AliasFilter::default()
-        })
-        .await
-        .expect("list");
+    let free = in_status(&pool, AliasStatus::Free).await;
     assert_eq!(free.len(), 1, "a free minted row is listed as free");
 }
 
@@ -348,12 +346,6 @@ async fn batched_claims_take_the_aliases_then_mint_in_one_transaction() {
     assert_eq!((emails.len(), minted), (40, 30));
     let counts = batcher.counts();
     assert!(counts.minted >= 20, "minted in transactions: {counts:?}");
-    let claimed = pool
-        .list(&AliasFilter {
-            status: Some(AliasStatus::Claimed),
-            ..AliasFilter::default()
-        })
-        .await
-        .expect("list");
+    let claimed = in_status(&pool, AliasStatus::Claimed).await;
     assert_eq!(claimed.len(), 40);
 }

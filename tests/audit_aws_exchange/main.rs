@@ -14,7 +14,7 @@ use std::collections::BTreeSet;
 use std::process::{Command, Output};
 
 use rootmail::store::audit::{
-    ExchangeInput, FindingKind, Fix, Mailbox, MailboxAddresses, OrgAccount,
+    ExchangeInput, Finding, FindingKind, Fix, Mailbox, MailboxAddresses, OrgAccount,
 };
 use rootmail::store::{
     AliasPool, AliasRow, AliasStatus, ClaimRequest, LegacyRow, StoreConfig, StoreError,

@@ -24,6 +24,21 @@ fn mailbox(addresses: &[&str]) -> Mailbox {
     }
 }
 
+/// The address an audit against `accounts` and `exchange` finds in no row.
+async fn unpooled_finding(
+    pool: &AliasPool,
+    accounts: &[OrgAccount],
+    exchange: &[Mailbox],
+) -> Finding {
+    pool.audit(Some(accounts), Some(ExchangeInput::Known(exchange)))
+        .await
+        .expect("audit")
+        .findings
+        .into_iter()
+        .find(|f| f.kind == FindingKind::UnpooledAddress)
+        .expect("unpooled")
+}
+
 /// In the store, with the mailboxes given as Exchange would describe them:
 /// free aliases no mailbox has are marked unroutable with conditional
 /// writes, claims never hand them out (not even after an older tool reset
@@ -179,15 +194,7 @@ async fn an_address_two_audits_import_at_once_becomes_one_row() {
         state: "ACTIVE".into(),
     }];
     let exchange = [mailbox(&[&rows[0].aws_mail, "aws_new@company.com"])];
-    let unpooled = || async {
-        pool.audit(Some(&management), Some(ExchangeInput::Known(&exchange)))
-            .await
-            .expect("audit")
-            .findings
-            .into_iter()
-            .find(|f| f.kind == FindingKind::UnpooledAddress)
-            .expect("unpooled")
-    };
+    let unpooled = || unpooled_finding(&pool, &management, &exchange);
     // Four audits see the address missing before any of them fixes it.
     let seen = [
         unpooled().await,
@@ -236,15 +243,7 @@ async fn an_address_two_audits_import_at_once_becomes_one_row() {
         "aws_new@company.com",
         "aws_used@company.com",
     ])];
-    let retired = || async {
-        pool.audit(Some(&used), Some(ExchangeInput::Known(&exchange)))
-            .await
-            .expect("audit")
-            .findings
-            .into_iter()
-            .find(|f| f.kind == FindingKind::UnpooledAddress)
-            .expect("unpooled")
-    };
+    let retired = || unpooled_finding(&pool, &used, &exchange);
     let (x, y) = (retired().await, retired().await);
     assert!(matches!(x.fix, Some(Fix::ImportRetired { .. })), "{x:?}");
     let (first, second) = tokio::join!(pool.apply_fix(&x), pool.apply_fix(&y));

@@ -56,6 +56,17 @@ fn fill_placeholders(vars: &[(String, String)], client: &str) -> Vec<(String, St
         .collect()
 }
 
+/// [`apply_and_destroy`], signed in as `client` with federated assertions
+/// only (none refused).
+fn apply_and_destroy_federated(pool: &OAuthPool, dir: &TerraformDir, client: &str) {
+    apply_and_destroy(pool, dir);
+    let counts = server().counts(client);
+    assert!(
+        counts.assertion_grants >= 1 && counts.refused == 0,
+        "{counts:?}"
+    );
+}
+
 #[test]
 fn github_actions_oidc_as_documented_apply_and_destroy() {
     let (yaml, vars) = documented_pipeline("GitHub Actions");
@@ -74,12 +85,7 @@ fn github_actions_oidc_as_documented_apply_and_destroy() {
             server().github_request_token.clone(),
         )
         .env("TF_LOG", "TRACE");
-    apply_and_destroy(&pool, &dir);
-    let counts = server().counts(&client);
-    assert!(
-        counts.assertion_grants >= 1 && counts.refused == 0,
-        "{counts:?}"
-    );
+    apply_and_destroy_federated(&pool, &dir, &client);
     assert!(server().pipeline_requests().0 > gh_before);
     assert!(
         dir.log().contains("new Azure AD token"),
@@ -105,12 +111,7 @@ fn azure_devops_oidc_as_documented_through_a_proxy() {
     dir.env("SYSTEM_OIDCREQUESTURI", server().ado_url())
         .env("HTTPS_PROXY", proxy.url())
         .env("TF_LOG", "TRACE");
-    apply_and_destroy(&pool, &dir);
-    let counts = server().counts(&client);
-    assert!(
-        counts.assertion_grants >= 1 && counts.refused == 0,
-        "{counts:?}"
-    );
+    apply_and_destroy_federated(&pool, &dir, &client);
     // Both the identity requests and the table requests went through the proxy.
     let targets = proxy.targets();
     let authority = format!("127.0.0.1:{}", server().port);

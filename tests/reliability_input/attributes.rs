@@ -148,19 +148,10 @@ pub(super) async fn resource(cases: &mut Cases) {
         let mut pairs = vec![("owner", Value::from("team@company.com"))];
         pairs.retain(|(k, _)| *k != attr);
         pairs.push((attr, value));
-        let resp = cases
-            .client
-            .validate_resource_config(tf::validate_resource_config::Request {
-                type_name: "rootmail_alias".into(),
-                config: Some(dv(&alias_ty, &with(&alias_ty, &pairs))),
-                client_capabilities: None,
-            })
-            .await
-            .expect("ValidateResourceConfig")
-            .into_inner();
-        cases
-            .check(name, resp.diagnostics, expect, Some(attr))
+        let diagnostics = cases
+            .validate_resource("rootmail_alias", dv(&alias_ty, &with(&alias_ty, &pairs)))
             .await;
+        cases.check(name, diagnostics, expect, Some(attr)).await;
     }
 }
 
@@ -183,20 +174,13 @@ pub(super) async fn account_ids(cases: &mut Cases) {
                 ("aws_account_id", id.into()),
             ],
         );
-        let resp = cases
-            .client
-            .validate_resource_config(tf::validate_resource_config::Request {
-                type_name: "rootmail_alias_account".into(),
-                config: Some(dv(&account_ty, &config)),
-                client_capabilities: None,
-            })
-            .await
-            .expect("ValidateResourceConfig")
-            .into_inner();
+        let diagnostics = cases
+            .validate_resource("rootmail_alias_account", dv(&account_ty, &config))
+            .await;
         cases
             .check(
                 name,
-                resp.diagnostics,
+                diagnostics,
                 "Invalid AWS account id",
                 Some("aws_account_id"),
             )

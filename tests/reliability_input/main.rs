@@ -67,6 +67,24 @@ impl Cases {
         self.alive(name).await;
     }
 
+    /// The diagnostics of `ValidateResourceConfig` for `config` of `type_name`.
+    async fn validate_resource(
+        &mut self,
+        type_name: &str,
+        config: tf::DynamicValue,
+    ) -> Vec<tf::Diagnostic> {
+        self.client
+            .validate_resource_config(tf::validate_resource_config::Request {
+                type_name: type_name.into(),
+                config: Some(config),
+                client_capabilities: None,
+            })
+            .await
+            .expect("ValidateResourceConfig")
+            .into_inner()
+            .diagnostics
+    }
+
     async fn alive(&mut self, after: &str) {
         let meta = self
             .client

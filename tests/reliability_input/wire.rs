@@ -47,19 +47,7 @@ pub(super) async fn garbage(cases: &mut Cases) {
     for (i, (name, garbage)) in wire_cases.into_iter().enumerate() {
         // Each kind of garbage goes to a different RPC, round robin.
         let diags = match i % 5 {
-            0 => {
-                cases
-                    .client
-                    .validate_resource_config(tf::validate_resource_config::Request {
-                        type_name: "rootmail_alias".into(),
-                        config: Some(garbage),
-                        client_capabilities: None,
-                    })
-                    .await
-                    .expect("ValidateResourceConfig")
-                    .into_inner()
-                    .diagnostics
-            }
+            0 => cases.validate_resource("rootmail_alias", garbage).await,
             1 => {
                 cases
                     .client
@@ -119,20 +107,13 @@ pub(super) async fn garbage(cases: &mut Cases) {
         };
         cases.check(&name, diags, "Invalid", None).await;
     }
-    let resp = cases
-        .client
-        .validate_resource_config(tf::validate_resource_config::Request {
-            type_name: "rootmail_nope".into(),
-            config: Some(planned_dv.clone()),
-            client_capabilities: None,
-        })
-        .await
-        .expect("ValidateResourceConfig")
-        .into_inner();
+    let diagnostics = cases
+        .validate_resource("rootmail_nope", planned_dv.clone())
+        .await;
     cases
         .check(
             "unknown resource type",
-            resp.diagnostics,
+            diagnostics,
             "Unknown resource type",
             None,
         )

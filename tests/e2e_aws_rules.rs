@@ -345,23 +345,11 @@ fn state_of_the_previous_schema_keeps_working() {
 
     // Default configuration: nothing to do (the state takes the new default).
     let plan = dir.run(&["plan", "-detailed-exitcode", "-no-color"]);
-    assert_eq!(
-        plan.status.code(),
-        Some(0),
-        "{}\n{}",
-        plan.stdout,
-        plan.stderr
-    );
+    plan.assert_code(0);
     // A configuration that says "release": only an in-place change of it.
     dir.write("main.tf", &config("  on_destroy = \"release\"\n"));
     let plan = dir.run(&["plan", "-detailed-exitcode", "-no-color"]);
-    assert_eq!(
-        plan.status.code(),
-        Some(2),
-        "{}\n{}",
-        plan.stdout,
-        plan.stderr
-    );
+    plan.assert_code(2);
     assert!(plan.stdout.contains("update in-place"), "{}", plan.stdout);
     assert!(plan.stdout.contains("on_destroy"), "{}", plan.stdout);
     assert!(

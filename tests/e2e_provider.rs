@@ -5,7 +5,8 @@
 use rootmail::store::AliasStatus;
 use serde_json::{Map, Value as Json};
 use std::collections::{BTreeMap, BTreeSet};
-use testkit::pool::{legacy_claim, Pool, MAILBOX, OWNER};
+use testkit::on_both_terraforms;
+use testkit::pool::{legacy_claim, Pool, LEGACY_COLUMNS, MAILBOX, OWNER};
 use testkit::terraform::{Cli, TerraformDir};
 use testkit::{azurite, terraform};
 
@@ -13,38 +14,17 @@ use testkit::{azurite, terraform};
 fn legacy_columns(
     snap: &BTreeMap<String, Map<String, Json>>,
 ) -> BTreeMap<String, Vec<(String, Json)>> {
-    let cols = [
-        "PartitionKey",
-        "RowKey",
-        "id",
-        "aws_mail",
-        "in_use",
-        "user_mail",
-        "root_mailbox",
-        "aws_account_id",
-    ];
     snap.iter()
         .map(|(k, row)| {
             (
                 k.clone(),
-                cols.iter()
+                LEGACY_COLUMNS
+                    .iter()
                     .map(|c| (c.to_string(), row.get(*c).cloned().unwrap_or(Json::Null)))
                     .collect(),
             )
         })
         .collect()
-}
-
-/// Runs each named test (a `fn(Cli)`) once per Terraform: `floor::name` and `modern::name`.
-macro_rules! on_both_terraforms {
-    ($($name:ident),* $(,)?) => {
-        mod floor {
-            $(#[test] fn $name() { super::$name(super::Cli::Floor) })*
-        }
-        mod modern {
-            $(#[test] fn $name() { super::$name(super::Cli::Modern) })*
-        }
-    };
 }
 
 on_both_terraforms!(
@@ -191,13 +171,7 @@ fn import_reads_and_the_apply_adopts_an_old_style_claim(cli: Cli) {
 
     // The plan shows the adoption as an in-place update, and writes nothing.
     let plan = pool.plan(&dir, &["-detailed-exitcode", "-no-color"]);
-    assert_eq!(
-        plan.status.code(),
-        Some(2),
-        "{}\n{}",
-        plan.stdout,
-        plan.stderr
-    );
+    plan.assert_code(2);
     assert!(
         plan.stdout.contains("0 to add, 1 to change, 0 to destroy")
             && plan.stdout.contains(r#"~ status"#)

@@ -141,13 +141,7 @@ fn refresh_of_many_aliases_reports_changes_as_point_reads_do(cli: Cli) {
         &dir,
         &["-detailed-exitcode", "-parallelism=10", "-no-color"],
     );
-    assert_eq!(
-        plan.status.code(),
-        Some(0),
-        "{}\n{}",
-        plan.stdout,
-        plan.stderr
-    );
+    plan.assert_code(0);
     assert!(
         dir.log().contains("took a snapshot of the partition"),
         "the refresh did not go through the coalesced path"

@@ -3,7 +3,9 @@
 //! finds nothing to change, so drift jobs (`plan -refresh-only
 //! -detailed-exitcode`) stay quiet; what a plan accepts, the apply accepts.
 
+use testkit::on_both_terraforms;
 use testkit::pool::{Pool, OWNER};
+use testkit::reliability::linked_alias_tf;
 use testkit::terraform::{Cli, TerraformDir, TerraformOutput};
 
 /// `plan -refresh-only -detailed-exitcode`: the drift job's command. Exit 0
@@ -47,18 +49,6 @@ fn a_refresh_only_plan_after_apply_refresh_only_finds_nothing() {
     assert_eq!(plan.status.code(), Some(0), "{}", plan.stdout);
 }
 
-/// Runs each named test (a `fn(Cli)`) once per Terraform: `floor::name` and `modern::name`.
-macro_rules! on_both_terraforms {
-    ($($name:ident),* $(,)?) => {
-        mod floor {
-            $(#[test] fn $name() { super::$name(super::Cli::Floor) })*
-        }
-        mod modern {
-            $(#[test] fn $name() { super::$name(super::Cli::Modern) })*
-        }
-    };
-}
-
 on_both_terraforms!(linking_an_account_in_the_same_apply_leaves_no_drift);
 
 /// The link is made after the alias is applied (the account's e-mail comes
@@ -73,19 +63,7 @@ fn linking_an_account_in_the_same_apply_leaves_no_drift(cli: Cli) {
     };
     dir.write(
         "main.tf",
-        &(pool.provider_block()
-            + &format!(
-                r#"
-resource "rootmail_alias" "a" {{
-  owner = "{OWNER}"
-}}
-
-resource "rootmail_alias_account" "a" {{
-  email          = rootmail_alias.a.email
-  aws_account_id = "123456789012"
-}}
-"#
-            )),
+        &(pool.provider_block() + &linked_alias_tf("123456789012")),
     );
     dir.run_ok(&["apply", "-auto-approve", "-no-color"]);
     let row = pool.claimed().remove(0);

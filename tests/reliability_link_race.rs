@@ -10,7 +10,8 @@ use serde_json::json;
 use testkit::azurite;
 use testkit::cli::rootmail_on;
 use testkit::fault_proxy::{Fault, FaultProxy, Target};
-use testkit::pool::{Pool, OWNER};
+use testkit::pool::Pool;
+use testkit::reliability::linked_alias_tf;
 use testkit::terraform::TerraformDir;
 
 const MINE: &str = "123456789012";
@@ -24,19 +25,7 @@ fn setup(prefix: &str, count: usize) -> (Pool, FaultProxy) {
 }
 
 fn linked_tf(pool: &Pool, proxy: &FaultProxy, account: &str) -> String {
-    pool.provider_block_at(&proxy.endpoint(), "")
-        + &format!(
-            r#"
-resource "rootmail_alias" "a" {{
-  owner = "{OWNER}"
-}}
-
-resource "rootmail_alias_account" "a" {{
-  email          = rootmail_alias.a.email
-  aws_account_id = "{account}"
-}}
-"#
-        )
+    pool.provider_block_at(&proxy.endpoint(), "") + &linked_alias_tf(account)
 }
 
 /// Holds the next write, lets `race` write the row directly, then lets the

@@ -8,7 +8,9 @@ use std::time::{Duration, Instant};
 
 use serde_json::json;
 use testkit::pool::{Pool, OWNER};
-use testkit::reliability::{aliases_tf, assert_applied_apart, distinct, state_emails};
+use testkit::reliability::{
+    aliases_tf, assert_applied_apart, distinct, parallel_dirs, state_emails,
+};
 use testkit::table_tool::LegacyClaim;
 use testkit::terraform::TerraformDir;
 use testkit::{azurite, fault_proxy};
@@ -44,16 +46,7 @@ fn eight_parallel_applies_share_two_hundred_aliases_and_destroy_restores_the_tab
     let provider = pool.provider_block_at(&proxy.endpoint(), "");
 
     // Half the processes use claim_key, half do not; keys are unique per process.
-    let dirs: Vec<TerraformDir> = (0..PROCESSES)
-        .map(|p| {
-            let d = TerraformDir::new();
-            d.write(
-                "main.tf",
-                &(provider.clone() + &aliases_tf(&format!("p{p}"), PER_PROCESS, p % 2 == 0)),
-            );
-            d
-        })
-        .collect();
+    let dirs = parallel_dirs(&provider, PROCESSES, PER_PROCESS);
     let run_all = |args: &[&str]| {
         std::thread::scope(|s| {
             let handles: Vec<_> = dirs.iter().map(|d| s.spawn(move || d.run(args))).collect();

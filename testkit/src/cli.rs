@@ -4,6 +4,7 @@
 
 use std::collections::BTreeSet;
 use std::io::Write;
+use std::path::Path;
 use std::process::{Command, Output, Stdio};
 
 use rootmail::store::{AliasFilter, AliasPool, AliasRow, StoreConfig};
@@ -85,6 +86,25 @@ impl CliTable {
             .write_all(input.as_bytes())
             .expect("write stdin");
         child.wait_with_output().expect("wait")
+    }
+
+    /// `rootmail pool generate` of `count` aliases of `mailbox` at `domain`
+    /// into the folder `out`.
+    pub fn generate(&self, mailbox: &str, domain: &str, count: usize, out: &Path) -> Output {
+        let count = count.to_string();
+        let out = out.to_str().expect("a UTF-8 path");
+        self.run(&[
+            "pool",
+            "generate",
+            "--mailbox",
+            mailbox,
+            "--domain",
+            domain,
+            "--count",
+            &count,
+            "--out",
+            out,
+        ])
     }
 
     /// Every row, through the store.

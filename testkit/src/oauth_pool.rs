@@ -11,7 +11,7 @@ use rootmail::store::{AliasFilter, AliasPool, StoreConfig};
 
 use crate::azure_ad::{IdentityServer, TENANT};
 use crate::azurite::{self, Azurite};
-use crate::pool::{MAILBOX, OWNER};
+use crate::pool::{connect_seeded, OWNER};
 use crate::terraform::{self, TerraformDir};
 
 /// Azurite over HTTPS with OAuth, its certificate from the token server's CA.
@@ -59,14 +59,7 @@ impl OAuthPool {
         let table = azurite::unique_table_name(prefix);
         let mut config = StoreConfig::emulator(azurite_tls().endpoint(), &table);
         config.connection.ca_file = Some(ca_file());
-        let pool = AliasPool::connect(&config).expect("connect");
-        let rt = tokio::runtime::Runtime::new().expect("runtime");
-        rt.block_on(async {
-            pool.ensure_table().await.expect("create table");
-            pool.seed(MAILBOX, "company.com", count)
-                .await
-                .expect("seed");
-        });
+        let (pool, rt) = connect_seeded(&config, count);
         OAuthPool { table, pool, rt }
     }
 

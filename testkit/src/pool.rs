@@ -13,6 +13,17 @@ use crate::terraform::{self, TerraformDir, TerraformOutput};
 
 pub const OWNER: &str = "platform-team@company.com";
 pub const MAILBOX: &str = "comp001@company.com";
+/// The columns of a row in the legacy layout (the function app's).
+pub const LEGACY_COLUMNS: [&str; 8] = [
+    "PartitionKey",
+    "RowKey",
+    "id",
+    "aws_mail",
+    "in_use",
+    "user_mail",
+    "root_mailbox",
+    "aws_account_id",
+];
 
 /// A table with free aliases, reachable through the store and directly.
 pub struct Pool {
@@ -27,14 +38,7 @@ pub struct Pool {
 impl Pool {
     /// A new table at `endpoint` with `count` free aliases in the legacy layout.
     pub fn seeded(endpoint: &str, table: String, count: usize) -> Pool {
-        let pool = AliasPool::connect(&StoreConfig::emulator(endpoint, &table)).expect("connect");
-        let rt = tokio::runtime::Runtime::new().expect("runtime");
-        rt.block_on(async {
-            pool.ensure_table().await.expect("create table");
-            pool.seed(MAILBOX, "company.com", count)
-                .await
-                .expect("seed");
-        });
+        let (pool, rt) = connect_seeded(&StoreConfig::emulator(endpoint, &table), count);
         Pool {
             raw: RawTable::new(endpoint, &table),
             table,
@@ -140,6 +144,20 @@ impl Pool {
             panic!("{what} wrote to the pool table:\n{}", changed.join("\n"));
         }
     }
+}
+
+/// Connects with `config`, creates its table and seeds `count` free aliases
+/// of [`MAILBOX`] in the legacy layout; the runtime to drive the store with.
+pub fn connect_seeded(config: &StoreConfig, count: usize) -> (AliasPool, tokio::runtime::Runtime) {
+    let pool = AliasPool::connect(config).expect("connect");
+    let rt = tokio::runtime::Runtime::new().expect("runtime");
+    rt.block_on(async {
+        pool.ensure_table().await.expect("create table");
+        pool.seed(MAILBOX, "company.com", count)
+            .await
+            .expect("seed");
+    });
+    (pool, rt)
 }
 
 /// One row claimed by an older tool (the function app): `in_use`, an owner,

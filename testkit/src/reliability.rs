@@ -26,6 +26,38 @@ resource "rootmail_alias" "{name}" {{
     )
 }
 
+/// `processes` terraform folders for the same `provider` block, the `i`th
+/// claiming `per_process` aliases named `p<i>`; half of them (the even
+/// ones) with a `claim_key`, unique per folder.
+pub fn parallel_dirs(provider: &str, processes: usize, per_process: usize) -> Vec<TerraformDir> {
+    (0..processes)
+        .map(|p| {
+            let d = TerraformDir::new();
+            d.write(
+                "main.tf",
+                &(provider.to_owned() + &aliases_tf(&format!("p{p}"), per_process, p % 2 == 0)),
+            );
+            d
+        })
+        .collect()
+}
+
+/// One alias (`rootmail_alias.a`) linked to the AWS account `account`.
+pub fn linked_alias_tf(account: &str) -> String {
+    format!(
+        r#"
+resource "rootmail_alias" "a" {{
+  owner = "{OWNER}"
+}}
+
+resource "rootmail_alias_account" "a" {{
+  email          = rootmail_alias.a.email
+  aws_account_id = "{account}"
+}}
+"#
+    )
+}
+
 /// The e-mail of every `rootmail_alias` resource instance in the state file
 /// (read directly: no terraform run, no provider start).
 pub fn state_emails(dir: &TerraformDir) -> Vec<String> {

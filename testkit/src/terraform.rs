@@ -137,6 +137,19 @@ impl TerraformOutput {
         self.status.success()
     }
 
+    /// Fails the test unless terraform exited with `expected` (e.g. 2, a
+    /// `-detailed-exitcode` plan with changes), showing what it printed.
+    #[track_caller]
+    pub fn assert_code(&self, expected: i32) {
+        assert_eq!(
+            self.status.code(),
+            Some(expected),
+            "{}\n{}",
+            self.stdout,
+            self.stderr
+        );
+    }
+
     /// The summaries of the warnings terraform printed, except the notice
     /// about `dev_overrides` that every run of these tests prints.
     pub fn warnings(&self) -> Vec<String> {
@@ -465,4 +478,18 @@ impl Drop for DebugProvider {
             let _ = self.child.wait();
         }
     }
+}
+
+/// Runs each named test (a `fn(Cli)` beside the call) once per Terraform,
+/// as `floor::name` and `modern::name`.
+#[macro_export]
+macro_rules! on_both_terraforms {
+    ($($name:ident),* $(,)?) => {
+        mod floor {
+            $(#[test] fn $name() { super::$name($crate::terraform::Cli::Floor) })*
+        }
+        mod modern {
+            $(#[test] fn $name() { super::$name($crate::terraform::Cli::Modern) })*
+        }
+    };
 }

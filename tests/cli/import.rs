@@ -67,19 +67,7 @@ fn import_of_3000_lines_is_idempotent_and_reports_invalid_lines() {
             .expect("row");
     let mut columns: BTreeSet<&str> = raw.keys().map(String::as_str).collect();
     columns.remove("Timestamp");
-    assert_eq!(
-        columns,
-        BTreeSet::from([
-            "PartitionKey",
-            "RowKey",
-            "id",
-            "aws_mail",
-            "in_use",
-            "user_mail",
-            "root_mailbox",
-            "aws_account_id"
-        ])
-    );
+    assert_eq!(columns, BTreeSet::from(LEGACY_COLUMNS));
     assert_eq!(raw["id"], raw["RowKey"]);
     assert!(uuid::Uuid::parse_str(raw["id"].as_str().expect("id")).is_ok());
     assert_eq!(raw["in_use"], Json::Bool(false));
@@ -183,18 +171,7 @@ fn generate_writes_the_exchange_script_and_csv_but_no_rows() {
     let f = CliTable::with_table("generate");
     let dir = tempfile::tempdir().expect("tempdir");
     let out_dir = dir.path().join("new");
-    let out = f.run(&[
-        "pool",
-        "generate",
-        "--mailbox",
-        "comp003@company.com",
-        "--domain",
-        "company.com",
-        "--count",
-        "120",
-        "--out",
-        out_dir.to_str().expect("path"),
-    ]);
+    let out = f.generate("comp003@company.com", "company.com", 120, &out_dir);
     assert_ok(&out);
 
     let script = std::fs::read_to_string(out_dir.join("add-aliases.ps1")).expect("script");
@@ -245,18 +222,7 @@ fn generate_writes_the_exchange_script_and_csv_but_no_rows() {
     assert!(f.rows().is_empty(), "generate must not write rows");
 
     // A second run would lose the first run's aliases: refused without --force.
-    let again = f.run(&[
-        "pool",
-        "generate",
-        "--mailbox",
-        "comp003@company.com",
-        "--domain",
-        "company.com",
-        "--count",
-        "5",
-        "--out",
-        out_dir.to_str().expect("path"),
-    ]);
+    let again = f.generate("comp003@company.com", "company.com", 5, &out_dir);
     assert_eq!(again.status.code(), Some(1));
     assert!(stderr(&again).contains("--force"), "{}", stderr(&again));
     assert_eq!(

@@ -15,6 +15,7 @@ use rootmail::store::{
 use serde_json::Value as Json;
 use testkit::azurite;
 use testkit::cli::{rootmail, CliTable};
+use testkit::pool::LEGACY_COLUMNS;
 
 mod fixes;
 mod import;

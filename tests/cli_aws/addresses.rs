@@ -140,18 +140,7 @@ fn generate_refuses_domains_that_make_addresses_aws_refuses() {
     let dir = tempfile::tempdir().expect("tmp");
     let f = CliTable::with_table("awsgen");
     let long_domain = "a-very-long-subdomain.company.com"; // 41 + 33 > 64
-    let out = f.run(&[
-        "pool",
-        "generate",
-        "--mailbox",
-        MAILBOX,
-        "--domain",
-        long_domain,
-        "--count",
-        "2",
-        "--out",
-        dir.path().to_str().expect("utf-8"),
-    ]);
+    let out = f.generate(MAILBOX, long_domain, 2, dir.path());
     assert_code(&out, 1);
     assert!(
         text(&out.stderr).contains("AWS refuses"),
@@ -160,18 +149,7 @@ fn generate_refuses_domains_that_make_addresses_aws_refuses() {
     );
     assert!(!dir.path().join("aliases.csv").exists(), "nothing written");
 
-    let out = f.run(&[
-        "pool",
-        "generate",
-        "--mailbox",
-        MAILBOX,
-        "--domain",
-        "Company.COM",
-        "--count",
-        "3",
-        "--out",
-        dir.path().to_str().expect("utf-8"),
-    ]);
+    let out = f.generate(MAILBOX, "Company.COM", 3, dir.path());
     assert_code(&out, 0);
     let csv = std::fs::read_to_string(dir.path().join("aliases.csv")).expect("csv");
     for line in csv.lines().skip(1) {

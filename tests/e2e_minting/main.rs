@@ -20,7 +20,9 @@ use testkit::azure_ad::IdentityServer;
 use testkit::cli::{assert_code, text, CliTable};
 use testkit::graph::GraphServer;
 use testkit::pool::Pool;
-use testkit::reliability::{aliases_tf, assert_applied_apart, distinct, state_emails};
+use testkit::reliability::{
+    aliases_tf, assert_applied_apart, distinct, parallel_dirs, state_emails,
+};
 use testkit::table_tool::LegacyClaim;
 use testkit::terraform::TerraformDir;
 

@@ -20,16 +20,7 @@ fn sixteen_applies_of_forty_share_a_hundred_aliases_and_mint_the_rest() {
         .expect("register");
     let provider = pool.provider_block_at(&pool.endpoint, "address_source = \"prefer_aliases\"");
     // Half the processes use claim_key, half do not.
-    let dirs: Vec<TerraformDir> = (0..PROCESSES)
-        .map(|p| {
-            let d = TerraformDir::new();
-            d.write(
-                "main.tf",
-                &(provider.clone() + &aliases_tf(&format!("p{p}"), PER_PROCESS, p % 2 == 0)),
-            );
-            d
-        })
-        .collect();
+    let dirs = parallel_dirs(&provider, PROCESSES, PER_PROCESS);
     let done = AtomicBool::new(false);
     let (applies, legacy) = std::thread::scope(|s| {
         let applies: Vec<_> = dirs

@@ -147,13 +147,7 @@ fn generated_config_plans_only_the_import_and_the_adoption() {
 
     // Planning the generated configuration again: the same, still no warnings.
     let again = dir.run(&["plan", "-detailed-exitcode", "-no-color"]);
-    assert_eq!(
-        again.status.code(),
-        Some(2),
-        "{}\n{}",
-        again.stdout,
-        again.stderr
-    );
+    again.assert_code(2);
     assert!(
         again
             .stdout

@@ -33,13 +33,7 @@ fn another_states_claim_is_refused_and_taken_over_only_when_asked_in_apply() {
 
     second.write("main.tf", &import_tf(&pool, &format!("takeover:{email}")));
     let plan = second.run(&["plan", "-detailed-exitcode", "-out=tfplan", "-no-color"]);
-    assert_eq!(
-        plan.status.code(),
-        Some(2),
-        "{}\n{}",
-        plan.stdout,
-        plan.stderr
-    );
+    plan.assert_code(2);
     assert!(
         plan.stdout
             .contains("1 to import, 0 to add, 1 to change, 0 to destroy"),

@@ -5,16 +5,19 @@
 //! request is in flight, and callers that stop waiting, at every step of a
 //! batch: the candidate query, the transaction, and a single claim's Merge.
 //! Afterwards every row that carries a claim token carries one that a caller
-//! received, and a claim whose caller went away is given back.
+//! received, and a claim whose caller went away is given back, also when it
+//! was already sent to the caller, who went away before reading it.
 
 use std::collections::HashSet;
+use std::future::Future;
+use std::pin::Pin;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use rootmail::settings::RetryBudget;
 use rootmail::store::{
     AliasFilter, AliasPool, AliasStatus, BatchSettings, CancellationToken, ClaimBatcher,
-    ClaimRequest, StoreConfig,
+    ClaimRequest, ClaimedAlias, StoreConfig, StoreError,
 };
 use testkit::azurite;
 use testkit::fault_proxy::{Fault, FaultProxy, Target};
@@ -273,5 +276,89 @@ fn no_claim_is_left_without_an_owner_at_any_step() {
         }
     }
     println!("{}\ntotal {:?}", lines.join("\n"), started.elapsed());
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+}
+
+/// The rows of the pool that carry a claim.
+async fn claimed_rows(pool: &AliasPool) -> usize {
+    pool.list(&AliasFilter {
+        status: Some(AliasStatus::Claimed),
+        ..Default::default()
+    })
+    .await
+    .expect("list")
+    .len()
+}
+
+type Claiming = Pin<Box<dyn Future<Output = Result<ClaimedAlias, StoreError>> + Send>>;
+
+/// The caller goes away after the claim was sent to it but before it read
+/// it: its future is polled once (the claim starts), the claim lands and is
+/// sent, and the future is dropped without another poll. That claim has an
+/// owner no more and must be given back, batched (one claim, several) or not.
+#[test]
+fn a_claim_sent_to_a_caller_who_went_away_unread_is_given_back() {
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(4)
+        .enable_all()
+        .build()
+        .expect("runtime");
+    let mut failures = Vec::new();
+    for (claims, batched) in [(1, true), (6, true), (1, false)] {
+        let label = format!("{claims} claim(s), batched: {batched}");
+        let failure = rt.block_on(async {
+            let az = azurite::shared();
+            let config = StoreConfig::emulator(az.endpoint(), azurite::unique_table_name("unread"));
+            let pool = AliasPool::connect(&config).expect("connect");
+            pool.ensure_table().await.expect("table");
+            pool.seed("box1@company.com", "company.com", claims * 3)
+                .await
+                .expect("seed");
+            let batcher = Arc::new(ClaimBatcher::new(pool.clone()));
+            let mut callers: Vec<Claiming> = (0..claims)
+                .map(|i| {
+                    let b = Arc::clone(&batcher);
+                    let request = ClaimRequest {
+                        owner: format!("owner{i}@company.com"),
+                        purpose: "ownership test".to_owned(),
+                        ..Default::default()
+                    };
+                    let caller: Claiming = match batched {
+                        true => Box::pin(async move { b.claim(&request).await }),
+                        false => {
+                            Box::pin(async move { b.pool().claim_to_completion(&request).await })
+                        }
+                    };
+                    caller
+                })
+                .collect();
+            for caller in &mut callers {
+                assert!(futures::poll!(caller.as_mut()).is_pending(), "{label}");
+            }
+            let deadline = Instant::now() + Duration::from_secs(20);
+            while claimed_rows(&pool).await < claims {
+                assert!(
+                    Instant::now() < deadline,
+                    "{label}: the claims never landed"
+                );
+                tokio::time::sleep(Duration::from_millis(20)).await;
+            }
+            // The claiming task sends each claim right after its write's answer.
+            tokio::time::sleep(Duration::from_millis(500)).await;
+            drop(callers);
+            let deadline = Instant::now() + Duration::from_secs(10);
+            loop {
+                let left = claimed_rows(&pool).await;
+                if left == 0 {
+                    return None;
+                }
+                if Instant::now() > deadline {
+                    return Some(format!("{label}: {left} claimed row(s) nobody received"));
+                }
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
+        });
+        failures.extend(failure);
+    }
     assert!(failures.is_empty(), "{}", failures.join("\n"));
 }

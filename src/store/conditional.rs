@@ -5,16 +5,14 @@
 //! cancellation while a retry waited) may still have been applied. Whenever
 //! that is possible the row is read back, also after a cancellation (with a
 //! detached, short-budget client): a row that shows the write is handed to
-//! the caller, so no claim is made that nobody knows about. A claim whose
-//! caller has gone away meanwhile is given back, on its token only.
+//! the caller, so no claim is made that nobody knows about (a claim whose
+//! caller has gone away meanwhile is given back, see `delivery.rs`).
 
 use std::future::Future;
 
-use tokio::sync::oneshot;
-
 use super::change::RowChange;
 use super::error::StoreError;
-use super::pool::{AliasPool, ClaimRequest, ClaimedAlias, ReleaseOutcome, ReleasePolicy};
+use super::pool::AliasPool;
 use super::row::AliasRow;
 use crate::azure::table::{into_error, Entity, Fail, Write};
 use crate::azure::{AzureError, OutageCause};
@@ -211,66 +209,6 @@ impl AliasPool {
             conflicts: std::sync::Arc::clone(&self.conflicts),
             address_source: self.address_source,
             minting: std::sync::Arc::clone(&self.minting),
-        }
-    }
-
-    /// Gives back a new claim that nobody received (its caller went away),
-    /// only while it still holds the row. Runs after cancellation too.
-    pub(super) async fn release_unreceived(&self, claimed: &ClaimedAlias) {
-        let id = &claimed.alias.id;
-        match self
-            .detached()
-            .release(id, &claimed.claim(), ReleasePolicy::Release)
-            .await
-        {
-            Ok(ReleaseOutcome::Released) => {
-                tracing::info!(alias_id = %id, "gave back a claim whose caller had gone away");
-            }
-            Ok(other) => {
-                tracing::debug!(alias_id = %id, ?other, "unreceived claim not held any more")
-            }
-            Err(e) => tracing::warn!(
-                alias_id = %id,
-                error = %e,
-                "could not give back a claim whose caller had gone away; it stays claimed \
-                 (list orphaned claims with `rootmail pool list --unlinked-for`)"
-            ),
-        }
-    }
-
-    /// Claims like [`AliasPool::claim`], but the claim runs to its end even
-    /// if the caller stops waiting; a claim made for a caller who is gone
-    /// is given back.
-    pub async fn claim_to_completion(
-        &self,
-        request: &ClaimRequest,
-    ) -> Result<ClaimedAlias, StoreError> {
-        let (reply, answer) = oneshot::channel();
-        let pool = self.clone();
-        let request = request.clone();
-        tokio::spawn(async move {
-            let result = pool.claim(&request).await;
-            deliver(&pool, reply, result).await;
-        });
-        answer.await.unwrap_or(Err(AzureError::Cancelled {
-            operation: "claim alias",
-        }
-        .into()))
-    }
-}
-
-/// Hands a claim result to whoever waits on `reply`. A new (or resumed)
-/// claim that cannot be delivered (the receiver was dropped) is given back;
-/// an existing one (adopted with its token) belongs to someone else and is
-/// left alone.
-pub(super) async fn deliver(
-    pool: &AliasPool,
-    reply: oneshot::Sender<Result<ClaimedAlias, StoreError>>,
-    result: Result<ClaimedAlias, StoreError>,
-) {
-    if let Err(Ok(claimed)) = reply.send(result) {
-        if !claimed.existing {
-            pool.release_unreceived(&claimed).await;
         }
     }
 }

@@ -54,6 +54,7 @@ pub mod audit;
 mod batch;
 mod change;
 mod conditional;
+mod delivery;
 mod error;
 mod link;
 pub mod minting;

@@ -30,7 +30,7 @@
 //! read back and a row carrying a claim's token goes to that claim's caller;
 //! a row that cannot be read back fails its claim with
 //! [`StoreError::OutcomeUnknown`] rather than claiming a second alias; a new
-//! claim whose caller stopped waiting is given back (see `conditional.rs`).
+//! claim whose caller stopped waiting is given back (see `delivery.rs`).
 
 mod mint;
 mod transaction;
@@ -40,11 +40,11 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::mpsc;
 
+use super::delivery::{handover, Reply};
 use super::error::StoreError;
 use super::pool::{AliasPool, ClaimRequest, ClaimedAlias};
-use crate::azure::AzureError;
 use worker::Worker;
 
 /// Most writes an entity-group transaction may hold.
@@ -107,7 +107,7 @@ struct Counters {
 
 struct Pending {
     request: ClaimRequest,
-    reply: oneshot::Sender<Result<ClaimedAlias, StoreError>>,
+    reply: Reply,
 }
 
 /// Serves concurrent claims of one process together. Cheap to share
@@ -167,7 +167,7 @@ impl ClaimBatcher {
     /// Claims one alias, like [`AliasPool::claim`], together with whatever
     /// other claims arrive at about the same time.
     pub async fn claim(&self, request: &ClaimRequest) -> Result<ClaimedAlias, StoreError> {
-        let (reply, answer) = oneshot::channel();
+        let (reply, answer) = handover(&self.pool);
         let pending = Pending {
             request: request.clone(),
             reply,
@@ -176,13 +176,7 @@ impl ClaimBatcher {
             // The worker is gone (runtime shutting down): claim directly.
             return self.pool.claim_to_completion(request).await;
         }
-        match answer.await {
-            Ok(result) => result,
-            Err(_) => Err(AzureError::Cancelled {
-                operation: "claim alias",
-            }
-            .into()),
-        }
+        answer.received().await
     }
 }
 

@@ -10,7 +10,7 @@ use futures::future::join_all;
 use rand::seq::SliceRandom;
 use tokio::sync::mpsc;
 
-use super::super::conditional::deliver;
+use super::super::delivery::deliver;
 use super::super::error::StoreError;
 use super::super::minting::AddressSource;
 use super::super::pool::{AliasPool, ClaimedAlias};

@@ -107,13 +107,8 @@ impl Health {
         // The failure began when its attempt did, but not before an answer
         // that came meanwhile.
         let began = streak.last_answer.map_or(started, |a| a.max(started));
-        let since = *streak.since.get_or_insert(began);
-        let since = if began < since {
-            streak.since = Some(began);
-            began
-        } else {
-            since
-        };
+        let since = streak.since.map_or(began, |since| since.min(began));
+        streak.since = Some(since);
         streak.failures += 1;
         (since.elapsed(), streak.failures)
     }
@@ -125,21 +120,19 @@ impl Health {
     /// Declares the endpoint down (once: the first declaration stays) and
     /// wakes every request waiting on it.
     pub(crate) fn declare(&self, cause: OutageCause, message: String) -> Arc<Outage> {
-        let mut declared = None;
+        let mut declared = Arc::new(Outage::new(cause, message));
         self.down.send_if_modified(|down| match down {
             Some(existing) => {
-                declared = Some(Arc::clone(existing));
+                declared = Arc::clone(existing);
                 false
             }
             None => {
-                let outage = Arc::new(Outage::new(cause, message));
-                declared = Some(Arc::clone(&outage));
-                *down = Some(outage);
+                *down = Some(Arc::clone(&declared));
                 true
             }
         });
         self.waiting.send_if_modified(|w| w.take().is_some());
-        declared.unwrap_or_else(|| unreachable!("set above"))
+        declared
     }
 
     /// The message for a failure retrying cannot cure, naming what to check.

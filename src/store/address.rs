@@ -79,6 +79,25 @@ pub fn same_email(a: &str, b: &str) -> bool {
     a.trim().eq_ignore_ascii_case(b.trim())
 }
 
+/// Names the row keys of addresses this tool inserts (a version 5 UUID's namespace).
+const ADDRESS_ROW_NAMESPACE: uuid::Uuid = uuid::uuid!("5d0f3b8e-6c1a-4f5e-9b7d-2a4c8e1f0b36");
+
+/// The row key a row this tool inserts for `address` gets (an audit's
+/// import, a minted address): a version 5 (name-based) UUID of the address in
+/// lower case, as the seed's row keys are GUIDs, so two inserts of one
+/// address pick the same key and the table keeps the first.
+pub fn address_row_key(address: &str) -> String {
+    let mut named = ADDRESS_ROW_NAMESPACE.as_bytes().to_vec();
+    named.extend_from_slice(normalize_email(address).as_bytes());
+    // RFC 9562 §5.5: SHA-1 of namespace and name, its first 16 bytes.
+    let hash = ring::digest::digest(&ring::digest::SHA1_FOR_LEGACY_USE_ONLY, &named);
+    let mut bytes = [0u8; 16];
+    bytes.copy_from_slice(&hash.as_ref()[..16]);
+    uuid::Builder::from_sha1_bytes(bytes)
+        .into_uuid()
+        .to_string()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -11,7 +11,7 @@
 //!   looking for `in_use eq false` never takes it for a free alias either.
 //! - A minted row is an ordinary row of the pool in the seed's layout, with
 //!   `minted = true`, inserted already claimed (an insert fails if the row
-//!   exists). Its row key is derived from its address ([`minted_row_key`]),
+//!   exists). Its row key is derived from its address ([`address_row_key`], as for an address an audit imports),
 //!   so two claims that minted the same address can never both insert it.
 //!   It keeps `in_use = true` even when released: older tools, which read
 //!   only `in_use`, never hand it out; its `status` column says it is free.
@@ -26,7 +26,9 @@ use rand::Rng;
 use serde_json::{Map, Value};
 use time::OffsetDateTime;
 
-use super::address::{check_aws_email, normalize_email, plus_base, AWS_EMAIL_LENGTH};
+use super::address::{
+    address_row_key, check_aws_email, normalize_email, plus_base, AWS_EMAIL_LENGTH,
+};
 use super::error::StoreError;
 use super::row::{col, put_time, status_value};
 use crate::azure::table::Entity;
@@ -229,7 +231,7 @@ impl MintingMailbox {
             .collect();
         let email = self.address_with(&id);
         MintedAddress {
-            row_key: minted_row_key(&email),
+            row_key: address_row_key(&email),
             email,
         }
     }
@@ -318,21 +320,6 @@ fn check_prefix(prefix: &str) -> Result<(), StoreError> {
     Err(invalid("prefix", reason))
 }
 
-/// The row key of the row minted for `email`: a GUID (as the seed's row
-/// keys are) derived from the lower-case address, so the insert of a second
-/// row with the same address fails whatever the letter case.
-pub fn minted_row_key(email: &str) -> String {
-    let digest = ring::digest::digest(
-        &ring::digest::SHA256,
-        format!("rootmail minted address\n{}", normalize_email(email)).as_bytes(),
-    );
-    let mut bytes = [0u8; 16];
-    bytes.copy_from_slice(&digest.as_ref()[..16]);
-    uuid::Builder::from_custom_bytes(bytes)
-        .into_uuid()
-        .to_string()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -355,7 +342,7 @@ mod tests {
                 .chars()
                 .any(|c| FORBIDDEN_IN_LOCAL_PART.contains(&c)));
             assert!(m.mints(&a.email) && m.mints(&a.email.to_ascii_uppercase()));
-            assert_eq!(a.row_key, minted_row_key(&a.email.to_ascii_uppercase()));
+            assert_eq!(a.row_key, address_row_key(&a.email.to_ascii_uppercase()));
             assert!(uuid::Uuid::parse_str(&a.row_key).is_ok());
             assert!(seen.insert(a.email), "an id repeated");
         }

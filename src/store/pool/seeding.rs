@@ -3,7 +3,7 @@
 
 use serde_json::{Map, Value};
 
-use super::super::address::normalize_email;
+use super::super::address::address_row_key;
 use super::super::change::RowChange;
 use super::super::error::StoreError;
 use super::super::row::check_alias_id;
@@ -34,9 +34,9 @@ impl LegacyRow {
     }
 
     /// A free row for an address `mailbox` has that the table lacks, with
-    /// the id [`imported_alias_id`] derives from the address.
+    /// the id [`address_row_key`] derives from the address.
     pub fn imported(address: &str, mailbox: &str) -> LegacyRow {
-        LegacyRow::existing(address, mailbox, &imported_alias_id(address))
+        LegacyRow::existing(address, mailbox, &address_row_key(address))
     }
 
     /// A free row with id `id` for an address `mailbox` already has.
@@ -50,24 +50,6 @@ impl LegacyRow {
             aws_account_id: String::new(),
         }
     }
-}
-
-/// Names the ids of imported addresses (a version 5 UUID's namespace).
-const IMPORT_NAMESPACE: uuid::Uuid = uuid::uuid!("5d0f3b8e-6c1a-4f5e-9b7d-2a4c8e1f0b36");
-
-/// The id an address gets when an audit imports it: a version 5 (name-based)
-/// UUID of the address in lower case, so two imports of one address pick the
-/// same row key and the table keeps the first (the second insert is refused).
-pub fn imported_alias_id(address: &str) -> String {
-    let mut named = IMPORT_NAMESPACE.as_bytes().to_vec();
-    named.extend_from_slice(normalize_email(address).as_bytes());
-    // RFC 9562 §5.5: SHA-1 of namespace and name, its first 16 bytes.
-    let hash = ring::digest::digest(&ring::digest::SHA1_FOR_LEGACY_USE_ONLY, &named);
-    let mut bytes = [0u8; 16];
-    bytes.copy_from_slice(&hash.as_ref()[..16]);
-    uuid::Builder::from_sha1_bytes(bytes)
-        .into_uuid()
-        .to_string()
 }
 
 impl AliasPool {
@@ -160,9 +142,9 @@ mod tests {
 
     #[test]
     fn an_imported_address_gets_the_same_id_in_any_letter_case() {
-        let id = imported_alias_id("AWS_New@Company.com");
-        assert_eq!(id, imported_alias_id("aws_new@company.com"));
-        assert_ne!(id, imported_alias_id("aws_other@company.com"));
+        let id = address_row_key("AWS_New@Company.com");
+        assert_eq!(id, address_row_key("aws_new@company.com"));
+        assert_ne!(id, address_row_key("aws_other@company.com"));
         let uuid = uuid::Uuid::parse_str(&id).expect("a GUID");
         assert_eq!(uuid.get_version_num(), 5);
         assert!(check_alias_id(&id).is_ok());

@@ -216,7 +216,7 @@ impl GraphReader {
                     if (e.is_timeout() || e.is_connect() || e.is_request())
                         && !is_permanent_network_error(&e) =>
                 {
-                    let wait = self.backoff(attempt);
+                    let wait = self.budget.backoff(attempt);
                     if Instant::now() + wait >= deadline {
                         return Err(GraphError::Unreachable {
                             endpoint: self.base.origin().ascii_serialization(),
@@ -242,7 +242,7 @@ impl GraphReader {
                     .map_err(|e| GraphError::Protocol(format!("{what}: {e}")));
             }
             if matches!(status, 429 | 503 | 504) {
-                let wait = retry_after(&response).unwrap_or_else(|| self.backoff(attempt));
+                let wait = retry_after(&response).unwrap_or_else(|| self.budget.backoff(attempt));
                 if Instant::now() + wait >= deadline {
                     return Err(GraphError::Throttled {
                         status,
@@ -279,16 +279,6 @@ impl GraphReader {
                 }),
             };
         }
-    }
-
-    /// Full-jitter exponential backoff.
-    fn backoff(&self, attempt: u32) -> Duration {
-        let ceiling = self
-            .budget
-            .initial_backoff
-            .saturating_mul(1u32 << attempt.min(16))
-            .min(self.budget.max_backoff);
-        ceiling.mul_f64(rand::random::<f64>())
     }
 }
 

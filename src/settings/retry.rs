@@ -9,7 +9,7 @@ pub struct RetryBudget {
     pub total: Duration,
     /// Limit for one HTTP round trip (including reading the body).
     pub per_request: Duration,
-    /// First backoff; doubles per attempt, with full jitter.
+    /// First backoff; doubles per attempt, jittered ([`RetryBudget::backoff`]).
     pub initial_backoff: Duration,
     /// Largest single backoff.
     pub max_backoff: Duration,
@@ -41,6 +41,19 @@ impl RetryBudget {
                 .max(Duration::from_secs(1)),
             ..default
         }
+    }
+
+    /// How long to wait after the `attempts`-th failed attempt: the initial
+    /// backoff doubled per attempt up to the largest, jittered anywhere in
+    /// [half, all] of that so clients that failed together spread out.
+    pub fn backoff(&self, attempts: u32) -> Duration {
+        let exp = self
+            .initial_backoff
+            .saturating_mul(1u32 << attempts.saturating_sub(1).min(16));
+        let cap = exp.min(self.max_backoff);
+        let millis = u64::try_from(cap.as_millis()).unwrap_or(u64::MAX);
+        let low = millis / 2;
+        Duration::from_millis(rand::Rng::random_range(&mut rand::rng(), low..=millis))
     }
 }
 

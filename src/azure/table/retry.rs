@@ -9,7 +9,6 @@ use std::future::Future;
 use std::time::{Duration, Instant};
 
 use azure_core_legacy::error::ErrorKind as LegacyErrorKind;
-use rand::Rng;
 
 use super::outage::Waiting;
 use super::{Fail, TableIo};
@@ -135,7 +134,7 @@ impl TableIo {
             }
             // The last attempt goes out when the budget ends, not a backoff before.
             let left = self.budget.total - failing_for.max(elapsed);
-            let backoff = self.backoff(attempts).min(left);
+            let backoff = self.budget.backoff(attempts).min(left);
             tracing::debug!(operation, attempts, ?backoff, error = %last, "retrying table request");
             self.health.report_waiting(Waiting {
                 operation,
@@ -151,18 +150,6 @@ impl TableIo {
                 _ = tokio::time::sleep(backoff) => {}
             }
         }
-    }
-
-    fn backoff(&self, attempts: u32) -> Duration {
-        let exp = self
-            .budget
-            .initial_backoff
-            .saturating_mul(1u32 << attempts.saturating_sub(1).min(16));
-        let cap = exp.min(self.budget.max_backoff);
-        // Full jitter: anywhere in [cap/2, cap], so colliding clients spread out.
-        let millis = cap.as_millis() as u64;
-        let low = millis / 2;
-        Duration::from_millis(rand::rng().random_range(low..=millis.max(low)))
     }
 
     fn classify(
